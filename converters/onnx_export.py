@@ -1,0 +1,31 @@
+"""torch EncoderGraph -> model.onnx with dynamic batch and sequence axes."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import warnings
+from pathlib import Path
+
+import torch
+
+OPSET = 18
+
+
+def export_onnx(graph: torch.nn.Module, path: Path) -> None:
+    """Export with torch.onnx's dynamo exporter; inputs input_ids/attention_mask, output sentence_embedding."""
+    graph = graph.eval()
+    ids = torch.tensor([[101, 2023, 2003, 1037, 3231, 102], [101, 2178, 102, 0, 0, 0]])
+    mask = (ids != 0).long()
+    batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence")
+    shapes = ({0: batch, 1: seq}, {0: batch, 1: seq})
+    # The exporter prints progress lines and warns about axis names; keep the CLI output readable.
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        logging.getLogger("torch").setLevel(logging.ERROR)
+        torch.onnx.export(
+            graph, (ids, mask), str(path), dynamo=True, dynamic_shapes=shapes,
+            input_names=["input_ids", "attention_mask"], output_names=["sentence_embedding"],
+            opset_version=OPSET, external_data=False,
+        )

@@ -1,0 +1,47 @@
+"""How closely an exported artifact reproduces the source model's embeddings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Parity:
+    min_cosine: float
+    mean_cosine: float
+    sentences: int
+
+    def line(self) -> str:
+        return (f"parity: min cosine {self.min_cosine:.6f}, mean {self.mean_cosine:.6f} "
+                f"over {self.sentences} sentences")
+
+
+def default_sentences() -> list[str]:
+    text = resources.files("embedlite.converters").joinpath("parity_sentences.txt").read_text("utf-8")
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    return np.sum(a * b, axis=1)
+
+
+def compare(reference: np.ndarray, candidate: np.ndarray) -> Parity:
+    cos = cosine_rows(np.asarray(reference, np.float64), np.asarray(candidate, np.float64))
+    return Parity(float(cos.min()), float(cos.mean()), len(cos))
+
+
+def measure(st_model, artifact: Path, texts: list[str], dim: int | None = None) -> Parity:
+    """Cosine between sentence-transformers' embeddings and the artifact's, text by text."""
+    from embedlite import Embedder
+
+    reference = st_model.encode(texts, batch_size=32, convert_to_numpy=True)
+    candidate = Embedder(artifact, device="cpu").embed(texts, batch_size=32, show_progress=False)
+    if dim is not None:
+        reference = reference[:, :dim]
+    return compare(reference, candidate)

@@ -1,0 +1,46 @@
+"""Tokenisation from an artifact's tokenizer.json with the `tokenizers` library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from embedlite.errors import ArtifactError
+
+
+class TextTokenizer:
+    """Truncates to the model's max length; batches are padded to their longest text."""
+
+    def __init__(self, path: Path, max_length: int):
+        try:
+            self._tok = Tokenizer.from_file(str(path))
+        except Exception as exc:  # tokenizers raises a bare Exception on bad JSON
+            raise ArtifactError(f"{path} is not a valid tokenizer.json: {exc}") from None
+        self.max_length = max_length
+        self._tok.no_padding()
+        self._tok.enable_truncation(max_length=max_length)
+        pad = None
+        for token in ("[PAD]", "<pad>"):
+            pad = self._tok.token_to_id(token)
+            if pad is not None:
+                break
+        self.pad_id = pad or 0
+
+    def encode(self, texts: list[str]) -> tuple[list[list[int]], int]:
+        """Token ids of each text, and how many texts lost tokens to truncation."""
+        encodings = self._tok.encode_batch(texts)
+        return [e.ids for e in encodings], sum(bool(e.overflowing) for e in encodings)
+
+
+def pad_batch(ids: list[list[int]], pad_id: int, width: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Right-pad token id lists into (input_ids, attention_mask) int64 arrays."""
+    if width is None:
+        width = max((len(row) for row in ids), default=0)
+    input_ids = np.full((len(ids), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(ids), width), dtype=np.int64)
+    for i, row in enumerate(ids):
+        input_ids[i, : len(row)] = row
+        mask[i, : len(row)] = 1
+    return input_ids, mask

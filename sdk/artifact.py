@@ -1,0 +1,131 @@
+"""The model artifact: a directory with manifest.json, the model file and tokenizer.json."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ArtifactError
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+MODEL_FILES = {"onnx": "model.onnx", "tflite": "model.tflite"}
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a runtime needs to know about an exported model."""
+
+    name: str
+    source_model: str
+    architecture: str
+    format: str
+    precision: str
+    pooling: str
+    normalize: bool
+    dim: int
+    matryoshka_dims: tuple[int, ...]
+    max_seq_length: int
+    prompts: dict[str, str] = field(default_factory=dict)
+    default_task: str | None = None
+    inputs: tuple[str, ...] = ("input_ids", "attention_mask")
+    output_dim: int | None = None  # a fixed-dim artifact slices inside the graph
+    sequence_buckets: tuple[int, ...] = ()  # static-shape formats (TFLite)
+    files: dict[str, dict] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+    created_by: str = ""
+
+    @property
+    def model_file(self) -> str:
+        return MODEL_FILES[self.format]
+
+    def to_json(self) -> str:
+        data = dataclasses.asdict(self)
+        for key in ("matryoshka_dims", "inputs", "sequence_buckets"):
+            data[key] = list(data[key])
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Manifest:
+        known = {f.name for f in dataclasses.fields(cls)}
+        missing = [f.name for f in dataclasses.fields(cls)
+                   if f.name not in data and f.default is dataclasses.MISSING
+                   and f.default_factory is dataclasses.MISSING]
+        if missing:
+            raise ArtifactError(f"manifest.json lacks the fields: {', '.join(missing)}")
+        kwargs = {k: v for k, v in data.items() if k in known}
+        for key in ("matryoshka_dims", "inputs", "sequence_buckets"):
+            if key in kwargs:
+                kwargs[key] = tuple(kwargs[key])
+        return cls(**kwargs)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(directory: Path, manifest: Manifest) -> Manifest:
+    """Record size and sha256 of every file the model needs, then write manifest.json."""
+    directory = Path(directory)
+    names = [manifest.model_file, "tokenizer.json"]
+    files = {}
+    for name in names:
+        path = directory / name
+        files[name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+    manifest = dataclasses.replace(manifest, files=files)
+    (directory / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
+    return manifest
+
+
+def read_manifest(directory: Path | str, verify: bool = True) -> Manifest:
+    """Read and check an artifact's manifest; with verify, check every file's size and sha256."""
+    directory = Path(directory)
+    path = directory / MANIFEST
+    if not directory.is_dir():
+        raise ArtifactError(f"model artifact not found: {directory} is not a directory")
+    if not path.is_file():
+        raise ArtifactError(f"{path} is missing: not an embedlite model artifact")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ArtifactError(f"{path} does not hold a JSON object")
+    version = data.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ArtifactError(
+            f"{path} has format_version {version!r}; this embedlite reads version {FORMAT_VERSION}"
+        )
+    try:
+        manifest = Manifest.from_dict(data)
+    except TypeError as exc:
+        raise ArtifactError(f"{path} is malformed: {exc}") from None
+    if manifest.format not in MODEL_FILES:
+        raise ArtifactError(f"{path} names an unknown format {manifest.format!r}")
+    for name in (manifest.model_file, "tokenizer.json"):
+        if name not in manifest.files:
+            raise ArtifactError(f"{path} does not list {name} among its files")
+    if verify:
+        verify_files(directory, manifest)
+    return manifest
+
+
+def verify_files(directory: Path, manifest: Manifest) -> None:
+    for name, info in manifest.files.items():
+        path = directory / name
+        if not path.is_file():
+            raise ArtifactError(f"{path} is missing from the model artifact")
+        size = path.stat().st_size
+        if "bytes" in info and size != info["bytes"]:
+            raise ArtifactError(
+                f"{path} is {size} bytes, the manifest says {info['bytes']}: truncated or replaced"
+            )
+        if sha256_file(path) != info.get("sha256"):
+            raise ArtifactError(f"{path} fails its sha256 check: the file is corrupt or was changed")

@@ -1,0 +1,167 @@
+"""The `embedlite` command line."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+
+from .errors import EmbedliteError
+
+MODEL_OPTION = click.option("--model", "-m", default=None,
+                            help="Artifact dir, sentence-transformers dir or hub id (default: all-MiniLM-L6-v2).")
+DEVICE_OPTION = click.option("--device", default="auto", show_default=True,
+                             help="auto, cpu, cuda, coreml, directml, qnn, nnapi (ONNX); cpu, gpu, npu (LiteRT).")
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+def clean_errors(fn):
+    """Turn embedlite's own errors and bad arguments into one-line CLI errors."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (EmbedliteError, ValueError, TypeError) as exc:
+            raise click.ClickException(str(exc)) from None
+    return wrapper
+
+
+def _embedder(model, device, dim=None):
+    from .embedder import Embedder
+
+    return Embedder(model, device=device, dim=dim)
+
+
+@click.group()
+@click.version_option(package_name="embedlite")
+def main():
+    """embedlite: on-device text embeddings."""
+
+
+@main.command()
+@click.argument("texts", nargs=-1, required=True)
+@MODEL_OPTION
+@DEVICE_OPTION
+@click.option("--dim", type=int, default=None, help="Matryoshka dim to truncate to.")
+@click.option("--task", default=None, help="Task prompt name from the model's manifest.")
+@JSON_OPTION
+@clean_errors
+def embed(texts, model, device, dim, task, as_json):
+    """Embed TEXTS (use - to read one text per line from stdin)."""
+    if texts == ("-",):
+        texts = tuple(line.rstrip("\n") for line in sys.stdin)
+    vectors = _embedder(model, device).embed(list(texts), dim=dim, task=task)
+    if as_json:
+        click.echo(json.dumps([{"text": t, "embedding": [round(float(x), 7) for x in v]}
+                               for t, v in zip(texts, vectors)]))
+        return
+    for text, vector in zip(texts, vectors):
+        head = " ".join(f"{x:+.4f}" for x in vector[:6])
+        click.echo(f"{_short(text, 40):<40}  dim={len(vector)}  [{head} ...]")
+
+
+@main.command()
+@click.argument("text_a")
+@click.argument("text_b")
+@MODEL_OPTION
+@DEVICE_OPTION
+@click.option("--dim", type=int, default=None, help="Matryoshka dim to truncate to.")
+@JSON_OPTION
+@clean_errors
+def similarity(text_a, text_b, model, device, dim, as_json):
+    """Cosine similarity of two texts."""
+    a, b = _embedder(model, device).embed([text_a, text_b], dim=dim)
+    score = float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+    click.echo(json.dumps({"similarity": score}) if as_json else f"{score:.4f}")
+
+
+@main.command()
+@click.argument("model")
+@click.option("--output", "-o", required=True, type=click.Path(path_type=Path), help="Output directory.")
+@click.option("--dims", default=None, help="Matryoshka dims, comma separated (default: full and 512/256/128/64 below it).")
+@click.option("--name", default=None, help="Model name for the manifest.")
+@clean_errors
+def export(model, output, dims, name):
+    """Export a sentence-transformers MODEL (directory or hub id) to an embedlite artifact."""
+    from . import export as run_export
+
+    dim_list = tuple(int(d) for d in dims.split(",")) if dims else None
+    result = run_export(model, output, dims=dim_list, name=name,
+                        progress=lambda msg: click.echo(msg, err=True))
+    click.echo(f"wrote {result.path}")
+    click.echo(result.parity.line())
+
+
+@main.command()
+@click.argument("artifact", type=click.Path(path_type=Path))
+@JSON_OPTION
+@clean_errors
+def info(artifact, as_json):
+    """Show an artifact's manifest and check its files."""
+    from .artifact import read_manifest
+
+    manifest = read_manifest(artifact)
+    if as_json:
+        click.echo(manifest.to_json())
+        return
+    size = sum(f["bytes"] for f in manifest.files.values())
+    rows = [
+        ("name", manifest.name), ("source", manifest.source_model),
+        ("architecture", manifest.architecture), ("format", f"{manifest.format} / {manifest.precision}"),
+        ("pooling", manifest.pooling + (" + normalize" if manifest.normalize else "")),
+        ("dims", ", ".join(map(str, manifest.matryoshka_dims))),
+        ("max length", manifest.max_seq_length),
+        ("tasks", ", ".join(manifest.prompts) or "-"),
+        ("size", f"{size / 1e6:.1f} MB"), ("checksums", "ok"),
+    ]
+    for key, value in rows:
+        click.echo(f"{key:<13}{value}")
+
+
+@main.group("eval")
+def eval_group():
+    """Evaluate a model on STS or a BEIR-format retrieval set."""
+
+
+@eval_group.command("sts")
+@click.argument("sts_file", type=click.Path(path_type=Path))
+@MODEL_OPTION
+@DEVICE_OPTION
+@click.option("--dim", type=int, default=None, help="Matryoshka dim to truncate to.")
+@JSON_OPTION
+@clean_errors
+def eval_sts(sts_file, model, device, dim, as_json):
+    """Spearman of cosine vs gold on an STS Benchmark TSV (e.g. sts-test.csv)."""
+    from .evaluation import load_sts, sts_spearman
+
+    score = sts_spearman(_embedder(model, device, dim), load_sts(sts_file))
+    click.echo(json.dumps({"spearman": score}) if as_json else f"STS Spearman: {score:.4f}")
+
+
+@eval_group.command("retrieval")
+@click.argument("beir_dir", type=click.Path(path_type=Path))
+@MODEL_OPTION
+@DEVICE_OPTION
+@click.option("--dim", type=int, default=None, help="Matryoshka dim to truncate to.")
+@click.option("--split", default="test", show_default=True)
+@JSON_OPTION
+@clean_errors
+def eval_retrieval(beir_dir, model, device, dim, split, as_json):
+    """nDCG@10 and Recall@100 on a BEIR-format directory."""
+    from .evaluation import load_retrieval, retrieval_scores
+
+    scores = retrieval_scores(_embedder(model, device, dim), load_retrieval(beir_dir, split))
+    if as_json:
+        click.echo(json.dumps(scores))
+    else:
+        for key, value in scores.items():
+            click.echo(f"{key}: {value:.4f}")
+
+
+def _short(text: str, width: int) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"

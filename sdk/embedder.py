@@ -1,0 +1,121 @@
+"""Embedder: texts in, unit-norm float32 vectors out, on ONNX Runtime or LiteRT."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .artifact import Manifest, read_manifest
+from .models import resolve
+
+
+class Embedder:
+    """Embeds texts with a model artifact.
+
+    model: None (the default all-MiniLM-L6-v2), an artifact directory, a sentence-transformers
+    directory or hub id (converted once into the cache). dim: default Matryoshka dim.
+    """
+
+    def __init__(self, model: str | Path | None = None, device: str = "auto", dim: int | None = None,
+                 threads: int | None = None):
+        from embedlite.runtimes import load_model
+        from embedlite.runtimes.tokenizer import TextTokenizer
+
+        self.path = resolve(model)
+        self.manifest: Manifest = read_manifest(self.path)
+        self._model = load_model(self.path, self.manifest, device=device, threads=threads)
+        self.device = self._model.device
+        self._tokenizer = TextTokenizer(self.path / "tokenizer.json", self.manifest.max_seq_length)
+        self.dim = self._check_dim(dim)
+
+    @property
+    def dims(self) -> tuple[int, ...]:
+        """Dims this model can return (Matryoshka truncation), largest first."""
+        if self.manifest.output_dim is not None:
+            return (self.manifest.output_dim,)
+        return self.manifest.matryoshka_dims
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return tuple(self.manifest.prompts)
+
+    def __repr__(self) -> str:
+        m = self.manifest
+        return f"Embedder({m.name!r}, {m.format}/{m.precision}, dim={self.dim}, device={self.device!r})"
+
+    def embed(self, texts: str | Sequence[str], task: str | None = None, dim: int | None = None,
+              batch_size: int = 32, show_progress: bool | None = None) -> np.ndarray:
+        """Embed texts; a single string gives a 1-D vector, a list gives (len(texts), dim) float32."""
+        single = isinstance(texts, str)
+        texts = check_texts([texts] if single else texts)
+        dim = self._check_dim(dim) if dim is not None else self.dim
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        prompt = self._prompt(task)
+        out = np.empty((len(texts), dim), dtype=np.float32)
+        if texts:
+            ids, truncated = self._tokenizer.encode([prompt + t for t in texts])
+            if truncated:
+                warnings.warn(
+                    f"{truncated} of {len(texts)} texts were longer than {self.manifest.max_seq_length} "
+                    "tokens and were truncated", stacklevel=2)
+            order = np.argsort([-len(row) for row in ids], kind="stable")  # longest first: padding stays small
+            starts = range(0, len(order), batch_size)
+            if show_progress is None:
+                show_progress = len(starts) >= 8 and sys.stderr.isatty()
+            if show_progress:
+                from tqdm.auto import tqdm
+
+                starts = tqdm(starts, desc="embedding", unit="batch")
+            for start in starts:
+                rows = order[start:start + batch_size]
+                out[rows] = self._model.embed([ids[i] for i in rows], self._tokenizer.pad_id)[:, :dim]
+        if dim != self.manifest.dim and self.manifest.normalize:
+            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out[0] if single else out
+
+    def _prompt(self, task: str | None) -> str:
+        task = task if task is not None else self.manifest.default_task
+        if task is None:
+            return ""
+        if task not in self.manifest.prompts:
+            known = ", ".join(self.manifest.prompts) or "none (this model has no task prompts)"
+            raise ValueError(f"unknown task {task!r}; this model's tasks: {known}")
+        return self.manifest.prompts[task]
+
+    def _check_dim(self, dim: int | None) -> int:
+        if dim is None:
+            return self.dims[0]
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or int(dim) not in self.dims:
+            raise ValueError(f"dim {dim!r} is not supported by {self.manifest.name}; "
+                             f"supported dims: {', '.join(map(str, self.dims))}")
+        return int(dim)
+
+
+def check_texts(texts) -> list[str]:
+    """A list of str, or a TypeError naming the first bad item."""
+    if isinstance(texts, (bytes, dict)) or not hasattr(texts, "__iter__"):
+        raise TypeError(f"texts must be a string or a sequence of strings, got {type(texts).__name__}")
+    texts = list(texts)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{i}] is {type(text).__name__}, expected str")
+    return texts
+
+
+_cache: dict[tuple, Embedder] = {}
+
+
+def embed(texts: str | Sequence[str], *, model: str | Path | None = None, dim: int | None = None,
+          task: str | None = None, device: str = "auto", batch_size: int = 32,
+          show_progress: bool | None = None) -> np.ndarray:
+    """Embed with a cached Embedder (the default model unless `model` is given)."""
+    key = (str(model) if model is not None else None, device)
+    if key not in _cache:
+        _cache[key] = Embedder(model, device=device)
+    return _cache[key].embed(texts, task=task, dim=dim, batch_size=batch_size,
+                             show_progress=show_progress)

@@ -1,0 +1,122 @@
+"""STS (Spearman of cosine vs gold) and BEIR-format retrieval (nDCG@10, Recall@100)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import EmbedliteError
+
+
+@dataclass(frozen=True)
+class StsData:
+    sentences1: list[str]
+    sentences2: list[str]
+    scores: np.ndarray
+
+
+@dataclass(frozen=True)
+class RetrievalData:
+    corpus: dict[str, str]
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, float]]
+
+
+def load_sts(path: str | Path, limit: int | None = None) -> StsData:
+    """STS Benchmark TSV: genre, file, year, id, score, sentence1, sentence2 [, extra columns]."""
+    path = Path(path)
+    if not path.is_file():
+        raise EmbedliteError(f"STS file not found: {path}")
+    s1, s2, scores = [], [], []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        cols = line.split("\t")
+        if len(cols) < 7:
+            raise EmbedliteError(f"{path}:{number}: expected at least 7 tab-separated columns")
+        scores.append(float(cols[4]))
+        s1.append(cols[5])
+        s2.append(cols[6])
+        if limit and len(scores) == limit:
+            break
+    return StsData(s1, s2, np.asarray(scores))
+
+
+def load_retrieval(directory: str | Path, split: str = "test") -> RetrievalData:
+    """A BEIR directory: corpus.jsonl, queries.jsonl, qrels/<split>.tsv."""
+    directory = Path(directory)
+    paths = [directory / "corpus.jsonl", directory / "queries.jsonl", directory / "qrels" / f"{split}.tsv"]
+    for path in paths:
+        if not path.is_file():
+            raise EmbedliteError(f"{path} is missing: not a BEIR-format directory")
+    corpus = {}
+    for row in _jsonl(paths[0]):
+        title = row.get("title") or ""
+        corpus[str(row["_id"])] = f"{title} {row['text']}".strip() if title else row["text"]
+    queries = {str(row["_id"]): row["text"] for row in _jsonl(paths[1])}
+    qrels: dict[str, dict[str, float]] = {}
+    for line in paths[2].read_text(encoding="utf-8").splitlines()[1:]:
+        qid, did, score = line.split("\t")[:3]
+        if float(score) > 0:
+            qrels.setdefault(qid, {})[did] = float(score)
+    queries = {q: t for q, t in queries.items() if q in qrels}
+    return RetrievalData(corpus, queries, qrels)
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def rankdata(values: np.ndarray) -> np.ndarray:
+    """Ranks with ties averaged, as scipy.stats.rankdata."""
+    values = np.asarray(values)
+    order = np.argsort(values, kind="mergesort")
+    sorted_vals = values[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_vals)) + 1]
+    ends = np.r_[starts[1:], len(values)]
+    ranks = np.empty(len(values))
+    for s, e in zip(starts, ends):
+        ranks[order[s:e]] = (s + e + 1) / 2
+    return ranks
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(rankdata(a), rankdata(b))[0, 1])
+
+
+def sts_spearman(embedder, data: StsData, batch_size: int = 32) -> float:
+    """Spearman correlation between cosine similarity and the gold scores."""
+    a = embedder.embed(data.sentences1, batch_size=batch_size)
+    b = embedder.embed(data.sentences2, batch_size=batch_size)
+    cos = np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    return spearman(cos, data.scores)
+
+
+def retrieval_scores(embedder, data: RetrievalData, batch_size: int = 32) -> dict[str, float]:
+    """nDCG@10 and Recall@100 of cosine retrieval, queries and documents embedded with their task prompts."""
+    doc_ids = list(data.corpus)
+    query_ids = list(data.queries)
+    tasks = embedder.tasks
+    docs = embedder.embed([data.corpus[d] for d in doc_ids], batch_size=batch_size,
+                          task="document" if "document" in tasks else None)
+    queries = embedder.embed([data.queries[q] for q in query_ids], batch_size=batch_size,
+                             task="query" if "query" in tasks else None)
+    docs /= np.linalg.norm(docs, axis=1, keepdims=True)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    return rank_metrics(queries @ docs.T, query_ids, doc_ids, data.qrels)
+
+
+def rank_metrics(scores: np.ndarray, query_ids: list[str], doc_ids: list[str],
+                 qrels: dict[str, dict[str, float]], ndcg_k: int = 10, recall_k: int = 100) -> dict[str, float]:
+    top = np.argsort(-scores, axis=1, kind="stable")[:, : max(ndcg_k, recall_k)]
+    discounts = 1.0 / np.log2(np.arange(2, ndcg_k + 2))
+    ndcg, recall = [], []
+    for row, qid in enumerate(query_ids):
+        relevant = qrels[qid]
+        gains = np.array([relevant.get(doc_ids[i], 0.0) for i in top[row, :ndcg_k]])
+        ideal = np.sort(np.fromiter(relevant.values(), float))[::-1][:ndcg_k]
+        ndcg.append(float(gains @ discounts[: len(gains)]) / float(ideal @ discounts[: len(ideal)]))
+        hits = sum(doc_ids[i] in relevant for i in top[row, :recall_k])
+        recall.append(hits / len(relevant))
+    return {f"ndcg@{ndcg_k}": float(np.mean(ndcg)), f"recall@{recall_k}": float(np.mean(recall))}

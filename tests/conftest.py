@@ -1,0 +1,66 @@
+"""Shared fixtures: one converted default model per test session, real data from ../shared/data."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("EMBEDLITE_DATA", REPO.parent / "shared" / "data"))
+
+
+def pytest_configure(config):
+    # Everything the tests convert lands in one throwaway cache, shared by the whole session.
+    if "EMBEDLITE_HOME" not in os.environ:
+        import tempfile
+
+        os.environ["EMBEDLITE_HOME"] = tempfile.mkdtemp(prefix="embedlite-test-home-")
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    if not (DATA / "stsb" / "sts-test.csv").is_file():
+        pytest.fail(f"shared data not found at {DATA}; set EMBEDLITE_DATA")
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def default_artifact() -> Path:
+    from embedlite.models import default_artifact
+
+    return default_artifact()
+
+
+@pytest.fixture(scope="session")
+def embedder(default_artifact):
+    from embedlite import Embedder
+
+    return Embedder(default_artifact, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def minilm_dir(tmp_path_factory) -> Path:
+    """The real all-MiniLM-L6-v2 as a sentence-transformers directory."""
+    from embedlite.models import default_source_zip
+
+    out = tmp_path_factory.mktemp("minilm")
+    with zipfile.ZipFile(default_source_zip()) as archive:
+        archive.extractall(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def st_minilm(minilm_dir):
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(minilm_dir), device="cpu")
+
+
+@pytest.fixture(scope="session")
+def sts_slice(data_dir):
+    from embedlite.evaluation import load_sts
+
+    return load_sts(data_dir / "stsb" / "sts-test.csv", limit=300)

@@ -1,0 +1,71 @@
+import json
+import shutil
+
+import pytest
+
+from embedlite import ArtifactError, Embedder
+from embedlite.artifact import read_manifest
+
+
+@pytest.fixture()
+def artifact_copy(default_artifact, tmp_path):
+    target = tmp_path / "model"
+    shutil.copytree(default_artifact, target)
+    return target
+
+
+def test_manifest_names_what_a_runtime_needs(default_artifact):
+    m = read_manifest(default_artifact)
+    assert (m.name, m.format, m.precision, m.pooling, m.dim) == ("all-MiniLM-L6-v2", "onnx", "fp32", "mean", 384)
+    assert m.normalize and m.max_seq_length == 256
+    assert m.matryoshka_dims == (384, 256, 128, 64)
+    assert set(m.files) == {"model.onnx", "tokenizer.json"}
+    assert all(len(f["sha256"]) == 64 for f in m.files.values())
+
+
+def test_flipped_byte_fails_checksum(artifact_copy):
+    path = artifact_copy / "model.onnx"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match="model.onnx fails its sha256"):
+        Embedder(artifact_copy)
+
+
+def test_truncated_file_is_named(artifact_copy):
+    path = artifact_copy / "tokenizer.json"
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(ArtifactError, match="tokenizer.json is 1000 bytes.*truncated"):
+        Embedder(artifact_copy)
+
+
+def test_missing_manifest(artifact_copy):
+    (artifact_copy / "manifest.json").unlink()
+    with pytest.raises(Exception, match="neither an embedlite artifact"):
+        Embedder(artifact_copy)
+    with pytest.raises(ArtifactError, match="manifest.json is missing"):
+        read_manifest(artifact_copy)
+
+
+def test_unknown_format_version(artifact_copy):
+    path = artifact_copy / "manifest.json"
+    data = json.loads(path.read_text())
+    data["format_version"] = 99
+    path.write_text(json.dumps(data))
+    with pytest.raises(ArtifactError, match="format_version 99"):
+        Embedder(artifact_copy)
+
+
+def test_garbage_manifest(artifact_copy):
+    (artifact_copy / "manifest.json").write_text("{not json")
+    with pytest.raises(ArtifactError, match="not valid JSON"):
+        Embedder(artifact_copy)
+
+
+def test_corrupt_model_with_matching_manifest_is_a_clear_error(artifact_copy):
+    from embedlite.artifact import read_manifest, write_manifest
+
+    (artifact_copy / "model.onnx").write_bytes(b"\x08\x07garbage" * 100)
+    write_manifest(artifact_copy, read_manifest(artifact_copy, verify=False))
+    with pytest.raises(ArtifactError, match="model.onnx could not be loaded by onnxruntime"):
+        Embedder(artifact_copy)

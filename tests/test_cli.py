@@ -1,0 +1,69 @@
+import json
+import subprocess
+import sys
+import time
+
+from click.testing import CliRunner
+
+from embedlite.cli import main
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(main, list(args), input=input)
+
+
+def test_embed_json(default_artifact):
+    res = run("embed", "some text", "more", "--dim", "128", "--json")
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.output)
+    assert [r["text"] for r in rows] == ["some text", "more"] and len(rows[0]["embedding"]) == 128
+
+
+def test_embed_from_stdin(default_artifact):
+    res = run("embed", "-", "--json", input="one\ntwo\n")
+    assert [r["text"] for r in json.loads(res.output)] == ["one", "two"]
+
+
+def test_similarity(default_artifact):
+    res = run("similarity", "a man plays guitar", "someone plays an instrument", "--json")
+    related = json.loads(res.output)["similarity"]
+    res = run("similarity", "a man plays guitar", "the bank raised interest rates", "--json")
+    assert related > json.loads(res.output)["similarity"] + 0.2
+
+
+def test_info(default_artifact):
+    res = run("info", str(default_artifact))
+    assert res.exit_code == 0 and "all-MiniLM-L6-v2" in res.output and "checksums    ok" in res.output
+    assert json.loads(run("info", str(default_artifact), "--json").output)["dim"] == 384
+
+
+def test_eval_sts_on_slice(default_artifact, data_dir, tmp_path):
+    lines = (data_dir / "stsb" / "sts-test.csv").read_text(encoding="utf-8").splitlines()[:200]
+    path = tmp_path / "slice.csv"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    res = run("eval", "sts", str(path), "--json")
+    assert res.exit_code == 0, res.output
+    assert 0.7 < json.loads(res.output)["spearman"] < 0.95
+
+
+def test_errors_are_one_line(default_artifact, tmp_path):
+    res = run("embed", "x", "--dim", "100")
+    assert res.exit_code == 1 and "supported dims: 384, 256, 128, 64" in res.output
+    assert "Traceback" not in res.output
+    res = run("info", str(tmp_path))
+    assert res.exit_code == 1 and "manifest.json is missing" in res.output
+
+
+def test_help_on_each_command():
+    for cmd in (["--help"], ["embed", "--help"], ["similarity", "--help"], ["export", "--help"],
+                ["info", "--help"], ["eval", "sts", "--help"], ["eval", "retrieval", "--help"]):
+        assert run(*cmd).exit_code == 0
+
+
+def test_cached_import_is_fast_and_torch_free(default_artifact):
+    code = "import sys, embedlite; v = embedlite.embed(['x']); print('torch' in sys.modules, v.shape)"
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    wall = time.perf_counter() - start
+    assert out.split()[0] == "False"
+    assert wall < 1.5, f"import + first embed took {wall:.2f} s"

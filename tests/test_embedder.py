@@ -1,0 +1,96 @@
+import numpy as np
+import pytest
+
+import embedlite
+from embedlite import Embedder
+
+
+def test_embed_shape_dtype_norm(embedder):
+    vecs = embedder.embed(["The cat sits outside", "A man is playing guitar"], dim=256)
+    assert vecs.shape == (2, 256) and vecs.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+
+
+def test_module_level_embed_uses_default_model(default_artifact):
+    vecs = embedlite.embed(["The cat sits outside"], dim=128)
+    assert vecs.shape == (1, 128)
+
+
+def test_similar_texts_score_higher(embedder):
+    a, b, c = embedder.embed(["A man is playing a guitar.", "Someone plays an instrument.",
+                              "The stock market fell today."])
+    assert a @ b > a @ c + 0.2
+
+
+def test_matryoshka_truncation_is_prefix_renormalised(embedder):
+    full = embedder.embed(["a sentence to truncate"])[0]
+    short = embedder.embed(["a sentence to truncate"], dim=64)[0]
+    np.testing.assert_allclose(short, full[:64] / np.linalg.norm(full[:64]), atol=1e-6)
+
+
+def test_batching_and_sorting_keep_order(embedder):
+    texts = ["short", "a much longer sentence with many more words than the others in the list", "mid length text"]
+    batched = embedder.embed(texts, batch_size=2)
+    one_by_one = np.stack([embedder.embed([t])[0] for t in texts])
+    np.testing.assert_allclose(batched, one_by_one, atol=1e-5)
+
+
+def test_single_string_gives_vector(embedder):
+    assert embedder.embed("hello").shape == (384,)
+
+
+def test_empty_list_and_empty_string(embedder):
+    assert embedder.embed([]).shape == (0, 384)
+    assert embedder.embed([], dim=128).shape == (0, 128)
+    v = embedder.embed([""])
+    assert v.shape == (1, 384) and np.isfinite(v).all()
+
+
+@pytest.mark.parametrize("bad, index", [(["ok", None], 1), ([3], 0), (["a", "b", b"bytes"], 2)])
+def test_non_string_names_the_index(embedder, bad, index):
+    with pytest.raises(TypeError, match=rf"texts\[{index}\]"):
+        embedder.embed(bad)
+
+
+def test_none_instead_of_list(embedder):
+    with pytest.raises(TypeError, match="texts must be"):
+        embedder.embed(None)
+
+
+def test_unsupported_dim_lists_supported(embedder):
+    with pytest.raises(ValueError, match="supported dims: 384, 256, 128, 64"):
+        embedder.embed(["x"], dim=100)
+    with pytest.raises(ValueError, match="supported dims"):
+        Embedder(embedder.path, dim=7)
+
+
+def test_unknown_task(embedder):
+    with pytest.raises(ValueError, match="no task prompts"):
+        embedder.embed(["x"], task="query")
+
+
+def test_long_text_truncated_with_warning(embedder):
+    huge = "word " * 5000
+    with pytest.warns(UserWarning, match="1 of 2 texts were longer than 256 tokens"):
+        v = embedder.embed([huge, "short"])
+    assert np.isfinite(v).all()
+
+
+def test_unknown_device_is_clear(default_artifact):
+    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+        Embedder(default_artifact, device="tpu")
+
+
+def test_missing_provider_is_clear(default_artifact):
+    import onnxruntime
+
+    if "DmlExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("DirectML present")
+    with pytest.raises(embedlite.EmbedliteError, match="onnxruntime-directml"):
+        Embedder(default_artifact, device="directml")
+
+
+def test_auto_device_says_which(default_artifact):
+    e = Embedder(default_artifact, device="auto")
+    assert e.device in {"cpu", "cuda", "coreml", "directml"}
+    assert e.device in repr(e)

