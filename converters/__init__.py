@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import tempfile
@@ -12,6 +13,7 @@ from embedlite.artifact import Manifest, write_manifest
 from embedlite.errors import EmbedliteError
 
 MATRYOSHKA_LADDER = (1024, 768, 512, 256, 128, 64)
+FORMATS = ("onnx",)
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,7 @@ class ExportResult:
     path: Path
     manifest: Manifest
     parity: object  # converters.parity.Parity
+    report: dict
 
 
 def default_dims(dim: int) -> tuple[int, ...]:
@@ -36,54 +39,98 @@ def check_dims(dims: tuple[int, ...], full: int) -> tuple[int, ...]:
     return dims
 
 
-def export(model: str | Path, out: str | Path, *, dims: tuple[int, ...] | None = None,
-           name: str | None = None, source_name: str | None = None,
-           parity_texts: list[str] | None = None, progress=print) -> ExportResult:
-    """Convert a sentence-transformers model (directory or hub id) into an ONNX fp32 artifact at `out`."""
+def check_targets(formats, precisions) -> list[tuple[str, str]]:
+    from .onnx_quantize import PRECISIONS
+
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise EmbedliteError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    for precision in precisions:
+        if precision not in PRECISIONS:
+            raise EmbedliteError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
+    return [(f, p) for f in formats for p in precisions]
+
+
+def export(model: str | Path, out: str | Path, *, formats: tuple[str, ...] = ("onnx",),
+           precisions: tuple[str, ...] = ("fp32",), dims: tuple[int, ...] | None = None,
+           output_dim: int | None = None, name: str | None = None, source_name: str | None = None,
+           parity_texts: list[str] | None = None, eval_data: Path | None = None,
+           progress=print) -> list[ExportResult]:
+    """Convert a sentence-transformers model (directory or hub id) into one artifact per (format, precision).
+
+    With one target, `out` is the artifact; with several, each goes to out/<format>-<precision>.
+    output_dim makes a fixed-dim artifact (sliced and re-normalised inside the graph).
+    eval_data (a folder with stsb/ and stsb-retrieval/) adds STS-B, nDCG@10 and speed to each report.
+    """
     from embedlite import __version__
 
     from . import parity
     from .onnx_export import export_onnx
+    from .onnx_quantize import quantize
+    from .report import evaluate, write_report
     from .source import load_source
 
+    targets = check_targets(formats, precisions)
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise EmbedliteError(f"{out} exists and is not empty; choose a new output directory")
     progress(f"loading {model}")
     src = load_source(model)
     dims = check_dims(dims or default_dims(src.dim), src.dim)
+    if output_dim is not None:
+        if output_dim not in dims:
+            raise EmbedliteError(f"output_dim {output_dim} is not one of the dims {list(dims)}")
+        src.graph.output_dim = output_dim
+    texts = parity_texts or parity.default_sentences()
 
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".embedlite-export-", dir=out.parent))
     try:
         progress("exporting to ONNX")
-        export_onnx(src.graph, staging / "model.onnx")
-        save_tokenizer(src.st_model, staging / "tokenizer.json")
-        manifest = write_manifest(staging, Manifest(
-            name=name or src.name,
-            source_model=source_name or str(model),
-            architecture=src.architecture,
-            format="onnx",
-            precision="fp32",
-            pooling=src.pooling,
-            normalize=src.normalize,
-            dim=src.dim,
-            matryoshka_dims=dims,
-            max_seq_length=src.max_seq_length,
-            prompts=src.prompts,
-            default_task=src.default_task,
+        fp32 = staging / "fp32.onnx"
+        export_onnx(src.graph, fp32)
+        reference = src.st_model.encode(texts, batch_size=32, convert_to_numpy=True)
+        if output_dim is not None:
+            reference = reference[:, :output_dim]
+        base = Manifest(
+            name=name or src.name, source_model=source_name or str(model),
+            architecture=src.architecture, format="onnx", precision="fp32", pooling=src.pooling,
+            normalize=src.normalize, dim=src.dim, matryoshka_dims=dims, max_seq_length=src.max_seq_length,
+            prompts=src.prompts, default_task=src.default_task, output_dim=output_dim,
             created_by=f"embedlite {__version__}",
-        ))
-        progress("checking parity against sentence-transformers")
-        result = parity.measure(src.st_model, staging, parity_texts or parity.default_sentences())
-        (staging / "report.json").write_text(json.dumps({"parity": result.__dict__}, indent=2) + "\n")
-        if out.exists():
-            out.rmdir()
-        staging.rename(out)
+        )
+        results = []
+        for fmt, precision in targets:
+            progress(f"writing {fmt} {precision}")
+            target = staging / f"{fmt}-{precision}"
+            target.mkdir()
+            quantize(fp32, target / "model.onnx", precision)
+            save_tokenizer(src.st_model, target / "tokenizer.json")
+            manifest = write_manifest(target, dataclasses.replace(base, format=fmt, precision=precision))
+            result = parity.compare_artifact(reference, target, texts)
+            report = {"format": fmt, "precision": precision, "parity": dataclasses.asdict(result),
+                      "bytes": manifest.files[manifest.model_file]["bytes"]}
+            if eval_data is not None:
+                progress(f"evaluating {fmt} {precision}")
+                report.update(evaluate(target, Path(eval_data)))
+            write_report(target, manifest, report)
+            results.append(ExportResult(target, manifest, result, report))
+        fp32.unlink()
+        if len(results) == 1:
+            final = [dataclasses.replace(results[0], path=out)]
+            if out.exists():
+                out.rmdir()
+            results[0].path.rename(out)
+            shutil.rmtree(staging)
+        else:
+            final = [dataclasses.replace(r, path=out / r.path.name) for r in results]
+            if out.exists():
+                out.rmdir()
+            staging.rename(out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return ExportResult(out, manifest, result)
+    return final
 
 
 def save_tokenizer(st_model, path: Path) -> None:
@@ -94,3 +141,17 @@ def save_tokenizer(st_model, path: Path) -> None:
     backend.no_truncation()
     backend.no_padding()
     backend.save(str(path))
+
+
+def summary_table(results: list[ExportResult]) -> str:
+    """A markdown table of the exported artifacts."""
+    keys = [k for k in ("sts_spearman", "ndcg@10", "sentences_per_s") if k in results[0].report]
+    head = "| artifact | MB | min cos | mean cos |" + "".join(f" {k} |" for k in keys)
+    rows = [head, "|---" * (4 + len(keys)) + "|"]
+    for r in results:
+        p = r.parity
+        cells = "".join(f" {r.report[k]:.4f} |" if k != "sentences_per_s" else f" {r.report[k]:.0f} |"
+                        for k in keys)
+        rows.append(f"| {r.path.name} | {r.report['bytes'] / 1e6:.1f} | {p.min_cosine:.4f} "
+                    f"| {p.mean_cosine:.5f} |{cells}")
+    return "\n".join(rows)

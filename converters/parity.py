@@ -36,12 +36,8 @@ def compare(reference: np.ndarray, candidate: np.ndarray) -> Parity:
     return Parity(float(cos.min()), float(cos.mean()), len(cos))
 
 
-def measure(st_model, artifact: Path, texts: list[str], dim: int | None = None) -> Parity:
-    """Cosine between sentence-transformers' embeddings and the artifact's, text by text."""
+def compare_artifact(reference: np.ndarray, artifact: Path, texts: list[str]) -> Parity:
+    """Cosine between reference embeddings (the source model's) and the artifact's, text by text."""
     from embedlite import Embedder
 
-    reference = st_model.encode(texts, batch_size=32, convert_to_numpy=True)
-    candidate = Embedder(artifact, device="cpu").embed(texts, batch_size=32, show_progress=False)
-    if dim is not None:
-        reference = reference[:, :dim]
-    return compare(reference, candidate)
+    return compare(reference, Embedder(artifact, device="cpu").embed(texts, show_progress=False))

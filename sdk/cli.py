@@ -82,18 +82,34 @@ def similarity(text_a, text_b, model, device, dim, as_json):
 @main.command()
 @click.argument("model")
 @click.option("--output", "-o", required=True, type=click.Path(path_type=Path), help="Output directory.")
+@click.option("--format", "formats", default="onnx", show_default=True, help="Comma separated: onnx.")
+@click.option("--precision", "precisions", default="fp32", show_default=True,
+              help="Comma separated: fp32, fp16, int8, int4.")
 @click.option("--dims", default=None, help="Matryoshka dims, comma separated (default: full and 512/256/128/64 below it).")
+@click.option("--output-dim", type=int, default=None, help="Fixed output dim, sliced and re-normalised in the graph.")
 @click.option("--name", default=None, help="Model name for the manifest.")
+@click.option("--eval-data", type=click.Path(path_type=Path), default=None,
+              help="Folder with stsb/ and stsb-retrieval/: adds STS-B, nDCG@10 and speed to each report.")
+@JSON_OPTION
 @clean_errors
-def export(model, output, dims, name):
-    """Export a sentence-transformers MODEL (directory or hub id) to an embedlite artifact."""
+def export(model, output, formats, precisions, dims, output_dim, name, eval_data, as_json):
+    """Export a sentence-transformers MODEL (directory or hub id) to embedlite artifacts."""
     from . import export as run_export
+    from embedlite.converters import summary_table
 
-    dim_list = tuple(int(d) for d in dims.split(",")) if dims else None
-    result = run_export(model, output, dims=dim_list, name=name,
-                        progress=lambda msg: click.echo(msg, err=True))
-    click.echo(f"wrote {result.path}")
-    click.echo(result.parity.line())
+    results = run_export(model, output, formats=_csv(formats), precisions=_csv(precisions),
+                         dims=tuple(int(d) for d in _csv(dims)) if dims else None, output_dim=output_dim,
+                         name=name, eval_data=eval_data, progress=lambda msg: click.echo(msg, err=True))
+    if as_json:
+        click.echo(json.dumps([{"path": str(r.path), **r.report} for r in results]))
+        return
+    click.echo(summary_table(results))
+    for r in results:
+        click.echo(f"{r.path}: {r.parity.line()}")
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
 @main.command()

@@ -16,7 +16,7 @@ def test_tiny_bert_export_matches_torch(minilm_dir, tmp_path, pooling, dense, no
     from sentence_transformers import SentenceTransformer
 
     src = tiny_bert_st(minilm_dir, tmp_path / "st", pooling=pooling, dense_dim=dense, normalize=normalize)
-    result = export(src, tmp_path / "artifact", progress=lambda _: None)
+    (result,) = export(src, tmp_path / "artifact", progress=lambda _: None)
     m = read_manifest(result.path)
     assert m.pooling == pooling and m.normalize == normalize and m.dim == (dense or 64)
     assert m.max_seq_length == 64
@@ -26,6 +26,7 @@ def test_tiny_bert_export_matches_torch(minilm_dir, tmp_path, pooling, dense, no
     np.testing.assert_allclose(ours, ref, atol=1e-4)
     assert result.parity.min_cosine >= 0.9999
     assert json.loads((result.path / "report.json").read_text())["parity"]["sentences"] == 40
+    assert (result.path / "report.md").is_file()
 
 
 def test_export_refuses_non_empty_output(minilm_dir, tmp_path):
@@ -70,3 +71,35 @@ def test_missing_source_package_names_the_install_command(monkeypatch):
 def test_unknown_model_name_is_clear():
     with pytest.raises(EmbedliteError, match="not found"):
         Embedder("./no/such/model")
+
+
+@pytest.mark.parametrize("precision, min_cos", [("fp16", 0.999), ("int8", 0.99), ("int4", 0.9)])
+def test_tiny_bert_quantized(minilm_dir, tmp_path, precision, min_cos):
+    src = tiny_bert_st(minilm_dir, tmp_path / "st", pooling="mean", dense_dim=None)
+    (result,) = export(src, tmp_path / "a", precisions=(precision,), progress=lambda _: None)
+    assert read_manifest(result.path).precision == precision
+    assert result.parity.min_cosine >= min_cos
+
+
+def test_fixed_output_dim(minilm_dir, tmp_path):
+    src = tiny_bert_st(minilm_dir, tmp_path / "st", pooling="mean", dense_dim=None)
+    (full,) = export(src, tmp_path / "full", dims=(64, 32), progress=lambda _: None)
+    (fixed,) = export(src, tmp_path / "fixed", dims=(64, 32), output_dim=32, progress=lambda _: None)
+    e = Embedder(fixed.path)
+    assert e.dims == (32,) and e.embed(["x"]).shape == (1, 32)
+    np.testing.assert_allclose(e.embed(["some text"]), Embedder(full.path).embed(["some text"], dim=32), atol=1e-5)
+    with pytest.raises(EmbedliteError, match="output_dim 30"):
+        export(src, tmp_path / "bad", dims=(64, 32), output_dim=30, progress=lambda _: None)
+
+
+def test_several_targets_go_to_subdirectories(minilm_dir, tmp_path):
+    src = tiny_bert_st(minilm_dir, tmp_path / "st", pooling="mean", dense_dim=None)
+    results = export(src, tmp_path / "out", precisions=("fp32", "int8"), progress=lambda _: None)
+    assert [r.path.name for r in results] == ["onnx-fp32", "onnx-int8"]
+    assert all((r.path / "manifest.json").is_file() for r in results)
+    assert not list((tmp_path / "out").glob("*.onnx"))
+
+
+def test_unknown_precision_fails_before_work(tmp_path):
+    with pytest.raises(EmbedliteError, match="unknown precision 'int3'"):
+        export(tmp_path, tmp_path / "o", precisions=("int3",), progress=lambda _: None)
