@@ -9,11 +9,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from embedlite.artifact import Manifest, write_manifest
+from embedlite.artifact import MODEL_FILES, Manifest, write_manifest
 from embedlite.errors import EmbedliteError
 
 MATRYOSHKA_LADDER = (1024, 768, 512, 256, 128, 64)
-FORMATS = ("onnx",)
+FORMATS = ("onnx", "tflite")
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,7 @@ def export(model: str | Path, out: str | Path, *, formats: tuple[str, ...] = ("o
     from .onnx_quantize import quantize
     from .report import evaluate, write_report
     from .source import load_source
+    from .tflite_export import BATCH_BUCKETS, buckets_for, export_tflite, quantize_tflite
 
     targets = check_targets(formats, precisions)
     out = Path(out)
@@ -82,13 +83,19 @@ def export(model: str | Path, out: str | Path, *, formats: tuple[str, ...] = ("o
             raise EmbedliteError(f"output_dim {output_dim} is not one of the dims {list(dims)}")
         src.graph.output_dim = output_dim
     texts = parity_texts or parity.default_sentences()
+    seq_buckets = buckets_for(src.max_seq_length)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".embedlite-export-", dir=out.parent))
     try:
-        progress("exporting to ONNX")
-        fp32 = staging / "fp32.onnx"
-        export_onnx(src.graph, fp32)
+        float_models = {}
+        for fmt in dict.fromkeys(f for f, _ in targets):
+            progress(f"converting to {fmt}")
+            float_models[fmt] = staging / f"float.{fmt}"
+            if fmt == "onnx":
+                export_onnx(src.graph, float_models[fmt])
+            else:
+                export_tflite(src.graph, float_models[fmt], seq_buckets)
         reference = src.st_model.encode(texts, batch_size=32, convert_to_numpy=True)
         if output_dim is not None:
             reference = reference[:, :output_dim]
@@ -104,9 +111,16 @@ def export(model: str | Path, out: str | Path, *, formats: tuple[str, ...] = ("o
             progress(f"writing {fmt} {precision}")
             target = staging / f"{fmt}-{precision}"
             target.mkdir()
-            quantize(fp32, target / "model.onnx", precision)
+            model_file = target / MODEL_FILES[fmt]
+            if fmt == "onnx":
+                quantize(float_models[fmt], model_file, precision)
+            elif precision == "fp32":
+                shutil.copyfile(float_models[fmt], model_file)
+            else:
+                quantize_tflite(float_models[fmt], model_file, precision)
             save_tokenizer(src.st_model, target / "tokenizer.json")
-            manifest = write_manifest(target, dataclasses.replace(base, format=fmt, precision=precision))
+            static = {"sequence_buckets": seq_buckets, "batch_buckets": BATCH_BUCKETS} if fmt == "tflite" else {}
+            manifest = write_manifest(target, dataclasses.replace(base, format=fmt, precision=precision, **static))
             result = parity.compare_artifact(reference, target, texts)
             report = {"format": fmt, "precision": precision, "parity": dataclasses.asdict(result),
                       "bytes": manifest.files[manifest.model_file]["bytes"]}
@@ -115,7 +129,8 @@ def export(model: str | Path, out: str | Path, *, formats: tuple[str, ...] = ("o
                 report.update(evaluate(target, Path(eval_data)))
             write_report(target, manifest, report)
             results.append(ExportResult(target, manifest, result, report))
-        fp32.unlink()
+        for path in float_models.values():
+            path.unlink()
         if len(results) == 1:
             final = [dataclasses.replace(results[0], path=out)]
             if out.exists():

@@ -14,4 +14,6 @@ def load_model(directory: Path, manifest: Manifest, device: str = "auto", thread
         from .onnx import OnnxModel
 
         return OnnxModel(path, device=device, threads=threads)
-    raise NotImplementedError(f"no runtime for format {manifest.format!r}")
+    from .litert import LiteRTModel
+
+    return LiteRTModel(path, manifest, device=device, threads=threads)

@@ -33,7 +33,8 @@ class Manifest:
     default_task: str | None = None
     inputs: tuple[str, ...] = ("input_ids", "attention_mask")
     output_dim: int | None = None  # a fixed-dim artifact slices inside the graph
-    sequence_buckets: tuple[int, ...] = ()  # static-shape formats (TFLite)
+    sequence_buckets: tuple[int, ...] = ()  # static-shape formats (TFLite): one signature per
+    batch_buckets: tuple[int, ...] = ()  # (batch, sequence) pair, named b{batch}_s{sequence}
     files: dict[str, dict] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     created_by: str = ""
@@ -44,7 +45,7 @@ class Manifest:
 
     def to_json(self) -> str:
         data = dataclasses.asdict(self)
-        for key in ("matryoshka_dims", "inputs", "sequence_buckets"):
+        for key in ("matryoshka_dims", "inputs", "sequence_buckets", "batch_buckets"):
             data[key] = list(data[key])
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
@@ -57,7 +58,7 @@ class Manifest:
         if missing:
             raise ArtifactError(f"manifest.json lacks the fields: {', '.join(missing)}")
         kwargs = {k: v for k, v in data.items() if k in known}
-        for key in ("matryoshka_dims", "inputs", "sequence_buckets"):
+        for key in ("matryoshka_dims", "inputs", "sequence_buckets", "batch_buckets"):
             if key in kwargs:
                 kwargs[key] = tuple(kwargs[key])
         return cls(**kwargs)

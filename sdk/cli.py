@@ -82,7 +82,7 @@ def similarity(text_a, text_b, model, device, dim, as_json):
 @main.command()
 @click.argument("model")
 @click.option("--output", "-o", required=True, type=click.Path(path_type=Path), help="Output directory.")
-@click.option("--format", "formats", default="onnx", show_default=True, help="Comma separated: onnx.")
+@click.option("--format", "formats", default="onnx", show_default=True, help="Comma separated: onnx, tflite.")
 @click.option("--precision", "precisions", default="fp32", show_default=True,
               help="Comma separated: fp32, fp16, int8, int4.")
 @click.option("--dims", default=None, help="Matryoshka dims, comma separated (default: full and 512/256/128/64 below it).")

@@ -1,0 +1,120 @@
+"""Every exported artifact of all-MiniLM-L6-v2 beside sentence-transformers fp32, in one run.
+
+Size, min/mean cosine to the source model over the STS-B test sentences, STS-B test Spearman, nDCG@10 on
+stsb-retrieval and CPU sentences/s (batch 32). Writes benchmarks/results/export.md and export.png.
+Usage: python benchmarks/bench_export.py [--data ../shared/data] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+PRECISIONS = ("fp32", "fp16", "int8", "int4")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, default=HERE.parent.parent / "shared" / "data")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--formats", default="onnx")
+    args = parser.parse_args()
+
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from embedlite import Embedder, export
+    from embedlite.converters.parity import compare
+    from embedlite.evaluation import load_retrieval, load_sts, retrieval_scores, sts_spearman
+    from embedlite.models import default_source_zip
+
+    torch.set_num_threads(args.threads)
+    sts = load_sts(args.data / "stsb" / "sts-test.csv")
+    retrieval = load_retrieval(args.data / "stsb-retrieval")
+    texts = sts.sentences1 + sts.sentences2
+    work = Path(tempfile.mkdtemp(prefix="embedlite-bench-"))
+    zipfile.ZipFile(default_source_zip()).extractall(work / "src")
+    st = SentenceTransformer(str(work / "src"), device="cpu")
+    reference = st.encode(texts, batch_size=32)
+
+    class StAdapter:  # lets the evaluation functions run sentence-transformers itself
+        tasks = ()
+
+        def embed(self, xs, batch_size=32, task=None):
+            return st.encode(xs, batch_size=batch_size)
+
+    rows = []
+    start = time.perf_counter()
+    StAdapter().embed(texts)
+    st_speed = len(texts) / (time.perf_counter() - start)
+    st_size = (work / "src" / "model.safetensors").stat().st_size
+    rows.append(("sentence-transformers fp32 (PyTorch)", st_size, 1.0, 1.0, sts_spearman(StAdapter(), sts),
+                 retrieval_scores(StAdapter(), retrieval)["ndcg@10"], st_speed))
+
+    results = export(work / "src", work / "out", formats=tuple(args.formats.split(",")), precisions=PRECISIONS,
+                     parity_texts=texts[:64], progress=print)
+    for r in results:
+        embedder = Embedder(r.path, device="cpu", threads=args.threads)
+        embedder.embed(texts[:64])
+        start = time.perf_counter()
+        vectors = embedder.embed(texts, batch_size=32)
+        speed = len(texts) / (time.perf_counter() - start)
+        parity = compare(reference, vectors)
+        rows.append((f"embedlite {r.manifest.format} {r.manifest.precision}", r.report["bytes"],
+                     parity.min_cosine, parity.mean_cosine, sts_spearman(embedder, sts),
+                     retrieval_scores(embedder, retrieval)["ndcg@10"], speed))
+
+    lines = [
+        "# Exported all-MiniLM-L6-v2 artifacts vs sentence-transformers",
+        "",
+        f"Command: `python benchmarks/bench_export.py --threads {args.threads} --formats {args.formats}`",
+        f"Machine: {platform.machine()}, {args.threads} threads. Cosines are to sentence-transformers fp32 over "
+        f"all {len(texts)} STS-B test sentences; STS-B test Spearman; nDCG@10 on stsb-retrieval; "
+        "sentences/s at batch 32 over the same sentences, one pass each, in this one run.",
+        "",
+        "| model | MB | min cos | mean cos | STS-B | nDCG@10 | sent/s | speed vs ST |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, size, mn, mean, sp, ndcg, speed in rows:
+        lines.append(f"| {name} | {size / 1e6:.1f} | {mn:.4f} | {mean:.5f} | {sp:.4f} | {ndcg:.4f} "
+                     f"| {speed:.0f} | {speed / st_speed:.2f}× |")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "export.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+    plot(rows, RESULTS / "export.png")
+
+
+def plot(rows, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    sizes = np.array([r[1] / 1e6 for r in rows])
+    sts = np.array([r[4] for r in rows])
+    speed = np.array([r[6] for r in rows])
+    points = ax.scatter(sizes, sts, s=speed / speed.max() * 600, c=speed, cmap="viridis", alpha=0.8)
+    for i, ((name, *_), x, y) in enumerate(zip(rows, sizes, sts)):
+        ax.annotate(name.replace("embedlite ", "").replace("sentence-transformers", "ST"), (x, y),
+                    textcoords="offset points", xytext=(-40, 12 if i % 2 else -16), fontsize=8)
+    ax.set_ylim(sts.min() - 0.01, sts.max() + 0.01)
+    ax.set_xlim(0, sizes.max() * 1.15)
+    ax.set_xlabel("model file size (MB)")
+    ax.set_ylabel("STS-B test Spearman")
+    ax.set_title("all-MiniLM-L6-v2 artifacts: size vs STS-B", fontsize=11)
+    fig.colorbar(points, label="sentences/s, batch 32")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""torch EncoderGraph -> model.tflite with one static-shape signature per (batch, sequence) bucket,
+quantized with ai-edge-quantizer."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+from pathlib import Path
+
+import torch
+
+SEQUENCE_BUCKETS = (32, 64, 128, 256, 512)
+BATCH_BUCKETS = (1, 8)
+# ai-edge-quantizer recipes, chosen by measurement on all-MiniLM-L6-v2 (benchmarks/results/export.md).
+RECIPES = {
+    "int8": "dynamic_wi8c_afp32",
+    "int4": "dynamic_wi4b32_afp32",
+}
+
+
+def signature_name(batch: int, seq: int) -> str:
+    return f"b{batch}_s{seq}"
+
+
+def buckets_for(max_seq_length: int) -> tuple[int, ...]:
+    """Sequence buckets up to the model's max length, which is always the last."""
+    return (*(b for b in SEQUENCE_BUCKETS if b < max_seq_length), max_seq_length)
+
+
+def export_tflite(graph: torch.nn.Module, path: Path, seq_buckets: tuple[int, ...],
+                  batch_buckets: tuple[int, ...] = BATCH_BUCKETS) -> None:
+    """Convert with litert-torch: inputs int32 input_ids, attention_mask; output the embedding."""
+    from embedlite.errors import require
+
+    litert_torch = require("litert_torch", "litert-export", "TFLite export")
+    graph = graph.eval()
+    builder = None
+    for batch in batch_buckets:
+        for seq in seq_buckets:
+            ids = torch.ones((batch, seq), dtype=torch.int32)  # phones feed int32 token ids
+            sample = (ids, torch.ones_like(ids))
+            name = signature_name(batch, seq)
+            builder = (litert_torch.signature(name, graph, sample) if builder is None
+                       else builder.signature(name, graph, sample))
+    with _quiet():
+        builder.convert().export(str(path))
+
+
+def quantize_tflite(src: Path, dst: Path, precision: str) -> None:
+    """fp16 by float casting of weights; int8/int4 with the recipes above."""
+    from embedlite.errors import require
+
+    require("ai_edge_quantizer", "litert-export", "TFLite quantization")
+    from ai_edge_quantizer import quantizer, recipe
+
+    q = quantizer.Quantizer(str(src))
+    if precision == "fp16":
+        q.add_weight_only_config(regex=".*", operation_name="*", num_bits=16, algorithm_key="float_casting")
+    else:
+        q.load_quantization_recipe(getattr(recipe, RECIPES[precision])())
+    with _quiet():
+        result = q.quantize()
+    result.export_model(str(dst), overwrite=True)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """The converter prints a progress line per stage; the CLI prints its own."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        yield

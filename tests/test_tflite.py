@@ -1,0 +1,68 @@
+"""TFLite artifacts of a small random BERT: static signatures, quantization, the LiteRT runtime."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+pytest.importorskip("litert_torch")
+
+from embedlite import ArtifactError, Embedder, export  # noqa: E402
+from embedlite.artifact import read_manifest, write_manifest  # noqa: E402
+
+from tiny_models import tiny_bert_st  # noqa: E402
+
+MIN_COSINE = {"fp32": 0.9999, "fp16": 0.999, "int8": 0.98, "int4": 0.9}
+
+
+@pytest.fixture(scope="module")
+def tflite_artifacts(minilm_dir, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("tfl")
+    src = tiny_bert_st(minilm_dir, tmp / "st", pooling="mean", dense_dim=None)
+    results = export(src, tmp / "out", formats=("tflite",), precisions=tuple(MIN_COSINE), progress=lambda _: None)
+    return src, {r.manifest.precision: r for r in results}
+
+
+@pytest.mark.parametrize("precision", list(MIN_COSINE))
+def test_parity(tflite_artifacts, precision):
+    _, results = tflite_artifacts
+    assert results[precision].parity.min_cosine >= MIN_COSINE[precision]
+
+
+def test_signatures_and_bucket_choice(tflite_artifacts):
+    from sentence_transformers import SentenceTransformer
+
+    src, results = tflite_artifacts
+    m = read_manifest(results["fp32"].path)
+    assert m.format == "tflite" and m.sequence_buckets == (32, 64) and m.batch_buckets == (1, 8)
+    e = Embedder(results["fp32"].path)
+    # 11 texts: a batch of 8 and a padded batch of 3; a 52-token text needs the 64 bucket.
+    texts = [f"sentence number {i}" for i in range(10)] + ["word " * 50]
+    ref = SentenceTransformer(str(src), device="cpu").encode(texts)
+    ours = e.embed(texts, batch_size=11)
+    np.testing.assert_allclose(ours, ref, atol=1e-4)
+
+
+def test_sizes_shrink(tflite_artifacts):
+    _, results = tflite_artifacts
+    sizes = {p: r.report["bytes"] for p, r in results.items()}
+    assert sizes["fp16"] < sizes["fp32"] * 0.6 and sizes["int8"] < sizes["fp32"] * 0.5
+    assert sizes["int4"] < sizes["int8"]
+
+
+def test_corrupt_tflite_is_a_clear_error(tflite_artifacts, tmp_path):
+    _, results = tflite_artifacts
+    bad = tmp_path / "bad"
+    shutil.copytree(results["int8"].path, bad)
+    (bad / "model.tflite").write_bytes((bad / "model.tflite").read_bytes()[:5000])
+    write_manifest(bad, read_manifest(bad, verify=False))  # checksums match the damage: the loader must cope
+    with pytest.raises(ArtifactError, match="model.tflite could not be loaded"):
+        Embedder(bad)
+
+
+def test_gpu_request_says_where_it_lives(tflite_artifacts):
+    from embedlite import EmbedliteError
+
+    _, results = tflite_artifacts
+    with pytest.raises(EmbedliteError, match="android_demo"):
+        Embedder(results["fp32"].path, device="gpu")
