@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from .embedder import Embedder, embed
 from .errors import ArtifactError, EmbedliteError
+from .store import VectorStore
 
 __version__ = "0.1.0"
-__all__ = ["embed", "Embedder", "export", "ArtifactError", "EmbedliteError", "__version__"]
+__all__ = ["embed", "Embedder", "VectorStore", "export", "ArtifactError", "EmbedliteError", "__version__"]
 
 
 def export(model, out, **options):

@@ -181,3 +181,101 @@ def eval_retrieval(beir_dir, model, device, dim, split, as_json):
 def _short(text: str, width: int) -> str:
     text = text.replace("\n", " ")
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@main.group()
+def index():
+    """A local vector store (one SQLite file): add, search, info."""
+
+
+@index.command("add")
+@click.argument("db", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@MODEL_OPTION
+@DEVICE_OPTION
+@click.option("--quantization", default=None, help="float32 (default), float16, int8 or binary; new stores only.")
+@click.option("--batch-size", default=256, show_default=True, help="Records per transaction.")
+@click.option("--upsert", is_flag=True, help="Replace records whose id exists.")
+@clean_errors
+def index_add(db, file, model, device, quantization, batch_size, upsert):
+    """Add FILE to the store DB: JSONL with id/text/metadata, or plain text (one record per line)."""
+    from tqdm.auto import tqdm
+
+    from .store import VectorStore
+
+    records = list(_read_records(file))
+    with VectorStore(db, quantization=quantization, embedder=_embedder(model, device)) as store:
+        write = store.upsert if upsert else store.add
+        with tqdm(total=len(records), unit="rec", desc="indexing") as bar:
+            for start in range(0, len(records), batch_size):
+                chunk = records[start:start + batch_size]
+                write([r["id"] for r in chunk], texts=[r["text"] for r in chunk],
+                      metadata=[r.get("metadata") for r in chunk])
+                bar.update(len(chunk))
+        click.echo(f"{len(records)} records added; {store.count()} in {db}")
+
+
+@index.command("search")
+@click.argument("db", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("query")
+@click.option("-k", default=10, show_default=True)
+@click.option("--filter", "filter_json", default=None, help='JSON, e.g. \'{"lang": "en", "year": {"$gte": 2020}}\'.')
+@click.option("--mode", type=click.Choice(["vector", "keyword", "hybrid"]), default="vector", show_default=True)
+@MODEL_OPTION
+@DEVICE_OPTION
+@JSON_OPTION
+@clean_errors
+def index_search(db, query, k, filter_json, mode, model, device, as_json):
+    """Search DB for QUERY."""
+    from .store import VectorStore
+
+    try:
+        flt = json.loads(filter_json) if filter_json else None
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"--filter is not valid JSON: {exc}") from None
+    with VectorStore(db, read_only=True, embedder=_embedder(model, device) if mode != "keyword" else None) as store:
+        hits = store.search(query, k=k, filter=flt, mode=mode)
+    if as_json:
+        click.echo(json.dumps([{"id": h.id, "score": h.score, "text": h.text, "metadata": h.metadata}
+                               for h in hits], ensure_ascii=False))
+        return
+    for rank, h in enumerate(hits, 1):
+        click.echo(f"{rank:>3}. {h.score:7.4f}  {_short(h.id, 16):<16}  {_short(h.text or '', 52)}")
+
+
+@index.command("info")
+@click.argument("db", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@JSON_OPTION
+@clean_errors
+def index_info(db, as_json):
+    """Show a store's settings and size."""
+    from .store import VectorStore
+
+    with VectorStore(db, read_only=True) as store:
+        info = {"path": str(db), "count": store.count(), "dim": store.dim, "metric": store.metric,
+                "quantization": store.quantization, "model": (store.model or {}).get("name"),
+                "bytes": db.stat().st_size}
+    if as_json:
+        click.echo(json.dumps(info))
+        return
+    for key, value in info.items():
+        click.echo(f"{key:<13}{value}")
+
+
+def _read_records(path: Path):
+    """JSONL objects with id, text and optional metadata; or plain lines, numbered from 1."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    jsonl = bool(lines) and lines[0].lstrip().startswith("{")
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        if not jsonl:
+            yield {"id": str(number), "text": line}
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise EmbedliteError(f"{path}:{number}: not valid JSON: {exc}") from None
+        if not isinstance(row, dict) or "text" not in row:
+            raise EmbedliteError(f"{path}:{number}: a record needs at least a 'text' field")
+        yield {"id": str(row.get("id", number)), "text": row["text"], "metadata": row.get("metadata")}

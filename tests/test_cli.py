@@ -67,3 +67,26 @@ def test_cached_import_is_fast_and_torch_free(default_artifact):
     wall = time.perf_counter() - start
     assert out.split()[0] == "False"
     assert wall < 1.5, f"import + first embed took {wall:.2f} s"
+
+
+def test_index_add_search_info(default_artifact, data_dir, tmp_path):
+    corpus = (data_dir / "stsb-retrieval" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()[:300]
+    rows = [json.loads(line) for line in corpus]
+    src = tmp_path / "docs.jsonl"
+    src.write_text("\n".join(json.dumps({"id": r["_id"], "text": r["text"], "metadata": {"n": i % 2}})
+                             for i, r in enumerate(rows)), encoding="utf-8")
+    db = tmp_path / "docs.db"
+    res = run("index", "add", str(db), str(src))
+    assert res.exit_code == 0, res.output
+    res = run("index", "search", str(db), rows[5]["text"], "-k", "3", "--json")
+    hits = json.loads(res.output)
+    assert hits[0]["id"] == rows[5]["_id"] and len(hits) == 3
+    res = run("index", "search", str(db), rows[5]["text"], "--filter", '{"n": 0}', "--json", "--mode", "hybrid")
+    assert all(h["metadata"]["n"] == 0 for h in json.loads(res.output))
+    info = json.loads(run("index", "info", str(db), "--json").output)
+    assert info["count"] == 300 and info["dim"] == 384 and info["model"] == "all-MiniLM-L6-v2"
+    res = run("index", "add", str(db), str(src))
+    assert res.exit_code == 1 and "already in the store" in res.output
+    assert json.loads(run("index", "info", str(db), "--json").output)["count"] == 300
+    res = run("index", "search", str(db), "x", "--filter", "{bad")
+    assert res.exit_code == 1 and "--filter is not valid JSON" in res.output

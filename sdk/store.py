@@ -1,0 +1,377 @@
+"""VectorStore: a local, crash-safe vector store in one SQLite file, with filters and hybrid search."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from . import vector_codec as codec
+from .errors import EmbedliteError
+from .store_filters import to_sql
+
+FORMAT_VERSION = 1
+RRF_K = 60  # reciprocal rank fusion constant, as in Cormack et al. (2009)
+MODES = ("vector", "keyword", "hybrid")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, text TEXT, metadata TEXT, vector BLOB NOT NULL);
+CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5(text, content='records', content_rowid='rowid');
+CREATE TRIGGER IF NOT EXISTS records_ai AFTER INSERT ON records BEGIN
+    INSERT INTO records_fts(rowid, text) VALUES (new.rowid, new.text); END;
+CREATE TRIGGER IF NOT EXISTS records_ad AFTER DELETE ON records BEGIN
+    INSERT INTO records_fts(records_fts, rowid, text) VALUES ('delete', old.rowid, old.text); END;
+CREATE TRIGGER IF NOT EXISTS records_au AFTER UPDATE ON records BEGIN
+    INSERT INTO records_fts(records_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+    INSERT INTO records_fts(rowid, text) VALUES (new.rowid, new.text); END;
+"""
+
+
+@dataclass(frozen=True)
+class Record:
+    id: str
+    text: str | None
+    metadata: dict | None
+    vector: np.ndarray
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    id: str
+    score: float
+    text: str | None
+    metadata: dict | None
+
+
+class VectorStore:
+    """Vectors, texts and JSON metadata under string ids in one SQLite file (WAL, one transaction per write).
+
+    With an `embedder` (an Embedder or a model name/path), texts are embedded on add and queries may be text;
+    the model's name and dim are recorded, and opening the file with another model is refused.
+    """
+
+    def __init__(self, path: str | Path, dim: int | None = None, metric: str | None = None,
+                 quantization: str | None = None, embedder=None, read_only: bool = False):
+        self.path = Path(path)
+        if embedder is not None and not hasattr(embedder, "embed"):
+            from .embedder import Embedder
+
+            embedder = Embedder(embedder)
+        self.embedder = embedder
+        exists = self.path.exists()
+        self.read_only = read_only or (exists and not os.access(self.path, os.W_OK))
+        if self.read_only and not exists:
+            raise EmbedliteError(f"{self.path} does not exist; a read-only store must open an existing file")
+        self._conn = self._connect()
+        self._settings = self._load_settings(dim, metric, quantization)
+        self._cache: tuple[np.ndarray, np.ndarray] | None = None
+        self._cache_version = None
+
+    # -- opening -------------------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            if self.read_only:
+                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
+                                       check_same_thread=False)
+            else:
+                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")  # an acknowledged write survives power loss too
+            conn.execute("PRAGMA busy_timeout=10000")
+            if not self.read_only:
+                conn.executescript(SCHEMA)
+            conn.execute("SELECT count(*) FROM settings").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise EmbedliteError(f"{self.path} is not a usable embedlite store: {exc}") from None
+        return conn
+
+    def _load_settings(self, dim, metric, quantization) -> dict:
+        stored = {k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM settings")}
+        if stored.get("format_version", FORMAT_VERSION) != FORMAT_VERSION:
+            raise EmbedliteError(f"{self.path} has store format {stored['format_version']}; "
+                                 f"this embedlite reads {FORMAT_VERSION}")
+        if metric is not None and metric not in codec.METRICS:
+            raise ValueError(f"metric {metric!r}: choose one of {', '.join(codec.METRICS)}")
+        if quantization is not None and quantization not in codec.QUANTIZATIONS:
+            raise ValueError(f"quantization {quantization!r}: choose one of {', '.join(codec.QUANTIZATIONS)}")
+        model = None
+        if self.embedder is not None:
+            model = {"name": self.embedder.manifest.name, "dim": self.embedder.dim,
+                     "prompts": self.embedder.manifest.prompts}
+            if dim is not None and dim != model["dim"]:
+                raise ValueError(f"dim {dim} differs from the embedder's dim {model['dim']}")
+            dim = model["dim"]
+        wanted = {"dim": dim, "metric": metric, "quantization": quantization, "model": model}
+        for key, value in wanted.items():
+            have = stored.get(key)
+            if value is not None and have is not None and value != have:
+                what = "model" if key == "model" else key
+                raise EmbedliteError(f"{self.path} was built with {what} {_show(have)}; "
+                                     f"it cannot be opened with {what} {_show(value)}")
+        settings = {"format_version": FORMAT_VERSION, "dim": None, "metric": "cosine",
+                    "quantization": "float32", "model": None}
+        settings.update({k: v for k, v in stored.items()})
+        settings.update({k: v for k, v in wanted.items() if v is not None and stored.get(k) is None})
+        if settings != stored and not self.read_only:
+            with self._transaction():
+                self._conn.executemany("INSERT OR REPLACE INTO settings VALUES (?, ?)",
+                                       [(k, json.dumps(v)) for k, v in settings.items()])
+        return settings
+
+    # -- properties ----------------------------------------------------------------------------------
+    @property
+    def dim(self) -> int | None:
+        return self._settings["dim"]
+
+    @property
+    def metric(self) -> str:
+        return self._settings["metric"]
+
+    @property
+    def quantization(self) -> str:
+        return self._settings["quantization"]
+
+    @property
+    def model(self) -> dict | None:
+        return self._settings["model"]
+
+    def count(self) -> int:
+        return self._conn.execute("SELECT count(*) FROM records").fetchone()[0]
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __repr__(self) -> str:
+        return (f"VectorStore({str(self.path)!r}, dim={self.dim}, metric={self.metric!r}, "
+                f"quantization={self.quantization!r}, count={self.count()})")
+
+    # -- writing -------------------------------------------------------------------------------------
+    def add(self, ids: Sequence[str], vectors=None, texts: Sequence[str] | None = None,
+            metadata: Sequence[dict | None] | None = None) -> int:
+        """Insert new records in one transaction; an id that already exists is an error and nothing is written."""
+        return self._write(ids, vectors, texts, metadata, upsert=False)
+
+    def upsert(self, ids: Sequence[str], vectors=None, texts: Sequence[str] | None = None,
+               metadata: Sequence[dict | None] | None = None) -> int:
+        """Insert or replace records in one transaction."""
+        return self._write(ids, vectors, texts, metadata, upsert=True)
+
+    def delete(self, ids: Sequence[str]) -> int:
+        """Delete records by id in one transaction; returns how many existed."""
+        ids = _check_ids(ids)
+        self._check_writable()
+        with self._transaction():
+            deleted = sum(self._conn.execute("DELETE FROM records WHERE id = ?", (i,)).rowcount for i in ids)
+        self._cache = None
+        return deleted
+
+    def _write(self, ids, vectors, texts, metadata, upsert: bool) -> int:
+        self._check_writable()
+        ids = _check_ids(ids)
+        if len(set(ids)) != len(ids):
+            dupes = sorted({i for i in ids if ids.count(i) > 1})
+            raise ValueError(f"ids repeat within the batch: {dupes[:5]}")
+        if texts is not None:
+            from .embedder import check_texts
+
+            texts = check_texts(texts)
+            _same_length("texts", texts, ids)
+        if vectors is None:
+            if texts is None:
+                raise ValueError("give vectors, or texts with an embedder bound to the store")
+            if self.embedder is None:
+                raise EmbedliteError("this store has no embedder: pass vectors, or open it with embedder=...")
+            vectors = self.embedder.embed(texts, task="document" if "document" in self.embedder.tasks else None)
+        vectors = codec.check_vectors(vectors, self.dim)
+        _same_length("vectors", vectors, ids)
+        vectors = codec.prepare(vectors, self.metric)
+        meta = [None] * len(ids) if metadata is None else list(metadata)
+        _same_length("metadata", meta, ids)
+        meta_json = [_metadata_json(m, i) for i, m in enumerate(meta)]
+        rows = [(i, t, m, codec.encode(v, self.quantization))
+                for i, t, m, v in zip(ids, texts or [None] * len(ids), meta_json, vectors)]
+        with self._transaction():
+            if self.dim is None:
+                self._settings["dim"] = int(vectors.shape[1])
+                self._conn.execute("INSERT OR REPLACE INTO settings VALUES ('dim', ?)", (json.dumps(self.dim),))
+            if upsert:
+                self._conn.executemany(
+                    "INSERT INTO records (id, text, metadata, vector) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO "
+                    "UPDATE SET text = excluded.text, metadata = excluded.metadata, vector = excluded.vector", rows)
+            else:
+                taken = self._existing(ids)
+                if taken:
+                    raise ValueError(f"ids already in the store: {taken[:5]}; use upsert to replace them")
+                self._conn.executemany("INSERT INTO records (id, text, metadata, vector) VALUES (?, ?, ?, ?)", rows)
+        self._cache = None
+        return len(rows)
+
+    def _existing(self, ids: list[str]) -> list[str]:
+        found = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            found += [r[0] for r in self._conn.execute(
+                f"SELECT id FROM records WHERE id IN ({', '.join('?' * len(chunk))})", chunk)]
+        return found
+
+    def _transaction(self):
+        return _Transaction(self._conn)
+
+    def _check_writable(self):
+        if self.read_only:
+            raise EmbedliteError(f"{self.path} is open read-only")
+
+    # -- reading -------------------------------------------------------------------------------------
+    def get(self, ids: Sequence[str]) -> list[Record | None]:
+        """Records by id, in the order asked; None where an id is absent."""
+        ids = _check_ids(ids)
+        out = []
+        for i in ids:
+            row = self._conn.execute("SELECT id, text, metadata, vector FROM records WHERE id = ?", (i,)).fetchone()
+            if row is None:
+                out.append(None)
+                continue
+            vector = codec.decode_matrix([row[3]], self.dim, self.quantization)[0]
+            if self.quantization == "binary":
+                vector = np.unpackbits(vector)[: self.dim].astype(np.float32) * 2 - 1
+            out.append(Record(row[0], row[1], json.loads(row[2]) if row[2] else None, vector))
+        return out
+
+    def search(self, query, k: int = 10, filter: dict | None = None, mode: str = "vector") -> list[SearchResult]:
+        """Top k records for a query vector or text; mode 'vector', 'keyword' (BM25) or 'hybrid' (RRF of both)."""
+        if mode not in MODES:
+            raise ValueError(f"mode {mode!r}: choose one of {', '.join(MODES)}")
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        if mode != "vector" and not isinstance(query, str):
+            raise ValueError(f"mode {mode!r} needs a text query")
+        condition, params = to_sql(filter)
+        if mode == "keyword":
+            return self._results(self._keyword(query, k, condition, params))
+        vector_hits = self._vector(self._query_vector(query), k if mode == "vector" else max(4 * k, 50),
+                                   condition, params)
+        if mode == "vector":
+            return self._results(vector_hits)
+        keyword_hits = self._keyword(query, max(4 * k, 50), condition, params)
+        fused: dict[int, float] = {}
+        for hits in (vector_hits, keyword_hits):
+            for rank, (rowid, _) in enumerate(hits):
+                fused[rowid] = fused.get(rowid, 0.0) + 1.0 / (RRF_K + rank + 1)
+        return self._results(sorted(fused.items(), key=lambda kv: -kv[1])[:k])
+
+    def _query_vector(self, query) -> np.ndarray:
+        if isinstance(query, str):
+            if self.embedder is None:
+                raise EmbedliteError("a text query needs an embedder: open the store with embedder=...")
+            query = self.embedder.embed([query], task="query" if "query" in self.embedder.tasks else None)
+        if self.dim is None:
+            raise EmbedliteError("the store is empty and has no dim yet")
+        return codec.prepare(codec.check_vectors(query, self.dim), self.metric)[0]
+
+    def _vector(self, query: np.ndarray, k: int, condition: str, params: list) -> list[tuple[int, float]]:
+        rowids, matrix = self._matrix()
+        if not len(rowids):
+            return []
+        scores = codec.scores(matrix, query, self.metric, self.quantization)
+        if condition != "1":
+            allowed = np.fromiter((r[0] for r in self._conn.execute(
+                f"SELECT rowid FROM records WHERE {condition}", params)), dtype=np.int64)
+            scores = np.where(np.isin(rowids, allowed), scores, -np.inf)
+        k = min(k, int(np.isfinite(scores).sum()))
+        if k == 0:
+            return []
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(rowids[i]), float(scores[i])) for i in top]
+
+    def _keyword(self, query: str, k: int, condition: str, params: list) -> list[tuple[int, float]]:
+        terms = [t for t in "".join(c if c.isalnum() else " " for c in query).split() if t]
+        if not terms:
+            return []
+        match = " OR ".join(f'"{t}"' for t in terms)
+        rows = self._conn.execute(
+            f"SELECT records.rowid, bm25(records_fts) FROM records_fts JOIN records "
+            f"ON records.rowid = records_fts.rowid WHERE records_fts MATCH ? AND {condition} "
+            f"ORDER BY bm25(records_fts) LIMIT ?", [match, *params, k])
+        return [(r[0], -float(r[1])) for r in rows]  # bm25() is lower-is-better
+
+    def _matrix(self) -> tuple[np.ndarray, np.ndarray]:
+        """All vectors as one matrix, reloaded when this or another connection changed the file."""
+        # data_version moves when another connection commits; this one's own writes drop the cache.
+        version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        if self._cache is None or version != self._cache_version:
+            rows = self._conn.execute("SELECT rowid, vector FROM records ORDER BY rowid").fetchall()
+            rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            self._cache = (rowids, codec.decode_matrix([r[1] for r in rows], self.dim or 0, self.quantization))
+            self._cache_version = version
+        return self._cache
+
+    def _results(self, hits: list[tuple[int, float]]) -> list[SearchResult]:
+        out = []
+        for rowid, score in hits:
+            row = self._conn.execute("SELECT id, text, metadata FROM records WHERE rowid = ?", (rowid,)).fetchone()
+            if row is not None:
+                out.append(SearchResult(row[0], score, row[1], json.loads(row[2]) if row[2] else None))
+        return out
+
+    # -- lifetime ------------------------------------------------------------------------------------
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> VectorStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error: a write lands whole or not at all."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __enter__(self):
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, exc, tb):
+        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+def _check_ids(ids) -> list[str]:
+    if isinstance(ids, str) or not hasattr(ids, "__iter__"):
+        raise TypeError("ids must be a list of strings")
+    ids = list(ids)
+    for n, i in enumerate(ids):
+        if not isinstance(i, str) or not i:
+            raise TypeError(f"ids[{n}] is {i!r}: ids are non-empty strings")
+    return ids
+
+
+def _same_length(name: str, values, ids) -> None:
+    if len(values) != len(ids):
+        raise ValueError(f"{len(values)} {name} for {len(ids)} ids")
+
+
+def _metadata_json(value, index: int) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise TypeError(f"metadata[{index}] is {type(value).__name__}, expected a dict")
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"metadata[{index}] is not JSON-serialisable: {exc}") from None
+
+
+def _show(value) -> str:
+    if isinstance(value, dict):
+        return f"{value.get('name')} (dim {value.get('dim')})"
+    return repr(value)

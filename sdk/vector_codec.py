@@ -1,0 +1,78 @@
+"""How vectors are stored (float32, float16, int8, binary) and scored against a query."""
+
+from __future__ import annotations
+
+import numpy as np
+
+QUANTIZATIONS = ("float32", "float16", "int8", "binary")
+METRICS = ("cosine", "dot", "l2")
+
+
+def check_vectors(vectors, dim: int | None) -> np.ndarray:
+    """A finite float32 (n, dim) array, or a ValueError that says what is wrong."""
+    try:
+        array = np.asarray(vectors, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise ValueError("vectors must be numbers: a (n, dim) array or a list of equal-length lists") from None
+    if array.ndim == 1:
+        array = array[None, :]
+    if array.ndim != 2:
+        raise ValueError(f"vectors must be 2-D (n, dim), got shape {array.shape}")
+    if dim is not None and array.shape[1] != dim:
+        raise ValueError(f"vectors have dim {array.shape[1]}, this store holds dim {dim}")
+    bad = ~np.isfinite(array).all(axis=1)
+    if bad.any():
+        raise ValueError(f"vectors hold NaN or inf at rows {np.flatnonzero(bad)[:10].tolist()}")
+    return array
+
+
+def prepare(vectors: np.ndarray, metric: str) -> np.ndarray:
+    """Cosine stores unit vectors so that search is a dot product."""
+    if metric != "cosine":
+        return vectors
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    if (norms == 0).any():
+        raise ValueError("a zero vector has no direction: cosine similarity is undefined for it")
+    return vectors / norms
+
+
+def encode(vector: np.ndarray, quantization: str) -> bytes:
+    if quantization == "float32":
+        return vector.astype("<f4").tobytes()
+    if quantization == "float16":
+        return vector.astype("<f2").tobytes()
+    if quantization == "int8":
+        scale = max(float(np.abs(vector).max()), 1e-12) / 127.0
+        return np.float32(scale).astype("<f4").tobytes() + np.round(vector / scale).astype(np.int8).tobytes()
+    return np.packbits(vector > 0).tobytes()
+
+
+def decode_matrix(blobs: list[bytes], dim: int, quantization: str) -> np.ndarray:
+    """Stored blobs -> the matrix search runs on: float32 rows, or packed sign bits for binary."""
+    if not blobs:
+        width = (dim + 7) // 8 if quantization == "binary" else dim
+        return np.zeros((0, width), dtype=np.uint8 if quantization == "binary" else np.float32)
+    raw = b"".join(blobs)
+    if quantization == "float32":
+        return np.frombuffer(raw, "<f4").reshape(len(blobs), dim).astype(np.float32)
+    if quantization == "float16":
+        return np.frombuffer(raw, "<f2").reshape(len(blobs), dim).astype(np.float32)
+    if quantization == "int8":
+        rows = np.frombuffer(raw, np.uint8).reshape(len(blobs), 4 + dim)
+        scales = rows[:, :4].copy().view("<f4")
+        return rows[:, 4:].view(np.int8).astype(np.float32) * scales
+    return np.frombuffer(raw, np.uint8).reshape(len(blobs), (dim + 7) // 8).copy()
+
+
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint16)
+
+
+def scores(matrix: np.ndarray, query: np.ndarray, metric: str, quantization: str) -> np.ndarray:
+    """Higher is better: dot/cosine similarity, negative L2 distance, or 1 - 2*hamming/dim for binary."""
+    if quantization == "binary":
+        bits = np.packbits(query > 0)
+        hamming = _POPCOUNT[np.bitwise_xor(matrix, bits)].sum(axis=1)
+        return 1.0 - 2.0 * hamming / len(query)
+    if metric == "l2":
+        return -np.sqrt(np.maximum(np.sum(matrix * matrix, axis=1) - 2 * matrix @ query + query @ query, 0))
+    return matrix @ query
