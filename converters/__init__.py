@@ -77,6 +77,9 @@ def export(model: str | Path, out: str | Path, *, formats: tuple[str, ...] = ("o
         raise EmbedliteError(f"{out} exists and is not empty; choose a new output directory")
     progress(f"loading {model}")
     src = load_source(model)
+    if src.architecture.startswith("gemma") and "fp16" in precisions:
+        raise EmbedliteError("Gemma activations overflow fp16 (EmbeddingGemma does not support float16); "
+                             "export fp32, int8 or int4 instead")
     dims = check_dims(dims or default_dims(src.dim), src.dim)
     if output_dim is not None:
         if output_dim not in dims:

@@ -40,7 +40,10 @@ def export_tflite(graph: torch.nn.Module, path: Path, seq_buckets: tuple[int, ..
     for batch in batch_buckets:
         for seq in seq_buckets:
             ids = torch.ones((batch, seq), dtype=torch.int32)  # phones feed int32 token ids
-            sample = (ids, torch.ones_like(ids))
+            mask = torch.ones_like(ids)
+            # Padding in the sample: an all-ones mask lets transformers drop the mask from the traced graph.
+            mask[:, seq // 2:] = 0
+            sample = (ids, mask)
             name = signature_name(batch, seq)
             builder = (litert_torch.signature(name, graph, sample) if builder is None
                        else builder.signature(name, graph, sample))
