@@ -16,8 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
+from bench_common import DATA, write_markdown
+
 
 
 def sentences(data: Path) -> list[str]:
@@ -69,7 +69,7 @@ def peak_rss_mb() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data", type=Path, default=HERE.parent.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch1", type=int, default=300, help="sentences timed one at a time")
@@ -117,9 +117,7 @@ def main() -> None:
         f"| {elm['rss_mb'] / stm['rss_mb']:.2f} |",
         "",
     ]
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "embed.md").write_text("\n".join(lines), encoding="utf-8")
-    print("\n".join(lines))
+    write_markdown("embed.md", lines)
 
 
 if __name__ == "__main__":

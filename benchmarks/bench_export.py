@@ -15,15 +15,14 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+from bench_common import DATA, RESULTS, pyplot, write_markdown
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
 PRECISIONS = ("fp32", "fp16", "int8", "int4")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data", type=Path, default=HERE.parent.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--formats", default="onnx")
     args = parser.parse_args()
@@ -86,18 +85,12 @@ def main() -> None:
     for name, size, mn, mean, sp, ndcg, speed in rows:
         lines.append(f"| {name} | {size / 1e6:.1f} | {mn:.4f} | {mean:.5f} | {sp:.4f} | {ndcg:.4f} "
                      f"| {speed:.0f} | {speed / st_speed:.2f}× |")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "export.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))
+    write_markdown("export.md", lines)
     plot(rows, RESULTS / "export.png")
 
 
 def plot(rows, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     sizes = np.array([r[1] / 1e6 for r in rows])
     sts = np.array([r[4] for r in rows])

@@ -15,9 +15,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_common import DATA, RESULTS, pyplot, write_markdown
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
 DIM = 256
 
 
@@ -86,7 +85,7 @@ def faiss_flat(name: str, vectors: np.ndarray, queries: np.ndarray) -> dict | No
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data", type=Path, default=HERE.parent.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--million", action="store_true", help="also 1M random vectors (float32 and int8)")
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
@@ -98,7 +97,8 @@ def main() -> None:
         sets.append(("random", unit(rng.normal(size=(1_000_000, DIM)))))
     rows = []
     for name, vectors in sets:
-        queries = unit(vectors[rng.choice(len(vectors), args.queries)] + rng.normal(scale=0.05, size=(args.queries, DIM)))
+        picks = vectors[rng.choice(len(vectors), args.queries)]
+        queries = unit(picks + rng.normal(scale=0.05, size=(args.queries, DIM)))
         quants = ("float32", "int8") if len(vectors) > 100_000 else ("float32", "float16", "int8", "binary")
         for quantization in quants:
             rows.append(measure(name, vectors, queries, quantization))
@@ -121,18 +121,12 @@ def main() -> None:
     for r in rows:
         lines.append(f"| {r['set']} | {r['n']:,} | {r['engine']} | {r['insert']:,.0f} | {r['p50']:.2f} | "
                      f"{r['p99']:.2f} | {r['recall']:.3f} | {r['mb']:.1f} |")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "store.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))
+    write_markdown("store.md", lines)
     plot(rows, RESULTS / "store.png")
 
 
 def plot(rows, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     mine = [r for r in rows if r["engine"].startswith("embedlite")]
     fig, ax = plt.subplots(figsize=(7, 4))
     labels = [f"{r['set'][:6]} {r['n'] // 1000}k\n{r['engine'].split()[1]}" for r in mine]

@@ -41,8 +41,8 @@ class LiteRTModel:
             raise ValueError(f"unknown device {device!r} for a TFLite artifact; choose one of: {', '.join(DEVICES)}")
         if device in ("gpu", "npu"):
             raise EmbedliteError(
-                f"device {device!r}: LiteRT's {device.upper()} acceleration runs through the Android/iOS "
-                "runtimes (see android_demo/); the Python interpreter here runs on the CPU with XNNPACK"
+                f"device {device!r}: LiteRT's {device.upper()} acceleration is reached through the LiteRT "
+                "Android/iOS runtimes; the Python interpreter runs TFLite on the CPU (XNNPACK): use device='cpu'"
             )
         self.device = "cpu"
         Interpreter = interpreter_class()

@@ -85,7 +85,8 @@ def similarity(text_a, text_b, model, device, dim, as_json):
 @click.option("--format", "formats", default="onnx", show_default=True, help="Comma separated: onnx, tflite.")
 @click.option("--precision", "precisions", default="fp32", show_default=True,
               help="Comma separated: fp32, fp16, int8, int4.")
-@click.option("--dims", default=None, help="Matryoshka dims, comma separated (default: full and 512/256/128/64 below it).")
+@click.option("--dims", default=None,
+              help="Matryoshka dims, comma separated (default: full and 512/256/128/64 below it).")
 @click.option("--output-dim", type=int, default=None, help="Fixed output dim, sliced and re-normalised in the graph.")
 @click.option("--name", default=None, help="Model name for the manifest.")
 @click.option("--eval-data", type=click.Path(path_type=Path), default=None,

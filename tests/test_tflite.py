@@ -64,5 +64,5 @@ def test_gpu_request_says_where_it_lives(tflite_artifacts):
     from embedlite import EmbedliteError
 
     _, results = tflite_artifacts
-    with pytest.raises(EmbedliteError, match="android_demo"):
+    with pytest.raises(EmbedliteError, match="Android/iOS runtimes"):
         Embedder(results["fp32"].path, device="gpu")
