@@ -7,7 +7,7 @@ from .errors import ArtifactError, EmbedliteError
 from .store import VectorStore
 
 __version__ = "0.1.0"
-__all__ = ["embed", "Embedder", "VectorStore", "export", "ArtifactError", "EmbedliteError", "__version__"]
+__all__ = ["embed", "Embedder", "VectorStore", "export", "distill", "ArtifactError", "EmbedliteError", "__version__"]
 
 
 def export(model, out, **options):
@@ -18,3 +18,13 @@ def export(model, out, **options):
     from embedlite.converters import export as _export
 
     return _export(model, out, **options)
+
+
+def distill(config):
+    """Distil a student encoder per an embedlite.training.DistillConfig (needs embedlite[train])."""
+    from .errors import require
+
+    require("torch", "train", "embedlite.distill")
+    from embedlite.training import distill as _distill
+
+    return _distill(config)

@@ -8,7 +8,7 @@ import pytest
 from embedlite import EmbedliteError, Embedder, export
 from embedlite.artifact import read_manifest
 
-from tiny_models import tiny_bert_st
+from embedlite.training.student import random_bert as tiny_bert_st  # noqa: E402
 
 
 @pytest.mark.parametrize("pooling, dense, normalize", [("cls", 48, True), ("max", None, False), ("mean", 32, True)])

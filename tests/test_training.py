@@ -1,0 +1,145 @@
+"""Distillation parts on hand-checked inputs and tiny real models; a short end-to-end run with the real teacher."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from embedlite import EmbedliteError
+from embedlite.training import DistillConfig, distill, losses, merge, qat
+from embedlite.training.student import decoder_to_encoder, from_teacher_layers, random_bert
+
+
+def test_embedding_matching():
+    t = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    assert losses.embedding_matching(t, t) == pytest.approx(0.0)
+    assert losses.embedding_matching(t.flip(1), t) == pytest.approx(1.0)  # orthogonal
+
+
+def test_similarity_matching_is_rotation_invariant():
+    t = torch.randn(6, 4)
+    rotation, _ = torch.linalg.qr(torch.randn(4, 4))
+    assert losses.similarity_matching(t @ rotation, t) == pytest.approx(0.0, abs=1e-6)
+    assert losses.similarity_matching(torch.randn(6, 4), t) > 0.05
+
+
+def test_info_nce_by_hand():
+    e = torch.eye(2)
+    assert losses.info_nce(e, e, temperature=1.0) == pytest.approx(math.log(1 + math.exp(-1)))
+    # SamToNe adds the other student embedding (dot 0) as a negative: -log(e / (e + 1 + 1)).
+    assert losses.info_nce(e, e, temperature=1.0, same_tower=True) == pytest.approx(math.log(math.e + 2) - 1)
+
+
+def test_spread_out_by_hand():
+    assert losses.spread_out(torch.eye(4)) == pytest.approx(0.0)  # orthogonal: mean 0, second moment 0
+    same = torch.ones(3, 4)
+    assert losses.spread_out(same) == pytest.approx(1.0 + (1.0 - 1 / 4))
+
+
+@pytest.mark.parametrize("bits", [8, 4])
+def test_fake_quantize_grid_and_straight_through(bits):
+    w = torch.randn(5, 16, requires_grad=True)
+    q = qat.fake_quantize(w, bits)
+    levels = 2 ** (bits - 1) - 1
+    scale = w.detach().abs().amax(1, keepdim=True) / levels
+    steps = q.detach() / scale
+    assert torch.allclose(steps, steps.round(), atol=1e-4) and steps.abs().max() <= levels + 1e-4
+    q.sum().backward()
+    assert torch.equal(w.grad, torch.ones_like(w))
+
+
+def test_qat_enable_disable_bakes_grid(minilm_dir, tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(random_bert(minilm_dir, tmp_path / "s")), device="cpu")
+    assert qat.enable(model, 8) == 2 * 6 + 1  # 2 layers x (q, k, v, out, up, down) + the BERT pooler
+    qat.disable(model)
+    w = model[0].auto_model.encoder.layer[0].attention.self.query.weight.detach()
+    steps = w / (w.abs().amax(1, keepdim=True) / 127)
+    assert torch.allclose(steps, steps.round(), atol=1e-3)
+
+
+def test_layer_selection_copies_weights(st_minilm):
+    student = from_teacher_layers(st_minilm, (0, 2, 4))
+    s_layers = student[0].auto_model.encoder.layer
+    t_layers = st_minilm[0].auto_model.encoder.layer
+    assert len(s_layers) == 3 and student[0].auto_model.config.num_hidden_layers == 3 and len(t_layers) == 6
+    for s, t in zip(s_layers, (t_layers[0], t_layers[2], t_layers[4])):
+        for (name, a), (_, b) in zip(s.named_parameters(), t.named_parameters()):
+            assert torch.equal(a, b), name
+    assert student.encode(["still works"]).shape == (1, 384)
+    with pytest.raises(EmbedliteError, match="layers 0..5"):
+        from_teacher_layers(st_minilm, (0, 9))
+
+
+def test_decoder_to_encoder_copies_weights_and_is_bidirectional(minilm_dir, tmp_path):
+    from sentence_transformers import SentenceTransformer
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    torch.manual_seed(0)
+    config = Gemma3TextConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                              num_key_value_heads=1, head_dim=16, intermediate_size=64, sliding_window=8)
+    lm = Gemma3ForCausalLM(config)
+    lm.save_pretrained(tmp_path / "lm")
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        (tmp_path / "lm" / name).write_bytes((minilm_dir / name).read_bytes())
+    st = SentenceTransformer(str(decoder_to_encoder(tmp_path / "lm", tmp_path / "enc")), device="cpu")
+    encoder = st[0].auto_model
+    assert encoder.config.use_bidirectional_attention
+    for name, param in encoder.named_parameters():
+        assert torch.equal(param, lm.state_dict()[f"model.{name}"]), name
+    ids = torch.tensor([[5, 6, 7, 8]])
+    first = encoder(input_ids=ids).last_hidden_state[0, 0]
+    changed = encoder(input_ids=torch.tensor([[5, 6, 7, 9]])).last_hidden_state[0, 0]
+    assert not torch.allclose(first, changed)  # the first token sees the last one: bidirectional
+
+
+def test_merge_is_the_average(minilm_dir, tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    a = random_bert(minilm_dir, tmp_path / "a", seed=1)
+    b = random_bert(minilm_dir, tmp_path / "b", seed=2)
+    merged = SentenceTransformer(str(merge([a, b], tmp_path / "m")), device="cpu").state_dict()
+    sa = SentenceTransformer(str(a), device="cpu").state_dict()
+    sb = SentenceTransformer(str(b), device="cpu").state_dict()
+    key = next(k for k in merged if k.endswith("layer.0.attention.self.query.weight"))
+    assert torch.allclose(merged[key], (sa[key] + sb[key]) / 2, atol=1e-7)
+    other = random_bert(minilm_dir, tmp_path / "c", hidden=32)
+    with pytest.raises(EmbedliteError, match="does not have the architecture"):
+        merge([a, other], tmp_path / "bad")
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(student="transformer-xl"), "unknown student init"),
+    (dict(matryoshka_dims=(128, 256)), "largest first"),
+    (dict(train_texts=("/no/such/file.tsv",)), "file not found"),
+    (dict(teacher=None), "exactly one of teacher"),
+    (dict(qat_bits=3), "qat_bits"),
+])
+def test_bad_config_fails_before_training(minilm_dir, data_dir, tmp_path, change, message):
+    base = dict(train_texts=(data_dir / "stsb" / "sts-train.csv",), output=tmp_path / "out", teacher=minilm_dir)
+    with pytest.raises(EmbedliteError, match=message):
+        distill(DistillConfig(**{**base, **change}))
+    assert not (tmp_path / "out").exists()
+
+
+def test_short_distillation_raises_agreement(minilm_dir, st_minilm, data_dir, tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    from embedlite.evaluation import load_sts
+
+    held_out = load_sts(data_dir / "stsb" / "sts-dev.csv", limit=100).sentences1
+    teacher = st_minilm.encode(held_out)
+
+    def agreement(model):
+        return float(np.mean(np.sum(model.encode(held_out) * teacher, axis=1)))
+
+    before = agreement(from_teacher_layers(st_minilm, (0, 2, 4)))
+    config = DistillConfig(train_texts=(data_dir / "stsb" / "sts-train.csv",), output=tmp_path / "student",
+                           teacher=minilm_dir, max_texts=600, batch_size=32, matryoshka_dims=(384, 128),
+                           max_seq_length=64, learning_rate=2e-4, cache_dir=tmp_path / "cache")
+    out = distill(config, progress=False)
+    after = agreement(SentenceTransformer(str(out), device="cpu"))
+    assert after > before + 0.05, (before, after)
+    assert (out / "distill.json").is_file() and (tmp_path / "cache").is_dir()

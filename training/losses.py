@@ -1,0 +1,39 @@
+"""The distillation losses; each takes (batch, dim) tensors."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def embedding_matching(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """Mean (1 - cosine) between each student embedding and its teacher embedding."""
+    return (1 - F.cosine_similarity(student, teacher, dim=-1)).mean()
+
+
+def similarity_matching(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """Geometric distillation: the student's pairwise cosine matrix should equal the teacher's."""
+    s, t = F.normalize(student, dim=-1), F.normalize(teacher, dim=-1)
+    return F.mse_loss(s @ s.T, t @ t.T)
+
+
+def info_nce(student: torch.Tensor, teacher: torch.Tensor, temperature: float,
+             same_tower: bool = False) -> torch.Tensor:
+    """Each student embedding must pick its own teacher embedding among the batch's (in-batch negatives);
+    with same_tower, the other student embeddings are negatives too (SamToNe)."""
+    s, t = F.normalize(student, dim=-1), F.normalize(teacher, dim=-1)
+    logits = s @ t.T / temperature
+    if same_tower:
+        own = s @ s.T / temperature
+        own = own.masked_fill(torch.eye(len(s), dtype=torch.bool, device=s.device), float("-inf"))
+        logits = torch.cat([logits, own], dim=1)
+    return F.cross_entropy(logits, torch.arange(len(s), device=s.device))
+
+
+def spread_out(embeddings: torch.Tensor) -> torch.Tensor:
+    """Global orthogonal regulariser: non-matching pairs should look like random unit vectors, whose dot
+    products have mean 0 and second moment 1/dim. Penalises mean^2 and the second moment above 1/dim."""
+    e = F.normalize(embeddings, dim=-1)
+    n, dim = e.shape
+    dots = (e @ e.T)[~torch.eye(n, dtype=torch.bool, device=e.device)]
+    return dots.mean() ** 2 + F.relu(dots.pow(2).mean() - 1.0 / dim)

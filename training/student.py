@@ -1,0 +1,96 @@
+"""Where a student starts: teacher layers, a random small config, or a causal Gemma 3 LM made bidirectional."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from pathlib import Path
+
+from torch import nn
+
+from embedlite.errors import EmbedliteError
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+
+
+def from_teacher_layers(teacher, layers: tuple[int, ...]):
+    """A copy of a sentence-transformers teacher that keeps only the encoder layers `layers`."""
+    student = copy.deepcopy(teacher)
+    encoder = student[0].auto_model
+    stack_owner = encoder.encoder if hasattr(encoder, "encoder") else encoder  # BERT vs Gemma
+    stack = stack_owner.layer if hasattr(stack_owner, "layer") else stack_owner.layers
+    bad = [i for i in layers if not 0 <= i < len(stack)]
+    if bad or len(set(layers)) != len(layers):
+        raise EmbedliteError(f"student layers {list(layers)}: the teacher has layers 0..{len(stack) - 1}, "
+                             "each may be taken once")
+    kept = nn.ModuleList([stack[i] for i in layers])
+    if hasattr(stack_owner, "layer"):
+        stack_owner.layer = kept
+    else:
+        stack_owner.layers = kept
+    config = encoder.config
+    config.num_hidden_layers = len(layers)
+    if getattr(config, "layer_types", None):
+        config.layer_types = [config.layer_types[i] for i in layers]
+    for new_index, layer in enumerate(kept):
+        attention = getattr(layer, "self_attn", None)
+        if attention is not None and hasattr(attention, "layer_idx"):
+            attention.layer_idx = new_index
+    return student
+
+
+def random_bert(tokenizer_dir: Path, out: Path, pooling: str = "mean", dense_dim: int | None = None,
+                normalize: bool = True, seed: int = 0, hidden: int = 64, layers: int = 2,
+                max_seq_length: int = 64) -> Path:
+    """A small random BERT with `tokenizer_dir`'s tokenizer, saved as a sentence-transformers directory."""
+    import torch
+    from sentence_transformers import SentenceTransformer, models
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(seed)
+    out = Path(out)
+    hf_dir = out.parent / f"{out.name}-hf"
+    config = BertConfig(vocab_size=30522, hidden_size=hidden, num_hidden_layers=layers,
+                        num_attention_heads=max(1, hidden // 16), intermediate_size=hidden * 2,
+                        max_position_embeddings=max(128, max_seq_length))
+    BertModel(config).save_pretrained(hf_dir)
+    for name in TOKENIZER_FILES:
+        shutil.copy(Path(tokenizer_dir) / name, hf_dir / name)
+    modules = [models.Transformer(str(hf_dir), max_seq_length=max_seq_length),
+               models.Pooling(hidden, pooling_mode=pooling)]
+    if dense_dim:
+        modules.append(models.Dense(hidden, dense_dim, activation_function=torch.nn.Tanh()))
+    if normalize:
+        modules.append(models.Normalize())
+    SentenceTransformer(modules=modules, device="cpu").save(str(out))
+    shutil.rmtree(hf_dir)
+    return out
+
+
+def decoder_to_encoder(lm_dir: Path, out: Path, max_seq_length: int = 512) -> Path:
+    """Copy a causal Gemma 3 LM's weights into a bidirectional Gemma3TextModel (mean pooling, normalised)."""
+    from sentence_transformers import SentenceTransformer, models
+    from transformers import AutoModelForCausalLM, Gemma3TextConfig, Gemma3TextModel
+
+    lm = AutoModelForCausalLM.from_pretrained(str(lm_dir))
+    text_config = getattr(lm.config, "text_config", lm.config)
+    if not text_config.model_type.startswith("gemma3"):
+        raise EmbedliteError(f"{lm_dir} is a {text_config.model_type} model; the decoder init expects Gemma 3")
+    config = Gemma3TextConfig(**{**text_config.to_dict(), "use_bidirectional_attention": True})
+    encoder = Gemma3TextModel(config)
+    weights = {k.removeprefix("model.").removeprefix("language_model."): v
+               for k, v in lm.state_dict().items() if not k.startswith("lm_head")}
+    missing, unexpected = encoder.load_state_dict(weights, strict=False)
+    if missing:
+        raise EmbedliteError(f"{lm_dir}: the LM lacks encoder weights {missing[:5]}")
+    out = Path(out)
+    hf_dir = out.parent / f"{out.name}-hf"
+    encoder.save_pretrained(hf_dir)
+    for name in TOKENIZER_FILES:
+        if (Path(lm_dir) / name).is_file():
+            shutil.copy(Path(lm_dir) / name, hf_dir / name)
+    modules = [models.Transformer(str(hf_dir), max_seq_length=max_seq_length),
+               models.Pooling(config.hidden_size, pooling_mode="mean"), models.Normalize()]
+    SentenceTransformer(modules=modules, device="cpu").save(str(out))
+    shutil.rmtree(hf_dir)
+    return out
