@@ -131,7 +131,8 @@ def _csv(value: str) -> tuple[str, ...]:
 @click.option("--batch-size", default=64, show_default=True)
 @click.option("--lr", "learning_rate", default=1e-4, show_default=True)
 @click.option("--spread-out", "spread_out_weight", default=1.0, show_default=True, help="0 turns it off.")
-@click.option("--qat", "qat_bits", type=click.Choice(["8", "4"]), default=None, help="Fake-quantize weights at the end.")
+@click.option("--qat", "qat_bits", type=click.Choice(["8", "4"]), default=None,
+              help="Fake-quantize weights in the last part of training.")
 @click.option("--max-seq-length", default=128, show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @clean_errors

@@ -50,7 +50,8 @@ class DistillConfig:
             raise EmbedliteError(f"unknown student size {self.student_size!r} for a random BERT student; "
                                  "use 'tiny', or build an EmbeddingGemma with embedlite.converters.embeddinggemma")
         if self.student == "decoder" and (self.student_source is None or not Path(self.student_source).is_dir()):
-            raise EmbedliteError(f"student 'decoder' needs student_source, a Gemma 3 LM directory: {self.student_source}")
+            raise EmbedliteError("student 'decoder' needs student_source, a Gemma 3 LM directory; "
+                                 f"got {self.student_source}")
         if (self.teacher is None) == (self.teacher_embeddings is None):
             raise EmbedliteError("give exactly one of teacher (a model directory) or teacher_embeddings (.npy)")
         for path in (*self.train_texts, self.teacher_embeddings, self.teacher):
