@@ -90,21 +90,20 @@ def main() -> None:
 
 
 def plot(rows, path: Path) -> None:
+    """Size vs STS-B, one marker per artifact (legend), marker area proportional to sentences/s."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    sizes = np.array([r[1] / 1e6 for r in rows])
-    sts = np.array([r[4] for r in rows])
-    speed = np.array([r[6] for r in rows])
-    points = ax.scatter(sizes, sts, s=speed / speed.max() * 600, c=speed, cmap="viridis", alpha=0.8)
-    for i, ((name, *_), x, y) in enumerate(zip(rows, sizes, sts)):
-        ax.annotate(name.replace("embedlite ", "").replace("sentence-transformers", "ST"), (x, y),
-                    textcoords="offset points", xytext=(-40, 12 if i % 2 else -16), fontsize=8)
-    ax.set_ylim(sts.min() - 0.01, sts.max() + 0.01)
-    ax.set_xlim(0, sizes.max() * 1.15)
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    top = max(r[6] for r in rows)
+    markers = "o*sD^v<>P"
+    for (name, size, _, _, sts, _, speed), marker in zip(rows, markers):
+        label = f"{name.replace('embedlite ', '')} ({speed:.0f} sent/s)"
+        ax.scatter(size / 1e6, sts, s=60 + 500 * speed / top, marker=marker, alpha=0.75, label=label)
     ax.set_xlabel("model file size (MB)")
     ax.set_ylabel("STS-B test Spearman")
-    ax.set_title("all-MiniLM-L6-v2 artifacts: size vs STS-B", fontsize=11)
-    fig.colorbar(points, label="sentences/s, batch 32")
+    ax.set_title("all-MiniLM-L6-v2 artifacts: size vs STS-B (marker area: sentences/s)", fontsize=10)
+    legend = ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    for handle in legend.legend_handles:
+        handle.set_sizes([40])
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
