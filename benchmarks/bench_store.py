@@ -129,10 +129,11 @@ def plot(rows, path: Path) -> None:
     plt = pyplot()
     mine = [r for r in rows if r["engine"].startswith("embedlite")]
     fig, ax = plt.subplots(figsize=(7, 4))
-    labels = [f"{r['set'][:6]} {r['n'] // 1000}k\n{r['engine'].split()[1]}" for r in mine]
+    labels = [f"{'MiniLM' if r['set'].startswith('MiniLM') else r['set']} {r['n'] // 1000}k {r['engine'].split()[1]}"
+              for r in mine]
     ax.bar(range(len(mine)), [r["p50"] for r in mine], color="tab:blue", label="p50")
     ax.scatter(range(len(mine)), [r["p99"] for r in mine], color="tab:red", zorder=3, label="p99")
-    ax.set_xticks(range(len(mine)), labels, fontsize=7)
+    ax.set_xticks(range(len(mine)), labels, fontsize=7, rotation=35, ha="right")
     ax.set_ylabel("exact search latency (ms), k=10")
     ax.set_title("VectorStore exact search, 256 dims", fontsize=11)
     ax.legend()

@@ -56,7 +56,8 @@ def test_errors_are_one_line(default_artifact, tmp_path):
 
 def test_help_on_each_command():
     for cmd in (["--help"], ["embed", "--help"], ["similarity", "--help"], ["export", "--help"],
-                ["info", "--help"], ["eval", "sts", "--help"], ["eval", "retrieval", "--help"]):
+                ["info", "--help"], ["eval", "sts", "--help"], ["eval", "retrieval", "--help"],
+                ["distill", "--help"], ["merge", "--help"], ["index", "add", "--help"]):
         assert run(*cmd).exit_code == 0
 
 
