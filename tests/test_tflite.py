@@ -66,3 +66,14 @@ def test_gpu_request_says_where_it_lives(tflite_artifacts):
     _, results = tflite_artifacts
     with pytest.raises(EmbedliteError, match="Android/iOS runtimes"):
         Embedder(results["fp32"].path, device="gpu")
+
+
+def test_fixed_dim_tflite(minilm_dir, tmp_path):
+    src = tiny_bert_st(minilm_dir, tmp_path / "st", pooling="mean", dense_dim=None)
+    (fixed,) = export(src, tmp_path / "fixed", formats=("tflite",), dims=(64, 32), output_dim=32,
+                      progress=lambda _: None)
+    e = Embedder(fixed.path)
+    v = e.embed(["a fixed-size vector", "another one"])
+    assert e.dims == (32,) and v.shape == (2, 32)
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)  # re-normalised inside the graph
+    assert fixed.parity.min_cosine >= 0.9999
