@@ -14,7 +14,6 @@ import time
 import zipfile
 from pathlib import Path
 
-import numpy as np
 from bench_common import DATA, RESULTS, pyplot, write_markdown
 
 PRECISIONS = ("fp32", "fp16", "int8", "int4")

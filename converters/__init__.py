@@ -133,16 +133,14 @@ def export(model: str | Path, out: str | Path, *, formats: tuple[str, ...] = ("o
             results.append(ExportResult(target, manifest, result, report))
         for path in float_models.values():
             path.unlink()
+        if out.exists():
+            out.rmdir()  # empty: checked above
         if len(results) == 1:
             final = [dataclasses.replace(results[0], path=out)]
-            if out.exists():
-                out.rmdir()
             results[0].path.rename(out)
             shutil.rmtree(staging)
         else:
             final = [dataclasses.replace(r, path=out / r.path.name) for r in results]
-            if out.exists():
-                out.rmdir()
             staging.rename(out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -16,4 +16,4 @@ def load_model(directory: Path, manifest: Manifest, device: str = "auto", thread
         return OnnxModel(path, device=device, threads=threads)
     from .litert import LiteRTModel
 
-    return LiteRTModel(path, manifest, device=device, threads=threads)
+    return LiteRTModel(path, device=device, threads=threads)

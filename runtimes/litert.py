@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 
-from embedlite.artifact import Manifest
 from embedlite.errors import ArtifactError, EmbedliteError, MissingDependencyError
 
 from .tokenizer import pad_batch
@@ -34,9 +33,11 @@ def interpreter_class():
 
 
 class LiteRTModel:
-    """Runs model.tflite: pads each batch to the smallest (batch, sequence) signature that fits."""
+    """Runs model.tflite: pads each batch to the smallest (batch, sequence) signature that fits.
 
-    def __init__(self, path: Path, manifest: Manifest, device: str = "auto", threads: int | None = None):
+    The buckets are read from the file's signatures, so they always match the model that runs."""
+
+    def __init__(self, path: Path, device: str = "auto", threads: int | None = None):
         if device not in DEVICES:
             raise ValueError(f"unknown device {device!r} for a TFLite artifact; choose one of: {', '.join(DEVICES)}")
         if device in ("gpu", "npu"):
