@@ -1,8 +1,10 @@
-"""VectorStore: insert throughput, exact search latency and file size per quantization.
+"""VectorStore: insert throughput, exact and HNSW search latency, recall and file size, beside faiss and sqlite-vec.
 
-Random unit vectors of 256 dims at 100k (and, with --million, 1M), plus real all-MiniLM-L6-v2 embeddings of
-shared-data sentences truncated to 256 dims. faiss IndexFlatIP runs beside it when faiss-cpu is installed.
-Writes benchmarks/results/store.md and store.png.
+Sets of 256-dim unit vectors: random (the worst case for any graph index: neighbours in 256 random dims are
+barely closer than the rest) and all-MiniLM-L6-v2 embeddings of shared-data sentences (20k real sentences,
+repeated with noise up to n), at 100k and, with --million, 1M. Each engine searches the same 200 noisy copies of
+stored vectors; recall@10 is against exact float32 search. faiss-cpu (IndexFlatIP, IndexHNSWFlat with the same
+M and ef) and sqlite-vec (vec0 exact KNN) run when installed. Writes benchmarks/results/store.md and store.png.
 Usage: python benchmarks/bench_store.py [--data ../shared/data] [--million]
 """
 
@@ -16,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 from bench_common import DATA, RESULTS, pyplot, write_markdown
+
+from embedlite.store_index import CONNECTIVITY, EXPANSION_ADD, EXPANSION_SEARCH
 
 DIM = 256
 
@@ -37,89 +41,136 @@ def real_vectors(data: Path, n: int) -> np.ndarray:
     return unit(out)
 
 
-def measure(name: str, vectors: np.ndarray, queries: np.ndarray, quantization: str) -> dict:
+def latencies(search, queries: np.ndarray) -> tuple[list, list]:
+    search(queries[0])
+    times, found = [], []
+    for q in queries:
+        t = time.perf_counter()
+        found.append(search(q))
+        times.append((time.perf_counter() - t) * 1000)
+    return times, found
+
+
+def row(name, n, engine, insert, build, times, found, truth, mb) -> dict:
+    recall = np.mean([len(set(map(int, f)) & set(t.tolist())) / 10 for f, t in zip(found, truth)])
+    r = {"set": name, "n": n, "engine": engine, "insert": insert, "build": build, "p50": np.percentile(times, 50),
+         "p99": np.percentile(times, 99), "recall": recall, "mb": mb}
+    print(r, flush=True)
+    return r
+
+
+def embedlite_rows(name, vectors, queries, truth, quantization) -> list[dict]:
     from embedlite import VectorStore
 
     path = Path(tempfile.mkdtemp()) / "bench.db"
-    store = VectorStore(path, dim=DIM, quantization=quantization)
+    store = VectorStore(path, dim=DIM, quantization=quantization, ann_threshold=0)
     ids = [str(i) for i in range(len(vectors))]
     start = time.perf_counter()
     for s in range(0, len(vectors), 1000):
         store.add(ids[s:s + 1000], vectors[s:s + 1000])
     insert = len(vectors) / (time.perf_counter() - start)
-    store.search(queries[0], k=10)  # loads the matrix
-    times = []
-    for q in queries:
-        t = time.perf_counter()
-        store.search(q, k=10)
-        times.append((time.perf_counter() - t) * 1000)
-    exact = unit(vectors) @ queries.T
-    truth = np.argsort(-exact, axis=0)[:10].T
-    recall = np.mean([len({int(h.id) for h in store.search(q, k=10)} & set(t.tolist())) / 10
-                      for q, t in zip(queries[:50], truth[:50])])
+    exact = latencies(lambda q: [h.id for h in store.search(q, k=10, exact=True)], queries)
+    start = time.perf_counter()
+    store.search(queries[0], k=10)  # builds and saves the HNSW index
+    build = time.perf_counter() - start
+    ann = latencies(lambda q: [h.id for h in store.search(q, k=10)], queries)
     store.close()
-    size = sum(p.stat().st_size for p in path.parent.iterdir())
-    return {"set": name, "n": len(vectors), "engine": f"embedlite {quantization}", "insert": insert,
-            "p50": np.percentile(times, 50), "p99": np.percentile(times, 99), "recall": recall, "mb": size / 1e6}
+    index_mb = path.with_name(path.name + ".hnsw").stat().st_size / 1e6
+    db_mb = sum(p.stat().st_size for p in path.parent.iterdir()) / 1e6 - index_mb
+    return [row(name, len(vectors), f"embedlite {quantization} exact", insert, None, *exact, truth, db_mb),
+            row(name, len(vectors), f"embedlite {quantization} HNSW", insert, build, *ann, truth, db_mb + index_mb)]
 
 
-def faiss_flat(name: str, vectors: np.ndarray, queries: np.ndarray) -> dict | None:
+def faiss_rows(name, vectors, queries, truth) -> list[dict]:
     try:
         import faiss
     except ImportError:
-        return None
-    index = faiss.IndexFlatIP(DIM)
+        return []
+    faiss.omp_set_num_threads(1)  # one query at a time, as the store searches
+    out = []
+    for label, index in (("faiss IndexFlatIP", faiss.IndexFlatIP(DIM)),
+                         ("faiss IndexHNSWFlat", faiss.IndexHNSWFlat(DIM, CONNECTIVITY, faiss.METRIC_INNER_PRODUCT))):
+        if isinstance(index, faiss.IndexHNSWFlat):
+            index.hnsw.efConstruction = EXPANSION_ADD
+            index.hnsw.efSearch = EXPANSION_SEARCH
+            faiss.omp_set_num_threads(2)
+        start = time.perf_counter()
+        index.add(vectors)
+        build = time.perf_counter() - start
+        faiss.omp_set_num_threads(1)
+        out.append(row(name, len(vectors), f"{label} (memory)", len(vectors) / build, None,
+                       *latencies(lambda q: index.search(q[None], 10)[1][0], queries), truth,
+                       faiss.serialize_index(index).nbytes / 1e6))
+    return out
+
+
+def sqlite_vec_rows(name, vectors, queries, truth) -> list[dict]:
+    try:
+        import pysqlite3 as sqlite_ext  # this Python's own sqlite3 may be built without extension loading
+        import sqlite_vec
+    except ImportError:
+        return []
+    path = Path(tempfile.mkdtemp()) / "vec.db"
+    conn = sqlite_ext.connect(str(path))
+    conn.enable_load_extension(True)
+    sqlite_vec.load(conn)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(f"CREATE VIRTUAL TABLE v USING vec0(embedding float[{DIM}] distance_metric=cosine)")
     start = time.perf_counter()
     for s in range(0, len(vectors), 1000):
-        index.add(vectors[s:s + 1000])
+        with conn:
+            conn.executemany("INSERT INTO v(rowid, embedding) VALUES (?, ?)",
+                             [(s + i, v.tobytes()) for i, v in enumerate(vectors[s:s + 1000])])
     insert = len(vectors) / (time.perf_counter() - start)
-    times = []
-    for q in queries:
-        t = time.perf_counter()
-        index.search(q[None], 10)
-        times.append((time.perf_counter() - t) * 1000)
-    return {"set": name, "n": len(vectors), "engine": "faiss IndexFlatIP (memory only)", "insert": insert,
-            "p50": np.percentile(times, 50), "p99": np.percentile(times, 99), "recall": 1.0,
-            "mb": vectors.nbytes / 1e6}
+    query = "SELECT rowid FROM v WHERE embedding MATCH ? AND k = 10 ORDER BY distance"
+    times, found = latencies(lambda q: [r[0] for r in conn.execute(query, (q.tobytes(),))], queries)
+    conn.close()
+    return [row(name, len(vectors), "sqlite-vec vec0 float32 exact", insert, None, times, found, truth,
+                sum(p.stat().st_size for p in path.parent.iterdir()) / 1e6)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--million", action="store_true", help="also 1M random vectors (float32 and int8)")
+    parser.add_argument("--million", action="store_true", help="also 1M vectors (int8 and float32 exact)")
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
-    sets = [("random", unit(rng.normal(size=(100_000, DIM))))]
-    sets.append(("MiniLM embeddings", real_vectors(args.data, 100_000)))
-    if args.million:
-        sets.append(("random", unit(rng.normal(size=(1_000_000, DIM)))))
+    sizes = (100_000, 1_000_000) if args.million else (100_000,)
+    real = real_vectors(args.data, max(sizes))
     rows = []
-    for name, vectors in sets:
-        picks = vectors[rng.choice(len(vectors), args.queries)]
-        queries = unit(picks + rng.normal(scale=0.05, size=(args.queries, DIM)))
-        quants = ("float32", "int8") if len(vectors) > 100_000 else ("float32", "float16", "int8", "binary")
-        for quantization in quants:
-            rows.append(measure(name, vectors, queries, quantization))
-            print(rows[-1], flush=True)
-        flat = faiss_flat(name, vectors, queries)
-        if flat:
-            rows.append(flat)
-            print(flat, flush=True)
+    for n in sizes:
+        for name, vectors in (("random", unit(rng.normal(size=(n, DIM)))), ("MiniLM embeddings", real[:n])):
+            picks = vectors[rng.choice(len(vectors), args.queries)]
+            queries = unit(picks + rng.normal(scale=0.05, size=(args.queries, DIM)))
+            truth = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
+            quants = ("int8",) if n > 100_000 else ("float32", "float16", "int8", "binary")
+            for quantization in quants:
+                rows += embedlite_rows(name, vectors, queries, truth, quantization)
+            rows += faiss_rows(name, vectors, queries, truth)
+            if n <= 100_000:
+                rows += sqlite_vec_rows(name, vectors, queries, truth)
 
     cmd = "python benchmarks/bench_store.py" + (" --million" if args.million else "")
     lines = [
-        "# VectorStore: exact search, insert throughput, file size", "",
+        "# VectorStore: insert throughput, exact and HNSW search, file size; faiss and sqlite-vec beside it", "",
         f"Command: `{cmd}`", "",
-        f"Machine: {platform.machine()}, 2 cores. 256-dim unit vectors; inserts in batches of 1000 (one "
-        f"transaction each, synchronous=FULL); {args.queries} queries, k=10, exact search over the cached matrix; "
-        "recall@10 against exact float32 search on 50 queries. Figures from this one run.", "",
-        "| set | n | engine | insert vec/s | p50 ms | p99 ms | recall@10 | file MB |",
-        "|---|---:|---|---:|---:|---:|---:|---:|",
+        f"Machine: {platform.machine()}, {__import__('os').cpu_count()} cores. 256-dim unit vectors; inserts in "
+        "batches of 1000 (one transaction each, synchronous=FULL for embedlite and sqlite-vec); "
+        f"{args.queries} queries (noisy copies of stored vectors), k=10, one query at a time; recall@10 against "
+        f"exact float32 search. HNSW: M={CONNECTIVITY}, efConstruction={EXPANSION_ADD}, ef={EXPANSION_SEARCH} "
+        "for both usearch (embedlite) and faiss; embedlite re-scores 64 HNSW candidates exactly. "
+        "'build s' is the index build on first search (2 threads). 'random' is the worst case for graph indexes; "
+        "'MiniLM embeddings' are 20k real sentence embeddings repeated with small noise. Figures from this one run.",
+        "",
+        "| set | n | engine | insert vec/s | build s | p50 ms | p99 ms | recall@10 | file MB |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        lines.append(f"| {r['set']} | {r['n']:,} | {r['engine']} | {r['insert']:,.0f} | {r['p50']:.2f} | "
+        build = "" if r["build"] is None else f"{r['build']:.1f}"
+        lines.append(f"| {r['set']} | {r['n']:,} | {r['engine']} | {r['insert']:,.0f} | {build} | {r['p50']:.2f} | "
                      f"{r['p99']:.2f} | {r['recall']:.3f} | {r['mb']:.1f} |")
     write_markdown("store.md", lines)
     plot(rows, RESULTS / "store.png")
@@ -127,16 +178,17 @@ def main() -> None:
 
 def plot(rows, path: Path) -> None:
     plt = pyplot()
-    mine = [r for r in rows if r["engine"].startswith("embedlite")]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    labels = [f"{'MiniLM' if r['set'].startswith('MiniLM') else r['set']} {r['n'] // 1000}k {r['engine'].split()[1]}"
-              for r in mine]
-    ax.bar(range(len(mine)), [r["p50"] for r in mine], color="tab:blue", label="p50")
-    ax.scatter(range(len(mine)), [r["p99"] for r in mine], color="tab:red", zorder=3, label="p99")
-    ax.set_xticks(range(len(mine)), labels, fontsize=7, rotation=35, ha="right")
-    ax.set_ylabel("exact search latency (ms), k=10")
-    ax.set_title("VectorStore exact search, 256 dims", fontsize=11)
-    ax.legend()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
+    for ax, name in zip(axes, ("random", "MiniLM embeddings")):
+        for r in (r for r in rows if r["set"] == name):
+            marker = "o" if r["n"] <= 100_000 else "s"
+            ax.scatter(r["p50"], r["recall"], marker=marker, s=40)
+            ax.annotate(f"{r['engine'].replace(' (memory)', '')} {r['n'] // 1000}k", (r["p50"], r["recall"]),
+                        fontsize=6, xytext=(3, 2), textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set_xlabel("p50 search latency (ms, log), k=10, one query")
+        ax.set_title(f"{name} (circles 100k, squares 1M)", fontsize=10)
+    axes[0].set_ylabel("recall@10 vs exact float32")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -12,12 +13,16 @@ from typing import Sequence
 import numpy as np
 
 from . import vector_codec as codec
-from .errors import EmbedliteError
+from .errors import EmbedliteError, MissingDependencyError
 from .store_filters import to_sql
+from .store_index import LOG_SCHEMA, AnnIndex
 
 FORMAT_VERSION = 1
 RRF_K = 60  # reciprocal rank fusion constant, as in Cormack et al. (2009)
 MODES = ("vector", "keyword", "hybrid")
+ANN_THRESHOLD = 100_000  # above this many records, vector search goes through the HNSW index
+OVERFETCH = 4  # ANN candidates per result asked for; they are re-scored exactly
+SELECTIVE_FILTER = 0.05  # a filter that keeps fewer rows than this share is searched exactly
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -55,11 +60,14 @@ class VectorStore:
 
     With an `embedder` (an Embedder or a model name/path), texts are embedded on add and queries may be text;
     the model's name and dim are recorded, and opening the file with another model is refused.
+    Above `ann_threshold` records, vector search uses an HNSW index kept in `<path>.hnsw` (None: always exact).
     """
 
     def __init__(self, path: str | Path, dim: int | None = None, metric: str | None = None,
-                 quantization: str | None = None, embedder=None, read_only: bool = False):
+                 quantization: str | None = None, embedder=None, read_only: bool = False,
+                 ann_threshold: int | None = ANN_THRESHOLD):
         self.path = Path(path)
+        self.ann_threshold = ann_threshold
         if embedder is not None and not hasattr(embedder, "embed"):
             from .embedder import Embedder
 
@@ -73,6 +81,9 @@ class VectorStore:
         self._settings = self._load_settings(dim, metric, quantization)
         self._cache: tuple[np.ndarray, np.ndarray] | None = None
         self._cache_version = None
+        self._cache_loads = 0
+        self._ann: AnnIndex | None = None
+        self._ann_synced = -1  # the cache load the index was last synced at
 
     # -- opening -------------------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -86,7 +97,7 @@ class VectorStore:
                 conn.execute("PRAGMA synchronous=FULL")  # an acknowledged write survives power loss too
             conn.execute("PRAGMA busy_timeout=10000")
             if not self.read_only:
-                conn.executescript(SCHEMA)
+                conn.executescript(SCHEMA + LOG_SCHEMA)
             conn.execute("SELECT count(*) FROM settings").fetchone()
         except sqlite3.DatabaseError as exc:
             raise EmbedliteError(f"{self.path} is not a usable embedlite store: {exc}") from None
@@ -244,8 +255,10 @@ class VectorStore:
             out.append(Record(row[0], row[1], json.loads(row[2]) if row[2] else None, vector))
         return out
 
-    def search(self, query, k: int = 10, filter: dict | None = None, mode: str = "vector") -> list[SearchResult]:
-        """Top k records for a query vector or text; mode 'vector', 'keyword' (BM25) or 'hybrid' (RRF of both)."""
+    def search(self, query, k: int = 10, filter: dict | None = None, mode: str = "vector",
+               exact: bool = False) -> list[SearchResult]:
+        """Top k records for a query vector or text; mode 'vector', 'keyword' (BM25) or 'hybrid' (RRF of both).
+        exact=True skips the HNSW index."""
         if mode not in MODES:
             raise ValueError(f"mode {mode!r}: choose one of {', '.join(MODES)}")
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
@@ -256,7 +269,7 @@ class VectorStore:
         if mode == "keyword":
             return self._results(self._keyword(query, k, condition, params))
         vector_hits = self._vector(self._query_vector(query), k if mode == "vector" else max(4 * k, 50),
-                                   condition, params)
+                                   condition, params, exact)
         if mode == "vector":
             return self._results(vector_hits)
         keyword_hits = self._keyword(query, max(4 * k, 50), condition, params)
@@ -275,21 +288,57 @@ class VectorStore:
             raise EmbedliteError("the store is empty and has no dim yet")
         return codec.prepare(codec.check_vectors(query, self.dim), self.metric)[0]
 
-    def _vector(self, query: np.ndarray, k: int, condition: str, params: list) -> list[tuple[int, float]]:
+    def _vector(self, query: np.ndarray, k: int, condition: str, params: list,
+                exact: bool) -> list[tuple[int, float]]:
         rowids, matrix = self._matrix()
-        if not len(rowids):
-            return []
-        scores = codec.scores(matrix, query, self.metric, self.quantization)
+        allowed = None
         if condition != "1":
             allowed = np.fromiter((r[0] for r in self._conn.execute(
                 f"SELECT rowid FROM records WHERE {condition}", params)), dtype=np.int64)
-            scores = np.where(np.isin(rowids, allowed), scores, -np.inf)
-        k = min(k, int(np.isfinite(scores).sum()))
+        rows = None if exact else self._ann_rows(query, k, rowids, allowed)
+        if rows is None:
+            rows = np.arange(len(rowids)) if allowed is None else np.searchsorted(rowids, np.sort(allowed))
+        k = min(k, len(rows))
         if k == 0:
             return []
+        scores = codec.scores(matrix[rows], query, self.metric, self.quantization)
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(rowids[i]), float(scores[i])) for i in top]
+        return [(int(rowids[rows[i]]), float(scores[i])) for i in top]
+
+    def _ann_rows(self, query: np.ndarray, k: int, rowids: np.ndarray, allowed) -> np.ndarray | None:
+        """Matrix rows of the HNSW candidates, or None where exact search is due: a small store, a selective
+        filter, no index, or too few candidates passing the filter (never fewer than k results that exist)."""
+        if self.ann_threshold is None or len(rowids) <= self.ann_threshold:
+            return None
+        share = 1.0 if allowed is None else len(allowed) / len(rowids)
+        if share < SELECTIVE_FILTER or (ann := self._ann_index()) is None:
+            return None
+        candidates = ann.candidates(query, int(OVERFETCH * max(k, 16) / share))
+        if allowed is not None:
+            candidates = candidates[np.isin(candidates, allowed)]
+        rows = np.searchsorted(rowids, candidates)
+        rows = rows[(rows < len(rowids)) & (rowids[np.minimum(rows, len(rowids) - 1)] == candidates)]
+        return rows if len(rows) >= min(k, len(rowids) if allowed is None else len(allowed)) else None
+
+    def _ann_index(self) -> AnnIndex | None:
+        if self._ann is None:
+            try:
+                self._ann = AnnIndex(self.path, self.dim, self.metric, self.quantization, not self.read_only)
+            except MissingDependencyError as exc:
+                warnings.warn(f"exact search over {self.count()} vectors: {exc}", stacklevel=4)
+                self.ann_threshold = None
+                return None
+        if self._ann_synced != self._cache_loads:
+            try:
+                self._ann.sync(self._conn)
+            except sqlite3.OperationalError as exc:  # a read-only file written before the change log existed
+                warnings.warn(f"exact search: the HNSW index cannot be kept in sync with {self.path}: {exc}",
+                              stacklevel=4)
+                self.ann_threshold, self._ann = None, None
+                return None
+            self._ann_synced = self._cache_loads
+        return self._ann
 
     def _keyword(self, query: str, k: int, condition: str, params: list) -> list[tuple[int, float]]:
         terms = [t for t in "".join(c if c.isalnum() else " " for c in query).split() if t]
@@ -311,6 +360,7 @@ class VectorStore:
             rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             self._cache = (rowids, codec.decode_matrix([r[1] for r in rows], self.dim or 0, self.quantization))
             self._cache_version = version
+            self._cache_loads += 1
         return self._cache
 
     def _results(self, hits: list[tuple[int, float]]) -> list[SearchResult]:
@@ -323,6 +373,8 @@ class VectorStore:
 
     # -- lifetime ------------------------------------------------------------------------------------
     def close(self) -> None:
+        if self._ann is not None:
+            self._ann.save(self._conn)
         self._conn.close()
 
     def __enter__(self) -> VectorStore:

@@ -1,0 +1,191 @@
+"""The store's ANN index: usearch HNSW keyed by SQLite rowid, saved beside the database, synced from a change log.
+
+Every write to `records` appends the rowid it touched to the `changes` table (triggers, so any writer, in any
+process, is logged). The index remembers the last change it applied; before a search it replays the newer ones
+(remove the rowid, re-add it if the record still exists), so it is never stale. When the log was pruned past
+that point, the saved file is reloaded, or the index rebuilt.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import sqlite3
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import vector_codec as codec
+from .errors import require
+
+MAGIC = b"EMBEDLITE-HNSW 1\n"
+CONNECTIVITY = 16  # HNSW "M"
+EXPANSION_ADD = 128  # efConstruction
+EXPANSION_SEARCH = 128  # ef at query time; raised to the number of candidates asked for
+USEARCH_METRIC = {"cosine": "cos", "dot": "ip", "l2": "l2sq"}
+USEARCH_DTYPE = {"float32": "f32", "float16": "f16", "int8": "i8", "binary": "b1"}
+SAVE_AFTER = 0.01  # save on close once replayed changes exceed this share of the index
+
+LOG_SCHEMA = """
+CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, rowid INTEGER NOT NULL);
+CREATE TRIGGER IF NOT EXISTS changes_ai AFTER INSERT ON records BEGIN
+    INSERT INTO changes(rowid) VALUES (new.rowid); END;
+CREATE TRIGGER IF NOT EXISTS changes_ad AFTER DELETE ON records BEGIN
+    INSERT INTO changes(rowid) VALUES (old.rowid); END;
+CREATE TRIGGER IF NOT EXISTS changes_au AFTER UPDATE ON records BEGIN
+    INSERT INTO changes(rowid) VALUES (old.rowid); INSERT INTO changes(rowid) VALUES (new.rowid); END;
+"""
+
+
+def index_path(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".hnsw")
+
+
+class AnnIndex:
+    """HNSW over one store's vectors. `candidates(query, n)` gives rowids of about the n nearest records."""
+
+    def __init__(self, db_path: Path, dim: int, metric: str, quantization: str, writable: bool):
+        _load_shared_libstdcxx()
+        require("usearch.index", "ann", "the HNSW index of large stores")
+        self.path = index_path(db_path)
+        self.dim, self.metric, self.quantization, self.writable = dim, metric, quantization, writable
+        self.index = None
+        self.seq = 0  # last change applied
+        self.replayed = 0  # changes applied since the index was built or loaded
+
+    def _new(self):
+        from usearch.index import Index
+
+        return Index(ndim=self.dim, metric="hamming" if self.quantization == "binary" else USEARCH_METRIC[self.metric],
+                     dtype=USEARCH_DTYPE[self.quantization], connectivity=CONNECTIVITY,
+                     expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH)
+
+    def _header(self) -> dict:
+        return {"dim": self.dim, "metric": self.metric, "quantization": self.quantization}
+
+    # -- keeping in sync -----------------------------------------------------------------------------
+    def sync(self, conn: sqlite3.Connection, progress: bool = True) -> None:
+        """Bring the index up to the database's latest change: replay the log, or load or rebuild."""
+        built = False
+        conn.execute("BEGIN")  # one snapshot for the log and the records read below
+        try:
+            pruned = _pruned_through(conn)
+            if self.index is None or self.seq < pruned:
+                if not self._load() or self.seq < pruned:
+                    self._build(conn, progress)
+                    built = True
+            newer = [r[0] for r in conn.execute("SELECT DISTINCT rowid FROM changes WHERE seq > ?", (self.seq,))]
+            if newer:
+                self._replay(conn, newer)
+            self.seq = max(self.seq, _latest_seq(conn))
+        finally:
+            conn.execute("COMMIT")
+        if built:
+            self.save(conn, force=True)
+
+    def _build(self, conn: sqlite3.Connection, progress: bool) -> None:
+        from tqdm.auto import tqdm
+
+        self.index, self.replayed = self._new(), 0
+        self.seq = _latest_seq(conn)
+        total = conn.execute("SELECT count(*) FROM records").fetchone()[0]
+        rows = conn.execute("SELECT rowid, vector FROM records")
+        with tqdm(total=total, desc="building HNSW index", unit="vec", disable=not progress or total < 50_000) as bar:
+            while batch := rows.fetchmany(50_000):
+                self._add(batch)
+                bar.update(len(batch))
+
+    def _replay(self, conn: sqlite3.Connection, rowids: list[int]) -> None:
+        keys = np.array(rowids, dtype=np.uint64)
+        self.index.remove(keys[[self.index.contains(k) for k in keys]])
+        for start in range(0, len(rowids), 500):
+            chunk = rowids[start:start + 500]
+            self._add(conn.execute(f"SELECT rowid, vector FROM records WHERE rowid IN ({', '.join('?' * len(chunk))})",
+                                   chunk).fetchall())
+        self.replayed += len(rowids)
+
+    def _add(self, rows: list) -> None:
+        if rows:
+            keys = np.fromiter((r[0] for r in rows), dtype=np.uint64, count=len(rows))
+            self.index.add(keys, self._vectors([r[1] for r in rows]))
+
+    def _vectors(self, blobs: list[bytes]) -> np.ndarray:
+        return codec.decode_matrix(blobs, self.dim, self.quantization)  # float32 rows, or packed sign bits
+
+    # -- the file ------------------------------------------------------------------------------------
+    def _load(self) -> bool:
+        from usearch.index import Index
+
+        try:
+            data = self.path.read_bytes()
+            if not data.startswith(MAGIC):
+                return False
+            header_end = data.index(b"\n", len(MAGIC))
+            header = json.loads(data[len(MAGIC):header_end])
+            if {k: header.get(k) for k in self._header()} != self._header():
+                return False
+            index = Index.restore(bytearray(data[header_end + 1:]))
+        except (OSError, ValueError, RuntimeError):
+            return False  # missing or damaged: the caller rebuilds from the database
+        if index is None or index.ndim != self.dim:
+            return False
+        self.index, self.seq, self.replayed = index, int(header["seq"]), 0
+        return True
+
+    def save(self, conn: sqlite3.Connection, force: bool = False) -> None:
+        """Write the index (atomically) and prune the change log up to it; on close only when worth it."""
+        if self.index is None or not self.writable or self.seq < _pruned_through(conn):
+            return  # nothing to save, or another process saved a newer index already
+        if not force and self.replayed <= SAVE_AFTER * max(len(self.index), 1):
+            return
+        header = json.dumps({**self._header(), "seq": self.seq, "count": len(self.index)}).encode()
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            f.write(MAGIC + header + b"\n")
+            f.write(self.index.save())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+        self.replayed = 0
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("DELETE FROM changes WHERE seq <= ?", (self.seq,))
+            conn.execute("INSERT OR REPLACE INTO settings VALUES ('changes_pruned_through', ?)",
+                         (json.dumps(max(self.seq, _pruned_through(conn))),))
+        finally:
+            conn.execute("COMMIT")
+
+    # -- searching -----------------------------------------------------------------------------------
+    def candidates(self, query: np.ndarray, count: int) -> np.ndarray:
+        """Rowids of about the `count` nearest records (the caller re-scores them exactly)."""
+        count = min(count, len(self.index))
+        if count == 0:
+            return np.empty(0, dtype=np.int64)
+        self.index.expansion_search = max(EXPANSION_SEARCH, count)
+        if self.quantization == "binary":
+            query = np.packbits(query > 0)
+        return self.index.search(query, count, threads=1).keys.astype(np.int64)
+
+
+def _pruned_through(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM settings WHERE key = 'changes_pruned_through'").fetchone()
+    return int(json.loads(row[0])) if row else 0
+
+
+def _latest_seq(conn: sqlite3.Connection) -> int:
+    """The last change number handed out; AUTOINCREMENT keeps it even when the log is pruned empty."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'changes'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _load_shared_libstdcxx() -> None:
+    """usearch's extension links libstdc++ statically; its process-wide (GNU unique) locale symbols, loaded
+    first, break number printing in a later-imported torch (export then fails on schema strings). Loading the
+    shared libstdc++ globally before it keeps one copy of those symbols."""
+    if sys.platform.startswith("linux") and "usearch.compiled" not in sys.modules:
+        try:
+            ctypes.CDLL("libstdc++.so.6", mode=ctypes.RTLD_GLOBAL)
+        except OSError:
+            pass

@@ -1,0 +1,112 @@
+"""The HNSW index of large stores: same answers as exact search, never stale, rebuilt when damaged."""
+
+import importlib.util
+import sqlite3
+
+import numpy as np
+import pytest
+
+from embedlite import VectorStore
+
+# find_spec, not importorskip: importing usearch here would bypass the store's own careful import
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("usearch") is None, reason="needs embedlite[ann]")
+THRESHOLD = 500  # the tests' stores are small; the index engages above this many records
+
+
+def clustered(n=3000, dim=32, seed=0):
+    """Vectors around 100 centres: neighbours are well defined, as with real embeddings."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(100, dim))
+    v = centres[rng.integers(0, 100, n)] + 0.3 * rng.normal(size=(n, dim))
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+def overlap(store, queries, k=10, **kw):
+    return np.mean([len({h.id for h in store.search(q, k=k, **kw)}
+                        & {h.id for h in store.search(q, k=k, exact=True, **kw)}) / k for q in queries])
+
+
+@pytest.mark.parametrize("quantization", ["float32", "int8"])
+def test_ann_agrees_with_exact_and_is_saved(tmp_path, quantization):
+    vecs = clustered()
+    path = tmp_path / "s.db"
+    with VectorStore(path, quantization=quantization, ann_threshold=THRESHOLD) as store:
+        store.add([str(i) for i in range(len(vecs))], vecs)
+        assert overlap(store, vecs[:40] + 0.05) >= 0.97
+        hits = store.search(vecs[5], k=3)
+        exact = store.search(vecs[5], k=3, exact=True)
+        assert [h.id for h in hits] == [h.id for h in exact] and hits[0].score == pytest.approx(exact[0].score)
+    index_file = path.with_name("s.db.hnsw")
+    assert index_file.exists()
+    stamp = index_file.stat().st_mtime_ns
+    with VectorStore(path, ann_threshold=THRESHOLD) as store:  # loaded, not rebuilt: the file is untouched
+        assert store.search(vecs[5], k=1)[0].id == "5"
+    assert index_file.stat().st_mtime_ns == stamp
+
+
+def test_ann_never_stale_across_connections(tmp_path):
+    vecs = clustered()
+    path = tmp_path / "s.db"
+    reader = VectorStore(path, dim=32, ann_threshold=THRESHOLD)
+    writer = VectorStore(path, ann_threshold=THRESHOLD)
+    writer.add([str(i) for i in range(len(vecs))], vecs)
+    assert reader.search(vecs[10], k=1)[0].id == "10"  # builds the index
+    writer.delete(["10"])
+    far = -vecs[11]
+    writer.add(["new"], far[None])
+    writer.upsert(["12"], -vecs[12][None])
+    assert "10" not in {h.id for h in reader.search(vecs[10], k=10)}
+    assert reader.search(far, k=1)[0].id == "new"
+    assert reader.search(-vecs[12], k=1)[0].id == "12"
+    assert reader.search(vecs[12], k=1)[0].id != "12"
+    reader.close()
+    writer.close()
+
+
+def test_change_log_pruned_and_replayed(tmp_path):
+    vecs = clustered()
+    path = tmp_path / "s.db"
+    with VectorStore(path, ann_threshold=THRESHOLD) as store:
+        store.add([str(i) for i in range(2000)], vecs[:2000])
+        store.search(vecs[0], k=1)  # build + save prunes the log
+        assert sqlite3.connect(path).execute("SELECT count(*) FROM changes").fetchone()[0] == 0
+        store.add([str(i) for i in range(2000, 3000)], vecs[2000:])
+    # another connection sees the 1000 newer changes, replays them from the log onto the saved index
+    with VectorStore(path, ann_threshold=THRESHOLD) as store:
+        assert store.search(vecs[2500], k=1)[0].id == "2500"
+        assert overlap(store, vecs[2000:2040]) >= 0.97
+    assert sqlite3.connect(path).execute("SELECT count(*) FROM changes").fetchone()[0] == 0
+
+
+def test_filters_with_ann_return_every_match(tmp_path):
+    vecs = clustered()
+    with VectorStore(tmp_path / "s.db", ann_threshold=THRESHOLD) as store:
+        store.add([str(i) for i in range(len(vecs))], vecs,
+                  metadata=[{"rare": i < 3, "half": i % 2} for i in range(len(vecs))])
+        rare = store.search(vecs[100], k=10, filter={"rare": True})
+        assert sorted(h.id for h in rare) == ["0", "1", "2"]
+        half = store.search(vecs[100], k=10, filter={"half": 1})
+        assert len(half) == 10 and all(int(h.id) % 2 == 1 for h in half)
+        assert overlap(store, vecs[:20], filter={"half": 0}) >= 0.95
+
+
+def test_damaged_index_is_rebuilt(tmp_path):
+    vecs = clustered()
+    path = tmp_path / "s.db"
+    with VectorStore(path, ann_threshold=THRESHOLD) as store:
+        store.add([str(i) for i in range(len(vecs))], vecs)
+        store.search(vecs[0], k=1)
+    path.with_name("s.db.hnsw").write_bytes(b"EMBEDLITE-HNSW 1\n{not json")
+    with VectorStore(path, ann_threshold=THRESHOLD) as store:
+        assert store.search(vecs[7], k=1)[0].id == "7"
+    assert path.with_name("s.db.hnsw").stat().st_size > 100_000
+
+
+def test_read_only_store_uses_saved_index(tmp_path):
+    vecs = clustered()
+    path = tmp_path / "s.db"
+    with VectorStore(path, ann_threshold=THRESHOLD) as store:
+        store.add([str(i) for i in range(len(vecs))], vecs)
+        store.search(vecs[0], k=1)
+    with VectorStore(path, read_only=True, ann_threshold=THRESHOLD) as store:
+        assert store.search(vecs[9], k=1)[0].id == "9"
