@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
@@ -83,24 +84,47 @@ def similarity(text_a, text_b, model, device, dim, as_json):
 @click.argument("model")
 @click.option("--output", "-o", required=True, type=click.Path(path_type=Path), help="Output directory.")
 @click.option("--format", "formats", default="onnx", show_default=True, help="Comma separated: onnx, tflite.")
-@click.option("--precision", "precisions", default="fp32", show_default=True,
-              help="Comma separated: fp32, fp16, int8, int4.")
+@click.option("--precision", "precisions", default=None,
+              help="Comma separated: fp32, fp16, int8, int4 (default fp32; int8 for --target android).")
 @click.option("--dims", default=None,
               help="Matryoshka dims, comma separated (default: full and 512/256/128/64 below it).")
 @click.option("--output-dim", type=int, default=None, help="Fixed output dim, sliced and re-normalised in the graph.")
 @click.option("--name", default=None, help="Model name for the manifest.")
 @click.option("--eval-data", type=click.Path(path_type=Path), default=None,
               help="Folder with stsb/ and stsb-retrieval/: adds STS-B, nDCG@10 and speed to each report.")
+@click.option("--target", type=click.Choice(["android"]), default=None,
+              help="android: one TFLite artifact (int8 unless --precision says) plus parity.json for the app.")
+@click.option("--parity-texts", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Texts for parity.json (STS-B/SST-2 TSV, JSONL {text} or lines); default: built-in sentences.")
 @JSON_OPTION
 @clean_errors
-def export(model, output, formats, precisions, dims, output_dim, name, eval_data, as_json):
-    """Export a sentence-transformers MODEL (directory or hub id) to embedlite artifacts."""
+def export(model, output, formats, precisions, dims, output_dim, name, eval_data, target, parity_texts, as_json):
+    """Export a sentence-transformers MODEL (directory, hub id, or 'default' for the packaged
+    all-MiniLM-L6-v2) to embedlite artifacts."""
     from . import export as run_export
+    from .models import DEFAULT_MODEL, DEFAULT_SOURCE, default_source
     from embedlite.converters import summary_table
 
-    results = run_export(model, output, formats=_csv(formats), precisions=_csv(precisions),
-                         dims=tuple(int(d) for d in _csv(dims)) if dims else None, output_dim=output_dim,
-                         name=name, eval_data=eval_data, progress=lambda msg: click.echo(msg, err=True))
+    precisions = precisions or ("int8" if target == "android" else "fp32")
+    if target == "android":
+        formats = "tflite"
+        if len(_csv(precisions)) != 1:
+            raise click.UsageError("--target android makes one artifact: give one --precision")
+    packaged = model == "default"
+    with default_source() if packaged else contextlib.nullcontext(model) as source:
+        results = run_export(source, output, formats=_csv(formats), precisions=_csv(precisions),
+                             dims=tuple(int(d) for d in _csv(dims)) if dims else None, output_dim=output_dim,
+                             name=name or (DEFAULT_MODEL if packaged else None),
+                             source_name=DEFAULT_SOURCE if packaged else None, eval_data=eval_data,
+                             progress=lambda msg: click.echo(msg, err=True))
+    if target == "android":
+        from embedlite.converters.android_bundle import write_parity
+        from embedlite.converters.parity import default_sentences
+        from embedlite.training.data import load_texts
+
+        texts = load_texts([parity_texts]) if parity_texts else default_sentences()
+        click.echo(f"wrote {write_parity(results[0].path, texts)} ({len(texts)} texts); copy {results[0].path} "
+                   "to android_demo/app/src/main/assets/embedlite/", err=True)
     if as_json:
         click.echo(json.dumps([{"path": str(r.path), **r.report} for r in results]))
         return

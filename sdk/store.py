@@ -296,15 +296,21 @@ class VectorStore:
             allowed = np.fromiter((r[0] for r in self._conn.execute(
                 f"SELECT rowid FROM records WHERE {condition}", params)), dtype=np.int64)
         rows = None if exact else self._ann_rows(query, k, rowids, allowed)
-        if rows is None:
-            rows = np.arange(len(rowids)) if allowed is None else np.searchsorted(rowids, np.sort(allowed))
-        k = min(k, len(rows))
+        if rows is None and allowed is not None:
+            rows = np.searchsorted(rowids, allowed)
+        if rows is not None:
+            rows = np.sort(rows)  # row order is insertion order: ties below go to the older record
+        # rows None: every row, scored in place (indexing would copy the whole matrix)
+        scores = codec.scores(matrix if rows is None else matrix[rows], query, self.metric, self.quantization)
+        k = min(k, len(scores))
         if k == 0:
             return []
-        scores = codec.scores(matrix[rows], query, self.metric, self.quantization)
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(rowids[rows[i]]), float(scores[i])) for i in top]
+        kth = np.partition(scores, len(scores) - k)[len(scores) - k]  # the k-th best score
+        above = np.flatnonzero(scores > kth)
+        top = np.concatenate([above, np.flatnonzero(scores == kth)[: k - len(above)]])
+        top = top[np.lexsort((top, -scores[top]))]
+        picked = top if rows is None else rows[top]
+        return [(int(rowids[r]), float(scores[i])) for r, i in zip(picked, top)]
 
     def _ann_rows(self, query: np.ndarray, k: int, rowids: np.ndarray, allowed) -> np.ndarray | None:
         """Matrix rows of the HNSW candidates, or None where exact search is due: a small store, a selective

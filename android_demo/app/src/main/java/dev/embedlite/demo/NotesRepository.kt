@@ -1,0 +1,51 @@
+package dev.embedlite.demo
+
+import android.content.Context
+import dev.embedlite.core.Embedder
+import dev.embedlite.core.Hit
+import dev.embedlite.core.Manifest
+import dev.embedlite.core.Quantization
+import dev.embedlite.core.VectorStore
+import dev.embedlite.core.WordPieceTokenizer
+import java.io.Closeable
+import java.io.File
+import java.util.UUID
+
+/** The user's notes: embedded on save, kept in an int8 store in the app's files, searched by meaning. */
+class NotesRepository private constructor(private val embedder: Embedder, private val store: VectorStore) : Closeable {
+    val status: String
+        get() = with(embedder.manifest) { "$name $precision · ${embedder.device} · ${store.dim}-d · ${store.size} notes" }
+
+    /** Call off the main thread: embedding takes milliseconds to tens of milliseconds. */
+    fun add(text: String): String {
+        val id = UUID.randomUUID().toString()
+        store.put(id, embedder.embed(listOf(text), task = task("document"), dim = DIM)[0], text)
+        return id
+    }
+
+    fun search(query: String, k: Int = 10): List<Hit> =
+        if (store.size == 0) emptyList() else store.search(embedder.embed(listOf(query), task = task("query"), dim = DIM)[0], k)
+
+    private fun task(name: String): String? = name.takeIf { it in embedder.manifest.prompts }
+
+    override fun close() {
+        embedder.close()
+        store.close()
+    }
+
+    companion object {
+        const val ASSETS = "embedlite"  // app/src/main/assets/embedlite: the bundle of `embedlite export --target android`
+        private val DIM: Int? = null  // a Matryoshka dim from the manifest (e.g. 256) makes the store smaller
+
+        fun open(context: Context): NotesRepository {
+            val read = { name: String -> context.assets.open("$ASSETS/$name").bufferedReader().use { it.readText() } }
+            val manifest = Manifest.parse(read("manifest.json"))
+            require(manifest.format == "tflite") { "the app runs TFLite artifacts; the bundled one is ${manifest.format}" }
+            val tokenizer = WordPieceTokenizer.fromJson(read("tokenizer.json"), manifest.maxSeqLength)
+            val embedder = Embedder(manifest, tokenizer, LiteRtBackend.create(context, manifest, ASSETS))
+            val dim = DIM ?: manifest.dims.first()
+            val file = File(context.filesDir, "notes-${manifest.name}-$dim.store")
+            return NotesRepository(embedder, VectorStore(file, dim, Quantization.INT8))
+        }
+    }
+}

@@ -1,0 +1,19 @@
+// Pure Kotlin: no Android imports, so the same code is tested on the JVM (run_tests.sh, or `gradle :core:coreTests`).
+plugins {
+    alias(libs.plugins.kotlin.jvm)
+}
+
+kotlin {
+    jvmToolchain(17)
+}
+
+dependencies {
+    testImplementation(kotlin("test"))
+}
+
+tasks.register<JavaExec>("coreTests") {
+    description = "Runs the core tests against the bundle in ../build/bundle (embedlite export --target android)."
+    classpath = sourceSets["test"].runtimeClasspath
+    mainClass.set("dev.embedlite.core.CoreTestsKt")
+    args(rootProject.file("build/bundle").path)
+}

@@ -1,0 +1,35 @@
+package dev.embedlite.core
+
+/** TFLite signatures have static shapes: `b{batch}_s{seq}`; a batch runs in the smallest one that fits it. */
+data class Bucket(val batch: Int, val seq: Int) {
+    val signature: String get() = "b${batch}_s$seq"
+
+    companion object {
+        fun parse(signature: String): Bucket? {
+            val m = Regex("b(\\d+)_s(\\d+)").matchEntire(signature) ?: return null
+            return Bucket(m.groupValues[1].toInt(), m.groupValues[2].toInt())
+        }
+
+        /** The smallest (batch, seq) bucket holding `count` texts of at most `longest` tokens, or null. */
+        fun choose(buckets: Collection<Bucket>, count: Int, longest: Int): Bucket? =
+            buckets.filter { it.batch >= count && it.seq >= longest }.minWithOrNull(compareBy({ it.seq }, { it.batch }))
+    }
+}
+
+/** Token id rows padded to one width, with the attention mask. */
+class PaddedBatch(val inputIds: Array<IntArray>, val attentionMask: Array<IntArray>) {
+    companion object {
+        fun of(rows: List<IntArray>, padId: Int, width: Int, batch: Int = rows.size): PaddedBatch {
+            require(rows.size <= batch) { "${rows.size} rows for a batch of $batch" }
+            val ids = Array(batch) { IntArray(width) { padId } }
+            val mask = Array(batch) { IntArray(width) }
+            rows.forEachIndexed { i, row ->
+                require(row.size <= width) { "row $i has ${row.size} tokens, the bucket holds $width" }
+                row.copyInto(ids[i])
+                mask[i].fill(1, 0, row.size)
+            }
+            for (i in rows.size until batch) { ids[i][0] = padId; mask[i][0] = 1 }  // filler rows stay valid
+            return PaddedBatch(ids, mask)
+        }
+    }
+}
