@@ -4,7 +4,7 @@ Runs: full recipe (seed 0 and seed 1), without the spread-out regulariser, witho
 merge of the two full runs. Each model is exported to int8 ONNX and measured in this one run: STS-B test
 Spearman at each Matryoshka dim, nDCG@10 on stsb-retrieval (float, and with binary sign codes), parameters
 and sentences/s. Writes benchmarks/results/distill.md.
-Usage: python benchmarks/bench_distill.py [--max-texts 12000] [--epochs 1]
+Usage: python benchmarks/bench_distill.py [--max-texts 12000] [--epochs 3]
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--max-texts", type=int, default=12000)
-    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=3)
     args = parser.parse_args()
 
     from embedlite.evaluation import load_retrieval, load_sts

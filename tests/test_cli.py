@@ -91,3 +91,12 @@ def test_index_add_search_info(default_artifact, data_dir, tmp_path):
     assert json.loads(run("index", "info", str(db), "--json").output)["count"] == 300
     res = run("index", "search", str(db), "x", "--filter", "{bad")
     assert res.exit_code == 1 and "--filter is not valid JSON" in res.output
+
+
+def test_distill_needs_data_and_output_or_a_config(tmp_path):
+    res = run("distill", "--epochs", "1")
+    assert res.exit_code != 0 and "give --data and --output" in res.output
+    bad = tmp_path / "d.toml"
+    bad.write_text("epochz = 3\n")
+    res = run("distill", "--config", str(bad))
+    assert res.exit_code != 0 and "unknown setting(s) epochz" in res.output and "Traceback" not in res.output

@@ -143,3 +143,22 @@ def test_short_distillation_raises_agreement(minilm_dir, st_minilm, data_dir, tm
     after = agreement(SentenceTransformer(str(out), device="cpu"))
     assert after > before + 0.05, (before, after)
     assert (out / "distill.json").is_file() and (tmp_path / "cache").is_dir()
+
+
+def test_toml_config_paths_overrides_and_bad_keys(minilm_dir, data_dir, tmp_path):
+    from embedlite.training import config_from_file
+
+    (tmp_path / "texts.txt").write_text("one sentence\nanother one\n")
+    path = tmp_path / "distill.toml"
+    path.write_text(f'[distill]\nteacher = "{minilm_dir}"\ntrain_texts = ["texts.txt"]\noutput = "student"\n'
+                    'student_layers = [0, 3]\nmatryoshka_dims = [384, 128]\nepochs = 2\n')
+    config = config_from_file(path, {"epochs": 5})
+    assert config.train_texts == (tmp_path / "texts.txt",) and config.output == tmp_path / "student"
+    assert config.student_layers == (0, 3) and config.matryoshka_dims == (384, 128) and config.epochs == 5
+    config.validate()
+    path.write_text('epochs = 2\nlearnig_rate = 0.1\n')
+    with pytest.raises(EmbedliteError, match="unknown setting.*learnig_rate"):
+        config_from_file(path)
+    path.write_text('epochs = [\n')
+    with pytest.raises(EmbedliteError, match="not valid TOML"):
+        config_from_file(path)

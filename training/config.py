@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,3 +70,47 @@ class DistillConfig:
             raise EmbedliteError("qat_fraction must be in (0, 1]")
         if self.batch_size < 2:
             raise EmbedliteError("batch_size must be at least 2: contrastive losses need in-batch negatives")
+
+
+PATH_FIELDS = ("output", "teacher", "teacher_embeddings", "student_source", "cache_dir")
+
+
+def config_from_file(path: Path, overrides: dict | None = None) -> DistillConfig:
+    """A DistillConfig from a TOML file (top level or a [distill] table), `overrides` on top. Relative paths are
+    taken from the file's folder, so a config and its data can move together."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    path = Path(path)
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EmbedliteError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise EmbedliteError(f"{path} is not valid TOML: {exc}") from None
+    values = values.get("distill", values)
+    known = {f.name for f in dataclasses.fields(DistillConfig)} - {"extra"}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise EmbedliteError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    base = path.parent
+
+    def resolve(p):
+        return p if Path(p).is_absolute() else base / p
+
+    for key in PATH_FIELDS:
+        if values.get(key) is not None:
+            values[key] = resolve(values[key])
+    if "train_texts" in values:
+        texts = values["train_texts"]
+        values["train_texts"] = tuple(resolve(t) for t in ([texts] if isinstance(texts, str) else texts))
+    for key in ("student_layers", "matryoshka_dims"):
+        if key in values:
+            values[key] = tuple(values[key])
+    values.update(overrides or {})
+    missing = [k for k in ("train_texts", "output") if k not in values]
+    if missing:
+        raise EmbedliteError(f"{path}: {', '.join(missing)} must be set (in the file or as flags)")
+    return DistillConfig(**values)

@@ -56,7 +56,7 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
     torch.manual_seed(config.seed)
     model = build_student(config)
     model.max_seq_length = config.max_seq_length
-    student_dim = model.get_sentence_embedding_dimension()
+    student_dim = (getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension)()
     dims = config.matryoshka_dims or (student_dim,)
     if dims[0] > student_dim:
         raise EmbedliteError(f"matryoshka_dims start at {dims[0]}, above the student's dim {student_dim}")
