@@ -66,6 +66,7 @@ def export(model: str | Path, out: str | Path, *, formats: tuple[str, ...] = ("o
     from . import parity
     from .onnx_export import export_onnx
     from .onnx_quantize import quantize
+    from .packed_embedding import with_packed_embeddings
     from .report import evaluate, write_report
     from .source import load_source
     from .tflite_export import BATCH_BUCKETS, buckets_for, export_tflite, quantize_tflite
@@ -98,6 +99,10 @@ def export(model: str | Path, out: str | Path, *, formats: tuple[str, ...] = ("o
                 export_onnx(src.graph, float_models[fmt])
             else:
                 export_tflite(src.graph, float_models[fmt], seq_buckets)
+        if ("tflite", "int4") in targets:  # its own conversion: the vocabulary table packed to 4 bits first
+            progress("converting to tflite with a 4-bit embedding table")
+            float_models["tflite-int4"] = staging / "float-packed.tflite"
+            export_tflite(with_packed_embeddings(src.graph), float_models["tflite-int4"], seq_buckets)
         reference = src.st_model.encode(texts, batch_size=32, convert_to_numpy=True)
         if output_dim is not None:
             reference = reference[:, :output_dim]
@@ -119,7 +124,7 @@ def export(model: str | Path, out: str | Path, *, formats: tuple[str, ...] = ("o
             elif precision == "fp32":
                 shutil.copyfile(float_models[fmt], model_file)
             else:
-                quantize_tflite(float_models[fmt], model_file, precision)
+                quantize_tflite(float_models.get(f"{fmt}-{precision}", float_models[fmt]), model_file, precision)
             save_tokenizer(src.st_model, target / "tokenizer.json")
             static = {"sequence_buckets": seq_buckets, "batch_buckets": BATCH_BUCKETS} if fmt == "tflite" else {}
             manifest = write_manifest(target, dataclasses.replace(base, format=fmt, precision=precision, **static))

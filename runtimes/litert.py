@@ -56,11 +56,19 @@ class LiteRTModel:
         for name in signatures:
             batch, seq = (int(part[1:]) for part in name.split("_"))
             self._runners[(batch, seq)] = name
+        self._loaded = {}  # (batch, seq) -> (runner, input names): a runner allocates its tensors once
         if not self._runners:
             raise ArtifactError(f"{path} has no (batch, sequence) signatures")
         self.seq_buckets = sorted({s for _, s in self._runners})
         self.batch_buckets = sorted({b for b, _ in self._runners})
         log.info("embedlite: LiteRT on cpu, buckets %s", self.seq_buckets)
+
+    def _runner(self, batch: int, seq: int):
+        if (batch, seq) not in self._loaded:
+            runner = self._interpreter.get_signature_runner(self._runners[(batch, seq)])
+            names = sorted(runner.get_input_details())  # args_0 = input_ids, args_1 = attention_mask
+            self._loaded[(batch, seq)] = (runner, names)
+        return self._loaded[(batch, seq)]
 
     def embed(self, ids: list[list[int]], pad_id: int) -> np.ndarray:
         longest = max(len(row) for row in ids)
@@ -70,9 +78,7 @@ class LiteRTModel:
             chunk = ids[start:start + self.batch_buckets[-1]]
             batch = next(b for b in self.batch_buckets if b >= len(chunk))
             input_ids, mask = pad_batch(chunk + [[pad_id]] * (batch - len(chunk)), pad_id, width=seq)
-            runner = self._interpreter.get_signature_runner(self._runners[(batch, seq)])
-            inputs = runner.get_input_details()
-            names = sorted(inputs)  # args_0 = input_ids, args_1 = attention_mask
+            runner, names = self._runner(batch, seq)
             (out,) = runner(**{names[0]: input_ids.astype(np.int32), names[1]: mask.astype(np.int32)}).values()
             outputs.append(out[: len(chunk)])
         return np.concatenate(outputs).astype(np.float32, copy=False)
