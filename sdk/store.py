@@ -297,7 +297,7 @@ class VectorStore:
                 f"SELECT rowid FROM records WHERE {condition}", params)), dtype=np.int64)
         rows = None if exact else self._ann_rows(query, k, rowids, allowed)
         if rows is None and allowed is not None:
-            rows = np.searchsorted(rowids, allowed)
+            rows = _rows_of(rowids, allowed)
         if rows is not None:
             rows = np.sort(rows)  # row order is insertion order: ties below go to the older record
         # rows None: every row, scored in place (indexing would copy the whole matrix)
@@ -323,8 +323,7 @@ class VectorStore:
         candidates = ann.candidates(query, int(OVERFETCH * max(k, 16) / share))
         if allowed is not None:
             candidates = candidates[np.isin(candidates, allowed)]
-        rows = np.searchsorted(rowids, candidates)
-        rows = rows[(rows < len(rowids)) & (rowids[np.minimum(rows, len(rowids) - 1)] == candidates)]
+        rows = _rows_of(rowids, candidates)
         return rows if len(rows) >= min(k, len(rowids) if allowed is None else len(allowed)) else None
 
     def _ann_index(self) -> AnnIndex | None:
@@ -401,6 +400,14 @@ class _Transaction:
 
     def __exit__(self, exc_type, exc, tb):
         self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+def _rows_of(rowids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Matrix rows of the wanted rowids, skipping any the cached matrix does not hold (written since it loaded)."""
+    if not len(rowids):
+        return np.empty(0, dtype=np.int64)
+    rows = np.minimum(np.searchsorted(rowids, wanted), len(rowids) - 1)
+    return rows[rowids[rows] == wanted]
 
 
 def _check_ids(ids) -> list[str]:
