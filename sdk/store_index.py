@@ -79,9 +79,7 @@ class AnnIndex:
                 if not self._load() or self.seq < pruned:
                     self._build(conn, progress)
                     built = True
-            newer = [r[0] for r in conn.execute("SELECT DISTINCT rowid FROM changes WHERE seq > ?", (self.seq,))]
-            if newer:
-                self._replay(conn, newer)
+            self._replay(conn)
             self.seq = max(self.seq, _latest_seq(conn))
         finally:
             conn.execute("COMMIT")
@@ -100,14 +98,15 @@ class AnnIndex:
                 self._add(batch)
                 bar.update(len(batch))
 
-    def _replay(self, conn: sqlite3.Connection, rowids: list[int]) -> None:
-        keys = np.array(rowids, dtype=np.uint64)
-        self.index.remove(keys[[self.index.contains(k) for k in keys]])
-        for start in range(0, len(rowids), 500):
-            chunk = rowids[start:start + 500]
-            self._add(conn.execute(f"SELECT rowid, vector FROM records WHERE rowid IN ({', '.join('?' * len(chunk))})",
-                                   chunk).fetchall())
-        self.replayed += len(rowids)
+    def _replay(self, conn: sqlite3.Connection) -> None:
+        """Apply the logged changes after self.seq: drop each touched rowid, re-add those that still exist."""
+        newer = "SELECT DISTINCT rowid FROM changes WHERE seq > ?"
+        keys = np.fromiter((r[0] for r in conn.execute(newer, (self.seq,))), dtype=np.uint64)
+        if not len(keys):
+            return
+        self.index.remove(keys[self.index.contains(keys)])
+        self._add(conn.execute(f"SELECT rowid, vector FROM records WHERE rowid IN ({newer})", (self.seq,)).fetchall())
+        self.replayed += len(keys)
 
     def _add(self, rows: list) -> None:
         if rows:

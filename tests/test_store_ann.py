@@ -90,12 +90,18 @@ def test_filters_with_ann_return_every_match(tmp_path):
         assert overlap(store, vecs[:20], filter={"half": 0}) >= 0.95
 
 
-def test_damaged_index_is_rebuilt(tmp_path):
+def saved_index(tmp_path):
+    """A store of clustered vectors whose HNSW index was built and saved beside it."""
     vecs = clustered()
     path = tmp_path / "s.db"
     with VectorStore(path, ann_threshold=THRESHOLD) as store:
         store.add([str(i) for i in range(len(vecs))], vecs)
         store.search(vecs[0], k=1)
+    return path, vecs
+
+
+def test_damaged_index_is_rebuilt(tmp_path):
+    path, vecs = saved_index(tmp_path)
     path.with_name("s.db.hnsw").write_bytes(b"EMBEDLITE-HNSW 1\n{not json")
     with VectorStore(path, ann_threshold=THRESHOLD) as store:
         assert store.search(vecs[7], k=1)[0].id == "7"
@@ -103,10 +109,6 @@ def test_damaged_index_is_rebuilt(tmp_path):
 
 
 def test_read_only_store_uses_saved_index(tmp_path):
-    vecs = clustered()
-    path = tmp_path / "s.db"
-    with VectorStore(path, ann_threshold=THRESHOLD) as store:
-        store.add([str(i) for i in range(len(vecs))], vecs)
-        store.search(vecs[0], k=1)
+    path, vecs = saved_index(tmp_path)
     with VectorStore(path, read_only=True, ann_threshold=THRESHOLD) as store:
         assert store.search(vecs[9], k=1)[0].id == "9"
