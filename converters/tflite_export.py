@@ -37,6 +37,8 @@ def export_tflite(graph: torch.nn.Module, path: Path, seq_buckets: tuple[int, ..
     from embedlite.errors import require
 
     litert_torch = require("litert_torch", "litert-export", "TFLite export")
+    from .grouped_attention import traced_with_grouped_attention
+
     graph = _constant_token_type(graph).eval()
     builder = None
     for batch in batch_buckets:
@@ -49,7 +51,7 @@ def export_tflite(graph: torch.nn.Module, path: Path, seq_buckets: tuple[int, ..
             name = signature_name(batch, seq)
             builder = (litert_torch.signature(name, graph, sample) if builder is None
                        else builder.signature(name, graph, sample))
-    with _quiet():
+    with _quiet(), traced_with_grouped_attention(graph.encoder):
         builder.convert().export(str(path))
 
 
