@@ -35,38 +35,43 @@ def interpreter_class():
 class LiteRTModel:
     """Runs model.tflite: pads each batch to the smallest (batch, sequence) signature that fits.
 
-    The buckets are read from the file's signatures, so they always match the model that runs."""
+    CPU runs through the Interpreter (XNNPACK); 'gpu' and 'npu' through LiteRT's CompiledModel with that
+    accelerator. The buckets are read from the file's signatures, so they always match the model that runs."""
 
     def __init__(self, path: Path, device: str = "auto", threads: int | None = None):
         if device not in DEVICES:
             raise ValueError(f"unknown device {device!r} for a TFLite artifact; choose one of: {', '.join(DEVICES)}")
-        if device in ("gpu", "npu"):
-            raise EmbedliteError(
-                f"device {device!r}: LiteRT's {device.upper()} acceleration is reached through the LiteRT "
-                "Android/iOS runtimes; the Python interpreter runs TFLite on the CPU (XNNPACK): use device='cpu'"
-            )
-        self.device = "cpu"
-        Interpreter = interpreter_class()
-        try:
-            self._interpreter = Interpreter(model_path=str(path), num_threads=threads)
-            signatures = self._interpreter.get_signature_list()
-        except (ValueError, RuntimeError) as exc:
-            raise ArtifactError(f"{path} could not be loaded by the LiteRT interpreter: {exc}") from None
-        self._runners = {}
+        self.device = "cpu" if device == "auto" else device
+        if self.device == "cpu":
+            Interpreter = interpreter_class()
+            try:
+                self._engine = Interpreter(model_path=str(path), num_threads=threads)
+                signatures = self._engine.get_signature_list()
+            except (ValueError, RuntimeError) as exc:
+                raise ArtifactError(f"{path} could not be loaded by the LiteRT interpreter: {exc}") from None
+        else:
+            self._engine = compiled_model(path, self.device)
+            signatures = self._engine.get_signature_list()
+        self._names = {}
         for name in signatures:
             batch, seq = (int(part[1:]) for part in name.split("_"))
-            self._runners[(batch, seq)] = name
+            self._names[(batch, seq)] = name
         self._loaded = {}  # (batch, seq) -> (runner, input names): a runner allocates its tensors once
-        if not self._runners:
+        if not self._names:
             raise ArtifactError(f"{path} has no (batch, sequence) signatures")
-        self.seq_buckets = sorted({s for _, s in self._runners})
-        self.batch_buckets = sorted({b for b, _ in self._runners})
-        log.info("embedlite: LiteRT on cpu, buckets %s", self.seq_buckets)
+        self.seq_buckets = sorted({s for _, s in self._names})
+        self.batch_buckets = sorted({b for b, _ in self._names})
+        log.info("embedlite: LiteRT on %s, buckets %s", self.device, self.seq_buckets)
 
     def _runner(self, batch: int, seq: int):
         if (batch, seq) not in self._loaded:
-            runner = self._interpreter.get_signature_runner(self._runners[(batch, seq)])
-            names = sorted(runner.get_input_details())  # args_0 = input_ids, args_1 = attention_mask
+            name = self._names[(batch, seq)]
+            if self.device == "cpu":
+                runner = self._engine.get_signature_runner(name)
+                names = sorted(runner.get_input_details())  # args_0 = input_ids, args_1 = attention_mask
+            else:
+                runner = CompiledSignature(self._engine, name)
+                names = runner.input_names
             self._loaded[(batch, seq)] = (runner, names)
         return self._loaded[(batch, seq)]
 
@@ -82,3 +87,48 @@ class LiteRTModel:
             (out,) = runner(**{names[0]: input_ids.astype(np.int32), names[1]: mask.astype(np.int32)}).values()
             outputs.append(out[: len(chunk)])
         return np.concatenate(outputs).astype(np.float32, copy=False)
+
+
+def compiled_model(path: Path, device: str):
+    """A LiteRT CompiledModel on device ('gpu', 'npu' or 'cpu'), or an error naming what this machine lacks."""
+    try:
+        from ai_edge_litert.compiled_model import CompiledModel
+        from ai_edge_litert.hardware_accelerator import HardwareAccelerator
+    except ImportError:
+        raise MissingDependencyError(
+            f"device {device!r} on a TFLite artifact needs LiteRT's CompiledModel API: pip install 'embedlite[litert]'"
+        ) from None
+    try:
+        return CompiledModel.from_file(str(path), hardware_accel=getattr(HardwareAccelerator, device.upper()))
+    except RuntimeError:
+        raise EmbedliteError(f"device {device!r}: {_accelerator_missing(device)}; use device='cpu'") from None
+
+
+def _accelerator_missing(device: str) -> str:
+    if device == "npu":
+        return ("LiteRT found no NPU: it needs a vendor dispatch library (Qualcomm, MediaTek, Google Tensor, "
+                "Samsung, Intel OpenVINO) that loads on this machine, and a model those compilers accept")
+    import ctypes.util
+
+    why = "no Vulkan loader (libvulkan) is installed" if ctypes.util.find_library("vulkan") is None \
+        else "no GPU adapter was found"
+    return f"LiteRT could not start its GPU accelerator (WebGPU over Vulkan, Metal or Direct3D 12): {why}"
+
+
+class CompiledSignature:
+    """One signature of a CompiledModel, called like the Interpreter's signature runner."""
+
+    def __init__(self, model, name: str):
+        self._model = model
+        self._index = model.get_signature_index(name)
+        self.input_names = list(model.get_signature_list()[name]["inputs"])
+        ((self._output, detail),) = model.get_output_tensor_details(name).items()
+        self._shape = tuple(detail["shape"])
+        self._inputs = model.create_input_buffers(self._index)
+        self._outputs = model.create_output_buffers(self._index)
+
+    def __call__(self, **inputs: np.ndarray) -> dict[str, np.ndarray]:
+        for name, buffer in zip(self.input_names, self._inputs):
+            buffer.write(np.ascontiguousarray(inputs[name]))
+        self._model.run_by_index(self._index, self._inputs, self._outputs)
+        return {self._output: self._outputs[0].read(int(np.prod(self._shape)), np.float32).reshape(self._shape)}
