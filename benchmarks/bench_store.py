@@ -1,16 +1,18 @@
 """VectorStore: insert throughput, exact and HNSW search latency, recall and file size, beside faiss and sqlite-vec.
 
-Sets of 256-dim unit vectors: random (the worst case for any graph index: neighbours in 256 random dims are
-barely closer than the rest) and all-MiniLM-L6-v2 embeddings of shared-data sentences (20k real sentences,
-repeated with noise up to n), at 100k and, with --million, 1M. Each engine searches the same 200 noisy copies of
-stored vectors; recall@10 is against exact float32 search. faiss-cpu (IndexFlatIP, IndexHNSWFlat with the same
-M and ef) and sqlite-vec (vec0 exact KNN) run when installed. Writes benchmarks/results/store.md and store.png.
+Sets of 256-dim unit vectors at 100k and, with --million, 1M: random (the worst case for any graph index:
+neighbours in 256 random dims are barely closer than the rest), searched with 200 noisy copies of stored vectors;
+and all-MiniLM-L6-v2 embeddings of 100k distinct real texts from ../shared/data (grown to 1M by interpolation, see
+real_vectors), searched with 200 held-out STS-B test sentences. recall@10 is against exact float32 search.
+faiss-cpu (IndexFlatIP, IndexHNSWFlat with the same M and ef) and sqlite-vec (vec0 exact KNN) run when installed.
+Writes benchmarks/results/store.md and store.png.
 Usage: python benchmarks/bench_store.py [--data ../shared/data] [--million]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import tempfile
 import time
@@ -22,23 +24,59 @@ from bench_common import DATA, RESULTS, pyplot, write_markdown
 from embedlite.store_index import CONNECTIVITY, EXPANSION_ADD, EXPANSION_SEARCH
 
 DIM = 256
+REAL_TEXTS = 100_000
+WINDOWS, STRIDE = (8, 16, 32), 2  # words per Amazon review chunk, and the step between chunks
 
 
 def unit(x: np.ndarray) -> np.ndarray:
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
-def real_vectors(data: Path, n: int) -> np.ndarray:
-    """all-MiniLM-L6-v2 embeddings (dim 256) of SST-2 and STS-B train sentences, repeated with noise to n."""
+def real_texts(data: Path, n: int) -> list[str]:
+    """n distinct real texts: SST-2 and STS-B train/dev sentences, then windows of 8, 16 and 32 words (stride 2)
+    of the Amazon reviews, as a store of overlapping document chunks at several sizes holds them."""
+    texts = [line.split("\t")[0] for line in (data / "sst2" / "train.tsv").read_text("utf-8").splitlines()[1:]]
+    for split in ("train", "dev"):
+        for line in (data / "stsb" / f"sts-{split}.csv").read_text("utf-8").splitlines():
+            texts += line.split("\t")[5:7]
+    distinct = dict.fromkeys(t.strip() for t in texts if t.strip())
+    for path in sorted((data / "amazon-reviews").glob("*/*.jsonl")):
+        for line in path.read_text("utf-8").splitlines():
+            words = json.loads(line)["text"].split()
+            for window in WINDOWS:
+                for start in range(0, max(1, len(words) - window + 1), STRIDE):
+                    distinct[" ".join(words[start:start + window])] = None
+            if len(distinct) >= n:
+                return list(distinct)[:n]
+    raise SystemExit(f"the shared data holds {len(distinct):,} distinct texts, fewer than {n:,}")
+
+
+def real_vectors(data: Path, n: int, queries: int) -> tuple[np.ndarray, np.ndarray]:
+    """all-MiniLM-L6-v2 embeddings (dim 256) of REAL_TEXTS real texts, grown to n by interpolation, and of
+    held-out STS-B test sentences as the queries. Cached under benchmarks/.cache.
+
+    Embedding a million texts takes hours on two cores, so points past the real ones are made between a real
+    embedding and another one (v + a * (u - v), a up to 0.3, re-normalised): they stay on the manifold the
+    model's embeddings live on, and a query's neighbours mix real and made points."""
     from embedlite import Embedder
 
-    texts = [line.split("\t")[0] for line in (data / "sst2" / "train.tsv").read_text("utf-8").splitlines()[1:]]
-    texts += [line.split("\t")[5] for line in (data / "stsb" / "sts-train.csv").read_text("utf-8").splitlines()]
-    base = Embedder(device="cpu").embed(texts[:20000], dim=DIM)
-    reps = -(-n // len(base))
-    rng = np.random.default_rng(1)
-    out = np.concatenate([base + rng.normal(scale=0.02 * (r > 0), size=base.shape) for r in range(reps)])[:n]
-    return unit(out)
+    cache = Path(__file__).resolve().parent / ".cache" / f"store-real-{REAL_TEXTS}-{queries}.npz"
+    if cache.exists():
+        saved = np.load(cache)
+        base, query_vectors = saved["vectors"], saved["queries"]
+    else:
+        held_out = [line.split("\t")[5] for line in (data / "stsb" / "sts-test.csv").read_text("utf-8").splitlines()]
+        model = Embedder(device="cpu")
+        base = model.embed(real_texts(data, REAL_TEXTS), dim=DIM, batch_size=64, show_progress=True)
+        query_vectors = model.embed(list(dict.fromkeys(held_out))[:queries], dim=DIM)
+        cache.parent.mkdir(exist_ok=True)
+        np.savez(cache, vectors=base, queries=query_vectors)
+    if n <= len(base):
+        return base[:n], query_vectors
+    rng = np.random.default_rng(2)
+    made = n - len(base)
+    v, u = base[rng.integers(len(base), size=made)], base[rng.integers(len(base), size=made)]
+    return np.concatenate([base, unit(v + rng.uniform(0, 0.3, size=(made, 1)) * (u - v))]), query_vectors
 
 
 def latencies(search, queries: np.ndarray) -> tuple[list, list]:
@@ -142,12 +180,12 @@ def main() -> None:
 
     rng = np.random.default_rng(0)
     sizes = (100_000, 1_000_000) if args.million else (100_000,)
-    real = real_vectors(args.data, max(sizes))
     rows = []
     for n in sizes:
-        for name, vectors in (("random", unit(rng.normal(size=(n, DIM)))), ("MiniLM embeddings", real[:n])):
-            picks = vectors[rng.choice(len(vectors), args.queries)]
-            queries = unit(picks + rng.normal(scale=0.05, size=(args.queries, DIM)))
+        random = unit(rng.normal(size=(n, DIM)))
+        near_copies = unit(random[rng.choice(n, args.queries)] + rng.normal(scale=0.05, size=(args.queries, DIM)))
+        for name, (vectors, queries) in (("random", (random, near_copies)),
+                                         ("MiniLM embeddings", real_vectors(args.data, n, args.queries))):
             truth = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
             quants = ("int8",) if n > 100_000 else ("float32", "float16", "int8", "binary")
             for quantization in quants:
@@ -163,12 +201,15 @@ def main() -> None:
         f"Command: `{cmd}`", "",
         f"Machine: {platform.machine()}, {__import__('os').cpu_count()} cores. 256-dim unit vectors; inserts in "
         "batches of 1000 (one transaction each, synchronous=FULL for embedlite and sqlite-vec); "
-        f"{args.queries} queries (noisy copies of stored vectors), k=10, one query at a time; recall@10 against "
-        f"exact float32 search. HNSW: M={CONNECTIVITY}, efConstruction={EXPANSION_ADD}, ef={EXPANSION_SEARCH} "
-        "for both usearch (embedlite, i8 graph) and faiss (float32 graph); embedlite re-scores 64 HNSW candidates "
-        "from the stored vectors. "
-        "'build s' is the index build on first search (2 threads). 'random' is the worst case for graph indexes; "
-        "'MiniLM embeddings' are 20k real sentence embeddings repeated with small noise. Figures from this one run.",
+        "k=10, one query at a time; recall@10 against exact float32 search. "
+        f"HNSW: M={CONNECTIVITY}, efConstruction={EXPANSION_ADD}, ef={EXPANSION_SEARCH} for both usearch (embedlite, "
+        "i8 graph) and faiss (float32 graph); embedlite re-scores 64 HNSW candidates from the stored vectors. "
+        "'build s' is the index build on first search (2 threads). 'random': iid Gaussian directions, searched with "
+        f"{args.queries} noisy copies of stored vectors, the worst case for graph indexes. 'MiniLM embeddings': "
+        f"all-MiniLM-L6-v2 (dim 256) embeddings of {REAL_TEXTS:,} distinct real texts (SST-2 and STS-B train/dev "
+        "sentences, 8/16/32-word windows of the Amazon reviews); the 1M set adds 900k points interpolated between "
+        f"two of them (embedding 1M texts takes hours on 2 cores); queries: {args.queries} held-out STS-B test "
+        "sentences. Figures from this one run.",
         "",
         "| set | n | engine | insert vec/s | build s | p50 ms | p99 ms | recall@10 | file MB |",
         "|---|---:|---|---:|---:|---:|---:|---:|---:|",
