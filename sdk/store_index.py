@@ -83,10 +83,12 @@ class AnnIndex:
             self.seq = max(self.seq, _latest_seq(conn))
         finally:
             conn.execute("COMMIT")
-        if built and self.save(conn, force=True):
-            # restored from its file the graph is one contiguous buffer: at 1M vectors the store's p50 went from
-            # 2.45 ms on the graph as usearch built it, node by node, to 1.35 ms (benchmarks/results/store.md)
-            self._load()
+        if built and (saved := self.save(conn, force=True)) is not None:
+            # restored from its saved bytes the graph is one contiguous buffer: at 1M vectors the store's p50 went
+            # from 2.45 ms on the graph as usearch built it, node by node, to 1.35 ms (benchmarks/results/store.md)
+            from usearch.index import Index
+
+            self.index = Index.restore(saved)
 
     def _build(self, conn: sqlite3.Connection, progress: bool) -> None:
         from tqdm.auto import tqdm
@@ -130,7 +132,7 @@ class AnnIndex:
             header = json.loads(data[len(MAGIC):header_end])
             if {k: header.get(k) for k in self._header()} != self._header():
                 return False
-            index = Index.restore(bytearray(data[header_end + 1:]))
+            index = Index.restore(bytearray(memoryview(data)[header_end + 1:]))  # one copy of a big file
         except (OSError, ValueError, RuntimeError):
             return False  # missing or damaged: the caller rebuilds from the database
         if index is None or index.ndim != self.dim:
@@ -138,18 +140,18 @@ class AnnIndex:
         self.index, self.seq, self.replayed = index, int(header["seq"]), 0
         return True
 
-    def save(self, conn: sqlite3.Connection, force: bool = False) -> bool:
+    def save(self, conn: sqlite3.Connection, force: bool = False) -> bytearray | None:
         """Write the index (atomically) and prune the change log up to it; on close only when worth it.
-        True when the file was written."""
+        Returns the index bytes written, None when nothing was."""
         if self.index is None or not self.writable or self.seq < _pruned_through(conn):
-            return False  # nothing to save, or another process saved a newer index already
+            return None  # nothing to save, or another process saved a newer index already
         if not force and self.replayed <= SAVE_AFTER * max(len(self.index), 1):
-            return False
+            return None
         header = json.dumps({**self._header(), "seq": self.seq, "count": len(self.index)}).encode()
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         with open(tmp, "wb") as f:
             f.write(MAGIC + header + b"\n")
-            f.write(self.index.save())
+            f.write(data := self.index.save())
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.path)
@@ -161,7 +163,7 @@ class AnnIndex:
                          (json.dumps(max(self.seq, _pruned_through(conn))),))
         finally:
             conn.execute("COMMIT")
-        return True
+        return data
 
     # -- searching -----------------------------------------------------------------------------------
     def candidates(self, query: np.ndarray, count: int) -> np.ndarray:
