@@ -7,10 +7,6 @@ kotlin {
     jvmToolchain(17)
 }
 
-dependencies {
-    testImplementation(kotlin("test"))
-}
-
 tasks.register<JavaExec>("coreTests") {
     description = "Runs the core tests against the bundle in ../build/bundle (embedlite export --target android)."
     classpath = sourceSets["test"].runtimeClasspath

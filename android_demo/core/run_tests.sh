@@ -1,28 +1,41 @@
 #!/usr/bin/env bash
-# Compile the Kotlin core and its tests with kotlinc and run them on the JVM against an Android bundle.
+# Compile the Kotlin core and its tests and run them on the JVM against an Android bundle.
 # Usage: android_demo/core/run_tests.sh [BUNDLE_DIR]
 #   BUNDLE_DIR: from `embedlite export default --target android --parity-texts ../shared/data/stsb/sts-test.csv`;
-#   made here (in android_demo/build/bundle) when not given. kotlinc 2.x is taken from PATH, else installed from
-#   the npm package kotlin-compiler into android_demo/build/kotlin.
+#   made here (in android_demo/build/bundle) when not given.
+# Compiler: kotlinc 2.x from PATH when there is one; else JetBrains' compiler as shipped inside the PyPI wheel
+# kotlin-jupyter-kernel (no npm needed), fetched once with `pip download --no-deps` into
+# ${EMBEDLITE_TOOLS:-~/.cache/embedlite/tools} and reused from there. Needs Java 17 (`.ci/run` installs it).
 set -euo pipefail
 core=$(cd "$(dirname "$0")" && pwd)
 build="$core/../build"
 mkdir -p "$build"
-KOTLIN_VERSION=2.4.20
+KERNEL_VERSION=0.19.0.944
+KERNEL_JAR=kotlin-jupyter-kernel-0.19.0-944-all.jar
 
-if ! command -v java >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-  echo "installing a Java 17 runtime (apt)" >&2
-  apt-get update -qq >&2 && apt-get install -y -qq openjdk-17-jdk-headless >&2
+if ! command -v java >/dev/null; then
+  echo "run_tests.sh needs Java 17: apt-get install -y openjdk-17-jdk-headless" >&2
+  exit 1
 fi
-kotlin_home=""
+
 if command -v kotlinc >/dev/null && kotlinc -version 2>&1 | grep -q "kotlinc-jvm 2\."; then
-  kotlin_home=$(dirname "$(dirname "$(readlink -f "$(command -v kotlinc)")")")
+  stdlib="$(dirname "$(dirname "$(readlink -f "$(command -v kotlinc)")")")/lib/kotlin-stdlib.jar"
+  compile() { kotlinc "$@"; }
 else
-  kotlin_home="$build/kotlin/node_modules/kotlin-compiler"
-  if [ ! -x "$kotlin_home/bin/kotlinc" ]; then
-    echo "installing kotlin-compiler@$KOTLIN_VERSION from npm into $build/kotlin" >&2
-    npm install --silent --no-audit --no-fund --prefix "$build/kotlin" "kotlin-compiler@$KOTLIN_VERSION" >&2
+  jars="${EMBEDLITE_TOOLS:-$HOME/.cache/embedlite/tools}/kotlin-jupyter-kernel-$KERNEL_VERSION/run_kotlin_kernel/jars"
+  if [ ! -f "$jars/$KERNEL_JAR" ]; then
+    echo "fetching the Kotlin compiler (PyPI kotlin-jupyter-kernel==$KERNEL_VERSION, ~80 MB) into $jars" >&2
+    tmp=$(mktemp -d)
+    python3 -m pip download -q --no-deps -d "$tmp" "kotlin-jupyter-kernel==$KERNEL_VERSION" >&2
+    python3 -m zipfile -e "$tmp"/kotlin_jupyter_kernel-*.whl "$tmp/wheel"
+    mkdir -p "$(dirname "$jars")"
+    rm -rf "$jars" && mv "$tmp/wheel/run_kotlin_kernel/jars" "$jars"
+    rm -rf "$tmp"
   fi
+  stdlib=$(ls "$jars"/kotlin-stdlib-2.*.jar)
+  compiler_cp="$jars/$KERNEL_JAR:$stdlib:$(ls "$jars"/kotlin-reflect-*.jar):$(ls "$jars"/kotlin-script-runtime-*.jar)"
+  compiler_cp="$compiler_cp:$jars/annotations-13.0.jar"
+  compile() { java -cp "$compiler_cp" org.jetbrains.kotlin.cli.jvm.K2JVMCompiler -no-stdlib -no-reflect "$@"; }
 fi
 
 bundle="${1:-$build/bundle}"
@@ -34,7 +47,6 @@ fi
 
 classes="$build/core-classes"
 rm -rf "$classes"
-"$kotlin_home/bin/kotlinc" -nowarn -jvm-target 17 -cp "$kotlin_home/lib/kotlin-test.jar" \
-  "$core/src/main/kotlin" "$core/src/test/kotlin" -d "$classes" 2>&1 | grep -v "^warning: " >&2 || true
-java -cp "$classes:$kotlin_home/lib/kotlin-stdlib.jar:$kotlin_home/lib/kotlin-test.jar" \
-  dev.embedlite.core.CoreTestsKt "$bundle"
+compile -nowarn -jvm-target 17 -cp "$stdlib" "$core/src/main/kotlin" "$core/src/test/kotlin" -d "$classes" 2>&1 \
+  | grep -v "^warning: " >&2 || true
+java -cp "$classes:$stdlib" dev.embedlite.core.CoreTestsKt "$bundle"

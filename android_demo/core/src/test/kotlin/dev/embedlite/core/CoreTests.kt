@@ -5,9 +5,6 @@ import java.io.RandomAccessFile
 import java.nio.file.Files
 import kotlin.math.abs
 import kotlin.system.exitProcess
-import kotlin.test.assertEquals
-import kotlin.test.assertFailsWith
-import kotlin.test.assertTrue
 
 /**
  * The core's tests, run on the JVM against a bundle from `embedlite export --target android` (its parity.json
