@@ -85,15 +85,15 @@ def similarity(text_a, text_b, model, device, dim, as_json):
 @click.option("--output", "-o", required=True, type=click.Path(path_type=Path), help="Output directory.")
 @click.option("--format", "formats", default="onnx", show_default=True, help="Comma separated: onnx, tflite.")
 @click.option("--precision", "precisions", default=None,
-              help="Comma separated: fp32, fp16, int8, int4 (default fp32; int8 for --target android).")
+              help="Comma separated: fp32, fp16, int8, int4 (default fp32; int8 for --target android/ios).")
 @click.option("--dims", default=None,
               help="Matryoshka dims, comma separated (default: full and 512/256/128/64 below it).")
 @click.option("--output-dim", type=int, default=None, help="Fixed output dim, sliced and re-normalised in the graph.")
 @click.option("--name", default=None, help="Model name for the manifest.")
 @click.option("--eval-data", type=click.Path(path_type=Path), default=None,
               help="Folder with stsb/ and stsb-retrieval/: adds STS-B, nDCG@10 and speed to each report.")
-@click.option("--target", type=click.Choice(["android"]), default=None,
-              help="android: one TFLite artifact (int8 unless --precision says) plus parity.json for the app.")
+@click.option("--target", type=click.Choice(["android", "ios"]), default=None,
+              help="android, ios: one TFLite artifact (int8 unless --precision says) plus parity.json for the app.")
 @click.option("--parity-texts", type=click.Path(exists=True, path_type=Path), default=None,
               help="Texts for parity.json (STS-B/SST-2 TSV, JSONL {text} or lines); default: built-in sentences.")
 @JSON_OPTION
@@ -105,11 +105,11 @@ def export(model, output, formats, precisions, dims, output_dim, name, eval_data
     from .models import DEFAULT_MODEL, DEFAULT_SOURCE, default_source
     from embedlite.converters import summary_table
 
-    precisions = precisions or ("int8" if target == "android" else "fp32")
-    if target == "android":
+    precisions = precisions or ("int8" if target else "fp32")
+    if target:
         formats = "tflite"
         if len(_csv(precisions)) != 1:
-            raise click.UsageError("--target android makes one artifact: give one --precision")
+            raise click.UsageError(f"--target {target} makes one artifact: give one --precision")
     packaged = model == "default"
     with default_source() if packaged else contextlib.nullcontext(model) as source:
         results = run_export(source, output, formats=_csv(formats), precisions=_csv(precisions),
@@ -117,14 +117,15 @@ def export(model, output, formats, precisions, dims, output_dim, name, eval_data
                              name=name or (DEFAULT_MODEL if packaged else None),
                              source_name=DEFAULT_SOURCE if packaged else None, eval_data=eval_data,
                              progress=lambda msg: click.echo(msg, err=True))
-    if target == "android":
-        from embedlite.converters.android_bundle import write_parity
+    if target:
+        from embedlite.converters.mobile_bundle import write_parity
         from embedlite.converters.parity import default_sentences
         from embedlite.training.data import load_texts
 
         texts = load_texts([parity_texts]) if parity_texts else default_sentences()
+        app_assets = {"android": "android_demo/app/src/main/assets/embedlite/", "ios": "the iOS app's bundle"}
         click.echo(f"wrote {write_parity(results[0].path, texts)} ({len(texts)} texts); copy {results[0].path} "
-                   "to android_demo/app/src/main/assets/embedlite/", err=True)
+                   f"to {app_assets[target]}", err=True)
     if as_json:
         click.echo(json.dumps([{"path": str(r.path), **r.report} for r in results]))
         return

@@ -1,5 +1,5 @@
-"""`embedlite export --target android`: parity.json beside a TFLite artifact, so the Kotlin core can prove it
-tokenises, truncates and ranks exactly as the Python runtime does."""
+"""`embedlite export --target android|ios`: parity.json beside a TFLite artifact, so the Kotlin and Swift cores
+can prove they tokenise, embed, truncate and rank exactly as the Python runtime does."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 
-EMBEDDED_TEXTS = 256  # embeddings are stored for the first texts only; token ids for all
 QUERIES = 20
 TRUNCATED_DIM = 128
 # Appended to the parity texts (token ids only): what a hand-written tokenizer gets wrong first.
@@ -22,7 +21,7 @@ EDGE_TEXTS = [
 
 
 def write_parity(artifact: Path, texts: list[str]) -> Path:
-    """Texts -> token ids (all) -> embeddings (the first EMBEDDED_TEXTS), a Matryoshka-truncated copy, and the
+    """Texts -> token ids (all) -> embeddings (every non-blank text), a Matryoshka-truncated copy, and the
     VectorStore's exact top-10 for float32 and int8 storage, all as the Python runtime produces them."""
     from embedlite import Embedder, VectorStore
     from embedlite.runtimes.tokenizer import TextTokenizer
@@ -31,7 +30,7 @@ def write_parity(artifact: Path, texts: list[str]) -> Path:
     tokenizer = TextTokenizer(artifact / "tokenizer.json", embedder.manifest.max_seq_length)
     texts = list(texts) + [t for t in EDGE_TEXTS if t not in texts]
     ids, _ = tokenizer.encode(texts)
-    head = [t for t in texts if t.strip()][:EMBEDDED_TEXTS]  # embeddings[i] belongs to texts[i]
+    head = [t for t in texts if t.strip()]  # embeddings[i] belongs to texts[i]
     full = embedder.embed(head)
     dim = min(TRUNCATED_DIM, embedder.dim)
     truncated = embedder.embed(head[:16], dim=dim)
