@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -63,12 +62,11 @@ def main() -> None:
     args = parser.parse_args()
 
     from embedlite.evaluation import load_retrieval, load_sts
-    from embedlite.models import default_source_zip
+    from embedlite.models import source_dir
     from embedlite.training import DistillConfig, distill, merge
 
     work = Path(tempfile.mkdtemp(prefix="embedlite-distill-"))
-    teacher = work / "teacher"
-    zipfile.ZipFile(default_source_zip()).extractall(teacher)
+    teacher = source_dir("all-MiniLM-L6-v2")
     train = (args.data / "stsb" / "sts-train.csv", args.data / "stsb" / "sts-dev.csv", args.data / "sst2" / "train.tsv")
     base = dict(train_texts=train, teacher=teacher, student_layers=(0, 2, 4), max_texts=args.max_texts,
                 epochs=args.epochs, batch_size=64, learning_rate=2e-4, max_seq_length=64, matryoshka_dims=DIMS,

@@ -19,7 +19,6 @@ from pathlib import Path
 from bench_common import DATA, write_markdown
 
 
-
 def sentences(data: Path) -> list[str]:
     from embedlite.evaluation import load_sts
 
@@ -38,13 +37,10 @@ def worker(engine: str, data: Path, threads: int, batch1: int) -> dict:
         import torch
         from sentence_transformers import SentenceTransformer
 
-        from embedlite.models import default_source_zip
-        import tempfile, zipfile  # noqa: E401
+        from embedlite.models import source_dir
 
         torch.set_num_threads(threads)
-        tmp = tempfile.mkdtemp()
-        zipfile.ZipFile(default_source_zip()).extractall(tmp)
-        st = SentenceTransformer(tmp, device="cpu")
+        st = SentenceTransformer(str(source_dir("all-MiniLM-L6-v2")), device="cpu")
         encode = lambda xs, bs: st.encode(xs, batch_size=bs, show_progress_bar=False)  # noqa: E731
     encode(texts[:64], 32)  # warm-up
     start = time.perf_counter()

@@ -11,7 +11,6 @@ import argparse
 import platform
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 from bench_common import DATA, RESULTS, pyplot, write_markdown
@@ -32,15 +31,14 @@ def main() -> None:
     from embedlite import Embedder, export
     from embedlite.converters.parity import compare
     from embedlite.evaluation import load_retrieval, load_sts, retrieval_scores, sts_spearman
-    from embedlite.models import default_source_zip
+    from embedlite.models import source_dir
 
     torch.set_num_threads(args.threads)
     sts = load_sts(args.data / "stsb" / "sts-test.csv")
     retrieval = load_retrieval(args.data / "stsb-retrieval")
     texts = sts.sentences1 + sts.sentences2
     work = Path(tempfile.mkdtemp(prefix="embedlite-bench-"))
-    zipfile.ZipFile(default_source_zip()).extractall(work / "src")
-    st = SentenceTransformer(str(work / "src"), device="cpu")
+    st = SentenceTransformer(str(source_dir("all-MiniLM-L6-v2")), device="cpu")
     reference = st.encode(texts, batch_size=32)
 
     class StAdapter:  # lets the evaluation functions run sentence-transformers itself
@@ -53,11 +51,11 @@ def main() -> None:
     start = time.perf_counter()
     StAdapter().embed(texts)
     st_speed = len(texts) / (time.perf_counter() - start)
-    st_size = (work / "src" / "model.safetensors").stat().st_size
+    st_size = (source_dir("all-MiniLM-L6-v2") / "model.safetensors").stat().st_size
     rows.append(("sentence-transformers fp32 (PyTorch)", st_size, 1.0, 1.0, sts_spearman(StAdapter(), sts),
                  retrieval_scores(StAdapter(), retrieval)["ndcg@10"], st_speed))
 
-    results = export(work / "src", work / "out", formats=tuple(args.formats.split(",")), precisions=PRECISIONS,
+    results = export("all-MiniLM-L6-v2", work / "out", formats=tuple(args.formats.split(",")), precisions=PRECISIONS,
                      parity_texts=texts[:64], progress=print)
     for r in results:
         embedder = Embedder(r.path, device="cpu", threads=args.threads)

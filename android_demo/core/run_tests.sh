@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Compile the Kotlin core and its tests and run them on the JVM against an Android bundle.
 # Usage: android_demo/core/run_tests.sh [BUNDLE_DIR]
-#   BUNDLE_DIR: from `embedlite export default --target android --parity-texts ../shared/data/stsb/sts-test.csv`;
+#   BUNDLE_DIR: from `embedlite export all-MiniLM-L6-v2 --target android --parity-texts ../shared/data/stsb/sts-test.csv`;
 #   made here (in android_demo/build/bundle) when not given.
 # Compiler: kotlinc 2.x from PATH when there is one; else JetBrains' compiler as shipped inside the PyPI wheel
 # kotlin-jupyter-kernel (no npm needed), fetched once with `pip download --no-deps` into
@@ -42,7 +42,7 @@ bundle="${1:-$build/bundle}"
 if [ ! -f "$bundle/parity.json" ]; then
   data="${EMBEDLITE_DATA:-$core/../../../shared/data}"
   rm -rf "$bundle"
-  embedlite export default --target android --parity-texts "$data/stsb/sts-test.csv" -o "$bundle" >&2
+  embedlite export all-MiniLM-L6-v2 --target android --parity-texts "$data/stsb/sts-test.csv" -o "$bundle" >&2
 fi
 
 classes="$build/core-classes"
