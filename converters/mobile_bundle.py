@@ -23,8 +23,9 @@ EDGE_TEXTS = [
 def write_parity(artifact: Path, texts: list[str]) -> Path:
     """Texts -> token ids (all) -> embeddings (every non-blank text), a Matryoshka-truncated copy, and the
     VectorStore's exact top-10 for float32 and int8 storage, all as the Python runtime produces them."""
-    from embedlite import Embedder, VectorStore
+    from embedlite.embedder import Embedder
     from embedlite.runtimes.tokenizer import TextTokenizer
+    from embedlite.store import VectorStore
 
     embedder = Embedder(artifact, device="cpu")
     tokenizer = TextTokenizer(artifact / "tokenizer.json", embedder.manifest.max_seq_length)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
-import warnings
 from pathlib import Path
 
 import torch
+
+from .quiet import quiet
 
 OPSET = 18
 
@@ -20,10 +18,7 @@ def export_onnx(graph: torch.nn.Module, path: Path) -> None:
     mask = (ids != 0).long()
     batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence")
     shapes = ({0: batch, 1: seq}, {0: batch, 1: seq})
-    # The exporter prints progress lines and warns about axis names; keep the CLI output readable.
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        logging.getLogger("torch").setLevel(logging.ERROR)
+    with quiet():  # the exporter prints progress lines and warns about axis names
         torch.onnx.export(
             graph, (ids, mask), str(path), dynamo=True, dynamic_shapes=shapes,
             input_names=["input_ids", "attention_mask"], output_names=["sentence_embedding"],

@@ -10,14 +10,15 @@ same with 4-bit blocks, embeddings included (GatherBlockQuantized).
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-PRECISIONS = ("fp32", "fp16", "int8", "int4")
+from .formats import PRECISIONS
+from .quiet import quiet
+
 BLOCK_SIZE = 32
 # Embedding tables smaller than this stay float: the saving is not worth a lookup-side dequantize.
 MIN_EMBEDDING_ELEMENTS = 1 << 20
@@ -52,9 +53,9 @@ def _weight_only(model: onnx.ModelProto, bits: int, ops: tuple[str, ...]) -> onn
         quant_format=QuantFormat.QOperator, op_types_to_quantize=ops,
         quant_axes=(("MatMul", 0), ("Gather", 1)),
     )
-    logging.getLogger("onnxruntime.quantization").setLevel(logging.ERROR)
-    quantizer = MatMulNBitsQuantizer(model, algo_config=config)
-    quantizer.process()
+    with quiet():
+        quantizer = MatMulNBitsQuantizer(model, algo_config=config)
+        quantizer.process()
     return quantizer.model.model
 
 

@@ -38,6 +38,6 @@ def compare(reference: np.ndarray, candidate: np.ndarray) -> Parity:
 
 def compare_artifact(reference: np.ndarray, artifact: Path, texts: list[str]) -> Parity:
     """Cosine between reference embeddings (the source model's) and the artifact's, text by text."""
-    from embedlite import Embedder
+    from embedlite.embedder import Embedder
 
     return compare(reference, Embedder(artifact, device="cpu").embed(texts, show_progress=False))

@@ -11,7 +11,7 @@ from embedlite.artifact import Manifest
 
 def evaluate(artifact: Path, data: Path) -> dict:
     """STS-B test Spearman, nDCG@10 on stsb-retrieval, and CPU sentences/s (batch 32) of one artifact."""
-    from embedlite import Embedder
+    from embedlite.embedder import Embedder
     from embedlite.evaluation import load_retrieval, load_sts, retrieval_scores, sts_spearman
 
     embedder = Embedder(artifact, device="cpu")

@@ -3,15 +3,15 @@ quantized with ai-edge-quantizer."""
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
-import logging
-import os
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from embedlite.artifact import signature_name
+
+from .quiet import quiet
 
 SEQUENCE_BUCKETS = (32, 64, 128, 256, 512)
 BATCH_BUCKETS = (1, 8)
@@ -20,10 +20,6 @@ RECIPES = {
     "int8": "dynamic_wi8c_afp32",
     "int4": "dynamic_wi4b32_afp32",
 }
-
-
-def signature_name(batch: int, seq: int) -> str:
-    return f"b{batch}_s{seq}"
 
 
 def buckets_for(max_seq_length: int) -> tuple[int, ...]:
@@ -51,7 +47,7 @@ def export_tflite(graph: torch.nn.Module, path: Path, seq_buckets: tuple[int, ..
             name = signature_name(batch, seq)
             builder = (litert_torch.signature(name, graph, sample) if builder is None
                        else builder.signature(name, graph, sample))
-    with _quiet(), traced_with_grouped_attention(graph.encoder):
+    with quiet(), traced_with_grouped_attention(graph.encoder):
         builder.convert().export(str(path))
 
 
@@ -89,15 +85,6 @@ def quantize_tflite(src: Path, dst: Path, precision: str) -> None:
         q.add_weight_only_config(regex=".*", operation_name="*", num_bits=16, algorithm_key="float_casting")
     else:
         q.load_quantization_recipe(getattr(recipe, RECIPES[precision])())
-    with _quiet():
+    with quiet():
         result = q.quantize()
     result.export_model(str(dst), overwrite=True)
-
-
-@contextlib.contextmanager
-def _quiet():
-    """The converter prints a progress line per stage; the CLI prints its own."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    logging.getLogger("absl").setLevel(logging.ERROR)
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        yield

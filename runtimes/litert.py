@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from embedlite.artifact import parse_signature
 from embedlite.errors import ArtifactError, EmbedliteError, MissingDependencyError
 
 from .tokenizer import pad_batch
@@ -54,8 +55,7 @@ class LiteRTModel:
             signatures = self._engine.get_signature_list()
         self._names = {}
         for name in signatures:
-            batch, seq = (int(part[1:]) for part in name.split("_"))
-            self._names[(batch, seq)] = name
+            self._names[parse_signature(name)] = name
         self._loaded = {}  # (batch, seq) -> (runner, input names): a runner allocates its tensors once
         if not self._names:
             raise ArtifactError(f"{path} has no (batch, sequence) signatures")

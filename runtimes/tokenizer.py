@@ -30,8 +30,21 @@ class TextTokenizer:
 
     def encode(self, texts: list[str]) -> tuple[list[list[int]], int]:
         """Token ids of each text, and how many texts lost tokens to truncation."""
-        encodings = self._tok.encode_batch(texts)
+        try:
+            encodings = self._tok.encode_batch(texts)
+        except TypeError:  # tokenizers cannot take a str that is not valid Unicode (a lone surrogate)
+            raise ValueError(_first_unencodable(texts)) from None
         return [e.ids for e in encodings], sum(bool(e.overflowing) for e in encodings)
+
+
+def _first_unencodable(texts: list[str]) -> str:
+    for i, text in enumerate(texts):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return (f"texts[{i}] is not valid Unicode: it holds the lone surrogate {text[exc.start]!r} "
+                    "(decode the input with errors='replace', or fix its source)")
+    return "a text could not be tokenised: it is not valid Unicode"
 
 
 def pad_batch(ids: list[list[int]], pad_id: int, width: int | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.metadata
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,14 @@ from .errors import ArtifactError
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 MODEL_FILES = {"onnx": "model.onnx", "tflite": "model.tflite"}
+
+
+def package_version() -> str:
+    """embedlite's installed version (artifacts record which embedlite made them)."""
+    try:
+        return importlib.metadata.version("embedlite")
+    except importlib.metadata.PackageNotFoundError:  # a source tree that was never installed
+        return "0+unknown"
 
 
 @dataclass(frozen=True)
@@ -31,7 +40,6 @@ class Manifest:
     max_seq_length: int
     prompts: dict[str, str] = field(default_factory=dict)
     default_task: str | None = None
-    inputs: tuple[str, ...] = ("input_ids", "attention_mask")
     output_dim: int | None = None  # a fixed-dim artifact slices inside the graph
     sequence_buckets: tuple[int, ...] = ()  # static-shape formats (TFLite): one signature per
     batch_buckets: tuple[int, ...] = ()  # (batch, sequence) pair, named b{batch}_s{sequence}
@@ -45,7 +53,7 @@ class Manifest:
 
     def to_json(self) -> str:
         data = dataclasses.asdict(self)
-        for key in ("matryoshka_dims", "inputs", "sequence_buckets", "batch_buckets"):
+        for key in ("matryoshka_dims", "sequence_buckets", "batch_buckets"):
             data[key] = list(data[key])
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
@@ -58,10 +66,23 @@ class Manifest:
         if missing:
             raise ArtifactError(f"manifest.json lacks the fields: {', '.join(missing)}")
         kwargs = {k: v for k, v in data.items() if k in known}
-        for key in ("matryoshka_dims", "inputs", "sequence_buckets", "batch_buckets"):
+        for key in ("matryoshka_dims", "sequence_buckets", "batch_buckets"):
             if key in kwargs:
                 kwargs[key] = tuple(kwargs[key])
         return cls(**kwargs)
+
+
+def signature_name(batch: int, seq: int) -> str:
+    """The name of a static-shape format's (batch, sequence) signature."""
+    return f"b{batch}_s{seq}"
+
+
+def parse_signature(name: str) -> tuple[int, int]:
+    """(batch, sequence) of a signature name, or an ArtifactError naming it."""
+    parts = name.split("_")
+    if len(parts) != 2 or parts[0][:1] != "b" or parts[1][:1] != "s" or not all(p[1:].isdigit() for p in parts):
+        raise ArtifactError(f"signature {name!r} is not named b<batch>_s<sequence>")
+    return int(parts[0][1:]), int(parts[1][1:])
 
 
 def sha256_file(path: Path) -> str:

@@ -1,0 +1,168 @@
+"""Export a sentence-transformers encoder to one artifact per (format, precision), in named steps:
+load the source, convert the graph once per format variant, finish each precision, write manifest, parity and
+report, then move the artifacts into place."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from embedlite.artifact import MODEL_FILES, Manifest, package_version, write_manifest
+from embedlite.errors import EmbedliteError
+
+from .formats import Target, targets
+from .parity import Parity
+
+MATRYOSHKA_LADDER = (1024, 768, 512, 256, 128, 64)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    manifest: Manifest
+    parity: Parity
+    report: dict
+
+
+def export(model: str | Path, out: str | Path, *, formats: tuple[str, ...] = ("onnx",),
+           precisions: tuple[str, ...] = ("fp32",), dims: tuple[int, ...] | None = None,
+           output_dim: int | None = None, name: str | None = None, source_name: str | None = None,
+           parity_texts: list[str] | None = None, eval_data: Path | None = None,
+           progress: Callable[[str], object] = print) -> list[ExportResult]:
+    """Convert a sentence-transformers model into one artifact per (format, precision); the parameters are
+    documented on embedlite.export, the public entry point."""
+    from .source import load_source
+
+    plan = targets(formats, precisions)
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise EmbedliteError(f"{out} exists and is not empty; choose a new output directory")
+    progress(f"loading {model}")
+    src = load_source(model, output_dim=output_dim)
+    if src.architecture.startswith("gemma") and "fp16" in precisions:
+        raise EmbedliteError("Gemma activations overflow fp16 (EmbeddingGemma does not support float16); "
+                             "export fp32, int8 or int4 instead")
+    dims = check_dims(dims or default_dims(src.dim), src.dim)
+    if output_dim is not None and output_dim not in dims:
+        raise EmbedliteError(f"output_dim {output_dim} is not one of the dims {list(dims)}")
+    from . import parity
+    from .tflite_export import buckets_for
+
+    texts = parity_texts or parity.default_sentences()
+    seq_buckets = buckets_for(src.max_seq_length)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".embedlite-export-", dir=out.parent))
+    try:
+        converted = _convert(src.graph, plan, staging, seq_buckets, progress)
+        save_tokenizer(src.st_model, staging / "tokenizer.json")
+        reference = src.st_model.encode(texts, batch_size=32, convert_to_numpy=True)[:, :output_dim]
+        base = Manifest(
+            name=name or src.name, source_model=source_name or str(model), architecture=src.architecture,
+            format="onnx", precision="fp32", pooling=src.pooling, normalize=src.normalize, dim=src.dim,
+            matryoshka_dims=dims, max_seq_length=src.max_seq_length, prompts=src.prompts,
+            default_task=src.default_task, output_dim=output_dim,
+            created_by=f"embedlite {package_version()}")
+        results = [_write_artifact(target, converted, base, seq_buckets, reference, texts, eval_data, staging,
+                                   progress) for target in plan]
+        for path in converted.values():
+            path.unlink()
+        return _move_into_place(results, staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def default_dims(dim: int) -> tuple[int, ...]:
+    """The full dim, then the usual Matryoshka ladder below it."""
+    return (dim, *(d for d in MATRYOSHKA_LADDER if d < dim))
+
+
+def check_dims(dims: tuple[int, ...], full: int) -> tuple[int, ...]:
+    dims = tuple(sorted(set(int(d) for d in dims), reverse=True))
+    bad = [d for d in dims if d <= 0 or d > full]
+    if bad:
+        raise EmbedliteError(f"dims {bad} are outside 1..{full}, the model's embedding size")
+    return dims if full in dims else (full, *dims)
+
+
+def save_tokenizer(st_model, path: Path) -> None:
+    """Write the fast tokenizer as tokenizer.json; the runtime sets truncation and padding itself."""
+    backend = getattr(st_model.tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        raise EmbedliteError("the model's tokenizer has no fast (tokenizers) version to export")
+    backend.no_truncation()
+    backend.no_padding()
+    backend.save(str(path))
+
+
+def _convert(graph, plan: list[Target], staging: Path, seq_buckets: tuple[int, ...],
+             progress: Callable[[str], object]) -> dict[tuple[str, str], Path]:
+    """Each format variant the plan needs, converted once: (format, variant) -> file."""
+    converted: dict[tuple[str, str], Path] = {}
+    for target in plan:
+        key = (target.format.name, target.format.variant(target.precision))
+        if key not in converted:
+            progress(f"converting to {key[0]}" + (f" ({key[1]})" if key[1] != "float" else ""))
+            converted[key] = staging / f"{key[1]}.{key[0]}"
+            target.format.convert(graph, key[1], converted[key], seq_buckets)
+    return converted
+
+
+def _write_artifact(target: Target, converted: dict, base: Manifest, seq_buckets: tuple[int, ...],
+                    reference: np.ndarray, texts: list[str], eval_data: Path | None, staging: Path,
+                    progress: Callable[[str], object]) -> ExportResult:
+    """Finish one precision, then its tokenizer, manifest, parity and report, in staging/<format>-<precision>."""
+    from . import parity
+    from .report import evaluate, write_report
+
+    progress(f"writing {target.format.name} {target.precision}")
+    folder = staging / target.name
+    folder.mkdir()
+    fmt = target.format
+    fmt.finish(converted[(fmt.name, fmt.variant(target.precision))], target.precision,
+               folder / MODEL_FILES[fmt.name])
+    shutil.copyfile(staging / "tokenizer.json", folder / "tokenizer.json")
+    manifest = write_manifest(folder, dataclasses.replace(base, format=fmt.name, precision=target.precision,
+                                                          **fmt.manifest_fields(seq_buckets)))
+    result = parity.compare_artifact(reference, folder, texts)
+    report = {"format": fmt.name, "precision": target.precision, "parity": dataclasses.asdict(result),
+              "bytes": manifest.files[manifest.model_file]["bytes"]}
+    if eval_data is not None:
+        progress(f"evaluating {fmt.name} {target.precision}")
+        report.update(evaluate(folder, Path(eval_data)))
+    write_report(folder, manifest, report)
+    return ExportResult(folder, manifest, result, report)
+
+
+def _move_into_place(results: list[ExportResult], staging: Path, out: Path) -> list[ExportResult]:
+    if out.exists():
+        out.rmdir()  # empty: checked before the export
+    if len(results) == 1:
+        results[0].path.rename(out)
+        shutil.rmtree(staging)
+        return [dataclasses.replace(results[0], path=out)]
+    for leftover in staging.iterdir():
+        if not leftover.is_dir():
+            leftover.unlink()
+    staging.rename(out)
+    return [dataclasses.replace(r, path=out / r.path.name) for r in results]
+
+
+def summary_table(results: list[ExportResult]) -> str:
+    """A markdown table of the exported artifacts."""
+    keys = [k for k in ("sts_spearman", "ndcg@10", "sentences_per_s") if k in results[0].report]
+    head = "| artifact | MB | min cos | mean cos |" + "".join(f" {k} |" for k in keys)
+    rows = [head, "|---" * (4 + len(keys)) + "|"]
+    for r in results:
+        p = r.parity
+        cells = "".join(f" {r.report[k]:.4f} |" if k != "sentences_per_s" else f" {r.report[k]:.0f} |"
+                        for k in keys)
+        rows.append(f"| {r.path.name} | {r.report['bytes'] / 1e6:.1f} | {p.min_cosine:.4f} "
+                    f"| {p.mean_cosine:.5f} |{cells}")
+    return "\n".join(rows)

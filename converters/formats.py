@@ -1,0 +1,87 @@
+"""The export formats: how a precision is reached from the torch graph. A new format or precision is added here.
+
+Each format converts the float graph once per `variant` (a precision may need its own conversion: TFLite int4
+packs the vocabulary table to 4 bits before converting) and then `finish`es each precision from that file.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from torch import nn
+
+from embedlite.errors import EmbedliteError
+
+PRECISIONS = ("fp32", "fp16", "int8", "int4")
+
+
+class OnnxFormat:
+    name = "onnx"
+
+    def variant(self, precision: str) -> str:
+        return "float"
+
+    def convert(self, graph: nn.Module, variant: str, path: Path, seq_buckets: tuple[int, ...]) -> None:
+        from .onnx_export import export_onnx
+
+        export_onnx(graph, path)
+
+    def finish(self, converted: Path, precision: str, path: Path) -> None:
+        from .onnx_quantize import quantize
+
+        quantize(converted, path, precision)
+
+    def manifest_fields(self, seq_buckets: tuple[int, ...]) -> dict:
+        return {}
+
+
+class TfliteFormat:
+    name = "tflite"
+
+    def variant(self, precision: str) -> str:
+        return "packed-embeddings" if precision == "int4" else "float"
+
+    def convert(self, graph: nn.Module, variant: str, path: Path, seq_buckets: tuple[int, ...]) -> None:
+        from .packed_embedding import with_packed_embeddings
+        from .tflite_export import export_tflite
+
+        export_tflite(with_packed_embeddings(graph) if variant == "packed-embeddings" else graph, path, seq_buckets)
+
+    def finish(self, converted: Path, precision: str, path: Path) -> None:
+        from .tflite_export import quantize_tflite
+
+        if precision == "fp32":
+            shutil.copyfile(converted, path)
+        else:
+            quantize_tflite(converted, path, precision)
+
+    def manifest_fields(self, seq_buckets: tuple[int, ...]) -> dict:
+        from .tflite_export import BATCH_BUCKETS
+
+        return {"sequence_buckets": seq_buckets, "batch_buckets": BATCH_BUCKETS}
+
+
+FORMATS = {f.name: f for f in (OnnxFormat(), TfliteFormat())}
+
+
+@dataclass(frozen=True)
+class Target:
+    format: OnnxFormat | TfliteFormat
+    precision: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.format.name}-{self.precision}"
+
+
+def targets(formats: tuple[str, ...], precisions: tuple[str, ...]) -> list[Target]:
+    """Every (format, precision) asked for, or an error naming the unknown one."""
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise EmbedliteError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    for precision in precisions:
+        if precision not in PRECISIONS:
+            raise EmbedliteError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
+    return [Target(FORMATS[f], p) for f in formats for p in precisions]

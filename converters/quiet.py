@@ -1,0 +1,36 @@
+"""Keep the converters' chatter (progress prints, deprecation warnings, log lines) off the user's terminal,
+and leave the process as it was found: logger levels and environment are restored afterwards."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import warnings
+from collections.abc import Iterator
+
+LOGGERS = ("torch", "torch.onnx", "torch.export", "onnxscript", "onnxruntime.quantization", "absl",
+           "sentence_transformers", "transformers")
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Silence stdout, stderr, warnings and the converters' loggers inside the block."""
+    levels = {name: logging.getLogger(name).level for name in LOGGERS}
+    tf_level = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    try:
+        for name in LOGGERS:
+            logging.getLogger(name).setLevel(logging.ERROR)
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+        if tf_level is None:
+            os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
+        else:
+            os.environ["TF_CPP_MIN_LOG_LEVEL"] = tf_level
