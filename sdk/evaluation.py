@@ -64,6 +64,24 @@ def load_retrieval(directory: str | Path, split: str = "test") -> RetrievalData:
     return RetrievalData(corpus, queries, qrels)
 
 
+def retrieval_from_sts(data: StsData, min_score: float = 4.0) -> RetrievalData:
+    """A paraphrase retrieval set from STS pairs, derived as stsb-retrieval is from the test split (so a dev
+    version can be made): query = sentence1 of each pair scored >= min_score, its relevant document = that
+    pair's sentence2, corpus = every other sentence of the split."""
+    pairs = [(a, b) for a, b, score in zip(data.sentences1, data.sentences2, data.scores) if score >= min_score]
+    query_texts = list(dict.fromkeys(a for a, _ in pairs))
+    asked = set(query_texts)
+    doc_texts = [t for t in dict.fromkeys(data.sentences1 + data.sentences2) if t not in asked]
+    doc_id = {t: f"d{i}" for i, t in enumerate(doc_texts)}
+    query_id = {t: f"q{i}" for i, t in enumerate(query_texts)}
+    qrels: dict[str, dict[str, float]] = {}
+    for a, b in pairs:
+        if b in doc_id:
+            qrels.setdefault(query_id[a], {})[doc_id[b]] = 1.0
+    queries = {query_id[t]: t for t in query_texts if query_id[t] in qrels}
+    return RetrievalData({i: t for t, i in doc_id.items()}, queries, qrels)
+
+
 def _jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 

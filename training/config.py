@@ -3,30 +3,56 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from embedlite.errors import EmbedliteError
+from embedlite.sources import SOURCES
+
+from .data import TextSource
 
 STUDENT_INITS = ("layers", "random", "decoder")
-QAT_BITS = (None, 8, 4)
+PROJECTIONS = ("learned", "pca")
+QAT_BITS = (8, 4)
+
+
+@dataclass(frozen=True)
+class Mixture:
+    """One training run's data: runs on different mixtures start from the same student and are merged."""
+
+    name: str
+    train_texts: tuple[TextSource, ...]
 
 
 @dataclass(frozen=True)
 class DistillConfig:
-    """teacher: a sentence-transformers directory; or teacher_embeddings (.npy, one row per text in
-    train_texts order) computed by any model or API. student: how the student starts (see STUDENT_INITS):
-    'layers' keeps teacher layers `student_layers`; 'random' builds `student_size` ('tiny'); 'decoder' turns
-    the causal Gemma 3 LM at `student_source` into a bidirectional encoder."""
+    """How to distil a student from a teacher.
 
-    train_texts: tuple[Path, ...]
+    teacher: a sentence-transformers directory or a known source name (embedlite.sources, e.g.
+    'all-mpnet-base-v2'); its embeddings are computed once by its exported ONNX artifact and cached. Or
+    teacher_embeddings: a .npy, one row per training text, from any model or API.
+    student: 'layers' starts from `student_source` (a directory or known name; default: the teacher) keeping
+    `student_layers` (empty: all); 'random' builds a small BERT ('tiny'); 'decoder' turns the causal Gemma 3 LM
+    at `student_source` into a bidirectional encoder.
+    train_texts: one run over these texts; or mixtures: one run per mixture, then the runs are averaged.
+    projection: how a student narrower than the teacher is matched: a 'learned' linear map, or 'pca' (the
+    teacher's embeddings projected on their top principal directions: the first student dims match the
+    teacher's strongest ones, as Matryoshka truncation wants).
+    hard_negatives: each text's nearest other texts by the teacher (near-duplicates skipped) are mined; every
+    batch pairs its texts with one of their neighbours, so the contrastive and geometry losses see close pairs.
+    qat_bits: after training (and merging), `qat_epochs` more epochs with weights fake-quantized to these
+    bit widths in turn (blocks of `qat_block` along the input, as the int8/int4 exports quantize)."""
+
     output: Path
-    teacher: Path | None = None
+    train_texts: tuple[TextSource, ...] = ()
+    mixtures: tuple[Mixture, ...] = ()
+    teacher: Path | str | None = None
     teacher_embeddings: Path | None = None
     student: str = "layers"
+    student_source: Path | str | None = None
     student_layers: tuple[int, ...] = (0, 2, 4)
     student_size: str = "tiny"
-    student_source: Path | None = None
     matryoshka_dims: tuple[int, ...] = ()
     max_texts: int | None = None
     max_seq_length: int = 128
@@ -37,39 +63,74 @@ class DistillConfig:
     nce_weight: float = 1.0
     same_tower_negatives: bool = True
     spread_out_weight: float = 1.0
-    qat_bits: int | None = None
-    qat_fraction: float = 0.2  # the last part of training runs with fake-quantized weights
+    projection: str = "learned"
+    hard_negatives: int = 0
+    duplicate_cosine: float = 0.95  # mined neighbours the teacher finds closer than this are near-duplicates
+    qat_bits: tuple[int, ...] = ()
+    qat_epochs: float = 0.2
+    qat_learning_rate: float | None = None  # default: a tenth of learning_rate
+    qat_block: int = 32
     prompt: str = ""  # task prompt prepended to every training text, as the manifest will declare it
     seed: int = 0
     cache_dir: Path | None = None
-    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:  # accept paths, TOML tables and a single int where tuples are meant
+        object.__setattr__(self, "train_texts", tuple(TextSource.of(t) for t in self.train_texts))
+        object.__setattr__(self, "mixtures", tuple(
+            m if isinstance(m, Mixture) else _mixture(m) for m in self.mixtures))
+        bits = self.qat_bits
+        object.__setattr__(self, "qat_bits", () if bits is None else (bits,) if isinstance(bits, int) else
+                           tuple(bits))
+
+    def runs(self) -> tuple[Mixture, ...]:
+        """The training runs: one per mixture, or one over train_texts."""
+        return self.mixtures or (Mixture("all", self.train_texts),)
 
     def validate(self) -> None:
         if self.student not in STUDENT_INITS:
             raise EmbedliteError(f"unknown student init {self.student!r}; choose from {', '.join(STUDENT_INITS)}")
         if self.student == "random" and self.student_size not in ("tiny",):
             raise EmbedliteError(f"unknown student size {self.student_size!r} for a random BERT student; "
-                                 "use 'tiny', or build an EmbeddingGemma with embedlite.converters.embeddinggemma")
+                                 "use 'tiny'")
         if self.student == "decoder" and (self.student_source is None or not Path(self.student_source).is_dir()):
             raise EmbedliteError("student 'decoder' needs student_source, a Gemma 3 LM directory; "
                                  f"got {self.student_source}")
         if (self.teacher is None) == (self.teacher_embeddings is None):
-            raise EmbedliteError("give exactly one of teacher (a model directory) or teacher_embeddings (.npy)")
-        for path in (*self.train_texts, self.teacher_embeddings, self.teacher):
+            raise EmbedliteError("give exactly one of teacher (a model directory or name) or teacher_embeddings (.npy)")
+        if bool(self.train_texts) == bool(self.mixtures):
+            raise EmbedliteError("give train_texts (one run) or mixtures (one run each, then merged), not both")
+        if len({m.name for m in self.runs()}) != len(self.runs()) or any(not m.train_texts for m in self.runs()):
+            raise EmbedliteError("each mixture needs a distinct name and some train_texts")
+        if self.mixtures and self.teacher_embeddings is not None:
+            raise EmbedliteError("teacher_embeddings (one row per text) needs a single run over train_texts")
+        sources = [s.path for m in self.runs() for s in m.train_texts]
+        for path in (*sources, self.teacher_embeddings, *(self._model_paths())):
             if path is not None and not Path(path).exists():
                 raise EmbedliteError(f"file not found: {path}")
-        if not self.train_texts:
-            raise EmbedliteError("no train_texts given")
         dims = list(self.matryoshka_dims)
         if dims != sorted(set(dims), reverse=True) or any(d <= 0 for d in dims):
             raise EmbedliteError(f"matryoshka_dims {dims} must be distinct positive dims, largest first, "
                                  "so that each nests in the one before")
-        if self.qat_bits not in QAT_BITS:
-            raise EmbedliteError(f"qat_bits must be 8, 4 or None, got {self.qat_bits!r}")
-        if not 0 < self.qat_fraction <= 1:
-            raise EmbedliteError("qat_fraction must be in (0, 1]")
-        if self.batch_size < 2:
-            raise EmbedliteError("batch_size must be at least 2: contrastive losses need in-batch negatives")
+        if self.projection not in PROJECTIONS:
+            raise EmbedliteError(f"projection must be one of {', '.join(PROJECTIONS)}, got {self.projection!r}")
+        if any(b not in QAT_BITS for b in self.qat_bits):
+            raise EmbedliteError(f"qat_bits must be among {QAT_BITS}, got {self.qat_bits!r}")
+        if self.qat_bits and self.qat_epochs <= 0:
+            raise EmbedliteError("qat_epochs must be positive when qat_bits are given")
+        if self.batch_size < 2 or (self.hard_negatives and self.batch_size < 4):
+            raise EmbedliteError("batch_size must be at least 2 (4 with hard_negatives): contrastive losses need "
+                                 "in-batch negatives")
+
+    def _model_paths(self) -> list[Path]:
+        """Teacher and student source given as paths (known source names are fetched, not checked here)."""
+        return [Path(p) for p in (self.teacher, self.student_source)
+                if p is not None and str(p) not in SOURCES and self.student != "decoder"]
+
+
+def _mixture(value: Any) -> Mixture:
+    if not isinstance(value, dict) or set(value) != {"name", "train_texts"}:
+        raise EmbedliteError(f"a mixture is {{name, train_texts}}; got {value!r}")
+    return Mixture(str(value["name"]), tuple(TextSource.of(t) for t in value["train_texts"]))
 
 
 PATH_FIELDS = ("output", "teacher", "teacher_embeddings", "student_source", "cache_dir")
@@ -77,7 +138,7 @@ PATH_FIELDS = ("output", "teacher", "teacher_embeddings", "student_source", "cac
 
 def config_from_file(path: Path, overrides: dict | None = None) -> DistillConfig:
     """A DistillConfig from a TOML file (top level or a [distill] table), `overrides` on top. Relative paths are
-    taken from the file's folder, so a config and its data can move together."""
+    taken from the file's folder, so a config and its data can move together; known source names stay names."""
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
@@ -91,26 +152,35 @@ def config_from_file(path: Path, overrides: dict | None = None) -> DistillConfig
     except tomllib.TOMLDecodeError as exc:
         raise EmbedliteError(f"{path} is not valid TOML: {exc}") from None
     values = values.get("distill", values)
-    known = {f.name for f in dataclasses.fields(DistillConfig)} - {"extra"}
+    known = {f.name for f in dataclasses.fields(DistillConfig)}
     unknown = sorted(set(values) - known)
     if unknown:
         raise EmbedliteError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     base = path.parent
 
     def resolve(p):
-        return p if Path(p).is_absolute() else base / p
+        return p if str(p) in SOURCES or Path(p).is_absolute() else base / p
+
+    def sources(texts):
+        texts = [texts] if isinstance(texts, (str, dict)) else texts
+        return tuple(TextSource.of({**t, "path": resolve(t.get("path", ""))} if isinstance(t, dict) else resolve(t))
+                     for t in texts)
 
     for key in PATH_FIELDS:
         if values.get(key) is not None:
             values[key] = resolve(values[key])
     if "train_texts" in values:
-        texts = values["train_texts"]
-        values["train_texts"] = tuple(resolve(t) for t in ([texts] if isinstance(texts, str) else texts))
+        values["train_texts"] = sources(values["train_texts"])
+    if "mixtures" in values:
+        values["mixtures"] = tuple(_mixture({**m, "train_texts": sources(m.get("train_texts", ()))})
+                                   if isinstance(m, dict) else m for m in values["mixtures"])
     for key in ("student_layers", "matryoshka_dims"):
         if key in values:
             values[key] = tuple(values[key])
     values.update(overrides or {})
-    missing = [k for k in ("train_texts", "output") if k not in values]
-    if missing:
-        raise EmbedliteError(f"{path}: {', '.join(missing)} must be set (in the file or as flags)")
-    return DistillConfig(**values)
+    if "output" not in values:
+        raise EmbedliteError(f"{path}: output must be set (in the file or as a flag)")
+    try:
+        return DistillConfig(**values)
+    except TypeError as exc:
+        raise EmbedliteError(f"{path}: {exc}") from None

@@ -1,43 +1,58 @@
-"""Training texts from the shared corpora's formats: STS-B TSV, SST-2 TSV, JSONL {text}, plain lines."""
+"""Training texts from the shared corpora's formats: STS-B TSV, SST-2 TSV, JSONL {text}, plain lines; long texts
+optionally cut into windows of a few sentences."""
 
 from __future__ import annotations
 
-import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from embedlite.errors import EmbedliteError
+from embedlite.text_files import distinct_texts, read_texts
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
-def load_texts(paths, limit: int | None = None) -> list[str]:
-    """Distinct non-empty texts, in file order."""
-    seen: dict[str, None] = {}
-    for path in map(Path, paths):
-        for text in _read(path):
-            text = text.strip()
-            if text:
-                seen.setdefault(text)
-    texts = list(seen)
+@dataclass(frozen=True)
+class TextSource:
+    """A file of texts; window > 0 cuts each text into windows of that many sentences (long reviews become
+    sentence-length training texts); limit keeps the first texts only."""
+
+    path: Path
+    window: int = 0
+    limit: int | None = None
+
+    @classmethod
+    def of(cls, value: TextSource | Path | str | dict) -> TextSource:
+        """A source from a path, or a TOML table {path, window, limit}."""
+        if isinstance(value, TextSource):
+            return value
+        if isinstance(value, dict):
+            unknown = sorted(set(value) - {"path", "window", "limit"})
+            if unknown or "path" not in value:
+                raise EmbedliteError(f"a text source is {{path, window, limit}}; got keys {sorted(value)}")
+            return cls(Path(value["path"]), int(value.get("window", 0)), value.get("limit"))
+        return cls(Path(value))
+
+
+def load_texts(sources: Iterable[TextSource | Path | str], limit: int | None = None) -> list[str]:
+    """Distinct non-empty texts of all sources, in file order."""
+    sources = [TextSource.of(s) for s in sources]
+    texts: list[str] = []
+    for source in sources:
+        texts += distinct_texts(_windows(read_texts(source.path), source.window))[:source.limit]
+    texts = distinct_texts(texts)
     if not texts:
-        raise EmbedliteError(f"no texts in {', '.join(map(str, paths))}")
-    return texts[:limit] if limit else texts
+        raise EmbedliteError(f"no texts in {', '.join(str(s.path) for s in sources)}")
+    return texts[:limit]
 
 
-def _read(path: Path):
-    lines = path.read_text(encoding="utf-8").splitlines()
-    if path.suffix == ".jsonl":
-        for number, line in enumerate(lines, 1):
-            if line.strip():
-                try:
-                    yield json.loads(line)["text"]
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    raise EmbedliteError(f"{path}:{number}: expected a JSON object with a 'text' field") from None
-    elif path.suffix in (".csv", ".tsv"):
-        for line in lines:
-            cols = line.split("\t")
-            if len(cols) >= 7:  # STS Benchmark: both sentences
-                yield cols[5]
-                yield cols[6]
-            elif cols and cols[0] != "sentence":  # SST-2: sentence, label
-                yield cols[0]
-    else:
-        yield from lines
+def _windows(texts: Iterable[str], window: int) -> Iterator[str]:
+    for text in texts:
+        if window <= 0:
+            yield text
+            continue
+        sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
+        for start in range(0, len(sentences), window):
+            yield " ".join(sentences[start:start + window])

@@ -1,4 +1,5 @@
-"""The distillation loop: a student learns the teacher's embeddings and their geometry at every Matryoshka dim."""
+"""The distillation pipeline: a run per data mixture from the same student, the runs merged, then a
+quantization-aware phase; every step matches the teacher's embeddings and geometry at every Matryoshka dim."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import dataclasses
 import json
 import math
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -21,77 +23,168 @@ def build_student(config: DistillConfig):
     from . import student
 
     if config.student == "layers":
-        if config.teacher is None:
-            raise EmbedliteError("student 'layers' copies teacher layers: give a teacher model directory")
-        return student.from_teacher_layers(SentenceTransformer(str(config.teacher), device="cpu"),
+        source = config.student_source or config.teacher
+        if source is None:
+            raise EmbedliteError("student 'layers' copies layers of student_source or the teacher: give one")
+        return student.from_teacher_layers(SentenceTransformer(str(_model_dir(source)), device="cpu"),
                                            config.student_layers)
     work = Path(config.output).parent / f".{Path(config.output).name}-init"
     if config.student == "random":
-        tokenizer_dir = config.teacher or config.student_source
-        if tokenizer_dir is None:
+        tokenizer_source = config.teacher or config.student_source
+        if tokenizer_source is None:
             raise EmbedliteError("a random student takes its tokenizer from the teacher or student_source")
-        path = student.random_bert(tokenizer_dir, work, seed=config.seed, max_seq_length=config.max_seq_length)
+        path = student.random_bert(_model_dir(tokenizer_source), work, seed=config.seed,
+                                   max_seq_length=config.max_seq_length)
     else:
-        path = student.decoder_to_encoder(config.student_source, work, config.max_seq_length)
+        path = student.decoder_to_encoder(Path(config.student_source or ""), work, config.max_seq_length)
     model = SentenceTransformer(str(path), device="cpu")
     shutil.rmtree(path)  # loaded into memory; the trained student is saved at config.output
     return model
 
 
+def _model_dir(model: Path | str) -> Path:
+    """A sentence-transformers directory for a path or a known source name."""
+    from embedlite.converters.source import known_source
+    from embedlite.sources import SOURCES
+
+    return known_source(str(model)) if str(model) in SOURCES else Path(model)
+
+
 def distill(config: DistillConfig, progress: bool = True) -> Path:
-    """Train a student per `config` and save it as a sentence-transformers directory at config.output."""
+    """Train a student per `config` and save it (a sentence-transformers directory) at config.output."""
+    config.validate()
+    output = Path(config.output)
+    if output.exists() and any(output.iterdir()):
+        raise EmbedliteError(f"{output} exists and is not empty; choose a new output directory")
+
+    from .data import load_texts
+    from .merge import average
+    from .teacher import teacher_embeddings
+
+    started = time.perf_counter()
+    runs = config.runs()
+    run_texts = [load_texts(m.train_texts, config.max_texts) for m in runs]
+    texts = list(dict.fromkeys(t for group in run_texts for t in group))
+    targets = teacher_embeddings(texts, config.teacher, config.teacher_embeddings, config.cache_dir, progress)
+    row = {t: i for i, t in enumerate(texts)}
+    neighbours = _neighbours(targets, config)
+    timings = {"teacher": round(time.perf_counter() - started, 1)}
+    phases, models = [], []
+    for number, (mixture, group) in enumerate(zip(runs, run_texts)):
+        start = time.perf_counter()
+        model = build_student(config)
+        rows = np.array([row[t] for t in group])
+        phases.append(_train(model, [texts[i] for i in rows], targets[rows], _subset(neighbours, rows), config,
+                             epochs=config.epochs, learning_rate=config.learning_rate, seed=config.seed + number,
+                             qat_bits=(), progress=progress, name=mixture.name))
+        timings[f"run {mixture.name}"] = round(time.perf_counter() - start, 1)
+        if len(runs) > 1:
+            model.save(str(output / "runs" / mixture.name))
+        models.append(model)
+    model = models[0] if len(models) == 1 else average(models, [m.name for m in runs])
+    if config.qat_bits:
+        start = time.perf_counter()
+        phases.append(_train(model, texts, targets, neighbours, config, epochs=config.qat_epochs,
+                             learning_rate=config.qat_learning_rate or config.learning_rate / 10,
+                             seed=config.seed + len(runs), qat_bits=config.qat_bits, progress=progress, name="qat"))
+        timings["qat"] = round(time.perf_counter() - start, 1)
+    model.eval()
+    model.save(str(output))
+    timings["total"] = round(time.perf_counter() - started, 1)
+    record = json.loads(json.dumps(dataclasses.asdict(config), default=str))
+    (output / "distill.json").write_text(json.dumps({"config": record, "texts": len(texts), "phases": phases,
+                                                     "seconds": timings}, indent=2) + "\n")
+    return output
+
+
+def _neighbours(targets: np.ndarray, config: DistillConfig) -> np.ndarray | None:
+    if not config.hard_negatives:
+        return None
+    from .mining import mine_neighbours
+
+    return mine_neighbours(targets, config.hard_negatives, config.duplicate_cosine)
+
+
+def _subset(neighbours: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
+    """Neighbour lists restricted to `rows`, renumbered to positions in rows (-1 where outside)."""
+    if neighbours is None:
+        return None
+    position = np.full(len(neighbours), -1, dtype=np.int64)
+    position[rows] = np.arange(len(rows))
+    picked = neighbours[rows]
+    return np.where(picked >= 0, position[np.maximum(picked, 0)], -1)
+
+
+class _Targets:
+    """What the student's embeddings are compared with. 'learned': the teacher's vectors, reached through a linear
+    map trained alongside (dropped afterwards). 'pca': the teacher's vectors projected on their top principal
+    directions (no centring: dot products are what is kept), so every prefix has its own target."""
+
+    def __init__(self, targets: np.ndarray, student_dim: int, projection: str):
+        import torch
+
+        self.teacher = torch.from_numpy(targets)
+        self.map: torch.nn.Module = torch.nn.Identity()
+        self.reduced = None
+        if projection == "pca":
+            if student_dim > targets.shape[1]:
+                raise EmbedliteError(f"projection 'pca' needs a student dim ({student_dim}) at most the "
+                                     f"teacher's ({targets.shape[1]})")
+            _, _, vt = np.linalg.svd(targets[: 50_000].astype(np.float64), full_matrices=False)
+            self.reduced = torch.from_numpy((targets @ vt[:student_dim].T).astype(np.float32))
+        elif student_dim != targets.shape[1]:
+            self.map = torch.nn.Linear(student_dim, targets.shape[1], bias=False)
+
+
+def _train(model, texts: list[str], targets: np.ndarray, neighbours: np.ndarray | None, config: DistillConfig, *,
+           epochs: float, learning_rate: float, seed: int, qat_bits: tuple[int, ...], progress: bool,
+           name: str) -> dict:
     import torch
     from tqdm.auto import tqdm
 
     from . import losses, qat
-    from .data import load_texts
-    from .teacher import teacher_embeddings
+    from .mining import batches
 
-    config.validate()
-    output = Path(config.output)
-    if output.exists() and any(output.iterdir()):
-        raise EmbedliteError(f"{output} exists and is not empty")
-    texts = load_texts(config.train_texts, config.max_texts)
-    targets = teacher_embeddings(texts, config.teacher, config.teacher_embeddings, config.cache_dir)
-    torch.manual_seed(config.seed)
-    model = build_student(config)
+    torch.manual_seed(seed)
+    saved_length = model.max_seq_length
     model.max_seq_length = config.max_seq_length
     student_dim = (getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension)()
     dims = config.matryoshka_dims or (student_dim,)
     if dims[0] > student_dim:
         raise EmbedliteError(f"matryoshka_dims start at {dims[0]}, above the student's dim {student_dim}")
-    # A learned projection lets a narrower student match a wider teacher; it is not part of the output.
-    projection = (torch.nn.Linear(student_dim, targets.shape[1], bias=False)
-                  if student_dim != targets.shape[1] else torch.nn.Identity())
-    params = [*model.parameters(), *projection.parameters()]
-    optimizer = torch.optim.AdamW(params, lr=config.learning_rate)
-    steps_per_epoch = math.ceil(len(texts) / config.batch_size)
-    total = config.epochs * steps_per_epoch
+    space = _Targets(targets, student_dim, config.projection)
+    params = [*model.parameters(), *space.map.parameters()]
+    optimizer = torch.optim.AdamW(params, lr=learning_rate)
+    total = max(1, math.ceil(epochs * math.ceil(len(texts) / config.batch_size)))
     warmup = max(1, total // 10)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
-    qat_start = int(total * (1 - config.qat_fraction)) if config.qat_bits else None
-    rng = np.random.default_rng(config.seed)
-    history, step = [], 0
+    rng = np.random.default_rng(seed)
+    history: list[dict] = []
     model.train()
-    bar = tqdm(total=total, desc="distilling", unit="step", disable=not progress)
-    for _ in range(config.epochs):
-        order = rng.permutation(len(texts))
-        for start in range(0, len(order), config.batch_size):
-            idx = order[start:start + config.batch_size]
+    bar = tqdm(total=total, desc=f"distilling ({name})", unit="step", disable=not progress)
+    while len(history) < total:
+        for idx in batches(len(texts), config.batch_size, rng, neighbours):
+            if len(history) == total:
+                break
             if len(idx) < 2:
                 continue
-            if step == qat_start:
-                qat.enable(model, config.qat_bits)
+            if qat_bits:
+                qat.enable(model, qat_bits[len(history) % len(qat_bits)], config.qat_block)
             features = model.tokenize([config.prompt + texts[i] for i in idx])
             embeddings = model(features)["sentence_embedding"]
-            teacher = torch.from_numpy(targets[idx])
-            full = projection(embeddings)
-            parts = {
-                "match": losses.embedding_matching(full, teacher),
-                "nce": config.nce_weight * losses.info_nce(full, teacher, config.temperature,
-                                                           config.same_tower_negatives),
-            }
+            teacher = space.teacher[idx]
+            if space.reduced is None:
+                full = space.map(embeddings)
+                parts = {"match": losses.embedding_matching(full, teacher),
+                         "nce": config.nce_weight * losses.info_nce(full, teacher, config.temperature,
+                                                                    config.same_tower_negatives)}
+            else:
+                reduced = space.reduced[idx]
+                parts = {f"match@{d}": losses.embedding_matching(embeddings[:, :d], reduced[:, :d]) / len(dims)
+                         for d in dims}
+                parts["nce"] = config.nce_weight * losses.info_nce(embeddings, reduced, config.temperature,
+                                                                   config.same_tower_negatives)
             for d in dims:  # Matryoshka: every prefix must keep the teacher's geometry on its own
                 parts[f"geo@{d}"] = losses.similarity_matching(embeddings[:, :d], teacher)
                 parts[f"spread@{d}"] = config.spread_out_weight * losses.spread_out(embeddings[:, :d])
@@ -101,18 +194,14 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
             scheduler.step()
-            step += 1
-            history.append({k: round(float(v.detach()), 5) for k, v in parts.items()})
+            history.append({k: float(v.detach()) for k, v in parts.items()})
             bar.update(1)
             bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
     bar.close()
-    if config.qat_bits:
-        qat.disable(model)
-    model.eval()
-    model.save(str(output))
-    record = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(config).items()}
-    record["train_texts"] = [str(p) for p in config.train_texts]
-    (output / "distill.json").write_text(json.dumps({"config": record, "texts": len(texts), "steps": step,
-                                                     "first_losses": history[:1], "last_losses": history[-1:]},
-                                                    indent=2, default=str) + "\n")
-    return output
+    if qat_bits:
+        qat.disable(model, bake=len(qat_bits) == 1)
+    model.max_seq_length = saved_length
+    tail = history[-max(1, total // 20):]
+    return {"name": name, "texts": len(texts), "steps": total, "qat_bits": list(qat_bits),
+            "first_losses": {k: round(v, 5) for k, v in history[0].items()},
+            "last_losses": {k: round(float(np.mean([h[k] for h in tail])), 5) for k in tail[0]}}

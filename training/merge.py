@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from embedlite.errors import EmbedliteError
 
 
-def merge(paths: list[Path], out: Path, weights: list[float] | None = None) -> Path:
-    """Average sentence-transformers directories of the same architecture into `out`."""
+def average(models: Sequence, names: Sequence[str], weights: Sequence[float] | None = None):
+    """Load the weighted average of `models` (same architecture) into the first one and return it."""
     import torch
-    from sentence_transformers import SentenceTransformer
 
-    if len(paths) < 2:
+    if len(models) < 2:
         raise EmbedliteError("merging needs at least two checkpoints")
-    weights = weights or [1.0 / len(paths)] * len(paths)
-    if len(weights) != len(paths) or abs(sum(weights) - 1) > 1e-6:
+    weights = list(weights or [1.0 / len(models)] * len(models))
+    if len(weights) != len(models) or abs(sum(weights) - 1) > 1e-6:
         raise EmbedliteError("merge weights must be one per checkpoint and sum to 1")
-    models = [SentenceTransformer(str(p), device="cpu") for p in paths]
     states = [m.state_dict() for m in models]
-    for path, state in zip(paths[1:], states[1:]):
+    for name, state in zip(names[1:], states[1:]):
         if state.keys() != states[0].keys() or any(state[k].shape != states[0][k].shape for k in state):
-            raise EmbedliteError(f"{path} does not have the architecture of {paths[0]}: cannot average them")
+            raise EmbedliteError(f"{name} does not have the architecture of {names[0]}: cannot average them")
     merged = {}
     for key, first in states[0].items():
         if first.is_floating_point():
@@ -30,5 +29,15 @@ def merge(paths: list[Path], out: Path, weights: list[float] | None = None) -> P
             merged[key] = first
     with torch.no_grad():
         models[0].load_state_dict(merged)
-    models[0].save(str(out))
+    return models[0]
+
+
+def merge(paths: list[Path], out: Path, weights: list[float] | None = None) -> Path:
+    """Average sentence-transformers directories of the same architecture into `out`."""
+    from sentence_transformers import SentenceTransformer
+
+    if len(paths) < 2:
+        raise EmbedliteError("merging needs at least two checkpoints")
+    models = [SentenceTransformer(str(p), device="cpu") for p in paths]
+    average(models, [str(p) for p in paths], weights).save(str(out))
     return Path(out)

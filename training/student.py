@@ -1,24 +1,24 @@
-"""Where a student starts: teacher layers, a random small config, or a causal Gemma 3 LM made bidirectional."""
+"""Where a student starts: layers of a stronger model, a random small config, or a causal Gemma 3 LM made
+bidirectional."""
 
 from __future__ import annotations
 
 import copy
-import shutil
 from pathlib import Path
 
 from torch import nn
 
+from embedlite.converters.st_directory import save_sentence_transformer
 from embedlite.errors import EmbedliteError
-
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 
 
 def from_teacher_layers(teacher, layers: tuple[int, ...]):
-    """A copy of a sentence-transformers teacher that keeps only the encoder layers `layers`."""
+    """A copy of a sentence-transformers model that keeps only the encoder layers `layers` (all when empty)."""
     student = copy.deepcopy(teacher)
     encoder = student[0].auto_model
     stack_owner = encoder.encoder if hasattr(encoder, "encoder") else encoder  # BERT vs Gemma
     stack = stack_owner.layer if hasattr(stack_owner, "layer") else stack_owner.layers
+    layers = layers or tuple(range(len(stack)))
     bad = [i for i in layers if not 0 <= i < len(stack)]
     if bad or len(set(layers)) != len(layers):
         raise EmbedliteError(f"student layers {list(layers)}: the teacher has layers 0..{len(stack) - 1}, "
@@ -44,32 +44,20 @@ def random_bert(tokenizer_dir: Path, out: Path, pooling: str = "mean", dense_dim
                 max_seq_length: int = 64) -> Path:
     """A small random BERT with `tokenizer_dir`'s tokenizer, saved as a sentence-transformers directory."""
     import torch
-    from sentence_transformers import SentenceTransformer, models
+    from sentence_transformers import models
     from transformers import BertConfig, BertModel
 
     torch.manual_seed(seed)
-    out = Path(out)
-    hf_dir = out.parent / f"{out.name}-hf"
     config = BertConfig(vocab_size=30522, hidden_size=hidden, num_hidden_layers=layers,
                         num_attention_heads=max(1, hidden // 16), intermediate_size=hidden * 2,
                         max_position_embeddings=max(128, max_seq_length))
-    BertModel(config).save_pretrained(hf_dir)
-    for name in TOKENIZER_FILES:
-        shutil.copy(Path(tokenizer_dir) / name, hf_dir / name)
-    modules = [models.Transformer(str(hf_dir), max_seq_length=max_seq_length),
-               models.Pooling(hidden, pooling_mode=pooling)]
-    if dense_dim:
-        modules.append(models.Dense(hidden, dense_dim, activation_function=torch.nn.Tanh()))
-    if normalize:
-        modules.append(models.Normalize())
-    SentenceTransformer(modules=modules, device="cpu").save(str(out))
-    shutil.rmtree(hf_dir)
-    return out
+    dense = (models.Dense(hidden, dense_dim, activation_function=torch.nn.Tanh()),) if dense_dim else ()
+    return save_sentence_transformer(BertModel(config), tokenizer_dir, out, max_seq_length=max_seq_length,
+                                     pooling=pooling, after_pooling=dense, normalize=normalize)
 
 
 def decoder_to_encoder(lm_dir: Path, out: Path, max_seq_length: int = 512) -> Path:
     """Copy a causal Gemma 3 LM's weights into a bidirectional Gemma3TextModel (mean pooling, normalised)."""
-    from sentence_transformers import SentenceTransformer, models
     from transformers import AutoModelForCausalLM, Gemma3TextConfig, Gemma3TextModel
 
     lm = AutoModelForCausalLM.from_pretrained(str(lm_dir))
@@ -83,14 +71,4 @@ def decoder_to_encoder(lm_dir: Path, out: Path, max_seq_length: int = 512) -> Pa
     missing, unexpected = encoder.load_state_dict(weights, strict=False)
     if missing:
         raise EmbedliteError(f"{lm_dir}: the LM lacks encoder weights {missing[:5]}")
-    out = Path(out)
-    hf_dir = out.parent / f"{out.name}-hf"
-    encoder.save_pretrained(hf_dir)
-    for name in TOKENIZER_FILES:
-        if (Path(lm_dir) / name).is_file():
-            shutil.copy(Path(lm_dir) / name, hf_dir / name)
-    modules = [models.Transformer(str(hf_dir), max_seq_length=max_seq_length),
-               models.Pooling(config.hidden_size, pooling_mode="mean"), models.Normalize()]
-    SentenceTransformer(modules=modules, device="cpu").save(str(out))
-    shutil.rmtree(hf_dir)
-    return out
+    return save_sentence_transformer(encoder, lm_dir, out, max_seq_length=max_seq_length)

@@ -1,17 +1,22 @@
-"""Teacher embeddings: computed once by a sentence-transformers teacher and cached, or read from a .npy."""
+"""Teacher embeddings: computed once by the teacher's exported ONNX artifact (embedlite's own runtime, not
+PyTorch) and cached, or read from a .npy."""
 
 from __future__ import annotations
 
 import hashlib
+import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from embedlite.errors import EmbedliteError
 
+SAVE_EVERY = 8192  # texts embedded between cache saves
 
-def teacher_embeddings(texts: list[str], teacher: Path | None = None, precomputed: Path | None = None,
-                       cache_dir: Path | None = None) -> np.ndarray:
+
+def teacher_embeddings(texts: list[str], teacher: Path | str | None = None, precomputed: Path | None = None,
+                       cache_dir: Path | None = None, progress: bool = True) -> np.ndarray:
     """float32 (len(texts), dim), L2-normalised."""
     if precomputed is not None:
         vectors = np.load(precomputed)
@@ -19,19 +24,41 @@ def teacher_embeddings(texts: list[str], teacher: Path | None = None, precompute
             raise EmbedliteError(f"{precomputed} holds shape {vectors.shape}; expected one row per text "
                                  f"({len(texts)} texts)")
     else:
-        from embedlite.models import home
-
-        key = hashlib.sha256("\n".join([str(Path(teacher).resolve()), *texts]).encode()).hexdigest()[:16]
-        cache = Path(cache_dir or home() / "teacher-cache") / f"{key}.npy"
-        if cache.is_file():
-            vectors = np.load(cache)
-        else:
-            from sentence_transformers import SentenceTransformer
-
-            model = SentenceTransformer(str(teacher), device="cpu")
-            vectors = model.encode(texts, batch_size=64, show_progress_bar=True, convert_to_numpy=True)
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            np.save(cache, vectors)
+        vectors = _cached_embeddings(texts, teacher, cache_dir, progress)
     if not np.isfinite(vectors).all():
         raise EmbedliteError("teacher embeddings hold NaN or inf")
     return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _cached_embeddings(texts: list[str], teacher: Path | str | None, cache_dir: Path | None,
+                       progress: bool) -> np.ndarray:
+    """The teacher artifact's embeddings of `texts`; every text embedded is kept in a per-teacher cache
+    (vectors.npy + texts.json), so a new data mixture embeds only the texts not seen before."""
+    from embedlite.artifact import read_manifest
+    from embedlite.embedder import Embedder
+    from embedlite.models import home, resolve
+
+    artifact = resolve(teacher)
+    files = read_manifest(artifact, verify=False).files
+    key = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
+    folder = Path(cache_dir or home() / "teacher-cache") / key
+    known: list[str] = json.loads((folder / "texts.json").read_text()) if (folder / "texts.json").is_file() else []
+    matrix = np.load(folder / "vectors.npy") if known else None
+    row = {t: i for i, t in enumerate(known)}
+    missing = list(dict.fromkeys(t for t in texts if t not in row))
+    if missing:
+        embedder = Embedder(artifact, device="cpu")
+        folder.mkdir(parents=True, exist_ok=True)
+    for start in range(0, len(missing), SAVE_EVERY):  # saved as it goes: a long first run can be resumed
+        chunk = missing[start:start + SAVE_EVERY]
+        if progress:
+            print(f"teacher embeddings: {start + len(chunk)} of {len(missing)} new texts", file=sys.stderr)
+        fresh = embedder.embed(chunk, batch_size=64, show_progress=progress)
+        matrix = fresh if matrix is None else np.concatenate([matrix, fresh])
+        row.update((t, len(known) + i) for i, t in enumerate(chunk))
+        known += chunk
+        np.save(folder / "vectors.tmp.npy", matrix)  # vectors first: texts.json never lists rows it lacks
+        (folder / "vectors.tmp.npy").replace(folder / "vectors.npy")
+        (folder / "texts.tmp.json").write_text(json.dumps(known, ensure_ascii=False))
+        (folder / "texts.tmp.json").replace(folder / "texts.json")
+    return matrix[[row[t] for t in texts]]

@@ -1,0 +1,211 @@
+"""Our own models beside the stock models of their size and the teacher, every model evaluated by the same code.
+
+For embedlite-small, embedlite-tiny (trained here from recipes/, or reused with --models DIR), all-MiniLM-L6-v2,
+paraphrase-MiniLM-L3-v2 and all-mpnet-base-v2, each exported to ONNX fp32 / int8 / int4: STS-B Spearman,
+stsb-retrieval nDCG@10 and Recall@100, amazon logistic-regression accuracy (four domains), at every Matryoshka
+dim, and CPU sentences/s; plus each recipe's training time. --split dev evaluates on the dev splits instead
+(STS-B dev, a retrieval set derived from it the way stsb-retrieval is from test, amazon train -> dev): the
+splits that choose between models.
+
+    python benchmarks/bench_models.py --threads 2 [--models DIR] [--split dev]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from bench_common import DATA, RESULTS, pyplot, write_markdown
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+DOMAINS = ("books", "dvd", "electronics", "kitchen")
+PRECISIONS = ("fp32", "int8", "int4")
+# model -> (where it comes from, the peer it must beat)
+MODELS = {
+    "embedlite-small": ("recipe", "all-MiniLM-L6-v2"),
+    "all-MiniLM-L6-v2": ("source", None),
+    "embedlite-tiny": ("recipe", "paraphrase-MiniLM-L3-v2"),
+    "paraphrase-MiniLM-L3-v2": ("source", None),
+    "all-mpnet-base-v2": ("source", None),
+}
+
+
+class Vectors:
+    """One artifact's full-dim embeddings, computed once per text; any Matryoshka dim is a re-normalised prefix.
+    Quacks like an Embedder for embedlite.evaluation (embed, tasks)."""
+
+    def __init__(self, embedder):
+        self.embedder, self.tasks, self.dim = embedder, embedder.tasks, None
+        self._cache: dict[tuple[str | None, str], np.ndarray] = {}
+
+    def at(self, dim: int) -> Vectors:
+        view = Vectors.__new__(Vectors)
+        view.embedder, view.tasks, view.dim, view._cache = self.embedder, self.tasks, dim, self._cache
+        return view
+
+    def embed(self, texts, task=None, batch_size=32, **_):
+        missing = list(dict.fromkeys(t for t in texts if (task, t) not in self._cache))
+        if missing:
+            for text, vector in zip(missing, self.embedder.embed(missing, task=task, batch_size=batch_size)):
+                self._cache[(task, text)] = vector
+        out = np.stack([self._cache[(task, t)] for t in texts])[:, : self.dim]
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def amazon(split: str) -> dict[str, tuple]:
+    """domain -> (train texts, train labels, eval texts, eval labels); eval is test (as the shared README's
+    reference figure) or dev."""
+    def read(domain, part):
+        rows = [json.loads(line) for line in (DATA / "amazon-reviews" / domain / f"{part}.jsonl").open()]
+        return [r["text"] for r in rows], np.array([r["label"] for r in rows])
+
+    return {d: (*read(d, "train"), *read(d, "test" if split == "test" else "dev")) for d in DOMAINS}
+
+
+def classification(vectors: Vectors, data: tuple) -> float:
+    from sklearn.linear_model import LogisticRegression
+
+    train_x, train_y, test_x, test_y = data
+    model = LogisticRegression(max_iter=1000).fit(vectors.embed(train_x), train_y)
+    return float(model.score(vectors.embed(test_x), test_y))
+
+
+def speed(embedder, texts: list[str]) -> float:
+    """Sentences/s at batch 32 over `texts` (after a warm-up batch)."""
+    embedder.embed(texts[:64], batch_size=32)
+    start = time.perf_counter()
+    embedder.embed(texts, batch_size=32)
+    return len(texts) / (time.perf_counter() - start)
+
+
+def source_for(name: str, models_dir: Path | None, work: Path, log: dict) -> str:
+    """A sentence-transformers directory (or known source name) for `name`: recipes are trained unless reused."""
+    kind, _ = MODELS[name]
+    if kind == "source":
+        return name
+    if models_dir is not None and (models_dir / name / "modules.json").is_file():
+        out = models_dir / name
+    else:
+        from embedlite.training import config_from_file, distill
+
+        out = work / name
+        distill(config_from_file(RECIPES / f"{name}.toml", {"output": out}))
+    record = json.loads((out / "distill.json").read_text())
+    log[name] = {"seconds": record["seconds"], "texts": record["texts"],
+                 "steps": sum(p["steps"] for p in record["phases"])}
+    return str(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--models", type=Path, default=None,
+                        help="folder holding trained embedlite-small/ and embedlite-tiny/ (else they are trained)")
+    parser.add_argument("--split", choices=("test", "dev"), default="test")
+    parser.add_argument("--only", default=",".join(MODELS), help="comma-separated model names")
+    parser.add_argument("--work", type=Path, default=None)
+    args = parser.parse_args()
+
+    import tempfile
+
+    from embedlite import Embedder, export
+    from embedlite.evaluation import load_retrieval, load_sts, retrieval_from_sts, retrieval_scores, sts_spearman
+
+    work = args.work or Path(tempfile.mkdtemp(prefix="embedlite-models-"))
+    sts = load_sts(DATA / "stsb" / f"sts-{args.split}.csv")
+    retrieval = load_retrieval(DATA / "stsb-retrieval") if args.split == "test" else retrieval_from_sts(sts)
+    reviews = amazon(args.split)
+    speed_texts = load_sts(DATA / "stsb" / "sts-test.csv")
+    speed_texts = speed_texts.sentences1 + speed_texts.sentences2
+    rows, training = [], {}
+    for name in args.only.split(","):
+        source = source_for(name, args.models, work, training)
+        exported = export(source, work / "artifacts" / name, precisions=PRECISIONS, name=name,
+                          progress=lambda m: print(f"[{name}] {m}", file=sys.stderr))
+        for result in exported:
+            embedder = Embedder(result.path, device="cpu", threads=args.threads)
+            full = Vectors(embedder)
+            row = {"model": name, "precision": result.manifest.precision, "mb": result.report["bytes"] / 1e6,
+                   "sent_per_s": speed(embedder, speed_texts), "dims": {}}
+            for dim in embedder.dims:
+                vectors = full.at(dim)
+                scores = retrieval_scores(vectors, retrieval)
+                row["dims"][dim] = {"sts": sts_spearman(vectors, sts), "ndcg@10": scores["ndcg@10"],
+                                    "recall@100": scores["recall@100"],
+                                    **{d: classification(vectors, reviews[d]) for d in DOMAINS}}
+                print(name, row["precision"], dim, json.dumps(row["dims"][dim]), file=sys.stderr)
+            rows.append(row)
+    report(rows, training, args)
+
+
+def report(rows: list[dict], training: dict, args) -> None:
+    split = args.split
+    suffix = "" if split == "test" else "_dev"
+    (RESULTS / f"models{suffix}.json").write_text(json.dumps({"rows": rows, "training": training}, indent=1,
+                                                             default=str) + "\n")
+    lines = [f"# embedlite's own models beside their peers ({split} splits)", "",
+             f"Command: `python benchmarks/bench_models.py --threads {args.threads}"
+             f"{' --split dev' if split == 'dev' else ''}{' --models DIR' if args.models else ''}`",
+             f"Machine: {platform.machine()}, {args.threads} threads, CPU only. Every model is exported by embedlite "
+             "to ONNX fp32 / int8 / int4 and evaluated by the same code in this one run. STS-B: Spearman of cosine "
+             f"(sts-{split}.csv). Retrieval: nDCG@10 and Recall@100 ("
+             + ("stsb-retrieval" if split == "test" else "derived from sts-dev.csv as stsb-retrieval is from test")
+             + "). Amazon: logistic regression fit on each domain's train embeddings, accuracy on "
+             + ("test (as the shared data README's reference figure; note test holds the train reviews too)"
+                if split == "test" else "dev") + ". sent/s: batch 32 over the 2758 STS-B test sentences.", "",
+             "## Full dim", "",
+             "| model | precision | MB | dim | STS-B | nDCG@10 | R@100 | books | dvd | electronics | kitchen "
+             "| sent/s |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        dim = max(r["dims"])
+        lines.append(_row(r, dim))
+    lines += ["", "## Every Matryoshka dim (share of the model's own full-dim STS-B in brackets)", "",
+              "| model | precision | dim | STS-B | nDCG@10 | R@100 | books | dvd | electronics | kitchen |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        top = r["dims"][max(r["dims"])]["sts"]
+        for dim, s in sorted(r["dims"].items(), reverse=True):
+            lines.append(f"| {r['model']} | {r['precision']} | {dim} | {s['sts']:.4f} ({s['sts'] / top:.1%}) "
+                         f"| {s['ndcg@10']:.4f} | {s['recall@100']:.4f} | "
+                         + " | ".join(f"{s[d]:.4f}" for d in DOMAINS) + " |")
+    if training:
+        lines += ["", "## Training cost (this machine, CPU)", "", "| recipe | texts | steps | teacher s | total s |",
+                  "|---|---:|---:|---:|---:|"]
+        for name, t in training.items():
+            lines.append(f"| {name} | {t['texts']} | {t['steps']} | {t['seconds'].get('teacher', 0):.0f} "
+                         f"| {t['seconds']['total']:.0f} |")
+    write_markdown(f"models{suffix}.md", lines)
+    plot(rows, f"models{suffix}.png")
+
+
+def _row(r: dict, dim: int) -> str:
+    s = r["dims"][dim]
+    return (f"| {r['model']} | {r['precision']} | {r['mb']:.1f} | {dim} | {s['sts']:.4f} | {s['ndcg@10']:.4f} "
+            f"| {s['recall@100']:.4f} | " + " | ".join(f"{s[d]:.4f}" for d in DOMAINS) + f" | {r['sent_per_s']:.0f} |")
+
+
+def plot(rows: list[dict], name: str) -> None:
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    markers = {"fp32": "o", "int8": "s", "int4": "^"}
+    colors = dict(zip(MODELS, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    for r in rows:
+        ax.scatter(r["sent_per_s"], r["dims"][max(r["dims"])]["sts"], marker=markers[r["precision"]],
+                   color=colors[r["model"]], label=f"{r['model']} {r['precision']}")
+    ax.set_xscale("log")
+    ax.set_xlabel("sentences/s, batch 32, CPU (log)")
+    ax.set_ylabel("STS-B Spearman (full dim)")
+    ax.set_title("Quality vs speed: embedlite's models and their peers")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(RESULTS / name, dpi=120)
+
+
+if __name__ == "__main__":
+    main()
