@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import sys
@@ -99,30 +98,31 @@ def similarity(text_a, text_b, model, device, dim, as_json):
 @JSON_OPTION
 @clean_errors
 def export(model, output, formats, precisions, dims, output_dim, name, eval_data, target, parity_texts, as_json):
-    """Export a sentence-transformers MODEL (directory, hub id, or 'default' for the packaged
-    all-MiniLM-L6-v2) to embedlite artifacts."""
-    from . import export as run_export
-    from .models import DEFAULT_MODEL, DEFAULT_SOURCE, default_source
+    """Export a sentence-transformers MODEL (a directory, a hub id, or a known name such as all-MiniLM-L6-v2,
+    all-mpnet-base-v2, paraphrase-MiniLM-L3-v2) to embedlite artifacts."""
     from embedlite.converters import summary_table
+
+    from . import export as run_export
+    from .sources import SOURCES
 
     precisions = precisions or ("int8" if target else "fp32")
     if target:
         formats = "tflite"
         if len(_csv(precisions)) != 1:
             raise click.UsageError(f"--target {target} makes one artifact: give one --precision")
-    packaged = model == "default"
-    with default_source() if packaged else contextlib.nullcontext(model) as source:
-        results = run_export(source, output, formats=_csv(formats), precisions=_csv(precisions),
-                             dims=tuple(int(d) for d in _csv(dims)) if dims else None, output_dim=output_dim,
-                             name=name or (DEFAULT_MODEL if packaged else None),
-                             source_name=DEFAULT_SOURCE if packaged else None, eval_data=eval_data,
-                             progress=lambda msg: click.echo(msg, err=True))
+    known = SOURCES.get(model)
+    results = run_export(model, output, formats=_csv(formats), precisions=_csv(precisions),
+                         dims=tuple(int(d) for d in _csv(dims)) if dims else None, output_dim=output_dim,
+                         name=name or (known.name if known else None),
+                         source_name=known.hub_id if known else None, eval_data=eval_data,
+                         progress=lambda msg: click.echo(msg, err=True))
     if target:
         from embedlite.converters.mobile_bundle import write_parity
         from embedlite.converters.parity import default_sentences
-        from embedlite.training.data import load_texts
 
-        texts = load_texts([parity_texts]) if parity_texts else default_sentences()
+        from .text_files import distinct_texts, read_texts
+
+        texts = distinct_texts(read_texts(parity_texts)) if parity_texts else default_sentences()
         app_assets = {"android": "android_demo/app/src/main/assets/embedlite/", "ios": "the iOS app's bundle"}
         click.echo(f"wrote {write_parity(results[0].path, texts)} ({len(texts)} texts); copy {results[0].path} "
                    f"to {app_assets[target]}", err=True)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from .artifact import Manifest, read_manifest
+from .errors import ArtifactError
 from .models import resolve
 
 
@@ -73,10 +74,18 @@ class Embedder:
                 starts = tqdm(starts, desc="embedding", unit="batch")
             for start in starts:
                 rows = order[start:start + batch_size]
-                out[rows] = self._model.embed([ids[i] for i in rows], self._tokenizer.pad_id)[:, :dim]
+                out[rows] = self._run([ids[i] for i in rows])[:, :dim]
         if dim != self.manifest.dim and self.manifest.normalize:
             out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out[0] if single else out
+
+    def _run(self, ids: list[list[int]]) -> np.ndarray:
+        vectors = self._model.embed(ids, self._tokenizer.pad_id)
+        width = self.manifest.output_dim or self.manifest.dim
+        if vectors.ndim != 2 or vectors.shape[1] != width:
+            raise ArtifactError(f"{self.path}: the model returns vectors of shape {vectors.shape[1:]}, but "
+                                f"manifest.json says dim {width}: the manifest does not belong to this model")
+        return vectors
 
     def _prompt(self, task: str | None) -> str:
         task = task if task is not None else self.manifest.default_task

@@ -6,9 +6,9 @@ import json
 import os
 import sqlite3
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -128,7 +128,7 @@ class VectorStore:
                                      f"it cannot be opened with {what} {_show(value)}")
         settings = {"format_version": FORMAT_VERSION, "dim": None, "metric": "cosine",
                     "quantization": "float32", "model": None}
-        settings.update({k: v for k, v in stored.items()})
+        settings.update(stored)
         settings.update({k: v for k, v in wanted.items() if v is not None and stored.get(k) is None})
         if settings != stored and not self.read_only:
             with self._transaction():

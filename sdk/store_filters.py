@@ -27,6 +27,9 @@ def to_sql(filter: dict | None) -> tuple[str, list]:
         field = f"json_extract(metadata, '$.\"{key}\"')"
         if not isinstance(cond, dict):
             cond = {"$eq": cond}
+        if not cond:
+            raise ValueError(f"filter {key!r}: an empty condition; give a value or an operator like "
+                             "{'$gte': 2020}")
         for op, value in cond.items():
             if op == "$in":
                 if not isinstance(value, (list, tuple)) or not value:

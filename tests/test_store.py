@@ -121,6 +121,8 @@ def test_filters_never_return_fewer_than_exist(tmp_path, rng):
     assert len(hits) == min(50, expected) and all(2020 <= h.metadata["year"] < 2022 for h in hits)
     with pytest.raises(ValueError, match="unknown operator"):
         store.search(vecs[1], filter={"year": {"$between": 1}})
+    with pytest.raises(ValueError, match="filter 'year': an empty condition"):
+        store.search(vecs[1], filter={"year": {}})
 
 
 def test_unicode_and_large_metadata(tmp_path, rng):

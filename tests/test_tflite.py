@@ -8,8 +8,7 @@ import pytest
 pytest.importorskip("litert_torch")
 
 from embedlite import ArtifactError, Embedder, export  # noqa: E402
-from embedlite.artifact import read_manifest, write_manifest  # noqa: E402
-
+from embedlite.artifact import read_manifest, signature_name, write_manifest  # noqa: E402
 from embedlite.training.student import random_bert as tiny_bert_st  # noqa: E402
 
 MIN_COSINE = {"fp32": 0.9999, "fp16": 0.999, "int8": 0.98, "int4": 0.9}
@@ -102,8 +101,8 @@ def test_compiled_signature_runs_like_the_interpreter(tflite_artifacts):
     path = str(results["int8"].path / "model.tflite")
     model, interpreter = compiled_model(path, "cpu"), interpreter_class()(model_path=path)
     rng = np.random.default_rng(0)
-    for name in ("b1_s32", "b8_s64"):
-        batch, seq = (int(part[1:]) for part in name.split("_"))
+    for batch, seq in ((1, 32), (8, 64)):
+        name = signature_name(batch, seq)
         inputs = {"args_0": rng.integers(1000, 5000, (batch, seq), dtype=np.int32),
                   "args_1": (np.arange(seq) < seq - 7).astype(np.int32)[None].repeat(batch, 0)}
         (ours,) = CompiledSignature(model, name)(**inputs).values()

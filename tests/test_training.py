@@ -8,6 +8,7 @@ import torch
 
 from embedlite import EmbedliteError
 from embedlite.training import DistillConfig, distill, losses, merge, qat
+from embedlite.training.data import TextSource
 from embedlite.training.student import decoder_to_encoder, from_teacher_layers, random_bert
 
 
@@ -137,7 +138,7 @@ def test_short_distillation_raises_agreement(minilm_dir, st_minilm, data_dir, tm
 
     before = agreement(from_teacher_layers(st_minilm, (0, 2, 4)))
     config = DistillConfig(train_texts=(data_dir / "stsb" / "sts-train.csv",), output=tmp_path / "student",
-                           teacher=minilm_dir, max_texts=600, batch_size=32, matryoshka_dims=(384, 128),
+                           teacher="all-MiniLM-L6-v2", max_texts=600, batch_size=32, matryoshka_dims=(384, 128),
                            max_seq_length=64, learning_rate=2e-4, cache_dir=tmp_path / "cache")
     out = distill(config, progress=False)
     after = agreement(SentenceTransformer(str(out), device="cpu"))
@@ -153,7 +154,7 @@ def test_toml_config_paths_overrides_and_bad_keys(minilm_dir, data_dir, tmp_path
     path.write_text(f'[distill]\nteacher = "{minilm_dir}"\ntrain_texts = ["texts.txt"]\noutput = "student"\n'
                     'student_layers = [0, 3]\nmatryoshka_dims = [384, 128]\nepochs = 2\n')
     config = config_from_file(path, {"epochs": 5})
-    assert config.train_texts == (tmp_path / "texts.txt",) and config.output == tmp_path / "student"
+    assert config.train_texts == (TextSource(tmp_path / "texts.txt"),) and config.output == tmp_path / "student"
     assert config.student_layers == (0, 3) and config.matryoshka_dims == (384, 128) and config.epochs == 5
     config.validate()
     path.write_text('epochs = 2\nlearnig_rate = 0.1\n')
