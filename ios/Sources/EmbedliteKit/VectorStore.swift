@@ -1,0 +1,410 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+public enum Quantization: UInt8, Sendable, CaseIterable {
+    case float32 = 0
+    case int8 = 1
+}
+
+public struct Hit: Equatable, Sendable {
+    public let id: String
+    public let score: Float
+    public let text: String?
+}
+
+/// A persisted brute-force vector store for an app's notes, in the Kotlin core's file format (one format for
+/// both phones): cosine similarity over unit vectors kept as float32 or int8 codes (one scale per vector, as the
+/// Python store). The file is an append-only log of CRC-checked records, synced on every write: a write that
+/// returned survives a crash, and a torn last record is dropped when the file is opened again. The log is
+/// compacted when most of it is superseded.
+///
+/// Order follows Python's `VectorStore` (SQLite rowid): records keep the position of their first insert, an
+/// upsert keeps it, and score ties go to the earlier record. Ids are compared by their UTF-8 bytes, as Kotlin and
+/// SQLite compare them.
+///
+/// File: "EMBEDLITE-NOTES 1\n", dim (int32), quantization (byte: 0 float32, 1 int8), then records framed as
+/// length (int32), CRC-32 of the payload (int32), payload = op (byte: 1 put, 2 delete), id, and for a put the
+/// text and the vector (float32 values, or a float32 scale and dim int8 codes). Strings are an int32 byte count
+/// (-1 for none) and UTF-8. Numbers are big-endian.
+public final class VectorStore: @unchecked Sendable {
+    public let url: URL
+    public let dim: Int
+    public let quantization: Quantization
+
+    private static let magic = Array("EMBEDLITE-NOTES 1\n".utf8)
+    private static let put: UInt8 = 1
+    private static let delete: UInt8 = 2
+
+    private let lock = NSLock()
+    private var fd: Int32 = -1
+    private var fileSize = 0
+    private var records = 0
+    private var ids: [String] = []
+    private var keys: [[UInt8]] = []
+    private var texts: [String?] = []
+    private var vectors: [[Float]] = []
+    private var position: [[UInt8]: Int] = [:]
+
+    /// Opens the store at `url`, creating it when missing or empty; a file of another dim or quantization, or
+    /// not a store at all, is refused.
+    public init(url: URL, dim: Int, quantization: Quantization = .float32) throws {
+        guard dim > 0 else { throw EmbedliteError.invalidInput("dim must be positive, got \(dim)") }
+        self.url = url
+        self.dim = dim
+        self.quantization = quantization
+        fd = open(url.path, O_RDWR | O_CREAT, 0o644)
+        guard fd >= 0 else { throw EmbedliteError.invalidStore("\(url.path) cannot be opened: \(Posix.lastError())") }
+        do {
+            let bytes = try VectorStore.readAll(fd, url)
+            if bytes.isEmpty {
+                let header = VectorStore.header(dim, quantization)
+                try writeAll(fd, header, at: 0)
+                fileSize = header.count
+            } else {
+                try load(bytes)
+            }
+        } catch {
+            Posix.close(fd)
+            fd = -1
+            throw error
+        }
+    }
+
+    deinit { if fd >= 0 { Posix.close(fd) } }
+
+    public var count: Int { locked { ids.count } }
+
+    /// Ids in store order (first insert first).
+    public var allIds: [String] { locked { ids } }
+
+    public func text(of id: String) -> String? {
+        locked { position[Array(id.utf8)].flatMap { texts[$0] } }
+    }
+
+    public func contains(_ id: String) -> Bool { locked { position[Array(id.utf8)] != nil } }
+
+    /// Inserts or replaces one record (a replaced record keeps its place); returns once it is on disk. Bad input
+    /// is refused before anything is written.
+    public func put(_ id: String, vector: [Float], text: String? = nil) throws {
+        guard !id.isEmpty else { throw EmbedliteError.invalidInput("ids are non-empty strings") }
+        guard vector.count == dim else {
+            throw EmbedliteError.invalidInput("vector has dim \(vector.count), this store holds dim \(dim)")
+        }
+        try Vectors.checkFinite(vector)
+        let stored = encodeVector(try Vectors.normalize(vector))
+        let key = Array(id.utf8)
+        try locked {
+            try append(VectorStore.record(VectorStore.put, key, text, stored))
+            let decoded = decodeVector(stored[...])
+            if let at = position[key] {
+                texts[at] = text
+                vectors[at] = decoded
+            } else {
+                position[key] = ids.count
+                ids.append(id)
+                keys.append(key)
+                texts.append(text)
+                vectors.append(decoded)
+            }
+            try compactIfMostlyDead()
+        }
+    }
+
+    /// Removes a record; false when the id was not there.
+    @discardableResult
+    public func delete(_ id: String) throws -> Bool {
+        let key = Array(id.utf8)
+        return try locked {
+            guard position[key] != nil else { return false }
+            try append(VectorStore.record(VectorStore.delete, key, nil, nil))
+            remove(key)
+            try compactIfMostlyDead()
+            return true
+        }
+    }
+
+    /// The k records most similar to `query` (cosine), best first; equal scores keep store order.
+    public func search(_ query: [Float], k: Int = 10) throws -> [Hit] {
+        guard k > 0 else { throw EmbedliteError.invalidInput("k must be positive, got \(k)") }
+        guard query.count == dim else {
+            throw EmbedliteError.invalidInput("query has dim \(query.count), this store holds dim \(dim)")
+        }
+        try Vectors.checkFinite(query)
+        let q = try Vectors.normalize(query)
+        return locked {
+            let scores = vectors.map { Vectors.dot($0, q) }
+            let top = scores.indices.sorted { (scores[$0], -$0) > (scores[$1], -$1) }.prefix(k)
+            return top.map { Hit(id: ids[$0], score: scores[$0], text: texts[$0]) }
+        }
+    }
+
+    public func close() {
+        locked {
+            if fd >= 0 { Posix.close(fd) }
+            fd = -1
+        }
+    }
+
+    // MARK: the file
+
+    private static func header(_ dim: Int, _ quantization: Quantization) -> [UInt8] {
+        var out = magic
+        appendInt32(Int32(dim), to: &out)
+        out.append(quantization.rawValue)
+        return out
+    }
+
+    private func load(_ bytes: [UInt8]) throws {
+        let headerSize = VectorStore.magic.count + 5
+        guard bytes.count >= headerSize, Array(bytes[0..<VectorStore.magic.count]) == VectorStore.magic else {
+            throw EmbedliteError.invalidStore("\(url.path) is not an embedlite note store")
+        }
+        let fileDim = Int(VectorStore.int32(bytes, VectorStore.magic.count))
+        let fileQuantization = bytes[VectorStore.magic.count + 4]
+        guard fileDim == dim, fileQuantization == quantization.rawValue else {
+            let name = Quantization(rawValue: fileQuantization).map { "\($0)" } ?? "quantization \(fileQuantization)"
+            throw EmbedliteError.invalidStore(
+                "\(url.path) holds dim \(fileDim) \(name); opened as dim \(dim) \(quantization)")
+        }
+        var good = headerSize
+        while good + 8 <= bytes.count {
+            let length = Int(VectorStore.int32(bytes, good))
+            let crc = UInt32(bitPattern: VectorStore.int32(bytes, good + 4))
+            let start = good + 8
+            guard length >= 0, length <= bytes.count - start else { break }
+            let payload = bytes[start..<(start + length)]
+            guard CRC32.checksum(payload) == crc else { break }
+            try apply(payload, at: good)
+            records += 1
+            good = start + length
+        }
+        fileSize = good
+        if good < bytes.count {  // a torn last write: drop it so appends stay readable
+            guard ftruncate(fd, off_t(good)) == 0 else {
+                throw EmbedliteError.invalidStore("\(url.path): cannot drop its torn last record: \(Posix.lastError())")
+            }
+        }
+    }
+
+    private func apply(_ payload: ArraySlice<UInt8>, at offset: Int) throws {
+        var reader = RecordReader(bytes: payload)
+        guard let op = reader.byte(), let key = reader.string(), !key.isEmpty else {
+            throw EmbedliteError.invalidStore("\(url.path): the record at byte \(offset) is malformed")
+        }
+        if op == VectorStore.delete { remove(key); return }
+        let vectorBytes = quantization == .float32 ? 4 * dim : 4 + dim
+        guard let text = reader.optionalString(), reader.remaining == vectorBytes else {
+            throw EmbedliteError.invalidStore("\(url.path): the record at byte \(offset) is malformed")
+        }
+        let vector = decodeVector(reader.rest())
+        if let at = position[key] {
+            texts[at] = text
+            vectors[at] = vector
+        } else {
+            position[key] = ids.count
+            ids.append(String(decoding: key, as: UTF8.self))
+            keys.append(key)
+            texts.append(text)
+            vectors.append(vector)
+        }
+    }
+
+    private func remove(_ key: [UInt8]) {
+        guard let at = position.removeValue(forKey: key) else { return }
+        ids.remove(at: at)
+        keys.remove(at: at)
+        texts.remove(at: at)
+        vectors.remove(at: at)
+        for i in at..<keys.count { position[keys[i]] = i }
+    }
+
+    private func append(_ payload: [UInt8]) throws {
+        guard fd >= 0 else { throw EmbedliteError.invalidStore("\(url.path) is closed") }
+        let frame = VectorStore.frame(payload)
+        do {
+            try writeAll(fd, frame, at: fileSize)
+        } catch {
+            _ = ftruncate(fd, off_t(fileSize))  // nothing half-written stays behind
+            throw error
+        }
+        fileSize += frame.count
+        records += 1
+    }
+
+    private func writeAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
+            guard n > 0 else { throw EmbedliteError.invalidStore("\(url.path): write failed: \(Posix.lastError())") }
+            done += n
+        }
+        guard fsync(fd) == 0 else { throw EmbedliteError.invalidStore("\(url.path): fsync failed: \(Posix.lastError())") }
+    }
+
+    private func compactIfMostlyDead() throws {
+        guard records >= 64, records >= 2 * ids.count else { return }
+        let tmp = url.path + ".tmp"
+        var bytes = VectorStore.header(dim, quantization)
+        for i in ids.indices {
+            bytes += VectorStore.frame(VectorStore.record(VectorStore.put, keys[i], texts[i], encodeVector(vectors[i])))
+        }
+        let out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard out >= 0 else { throw EmbedliteError.invalidStore("\(tmp) cannot be created: \(Posix.lastError())") }
+        do {
+            try writeAll(out, bytes, at: 0)
+        } catch {
+            Posix.close(out)
+            unlink(tmp)
+            throw error
+        }
+        Posix.close(out)
+        guard rename(tmp, url.path) == 0 else {
+            throw EmbedliteError.invalidStore("could not replace \(url.path) with its compacted copy: \(Posix.lastError())")
+        }
+        let reopened = open(url.path, O_RDWR)
+        guard reopened >= 0 else { throw EmbedliteError.invalidStore("\(url.path) cannot be reopened: \(Posix.lastError())") }
+        Posix.close(fd)
+        fd = reopened
+        fileSize = bytes.count
+        records = ids.count
+    }
+
+    // MARK: encoding
+
+    private func encodeVector(_ v: [Float]) -> [UInt8] {
+        var out: [UInt8] = []
+        switch quantization {
+        case .float32:
+            for x in v { VectorStore.appendInt32(Int32(bitPattern: x.bitPattern), to: &out) }
+        case .int8:
+            let (scale, codes) = Vectors.quantizeInt8(v)
+            VectorStore.appendInt32(Int32(bitPattern: scale.bitPattern), to: &out)
+            out += codes.map { UInt8(bitPattern: $0) }
+        }
+        return out
+    }
+
+    /// The vector search scores against: float32 as stored, or int8 codes times their scale.
+    private func decodeVector(_ bytes: ArraySlice<UInt8>) -> [Float] {
+        let base = bytes.startIndex
+        func float(_ at: Int) -> Float { Float(bitPattern: UInt32(bitPattern: VectorStore.int32(bytes, base + at))) }
+        switch quantization {
+        case .float32: return (0..<dim).map { float(4 * $0) }
+        case .int8: return Vectors.dequantizeInt8(scale: float(0), codes: (0..<dim).map { Int8(bitPattern: bytes[base + 4 + $0]) })
+        }
+    }
+
+    private static func record(_ op: UInt8, _ key: [UInt8], _ text: String?, _ vector: [UInt8]?) -> [UInt8] {
+        var out: [UInt8] = [op]
+        appendInt32(Int32(key.count), to: &out)
+        out += key
+        if op == put {
+            if let text {
+                let utf8 = Array(text.utf8)
+                appendInt32(Int32(utf8.count), to: &out)
+                out += utf8
+            } else {
+                appendInt32(-1, to: &out)
+            }
+            out += vector ?? []
+        }
+        return out
+    }
+
+    private static func frame(_ payload: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        appendInt32(Int32(payload.count), to: &out)
+        appendInt32(Int32(bitPattern: CRC32.checksum(payload)), to: &out)
+        return out + payload
+    }
+
+    private static func appendInt32(_ v: Int32, to out: inout [UInt8]) {
+        let u = UInt32(bitPattern: v)
+        out += [UInt8(u >> 24), UInt8(truncatingIfNeeded: u >> 16), UInt8(truncatingIfNeeded: u >> 8), UInt8(truncatingIfNeeded: u)]
+    }
+
+    private static func int32<C: Collection>(_ bytes: C, _ at: C.Index) -> Int32 where C.Element == UInt8, C.Index == Int {
+        Int32(bitPattern: UInt32(bytes[at]) << 24 | UInt32(bytes[at + 1]) << 16 | UInt32(bytes[at + 2]) << 8 | UInt32(bytes[at + 3]))
+    }
+
+    private static func readAll(_ fd: Int32, _ url: URL) throws -> [UInt8] {
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+            guard n >= 0 else { throw EmbedliteError.invalidStore("\(url.path) cannot be read: \(Posix.lastError())") }
+            if n == 0 { return out }
+            out += chunk[0..<n]
+        }
+    }
+
+    private func locked<R>(_ body: () throws -> R) rethrows -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+}
+
+/// The two POSIX calls whose names the store's own methods would shadow.
+private enum Posix {
+    static func close(_ fd: Int32) {
+        #if canImport(Glibc)
+        _ = Glibc.close(fd)
+        #else
+        _ = Darwin.close(fd)
+        #endif
+    }
+
+    static func lastError() -> String {
+        #if canImport(Glibc)
+        String(cString: strerror(Glibc.errno))
+        #else
+        String(cString: strerror(Darwin.errno))
+        #endif
+    }
+}
+
+/// Reads a record payload: a byte, strings (int32 length, -1 for none, then UTF-8), the rest.
+private struct RecordReader {
+    let bytes: ArraySlice<UInt8>
+    var pos: Int
+
+    init(bytes: ArraySlice<UInt8>) {
+        self.bytes = bytes
+        self.pos = bytes.startIndex
+    }
+
+    var remaining: Int { bytes.endIndex - pos }
+
+    mutating func byte() -> UInt8? {
+        guard remaining >= 1 else { return nil }
+        pos += 1
+        return bytes[pos - 1]
+    }
+
+    /// A present string's bytes; nil when absent or malformed.
+    mutating func string() -> [UInt8]? {
+        guard remaining >= 4 else { return nil }
+        let n = Int(Int32(bitPattern: UInt32(bytes[pos]) << 24 | UInt32(bytes[pos + 1]) << 16
+            | UInt32(bytes[pos + 2]) << 8 | UInt32(bytes[pos + 3])))
+        guard n >= 0, n <= remaining - 4 else { return nil }
+        pos += 4 + n
+        return Array(bytes[(pos - n)..<pos])
+    }
+
+    /// .some(nil) for an absent string, nil when malformed.
+    mutating func optionalString() -> String?? {
+        guard remaining >= 4 else { return nil }
+        if bytes[pos..<(pos + 4)].allSatisfy({ $0 == 0xFF }) {
+            pos += 4
+            return .some(nil)
+        }
+        return string().map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    func rest() -> ArraySlice<UInt8> { bytes[pos...] }
+}
