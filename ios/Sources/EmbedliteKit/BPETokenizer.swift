@@ -4,8 +4,8 @@ import Foundation
 /// normalizer, a `Split(" ", MergedWithPrevious)` pre-tokenizer, merges applied lowest rank first and leftmost
 /// first among equals, characters missing from the vocabulary spelled as `<0xXX>` byte tokens. Gives the ids Hugging Face `tokenizers` gives, the template's `<bos>`/`<eos>` and truncation included.
 struct BPETokenizer: TextTokenizer {
-    let maxLength: Int
-    let padId: Int32
+    var maxLength: Int { frame.maxLength }
+    var padId: Int32 { frame.padId }
     private let vocab: [[UInt8]: Int32]
     private let merges: [UInt64: UInt64]  // (left id << 32 | right id) -> (rank << 32 | merged id)
     private let byteIds: [Int32?]  // <0x00> ... <0xFF>
@@ -15,8 +15,7 @@ struct BPETokenizer: TextTokenizer {
     private let ignoreMerges: Bool
     private let replacements: [(pattern: [UInt8], content: [UInt8])]
     private let splitAfter: [UInt8]?  // Split(pattern, MergedWithPrevious): a word ends after each match
-    private let added: AddedTokens
-    private let framing: Framing
+    private let frame: EncodingFrame
 
     init(_ spec: TokenizerSpec, maxLength: Int) throws {
         let model = spec.root["model"]
@@ -41,23 +40,13 @@ struct BPETokenizer: TextTokenizer {
         }
         fuseUnk = try spec.flag(model?["fuse_unk"], "model.fuse_unk", default: false)
         ignoreMerges = try spec.flag(model?["ignore_merges"], "model.ignore_merges", default: false)
-        added = try spec.addedTokens()
-        let (head, tail) = try spec.template(vocab: vocab)
-        framing = Framing(head: head, tail: tail, maxLength: maxLength)
-        self.maxLength = maxLength
-        padId = TokenizerSpec.padId(vocab)
+        frame = try EncodingFrame(spec, vocab: vocab, maxLength: maxLength)
     }
 
     func encode(_ text: String) -> [Int32] {
-        var ids: [Int32] = []
-        for piece in added.split(Array(text.utf8)) {
-            switch piece {
-            case .token(let id): ids.append(id)
-            case .text(let bytes):
-                for word in words(normalize(Array(bytes))) { tokenize(word, into: &ids) }
-            }
+        frame.encode(text) { bytes, ids in
+            for word in words(normalize(Array(bytes))) { tokenize(word, into: &ids) }
         }
-        return framing.apply(ids)
     }
 
     private func normalize(_ text: [UInt8]) -> [UInt8] {

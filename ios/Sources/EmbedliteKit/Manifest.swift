@@ -3,7 +3,7 @@ import Foundation
 /// manifest.json of an embedlite artifact: what the model outputs and how to feed it. Same keys and checks as
 /// the Python `embedlite.artifact.Manifest` and the Kotlin core.
 public struct Manifest: Codable, Equatable, Sendable {
-    public static let formatVersion = 1
+    public static let supportedFormatVersion = 1
     public static let modelFiles = ["onnx": "model.onnx", "tflite": "model.tflite"]
 
     public struct FileEntry: Codable, Equatable, Sendable {
@@ -53,17 +53,17 @@ public struct Manifest: Codable, Equatable, Sendable {
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let version = try? c.decodeIfPresent(Int.self, forKey: .formatVersion)
-        guard version == Manifest.formatVersion else {
+        guard version == Manifest.supportedFormatVersion else {
             let shown = version.map(String.init) ?? "missing or not an integer"
             throw EmbedliteError.invalidArtifact(
-                "manifest.json has format_version \(shown); EmbedliteKit reads version \(Manifest.formatVersion)")
+                "manifest.json has format_version \(shown); EmbedliteKit reads version \(Manifest.supportedFormatVersion)")
         }
         let missing = Manifest.required.filter { !c.contains($0) }
         if !missing.isEmpty {
             throw EmbedliteError.invalidArtifact(
                 "manifest.json lacks the fields: \(missing.map(\.rawValue).joined(separator: ", "))")
         }
-        formatVersion = Manifest.formatVersion
+        formatVersion = Manifest.supportedFormatVersion
         name = try c.decode(String.self, forKey: .name)
         sourceModel = try c.decode(String.self, forKey: .sourceModel)
         architecture = try c.decode(String.self, forKey: .architecture)

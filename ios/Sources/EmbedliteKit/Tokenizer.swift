@@ -181,14 +181,32 @@ struct AddedTokens: Sendable {
     }
 }
 
-/// Truncation and the template's special tokens, shared by both tokenizers (truncation keeps the first tokens
-/// and leaves room for the special ones, as `tokenizers` does).
-struct Framing: Sendable {
+/// What both tokenizers do around their model: special tokens written in the text matched first, the template's
+/// special tokens added, and truncation that keeps the first tokens and leaves room for the special ones, as
+/// `tokenizers` does.
+struct EncodingFrame: Sendable {
+    let added: AddedTokens
     let head: [Int32]
     let tail: [Int32]
     let maxLength: Int
+    let padId: Int32
 
-    func apply(_ ids: [Int32]) -> [Int32] {
+    init(_ spec: TokenizerSpec, vocab: [[UInt8]: Int32], maxLength: Int) throws {
+        added = try spec.addedTokens()
+        (head, tail) = try spec.template(vocab: vocab)
+        self.maxLength = maxLength
+        padId = TokenizerSpec.padId(vocab)
+    }
+
+    /// The ids of `text`; `model` appends the ids of each run of text between special tokens.
+    func encode(_ text: String, model: (ArraySlice<UInt8>, inout [Int32]) -> Void) -> [Int32] {
+        var ids: [Int32] = []
+        for piece in added.split(Array(text.utf8)) {
+            switch piece {
+            case .token(let id): ids.append(id)
+            case .text(let bytes): model(bytes, &ids)
+            }
+        }
         let room = max(0, maxLength - head.count - tail.count)
         return head + ids.prefix(room) + tail
     }

@@ -85,31 +85,35 @@ public final class VectorStore: @unchecked Sendable {
         locked { position[Array(id.utf8)].flatMap { texts[$0] } }
     }
 
-    public func contains(_ id: String) -> Bool { locked { position[Array(id.utf8)] != nil } }
-
     /// Inserts or replaces one record (a replaced record keeps its place); returns once it is on disk. Bad input
     /// is refused before anything is written.
     public func put(_ id: String, vector: [Float], text: String? = nil) throws {
-        guard !id.isEmpty else { throw EmbedliteError.invalidInput("ids are non-empty strings") }
-        guard vector.count == dim else {
-            throw EmbedliteError.invalidInput("vector has dim \(vector.count), this store holds dim \(dim)")
-        }
-        try Vectors.checkFinite(vector)
-        let stored = encodeVector(try Vectors.normalize(vector))
-        let key = Array(id.utf8)
-        try locked {
-            try append(VectorStore.record(VectorStore.put, key, text, stored))
-            let decoded = decodeVector(stored[...])
-            if let at = position[key] {
-                texts[at] = text
-                vectors[at] = decoded
-            } else {
-                position[key] = ids.count
-                ids.append(id)
-                keys.append(key)
-                texts.append(text)
-                vectors.append(decoded)
+        try put([(id, vector, text)])
+    }
+
+    /// Inserts or replaces many records with one write and one sync (a crash during it keeps a prefix of them).
+    /// Every record is checked first: one bad record, or an id given twice, and nothing is written.
+    public func put(_ records: [(id: String, vector: [Float], text: String?)]) throws {
+        var payloads: [[UInt8]] = []
+        var seen = Set<[UInt8]>()
+        for (i, (id, vector, text)) in records.enumerated() {
+            let which = records.count > 1 ? "record \(i): " : ""
+            guard !id.isEmpty else { throw EmbedliteError.invalidInput("\(which)ids are non-empty strings") }
+            guard vector.count == dim else {
+                throw EmbedliteError.invalidInput("\(which)vector has dim \(vector.count), this store holds dim \(dim)")
             }
+            do {
+                try Vectors.checkFinite(vector)
+                let key = Array(id.utf8)
+                guard seen.insert(key).inserted else { throw EmbedliteError.invalidInput("id '\(id)' repeats") }
+                payloads.append(VectorStore.record(VectorStore.put, key, text, encodeVector(try Vectors.normalize(vector))))
+            } catch let error as EmbedliteError {
+                throw EmbedliteError.invalidInput(which + error.message)
+            }
+        }
+        try locked {
+            try append(payloads)
+            for payload in payloads { try apply(payload[...], at: fileSize) }
             try compactIfMostlyDead()
         }
     }
@@ -120,7 +124,7 @@ public final class VectorStore: @unchecked Sendable {
         let key = Array(id.utf8)
         return try locked {
             guard position[key] != nil else { return false }
-            try append(VectorStore.record(VectorStore.delete, key, nil, nil))
+            try append([VectorStore.record(VectorStore.delete, key, nil, nil)])
             remove(key)
             try compactIfMostlyDead()
             return true
@@ -222,17 +226,17 @@ public final class VectorStore: @unchecked Sendable {
         for i in at..<keys.count { position[keys[i]] = i }
     }
 
-    private func append(_ payload: [UInt8]) throws {
+    private func append(_ payloads: [[UInt8]]) throws {
         guard fd >= 0 else { throw EmbedliteError.invalidStore("\(url.path) is closed") }
-        let frame = VectorStore.frame(payload)
+        let frames = payloads.flatMap(VectorStore.frame)
         do {
-            try writeAll(fd, frame, at: fileSize)
+            try writeAll(fd, frames, at: fileSize)
         } catch {
             _ = ftruncate(fd, off_t(fileSize))  // nothing half-written stays behind
             throw error
         }
-        fileSize += frame.count
-        records += 1
+        fileSize += frames.count
+        records += payloads.count
     }
 
     private func writeAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int) throws {

@@ -4,11 +4,10 @@ import Foundation
 /// template), giving the ids Hugging Face `tokenizers` gives, truncation included. The rules follow the
 /// Kotlin core's port; the Unicode categories are those `tokenizers` uses.
 struct WordPieceTokenizer: TextTokenizer {
-    let maxLength: Int
-    let padId: Int32
+    var maxLength: Int { frame.maxLength }
+    var padId: Int32 { frame.padId }
     private let vocab: [[UInt8]: Int32]
-    private let added: AddedTokens
-    private let framing: Framing
+    private let frame: EncodingFrame
     private let unkId: Int32
     private let prefix: [UInt8]
     private let maxCharsPerWord: Int
@@ -27,7 +26,8 @@ struct WordPieceTokenizer: TextTokenizer {
            try spec.string(pre["type"], "pre_tokenizer.type") != "BertPreTokenizer" {
             throw spec.fail("pre-tokenizer \(pre["type"]?.string ?? "?"): only BertPreTokenizer is supported")
         }
-        vocab = try spec.vocabulary()
+        let vocab = try spec.vocabulary()
+        self.vocab = vocab
         let unk = try spec.string(model?["unk_token"], "model.unk_token")
         guard let unkId = vocab[Array(unk.utf8)] else { throw spec.fail("unk token '\(unk)' is not in the vocabulary") }
         self.unkId = unkId
@@ -39,23 +39,13 @@ struct WordPieceTokenizer: TextTokenizer {
         lowercase = try spec.flag(normalizer?["lowercase"], "normalizer.lowercase", default: false)
         // tokenizers: strip_accents unset follows lowercase
         stripAccents = try spec.flag(normalizer?["strip_accents"], "normalizer.strip_accents", default: lowercase)
-        added = try spec.addedTokens()
-        let (head, tail) = try spec.template(vocab: vocab)
-        framing = Framing(head: head, tail: tail, maxLength: maxLength)
-        self.maxLength = maxLength
-        padId = TokenizerSpec.padId(vocab)
+        frame = try EncodingFrame(spec, vocab: vocab, maxLength: maxLength)
     }
 
     func encode(_ text: String) -> [Int32] {
-        var ids: [Int32] = []
-        for piece in added.split(Array(text.utf8)) {
-            switch piece {
-            case .token(let id): ids.append(id)
-            case .text(let bytes):
-                for word in preTokenize(normalize(String(decoding: bytes, as: UTF8.self))) { wordPiece(word, into: &ids) }
-            }
+        frame.encode(text) { bytes, ids in
+            for word in preTokenize(normalize(String(decoding: bytes, as: UTF8.self))) { wordPiece(word, into: &ids) }
         }
-        return framing.apply(ids)
     }
 
     private func normalize(_ text: String) -> [Unicode.Scalar] {

@@ -7,7 +7,7 @@ final class StoreTests: XCTestCase {
         let parity = try Fixtures.parity()
         for quantization in Quantization.allCases {
             let store = try VectorStore(url: Fixtures.tempURL(), dim: parity.embeddings[0].count, quantization: quantization)
-            for (i, vector) in parity.embeddings.enumerated() { try store.put(String(i), vector: vector) }
+            try store.put(parity.embeddings.enumerated().map { (String($0.offset), $0.element, nil) })
             let searches = parity.searches.filter { $0.quantization == quantization }
             XCTAssertFalse(searches.isEmpty)
             for (n, search) in searches.enumerated() {
@@ -128,6 +128,12 @@ final class StoreTests: XCTestCase {
             assertThrows(["non-empty"]) { try s.put("", vector: [1, 0, 0]) }
             assertThrows(["query has dim 1"]) { try s.search([1], k: 3) }
             assertThrows(["k must be positive"]) { try s.search([1, 0, 0], k: 0) }
+        }
+        do {
+            let s = try VectorStore(url: url, dim: 3)
+            assertThrows(["record 1", "nan"]) { try s.put([("y", [1, 0, 0], nil), ("z", [.nan, 0, 0], "bad")]) }
+            assertThrows(["id 'y' repeats"]) { try s.put([("y", [1, 0, 0], nil), ("y", [0, 1, 0], nil)]) }
+            XCTAssertEqual(s.allIds, ["keep"])  // a batch with a bad record writes nothing
         }
         assertThrows(["holds dim 3 float32", "opened as dim 4"]) { try VectorStore(url: url, dim: 4) }
         assertThrows(["holds dim 3 float32", "int8"]) { try VectorStore(url: url, dim: 3, quantization: .int8) }
