@@ -5,7 +5,7 @@ import XCTest
 /// Manifest parsing and file checks on small artifacts made here (the real tokenizer.json, a stand-in model file).
 final class ArtifactTests: XCTestCase {
     private func makeArtifact(manifest edit: (inout [String: Any]) -> Void = { _ in }) throws -> URL {
-        let dir = Fixtures.tempURL("artifact")
+        let dir = tempURL("artifact")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let tokenizer = try Data(contentsOf: Fixtures.bundle.appendingPathComponent("tokenizer.json"))
         let model = Data("stand-in model bytes".utf8)
@@ -35,7 +35,7 @@ final class ArtifactTests: XCTestCase {
     }
 
     func testSHA256MatchesKnownDigests() throws {
-        let url = Fixtures.tempURL("abc")
+        let url = tempURL("abc")
         try Data("abc".utf8).write(to: url)
         XCTAssertEqual(try SHA256.hexDigest(of: url), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         try Data(repeating: 0x61, count: 1_000_000).write(to: url)  // crosses block and read boundaries

@@ -38,17 +38,21 @@ enum Fixtures {
         }
     }
 
-    static func tempURL(_ name: String = "notes.store") -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("embedlite-\(UUID().uuidString)")
-        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return dir.appendingPathComponent(name)
-    }
-
     static func json(_ url: URL) throws -> JSONTree {
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw EmbedliteError.invalidInput("\(url.path) is missing")
         }
         return try JSONTree.parse([UInt8](data), name: url.lastPathComponent)
+    }
+}
+
+extension XCTestCase {
+    /// A path in a fresh temporary folder, removed when the test ends.
+    func tempURL(_ name: String = "notes.store") -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("embedlite-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        return dir.appendingPathComponent(name)
     }
 }
 

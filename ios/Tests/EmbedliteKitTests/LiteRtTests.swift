@@ -54,7 +54,7 @@ final class LiteRtTests: XCTestCase {
 
     func testMissingLibraryAndBadModelFilesAreClearErrors() throws {
         assertThrows(["/nowhere/libLiteRt.so"]) { try LiteRtLibrary.load(path: "/nowhere/libLiteRt.so") }
-        let bogus = Fixtures.tempURL("model.tflite")
+        let bogus = tempURL("model.tflite")
         try Data("not a flatbuffer".utf8).write(to: bogus)
         assertThrows(["model.tflite could not be loaded by LiteRT"]) { try LiteRtBackend(model: bogus, library: library()) }
     }

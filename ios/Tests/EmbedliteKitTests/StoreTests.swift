@@ -6,7 +6,7 @@ final class StoreTests: XCTestCase {
     func testSameTop10AsPythonVectorStore() throws {
         let parity = try Fixtures.parity()
         for quantization in Quantization.allCases {
-            let store = try VectorStore(url: Fixtures.tempURL(), dim: parity.embeddings[0].count, quantization: quantization)
+            let store = try VectorStore(url: tempURL(), dim: parity.embeddings[0].count, quantization: quantization)
             try store.put(parity.embeddings.enumerated().map { (String($0.offset), $0.element, nil) })
             let searches = parity.searches.filter { $0.quantization == quantization }
             XCTAssertFalse(searches.isEmpty)
@@ -23,7 +23,7 @@ final class StoreTests: XCTestCase {
             let golden = Fixtures.repository.appendingPathComponent(
                 "android_demo/core/src/test/resources/golden-\(quantization).store")
             let expected = try Data(contentsOf: golden)
-            let url = Fixtures.tempURL()
+            let url = tempURL()
             let store = try VectorStore(url: url, dim: 4, quantization: quantization)
             try store.put("alpha", vector: [0.5, -1, 2, 0.25], text: "first note")
             try store.put("beta", vector: [1, 0, 0, 0])
@@ -34,7 +34,7 @@ final class StoreTests: XCTestCase {
             store.close()
             XCTAssertEqual(try Data(contentsOf: url), expected, "\(quantization): other bytes than \(golden.lastPathComponent)")
 
-            let copy = Fixtures.tempURL()
+            let copy = tempURL()
             try expected.write(to: copy)
             let read = try VectorStore(url: copy, dim: 4, quantization: quantization)
             XCTAssertEqual(read.allIds, ["alpha", "gamma", "empty"])  // the upsert kept alpha's place
@@ -47,7 +47,7 @@ final class StoreTests: XCTestCase {
     }
 
     func testRecordsSurviveReopeningUpsertKeepsPlaceDeleteRemoves() throws {
-        let url = Fixtures.tempURL()
+        let url = tempURL()
         do {
             let s = try VectorStore(url: url, dim: 4)
             try s.put("a", vector: [1, 0, 0, 0], text: "first")
@@ -66,7 +66,7 @@ final class StoreTests: XCTestCase {
     }
 
     func testTiesGoToTheEarlierRecordAndAnUpsertKeepsItsRank() throws {
-        let s = try VectorStore(url: Fixtures.tempURL(), dim: 2, quantization: .int8)
+        let s = try VectorStore(url: tempURL(), dim: 2, quantization: .int8)
         for id in ["x", "y", "z"] { try s.put(id, vector: [1, 1]) }
         try s.put("w", vector: [1, 0])
         XCTAssertEqual(try s.search([1, 1], k: 3).map(\.id), ["x", "y", "z"])
@@ -75,7 +75,7 @@ final class StoreTests: XCTestCase {
     }
 
     func testIdsAreBytesNotCanonicalEquivalents() throws {
-        let s = try VectorStore(url: Fixtures.tempURL(), dim: 2)
+        let s = try VectorStore(url: tempURL(), dim: 2)
         try s.put("caf\u{e9}", vector: [1, 0], text: "composed")
         try s.put("cafe\u{301}", vector: [0, 1], text: "decomposed")
         XCTAssertEqual(s.count, 2)
@@ -83,7 +83,7 @@ final class StoreTests: XCTestCase {
     }
 
     func testATornLastWriteIsDroppedEveryEarlierRecordKept() throws {
-        let url = Fixtures.tempURL()
+        let url = tempURL()
         do {
             let s = try VectorStore(url: url, dim: 4)
             for i in 0..<10 { try s.put("id\(i)", vector: [1, Float(i), 0, 0]) }
@@ -106,7 +106,7 @@ final class StoreTests: XCTestCase {
     }
 
     func testCompactionKeepsTheLiveRecordsInPlace() throws {
-        let url = Fixtures.tempURL()
+        let url = tempURL()
         do {
             let s = try VectorStore(url: url, dim: 2, quantization: .int8)
             for i in 0..<200 { try s.put("k\(i % 5)", vector: [1, Float(i)]) }
@@ -117,7 +117,7 @@ final class StoreTests: XCTestCase {
     }
 
     func testBadInputIsRefusedAndNothingStoredIsLost() throws {
-        let url = Fixtures.tempURL()
+        let url = tempURL()
         do {
             let s = try VectorStore(url: url, dim: 3)
             try s.put("keep", vector: [1, 2, 3])
@@ -137,7 +137,7 @@ final class StoreTests: XCTestCase {
         }
         assertThrows(["holds dim 3 float32", "opened as dim 4"]) { try VectorStore(url: url, dim: 4) }
         assertThrows(["holds dim 3 float32", "int8"]) { try VectorStore(url: url, dim: 3, quantization: .int8) }
-        let other = Fixtures.tempURL()
+        let other = tempURL()
         try Data("not a store at all, but long enough".utf8).write(to: other)
         assertThrows(["not an embedlite note store"]) { try VectorStore(url: other, dim: 3) }
         XCTAssertEqual(try VectorStore(url: url, dim: 3).allIds, ["keep"])
