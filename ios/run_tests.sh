@@ -32,7 +32,8 @@ if [ ! -f "$fixtures/expected.json" ] || [ "$script" -nt "$fixtures/expected.jso
 fi
 
 EMBEDLITE_IOS_BUNDLE=$(cd "$bundle" && pwd)
-EMBEDLITE_LITERT_LIB=$(python -c 'import ai_edge_litert, os; print(os.path.join(os.path.dirname(ai_edge_litert.__file__), "libLiteRt.so"))')
+litert_dir=$(python -c 'import ai_edge_litert, os; print(os.path.dirname(ai_edge_litert.__file__))')
+EMBEDLITE_LITERT_LIB="$litert_dir/libLiteRt.so"
 export EMBEDLITE_IOS_BUNDLE EMBEDLITE_LITERT_LIB EMBEDLITE_TOKENIZER_FIXTURES="$fixtures"
 
 cd "$ios"

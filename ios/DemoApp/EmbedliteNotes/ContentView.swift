@@ -29,7 +29,9 @@ struct ContentView: View {
                             HStack {
                                 Text(note.text)
                                 Spacer()
-                                Text(String(format: "%.2f", note.score ?? 0)).monospacedDigit().foregroundStyle(.secondary)
+                                Text(String(format: "%.2f", note.score ?? 0))
+                                    .monospacedDigit()
+                                    .foregroundStyle(.secondary)
                             }
                         }
                     }

@@ -24,7 +24,8 @@ actor NotesEngine {
     init(bundle: URL, storeDirectory: URL) throws {
         let artifact = try Artifact(directory: bundle)
         guard artifact.manifest.format == "tflite" else {
-            throw EmbedliteError.invalidArtifact("the app runs TFLite artifacts; the bundled one is \(artifact.manifest.format)")
+            throw EmbedliteError.invalidArtifact(
+                "the app runs TFLite artifacts; the bundled one is \(artifact.manifest.format)")
         }
         let (backend, note) = try NotesEngine.backend(for: artifact)
         let embedder = try Embedder(artifact: artifact, backend: backend)
@@ -46,8 +47,8 @@ actor NotesEngine {
             let probe = ["a short probe", String(repeating: "a longer probe sentence, in several words ", count: 12)]
             let fast = try Embedder(artifact: artifact, backend: gpu).embed(probe)
             let reference = try Embedder(artifact: artifact, backend: cpu).embed(probe)
-            let worst = try zip(fast, reference).map { Vectors.dot(try Vectors.normalize($0), try Vectors.normalize($1)) }
-                .min() ?? 0
+            let worst = try zip(fast, reference)
+                .map { Vectors.dot(try Vectors.normalize($0), try Vectors.normalize($1)) }.min() ?? 0
             if worst >= agreement { return (gpu, nil) }
             return (cpu, "GPU disagrees with the CPU (cosine \(worst))")
         } catch {

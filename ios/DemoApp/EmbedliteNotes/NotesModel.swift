@@ -19,7 +19,8 @@ final class NotesModel: ObservableObject {
         guard engine == nil else { return }
         do {
             guard let bundle = Bundle.main.url(forResource: NotesModel.bundleFolder, withExtension: nil) else {
-                throw EmbedliteError.invalidArtifact("the app has no '\(NotesModel.bundleFolder)' folder: see ios/README.md")
+                throw EmbedliteError.invalidArtifact(
+                    "the app has no '\(NotesModel.bundleFolder)' folder: see ios/README.md")
             }
             let storeDirectory = try FileManager.default.url(for: .applicationSupportDirectory, in: .userDomainMask,
                                                              appropriateFor: nil, create: true)

@@ -41,7 +41,8 @@ public struct Artifact: Sendable {
                     "\(url.path) is \(size) bytes, the manifest says \(expected): truncated or replaced")
             }
             guard try SHA256.hexDigest(of: url) == entry.sha256.lowercased() else {
-                throw EmbedliteError.invalidArtifact("\(url.path) fails its sha256 check: the file is corrupt or was changed")
+                throw EmbedliteError.invalidArtifact(
+                    "\(url.path) fails its sha256 check: the file is corrupt or was changed")
             }
         }
     }

@@ -2,7 +2,8 @@ import Foundation
 
 /// A BPE tokenizer.json with byte fallback, as Gemma 3 (EmbeddingGemma) ships it: `Replace(" " -> "▁")`
 /// normalizer, a `Split(" ", MergedWithPrevious)` pre-tokenizer, merges applied lowest rank first and leftmost
-/// first among equals, characters missing from the vocabulary spelled as `<0xXX>` byte tokens. Gives the ids Hugging Face `tokenizers` gives, the template's `<bos>`/`<eos>` and truncation included.
+/// first among equals, characters missing from the vocabulary spelled as `<0xXX>` byte tokens. Gives the ids
+/// Hugging Face `tokenizers` gives, the template's `<bos>`/`<eos>` and truncation included.
 struct BPETokenizer: TextTokenizer {
     var maxLength: Int { frame.maxLength }
     var padId: Int32 { frame.padId }
@@ -33,7 +34,9 @@ struct BPETokenizer: TextTokenizer {
         byteIds = (0..<256).map { vocab[Array(String(format: "<0x%02X>", $0).utf8)] }
         byteFallback = try spec.flag(model?["byte_fallback"], "model.byte_fallback", default: false)
         if let unk = model?["unk_token"]?.string {
-            guard let id = vocab[Array(unk.utf8)] else { throw spec.fail("unk token '\(unk)' is not in the vocabulary") }
+            guard let id = vocab[Array(unk.utf8)] else {
+                throw spec.fail("unk token '\(unk)' is not in the vocabulary")
+            }
             unkId = id
         } else {
             unkId = nil
@@ -155,9 +158,12 @@ struct BPETokenizer: TextTokenizer {
         }
     }
 
-    private static func pair(_ a: Int32, _ b: Int32) -> UInt64 { UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b)) }
+    private static func pair(_ a: Int32, _ b: Int32) -> UInt64 {
+        UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))
+    }
 
-    private static func merges(_ list: JSONTree?, vocab: [[UInt8]: Int32], _ spec: TokenizerSpec) throws -> [UInt64: UInt64] {
+    private static func merges(_ list: JSONTree?, vocab: [[UInt8]: Int32],
+                               _ spec: TokenizerSpec) throws -> [UInt64: UInt64] {
         guard let list = list?.array else { throw spec.fail("model.merges should be a list") }
         var merges = [UInt64: UInt64](minimumCapacity: list.count)
         for (rank, entry) in list.enumerated() {
@@ -178,7 +184,8 @@ struct BPETokenizer: TextTokenizer {
     }
 
     /// Replace normalizers (alone or in a Sequence): literal pattern -> content.
-    private static func normalizer(_ value: JSONTree?, _ spec: TokenizerSpec) throws -> [(pattern: [UInt8], content: [UInt8])] {
+    private static func normalizer(_ value: JSONTree?,
+                                   _ spec: TokenizerSpec) throws -> [(pattern: [UInt8], content: [UInt8])] {
         guard let value, !value.isNull else { return [] }
         switch try spec.string(value["type"], "normalizer.type") {
         case "Sequence":
@@ -211,7 +218,7 @@ struct BPETokenizer: TextTokenizer {
         out.reserveCapacity(text.count)
         var i = 0
         while i < text.count {
-            if text[i] == pattern[0] && i + pattern.count <= text.count && text[i..<(i + pattern.count)].elementsEqual(pattern) {
+            if i + pattern.count <= text.count && text[i..<(i + pattern.count)].elementsEqual(pattern) {
                 out += content
                 i += pattern.count
             } else {

@@ -57,7 +57,8 @@ public final class Embedder {
                         "the model returned \(vectors.count) rows of \(vectors.first?.count ?? 0) values; "
                             + "expected \(bucket.batch) of \(outputDim)")
                 }
-                out[i] = dim == outputDim ? vectors[j] : try Vectors.truncate(vectors[j], to: dim, normalize: manifest.normalize)
+                out[i] = dim == outputDim
+                    ? vectors[j] : try Vectors.truncate(vectors[j], to: dim, normalize: manifest.normalize)
             }
         }
         return out
@@ -66,8 +67,9 @@ public final class Embedder {
     private func checkDim(_ dim: Int?) throws -> Int {
         guard let dim else { return dims.first ?? (manifest.outputDim ?? manifest.dim) }
         guard dims.contains(dim) else {
+            let supported = dims.map(String.init).joined(separator: ", ")
             throw EmbedliteError.invalidInput(
-                "dim \(dim) is not supported by \(manifest.name); supported dims: \(dims.map(String.init).joined(separator: ", "))")
+                "dim \(dim) is not supported by \(manifest.name); supported dims: \(supported)")
         }
         return dim
     }

@@ -27,7 +27,7 @@ enum JSONTree {
     }
 
     var isNull: Bool { if case .null = self { return true } else { return false } }
-    var string: String? { if case .string(let b) = self { return String(decoding: b, as: UTF8.self) } else { return nil } }
+    var string: String? { bytes.map { String(decoding: $0, as: UTF8.self) } }
     var bytes: [UInt8]? { if case .string(let b) = self { return b } else { return nil } }
     var bool: Bool? { if case .bool(let b) = self { return b } else { return nil } }
     var array: [JSONTree]? { if case .array(let a) = self { return a } else { return nil } }

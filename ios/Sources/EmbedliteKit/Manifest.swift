@@ -55,8 +55,8 @@ public struct Manifest: Codable, Equatable, Sendable {
         let version = try? c.decodeIfPresent(Int.self, forKey: .formatVersion)
         guard version == Manifest.supportedFormatVersion else {
             let shown = version.map(String.init) ?? "missing or not an integer"
-            throw EmbedliteError.invalidArtifact(
-                "manifest.json has format_version \(shown); EmbedliteKit reads version \(Manifest.supportedFormatVersion)")
+            throw EmbedliteError.invalidArtifact("manifest.json has format_version \(shown); "
+                + "EmbedliteKit reads version \(Manifest.supportedFormatVersion)")
         }
         let missing = Manifest.required.filter { !c.contains($0) }
         if !missing.isEmpty {
@@ -98,7 +98,8 @@ public struct Manifest: Codable, Equatable, Sendable {
         } catch let DecodingError.dataCorrupted(context) {
             throw EmbedliteError.invalidArtifact("manifest.json is malformed at \(path(context))")
         } catch let DecodingError.keyNotFound(key, context) {
-            throw EmbedliteError.invalidArtifact("manifest.json is malformed: \(path(context)) lacks \(key.stringValue)")
+            throw EmbedliteError.invalidArtifact(
+                "manifest.json is malformed: \(path(context)) lacks \(key.stringValue)")
         } catch {
             throw EmbedliteError.invalidArtifact("manifest.json could not be read: \(error)")
         }

@@ -25,19 +25,10 @@ public struct Hit: Equatable, Sendable {
 /// Order follows Python's `VectorStore` (SQLite rowid): records keep the position of their first insert, an
 /// upsert keeps it, and score ties go to the earlier record. Ids are compared by their UTF-8 bytes, as Kotlin and
 /// SQLite compare them.
-///
-/// File: "EMBEDLITE-NOTES 1\n", dim (int32), quantization (byte: 0 float32, 1 int8), then records framed as
-/// length (int32), CRC-32 of the payload (int32), payload = op (byte: 1 put, 2 delete), id, and for a put the
-/// text and the vector (float32 values, or a float32 scale and dim int8 codes). Strings are an int32 byte count
-/// (-1 for none) and UTF-8. Numbers are big-endian.
 public final class VectorStore: @unchecked Sendable {
     public let url: URL
     public let dim: Int
     public let quantization: Quantization
-
-    private static let magic = Array("EMBEDLITE-NOTES 1\n".utf8)
-    private static let put: UInt8 = 1
-    private static let delete: UInt8 = 2
 
     private let lock = NSLock()
     private var fd: Int32 = -1
@@ -61,7 +52,7 @@ public final class VectorStore: @unchecked Sendable {
         do {
             let bytes = try VectorStore.readAll(fd, url)
             if bytes.isEmpty {
-                let header = VectorStore.header(dim, quantization)
+                let header = NoteFile.header(dim, quantization)
                 try writeAll(fd, header, at: 0)
                 fileSize = header.count
             } else {
@@ -106,7 +97,8 @@ public final class VectorStore: @unchecked Sendable {
                 try Vectors.checkFinite(vector)
                 let key = Array(id.utf8)
                 guard seen.insert(key).inserted else { throw EmbedliteError.invalidInput("id '\(id)' repeats") }
-                payloads.append(VectorStore.record(VectorStore.put, key, text, encodeVector(try Vectors.normalize(vector))))
+                let stored = NoteFile.encode(try Vectors.normalize(vector), quantization)
+                payloads.append(NoteFile.record(NoteFile.put, key, text, stored))
             } catch let error as EmbedliteError {
                 throw EmbedliteError.invalidInput(which + error.message)
             }
@@ -124,7 +116,7 @@ public final class VectorStore: @unchecked Sendable {
         let key = Array(id.utf8)
         return try locked {
             guard position[key] != nil else { return false }
-            try append([VectorStore.record(VectorStore.delete, key, nil, nil)])
+            try append([NoteFile.record(NoteFile.delete, key, nil, nil)])
             remove(key)
             try compactIfMostlyDead()
             return true
@@ -155,29 +147,21 @@ public final class VectorStore: @unchecked Sendable {
 
     // MARK: the file
 
-    private static func header(_ dim: Int, _ quantization: Quantization) -> [UInt8] {
-        var out = magic
-        appendInt32(Int32(dim), to: &out)
-        out.append(quantization.rawValue)
-        return out
-    }
-
     private func load(_ bytes: [UInt8]) throws {
-        let headerSize = VectorStore.magic.count + 5
-        guard bytes.count >= headerSize, Array(bytes[0..<VectorStore.magic.count]) == VectorStore.magic else {
+        guard bytes.count >= NoteFile.headerSize, Array(bytes[0..<NoteFile.magic.count]) == NoteFile.magic else {
             throw EmbedliteError.invalidStore("\(url.path) is not an embedlite note store")
         }
-        let fileDim = Int(VectorStore.int32(bytes, VectorStore.magic.count))
-        let fileQuantization = bytes[VectorStore.magic.count + 4]
+        let fileDim = Int(NoteFile.int32(bytes, NoteFile.magic.count))
+        let fileQuantization = bytes[NoteFile.magic.count + 4]
         guard fileDim == dim, fileQuantization == quantization.rawValue else {
             let name = Quantization(rawValue: fileQuantization).map { "\($0)" } ?? "quantization \(fileQuantization)"
             throw EmbedliteError.invalidStore(
                 "\(url.path) holds dim \(fileDim) \(name); opened as dim \(dim) \(quantization)")
         }
-        var good = headerSize
+        var good = NoteFile.headerSize
         while good + 8 <= bytes.count {
-            let length = Int(VectorStore.int32(bytes, good))
-            let crc = UInt32(bitPattern: VectorStore.int32(bytes, good + 4))
+            let length = Int(NoteFile.int32(bytes, good))
+            let crc = UInt32(bitPattern: NoteFile.int32(bytes, good + 4))
             let start = good + 8
             guard length >= 0, length <= bytes.count - start else { break }
             let payload = bytes[start..<(start + length)]
@@ -199,12 +183,12 @@ public final class VectorStore: @unchecked Sendable {
         guard let op = reader.byte(), let key = reader.string(), !key.isEmpty else {
             throw EmbedliteError.invalidStore("\(url.path): the record at byte \(offset) is malformed")
         }
-        if op == VectorStore.delete { remove(key); return }
+        if op == NoteFile.delete { remove(key); return }
         let vectorBytes = quantization == .float32 ? 4 * dim : 4 + dim
         guard let text = reader.optionalString(), reader.remaining == vectorBytes else {
             throw EmbedliteError.invalidStore("\(url.path): the record at byte \(offset) is malformed")
         }
-        let vector = decodeVector(reader.rest())
+        let vector = NoteFile.decode(reader.rest(), dim: dim, quantization)
         if let at = position[key] {
             texts[at] = text
             vectors[at] = vector
@@ -228,7 +212,7 @@ public final class VectorStore: @unchecked Sendable {
 
     private func append(_ payloads: [[UInt8]]) throws {
         guard fd >= 0 else { throw EmbedliteError.invalidStore("\(url.path) is closed") }
-        let frames = payloads.flatMap(VectorStore.frame)
+        let frames = payloads.flatMap(NoteFile.frame)
         do {
             try writeAll(fd, frames, at: fileSize)
         } catch {
@@ -242,19 +226,24 @@ public final class VectorStore: @unchecked Sendable {
     private func writeAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int) throws {
         var done = 0
         while done < bytes.count {
-            let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
+            let n = bytes.withUnsafeBytes {
+                pwrite(fd, $0.baseAddress! + done, bytes.count - done, off_t(offset + done))
+            }
             guard n > 0 else { throw EmbedliteError.invalidStore("\(url.path): write failed: \(Posix.lastError())") }
             done += n
         }
-        guard fsync(fd) == 0 else { throw EmbedliteError.invalidStore("\(url.path): fsync failed: \(Posix.lastError())") }
+        guard fsync(fd) == 0 else {
+            throw EmbedliteError.invalidStore("\(url.path): fsync failed: \(Posix.lastError())")
+        }
     }
 
     private func compactIfMostlyDead() throws {
         guard records >= 64, records >= 2 * ids.count else { return }
         let tmp = url.path + ".tmp"
-        var bytes = VectorStore.header(dim, quantization)
+        var bytes = NoteFile.header(dim, quantization)
         for i in ids.indices {
-            bytes += VectorStore.frame(VectorStore.record(VectorStore.put, keys[i], texts[i], encodeVector(vectors[i])))
+            let stored = NoteFile.encode(vectors[i], quantization)
+            bytes += NoteFile.frame(NoteFile.record(NoteFile.put, keys[i], texts[i], stored))
         }
         let out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard out >= 0 else { throw EmbedliteError.invalidStore("\(tmp) cannot be created: \(Posix.lastError())") }
@@ -267,72 +256,17 @@ public final class VectorStore: @unchecked Sendable {
         }
         Posix.close(out)
         guard rename(tmp, url.path) == 0 else {
-            throw EmbedliteError.invalidStore("could not replace \(url.path) with its compacted copy: \(Posix.lastError())")
+            throw EmbedliteError.invalidStore(
+                "could not replace \(url.path) with its compacted copy: \(Posix.lastError())")
         }
         let reopened = open(url.path, O_RDWR)
-        guard reopened >= 0 else { throw EmbedliteError.invalidStore("\(url.path) cannot be reopened: \(Posix.lastError())") }
+        guard reopened >= 0 else {
+            throw EmbedliteError.invalidStore("\(url.path) cannot be reopened: \(Posix.lastError())")
+        }
         Posix.close(fd)
         fd = reopened
         fileSize = bytes.count
         records = ids.count
-    }
-
-    // MARK: encoding
-
-    private func encodeVector(_ v: [Float]) -> [UInt8] {
-        var out: [UInt8] = []
-        switch quantization {
-        case .float32:
-            for x in v { VectorStore.appendInt32(Int32(bitPattern: x.bitPattern), to: &out) }
-        case .int8:
-            let (scale, codes) = Vectors.quantizeInt8(v)
-            VectorStore.appendInt32(Int32(bitPattern: scale.bitPattern), to: &out)
-            out += codes.map { UInt8(bitPattern: $0) }
-        }
-        return out
-    }
-
-    /// The vector search scores against: float32 as stored, or int8 codes times their scale.
-    private func decodeVector(_ bytes: ArraySlice<UInt8>) -> [Float] {
-        let base = bytes.startIndex
-        func float(_ at: Int) -> Float { Float(bitPattern: UInt32(bitPattern: VectorStore.int32(bytes, base + at))) }
-        switch quantization {
-        case .float32: return (0..<dim).map { float(4 * $0) }
-        case .int8: return Vectors.dequantizeInt8(scale: float(0), codes: (0..<dim).map { Int8(bitPattern: bytes[base + 4 + $0]) })
-        }
-    }
-
-    private static func record(_ op: UInt8, _ key: [UInt8], _ text: String?, _ vector: [UInt8]?) -> [UInt8] {
-        var out: [UInt8] = [op]
-        appendInt32(Int32(key.count), to: &out)
-        out += key
-        if op == put {
-            if let text {
-                let utf8 = Array(text.utf8)
-                appendInt32(Int32(utf8.count), to: &out)
-                out += utf8
-            } else {
-                appendInt32(-1, to: &out)
-            }
-            out += vector ?? []
-        }
-        return out
-    }
-
-    private static func frame(_ payload: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = []
-        appendInt32(Int32(payload.count), to: &out)
-        appendInt32(Int32(bitPattern: CRC32.checksum(payload)), to: &out)
-        return out + payload
-    }
-
-    private static func appendInt32(_ v: Int32, to out: inout [UInt8]) {
-        let u = UInt32(bitPattern: v)
-        out += [UInt8(u >> 24), UInt8(truncatingIfNeeded: u >> 16), UInt8(truncatingIfNeeded: u >> 8), UInt8(truncatingIfNeeded: u)]
-    }
-
-    private static func int32<C: Collection>(_ bytes: C, _ at: C.Index) -> Int32 where C.Element == UInt8, C.Index == Int {
-        Int32(bitPattern: UInt32(bytes[at]) << 24 | UInt32(bytes[at + 1]) << 16 | UInt32(bytes[at + 2]) << 8 | UInt32(bytes[at + 3]))
     }
 
     private static func readAll(_ fd: Int32, _ url: URL) throws -> [UInt8] {
@@ -370,45 +304,4 @@ private enum Posix {
         String(cString: strerror(Darwin.errno))
         #endif
     }
-}
-
-/// Reads a record payload: a byte, strings (int32 length, -1 for none, then UTF-8), the rest.
-private struct RecordReader {
-    let bytes: ArraySlice<UInt8>
-    var pos: Int
-
-    init(bytes: ArraySlice<UInt8>) {
-        self.bytes = bytes
-        self.pos = bytes.startIndex
-    }
-
-    var remaining: Int { bytes.endIndex - pos }
-
-    mutating func byte() -> UInt8? {
-        guard remaining >= 1 else { return nil }
-        pos += 1
-        return bytes[pos - 1]
-    }
-
-    /// A present string's bytes; nil when absent or malformed.
-    mutating func string() -> [UInt8]? {
-        guard remaining >= 4 else { return nil }
-        let n = Int(Int32(bitPattern: UInt32(bytes[pos]) << 24 | UInt32(bytes[pos + 1]) << 16
-            | UInt32(bytes[pos + 2]) << 8 | UInt32(bytes[pos + 3])))
-        guard n >= 0, n <= remaining - 4 else { return nil }
-        pos += 4 + n
-        return Array(bytes[(pos - n)..<pos])
-    }
-
-    /// .some(nil) for an absent string, nil when malformed.
-    mutating func optionalString() -> String?? {
-        guard remaining >= 4 else { return nil }
-        if bytes[pos..<(pos + 4)].allSatisfy({ $0 == 0xFF }) {
-            pos += 4
-            return .some(nil)
-        }
-        return string().map { String(decoding: $0, as: UTF8.self) }
-    }
-
-    func rest() -> ArraySlice<UInt8> { bytes[pos...] }
 }

@@ -35,7 +35,8 @@ struct WordPieceTokenizer: TextTokenizer {
         maxCharsPerWord = model?["max_input_chars_per_word"]?.int ?? 100
         let normalizer = spec.root["normalizer"]
         cleanText = try spec.flag(normalizer?["clean_text"], "normalizer.clean_text", default: false)
-        chineseChars = try spec.flag(normalizer?["handle_chinese_chars"], "normalizer.handle_chinese_chars", default: false)
+        chineseChars = try spec.flag(normalizer?["handle_chinese_chars"], "normalizer.handle_chinese_chars",
+                                     default: false)
         lowercase = try spec.flag(normalizer?["lowercase"], "normalizer.lowercase", default: false)
         // tokenizers: strip_accents unset follows lowercase
         stripAccents = try spec.flag(normalizer?["strip_accents"], "normalizer.strip_accents", default: lowercase)

@@ -87,8 +87,9 @@ public final class LiteRtBackend: InferenceBackend {
     }
 
     /// The first accelerator in `order` that starts, and why each one before it did not.
-    public static func firstAvailable(model url: URL, order: [Accelerator] = [.gpu, .cpu],
-                                      library: LiteRtLibrary? = nil) throws -> (backend: LiteRtBackend, skipped: [String]) {
+    public static func firstAvailable(
+        model url: URL, order: [Accelerator] = [.gpu, .cpu], library: LiteRtLibrary? = nil
+    ) throws -> (backend: LiteRtBackend, skipped: [String]) {
         var skipped: [String] = []
         for accelerator in order {
             do {
@@ -234,19 +235,19 @@ private final class Runner {
                                element: LiteRtElementType, bytes: Int?, bucket: Bucket) throws -> LiteRtTensorBuffer {
         var tensor: LiteRtTensor?
         var type = LiteRtRankedTensorType()
-        if input {
-            try api.check(api.getSignatureInputTensor(signature, LiteRtParamIndex(index), &tensor), "GetSignatureInputTensor")
-        } else {
-            try api.check(api.getSignatureOutputTensor(signature, LiteRtParamIndex(index), &tensor), "GetSignatureOutputTensor")
-        }
+        let lookup = input ? api.getSignatureInputTensor : api.getSignatureOutputTensor
+        try api.check(lookup(signature, LiteRtParamIndex(index), &tensor), "GetSignatureTensorByIndex")
         try api.check(api.getRankedTensorType(tensor, &type), "GetRankedTensorType")
-        let dims = withUnsafeBytes(of: type.layout.dimensions) { Array($0.bindMemory(to: Int32.self).prefix(Int(type.layout.rank))) }
+        let dims = withUnsafeBytes(of: type.layout.dimensions) {
+            Array($0.bindMemory(to: Int32.self).prefix(Int(type.layout.rank)))
+        }
         let what = input ? "input \(index)" : "output"
         guard type.element_type == element, dims.count == 2, dims[0] == bucket.batch,
               bytes == nil || dims[1] == bucket.seq else {
-            let expected = element == EMBEDLITE_LITERT_INT32 ? "int32 [\(bucket.batch), \(bucket.seq)]" : "float32 [\(bucket.batch), dim]"
-            throw EmbedliteError.invalidArtifact(
-                "signature \(bucket) \(what) has element type \(type.element_type) and shape \(dims); expected \(expected)")
+            let expected = element == EMBEDLITE_LITERT_INT32
+                ? "int32 [\(bucket.batch), \(bucket.seq)]" : "float32 [\(bucket.batch), dim]"
+            throw EmbedliteError.invalidArtifact("signature \(bucket) \(what) has element type "
+                + "\(type.element_type) and shape \(dims); expected \(expected)")
         }
         var requirements: LiteRtTensorBufferRequirements?
         let status = input
@@ -261,7 +262,8 @@ private final class Runner {
         let expectedBytes = bytes ?? 4 * Int(dims[0]) * Int(dims[1])
         guard size == expectedBytes else {
             api.destroyBuffer(buffer)
-            throw EmbedliteError.runtime("LiteRT made a \(size)-byte buffer for \(bucket) \(what); expected \(expectedBytes)")
+            throw EmbedliteError.runtime(
+                "LiteRT made a \(size)-byte buffer for \(bucket) \(what); expected \(expectedBytes)")
         }
         return buffer
     }

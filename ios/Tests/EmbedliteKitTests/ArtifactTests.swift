@@ -37,9 +37,11 @@ final class ArtifactTests: XCTestCase {
     func testSHA256MatchesKnownDigests() throws {
         let url = tempURL("abc")
         try Data("abc".utf8).write(to: url)
-        XCTAssertEqual(try SHA256.hexDigest(of: url), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        XCTAssertEqual(try SHA256.hexDigest(of: url),
+                       "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         try Data(repeating: 0x61, count: 1_000_000).write(to: url)  // crosses block and read boundaries
-        XCTAssertEqual(try SHA256.hexDigest(of: url), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        XCTAssertEqual(try SHA256.hexDigest(of: url),
+                       "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
     func testBadManifestsAreRefusedNamingTheProblem() throws {
@@ -50,7 +52,9 @@ final class ArtifactTests: XCTestCase {
             try Artifact(directory: makeArtifact { $0["dim"] = nil; $0["pooling"] = nil })
         }
         assertThrows(["max_seq_length"]) { try Artifact(directory: makeArtifact { $0["max_seq_length"] = "long" }) }
-        assertThrows(["unknown format 'mlmodel'"]) { try Artifact(directory: makeArtifact { $0["format"] = "mlmodel" }) }
+        assertThrows(["unknown format 'mlmodel'"]) {
+            try Artifact(directory: makeArtifact { $0["format"] = "mlmodel" })
+        }
         assertThrows(["does not list model.tflite"]) {
             try Artifact(directory: makeArtifact { $0["files"] = ["tokenizer.json": ["sha256": "0"]] })
         }

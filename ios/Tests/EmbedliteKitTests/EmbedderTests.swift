@@ -5,7 +5,8 @@ import XCTest
 /// A backend that reports, for each row, how many real tokens it got: enough to check order, buckets and padding.
 private final class EchoBackend: InferenceBackend {
     let device = "echo"
-    let buckets = [Bucket(batch: 1, seq: 32), Bucket(batch: 8, seq: 32), Bucket(batch: 1, seq: 256), Bucket(batch: 8, seq: 256)]
+    let buckets = [Bucket(batch: 1, seq: 32), Bucket(batch: 8, seq: 32), Bucket(batch: 1, seq: 256),
+                   Bucket(batch: 8, seq: 256)]
     let dim: Int
     var used: [Bucket] = []
 
@@ -51,7 +52,8 @@ final class EmbedderTests: XCTestCase {
     }
 
     func testBucketsParseAndChooseTheSmallestThatHolds() throws {
-        let buckets = ["b1_s32", "b8_s32", "b1_s128", "b8_s128", "serving_default", "b0_s8"].compactMap(Bucket.init(signature:))
+        let buckets = ["b1_s32", "b8_s32", "b1_s128", "b8_s128", "serving_default", "b0_s8"]
+            .compactMap(Bucket.init(signature:))
         XCTAssertEqual(buckets.count, 4)
         XCTAssertEqual(Bucket.choose(buckets, count: 1, longest: 20), Bucket(batch: 1, seq: 32))
         XCTAssertEqual(Bucket.choose(buckets, count: 3, longest: 32), Bucket(batch: 8, seq: 32))

@@ -72,7 +72,7 @@ struct Parity: Sendable {
     let searches: [Search]
 
     static func load() throws -> Parity {
-        let root = try Fixtures.json(try Fixtures.directory("EMBEDLITE_IOS_BUNDLE").appendingPathComponent("parity.json"))
+        let root = try Fixtures.json(try Fixtures.bundle.appendingPathComponent("parity.json"))
         let truncated = root["truncated"]
         return Parity(
             texts: strings(root["texts"]),
@@ -90,7 +90,9 @@ struct Parity: Sendable {
 func strings(_ value: JSONTree?) -> [String] { (value?.array ?? []).map { $0.string ?? "" } }
 func floats(_ value: JSONTree?) -> [Float] { (value?.array ?? []).map { Float($0.double ?? .nan) } }
 func floatRows(_ value: JSONTree?) -> [[Float]] { (value?.array ?? []).map(floats) }
-func intRows(_ value: JSONTree?) -> [[Int32]] { (value?.array ?? []).map { ($0.array ?? []).map { Int32($0.int ?? -1) } } }
+func intRows(_ value: JSONTree?) -> [[Int32]] {
+    (value?.array ?? []).map { ($0.array ?? []).map { Int32($0.int ?? -1) } }
+}
 
 func cosine(_ a: [Float], _ b: [Float]) -> Double {
     var dot = 0.0, na = 0.0, nb = 0.0

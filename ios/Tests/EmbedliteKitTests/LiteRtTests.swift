@@ -56,6 +56,8 @@ final class LiteRtTests: XCTestCase {
         assertThrows(["/nowhere/libLiteRt.so"]) { try LiteRtLibrary.load(path: "/nowhere/libLiteRt.so") }
         let bogus = tempURL("model.tflite")
         try Data("not a flatbuffer".utf8).write(to: bogus)
-        assertThrows(["model.tflite could not be loaded by LiteRT"]) { try LiteRtBackend(model: bogus, library: library()) }
+        assertThrows(["model.tflite could not be loaded by LiteRT"]) {
+            try LiteRtBackend(model: bogus, library: library())
+        }
     }
 }

@@ -11,7 +11,8 @@ final class StoreTests: XCTestCase {
             let searches = parity.searches.filter { $0.quantization == quantization }
             XCTAssertFalse(searches.isEmpty)
             for (n, search) in searches.enumerated() {
-                XCTAssertEqual(try store.search(search.query, k: 10).map(\.id), search.top10, "\(quantization) query \(n)")
+                XCTAssertEqual(try store.search(search.query, k: 10).map(\.id), search.top10,
+                               "\(quantization) query \(n)")
             }
         }
     }
@@ -32,7 +33,8 @@ final class StoreTests: XCTestCase {
             try store.delete("beta")
             try store.put("empty", vector: [0, 0, 1e-3, 0], text: "")
             store.close()
-            XCTAssertEqual(try Data(contentsOf: url), expected, "\(quantization): other bytes than \(golden.lastPathComponent)")
+            XCTAssertEqual(try Data(contentsOf: url), expected,
+                           "\(quantization): other bytes than \(golden.lastPathComponent)")
 
             let copy = tempURL()
             try expected.write(to: copy)

@@ -83,8 +83,8 @@ final class TokenizerTests: XCTestCase {
     }
 
     func testJSONEscapesSurrogatesAndErrors() throws {
-        let v = try JSONTree.parse(Array(#"{"a": [1, -2.5e3, true, null], "s": "q\"\\\u00e9\n\ud83d\ude00", "o": {}}"#.utf8),
-                                   name: "t.json")
+        let source = #"{"a": [1, -2.5e3, true, null], "s": "q\"\\\u00e9\n\ud83d\ude00", "o": {}}"#
+        let v = try JSONTree.parse(Array(source.utf8), name: "t.json")
         XCTAssertEqual(v["a"]?.array?.map { $0.double }, [1, -2500, nil, nil])
         XCTAssertEqual(v["s"]?.string, "q\"\\é\n😀")
         // canonically equivalent keys stay distinct
