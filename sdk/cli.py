@@ -123,7 +123,7 @@ def export(model, output, formats, precisions, dims, output_dim, name, eval_data
         from .text_files import distinct_texts, read_texts
 
         texts = distinct_texts(read_texts(parity_texts)) if parity_texts else default_sentences()
-        app_assets = {"android": "android_demo/app/src/main/assets/embedlite/", "ios": "the iOS app's bundle"}
+        app_assets = {"android": "android_demo/app/src/main/assets/embedlite/", "ios": "ios/DemoApp/embedlite/"}
         click.echo(f"wrote {write_parity(results[0].path, texts)} ({len(texts)} texts); copy {results[0].path} "
                    f"to {app_assets[target]}", err=True)
     if as_json:

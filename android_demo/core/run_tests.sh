@@ -49,4 +49,4 @@ classes="$build/core-classes"
 rm -rf "$classes"
 compile -nowarn -jvm-target 17 -cp "$stdlib" "$core/src/main/kotlin" "$core/src/test/kotlin" -d "$classes" 2>&1 \
   | grep -v "^warning: " >&2 || true
-java -cp "$classes:$stdlib" dev.embedlite.core.CoreTestsKt "$bundle"
+java -cp "$classes:$stdlib:$core/src/test/resources" dev.embedlite.core.CoreTestsKt "$bundle"

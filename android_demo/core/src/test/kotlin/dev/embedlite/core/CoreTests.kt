@@ -155,6 +155,25 @@ class CoreTests(private val bundle: File) {
             file.delete(); other.delete()
         }
 
+        for (quantization in Quantization.entries) {
+            val name = "golden-${quantization.name.lowercase()}.store"
+            test("store: $name (shared with the Swift core in ios/) is what this store writes, and it opens") {
+                val golden = CoreTests::class.java.getResourceAsStream("/$name")?.use { it.readBytes() }
+                    ?: throw AssertionError("$name is not on the test classpath (src/test/resources)")
+                val file = tempFile()
+                VectorStore(file, 4, quantization).use { writeGoldenRecords(it) }
+                assertTrue(file.readBytes().contentEquals(golden), "this store wrote other bytes than $name: ${file.path}")
+                file.writeBytes(golden)
+                VectorStore(file, 4, quantization).use { s ->
+                    assertEquals(listOf("alpha", "empty", "gamma"), s.ids().sorted())
+                    assertEquals("first note, edited", s.text("alpha"))
+                    assertEquals("", s.text("empty"))
+                    assertEquals("alpha", s.search(floatArrayOf(1f, 1f, 1f, 1f), 1).single().id)
+                }
+                file.delete()
+            }
+        }
+
         test("buckets: the smallest signature that holds the batch") {
             val buckets = listOf("b1_s32", "b8_s32", "b1_s128", "b8_s128", "serving_default").mapNotNull(Bucket::parse)
             assertEquals(4, buckets.size)
@@ -201,4 +220,14 @@ class CoreTests(private val bundle: File) {
             assertTrue("offset" in e.message!!)
         }
     }
+}
+
+/** The records of the golden store files; the Swift core's StoreTests writes the same ones and must get the same bytes. */
+private fun writeGoldenRecords(store: VectorStore) {
+    store.put("alpha", floatArrayOf(0.5f, -1f, 2f, 0.25f), "first note")
+    store.put("beta", floatArrayOf(1f, 0f, 0f, 0f))
+    store.put("gamma", floatArrayOf(0f, 3f, 0f, 4f), "ünïcödé ✓ 東京 😀")
+    store.put("alpha", floatArrayOf(1f, 1f, 1f, 1f), "first note, edited")
+    store.delete("beta")
+    store.put("empty", floatArrayOf(0f, 0f, 1e-3f, 0f), "")
 }

@@ -1,0 +1,60 @@
+/// TFLite signatures have static shapes, one per (batch, sequence) bucket, named `b{batch}_s{seq}`; a batch runs
+/// in the smallest bucket that holds it.
+public struct Bucket: Hashable, Sendable, CustomStringConvertible {
+    public let batch: Int
+    public let seq: Int
+
+    public init(batch: Int, seq: Int) {
+        self.batch = batch
+        self.seq = seq
+    }
+
+    public var signature: String { "b\(batch)_s\(seq)" }
+    public var description: String { signature }
+
+    /// The bucket a signature name stands for, or nil when the name is not `b{batch}_s{seq}`.
+    public init?(signature: String) {
+        let parts = signature.split(separator: "_")
+        guard parts.count == 2, parts[0].first == "b", parts[1].first == "s",
+              let batch = Int(parts[0].dropFirst()), let seq = Int(parts[1].dropFirst()), batch > 0, seq > 0 else {
+            return nil
+        }
+        self.init(batch: batch, seq: seq)
+    }
+
+    /// The smallest bucket (sequence first, then batch) holding `count` rows of at most `longest` tokens.
+    public static func choose(_ buckets: [Bucket], count: Int, longest: Int) -> Bucket? {
+        buckets.filter { $0.batch >= count && $0.seq >= longest }.min { ($0.seq, $0.batch) < ($1.seq, $1.batch) }
+    }
+}
+
+/// Token id rows right-padded to the bucket's shape, with their attention mask, row-major.
+public struct PaddedBatch: Sendable {
+    public let bucket: Bucket
+    public let inputIds: [Int32]
+    public let attentionMask: [Int32]
+    /// Rows holding texts; the rest are filler rows (one pad token each, so every row stays valid).
+    public let rows: Int
+
+    public init(_ rows: [[Int32]], padId: Int32, bucket: Bucket) throws {
+        guard rows.count <= bucket.batch else {
+            throw EmbedliteError.invalidInput("\(rows.count) rows for a batch of \(bucket.batch)")
+        }
+        var ids = [Int32](repeating: padId, count: bucket.batch * bucket.seq)
+        var mask = [Int32](repeating: 0, count: bucket.batch * bucket.seq)
+        for (i, row) in rows.enumerated() {
+            guard row.count <= bucket.seq else {
+                throw EmbedliteError.invalidInput("row \(i) has \(row.count) tokens, the bucket holds \(bucket.seq)")
+            }
+            for (j, id) in row.enumerated() {
+                ids[i * bucket.seq + j] = id
+                mask[i * bucket.seq + j] = 1
+            }
+        }
+        for i in rows.count..<bucket.batch { mask[i * bucket.seq] = 1 }
+        self.bucket = bucket
+        self.inputIds = ids
+        self.attentionMask = mask
+        self.rows = rows.count
+    }
+}

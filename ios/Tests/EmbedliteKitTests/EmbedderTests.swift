@@ -1,0 +1,75 @@
+import Foundation
+import XCTest
+@testable import EmbedliteKit
+
+/// A backend that reports, for each row, how many real tokens it got: enough to check order, buckets and padding.
+private final class EchoBackend: InferenceBackend {
+    let device = "echo"
+    let buckets = [Bucket(batch: 1, seq: 32), Bucket(batch: 8, seq: 32), Bucket(batch: 1, seq: 256),
+                   Bucket(batch: 8, seq: 256)]
+    let dim: Int
+    var used: [Bucket] = []
+
+    init(dim: Int) { self.dim = dim }
+
+    func run(_ batch: PaddedBatch) throws -> [[Float]] {
+        used.append(batch.bucket)
+        return (0..<batch.bucket.batch).map { r in
+            var v = [Float](repeating: 0, count: dim)
+            v[0] = Float(batch.attentionMask[(r * batch.bucket.seq)..<((r + 1) * batch.bucket.seq)].reduce(0, +))
+            v[1] = 1
+            return v
+        }
+    }
+}
+
+final class EmbedderTests: XCTestCase {
+    func testInputOrderSmallestBucketsTruncationAndEmptyTexts() throws {
+        let artifact = try Fixtures.artifact()
+        let backend = EchoBackend(dim: artifact.manifest.dim)
+        let embedder = try Embedder(artifact: artifact, backend: backend)
+        let texts = ["one two three four", "hi", String(repeating: "word ", count: 100), ""]
+        let out = try embedder.embed(texts)
+        XCTAssertEqual(out.map { $0[0] }, texts.map { Float(artifact.tokenizer.encode($0).count) })
+        XCTAssertEqual(backend.used, [Bucket(batch: 8, seq: 256)])  // four texts fit one batch of 8
+        let short = try XCTUnwrap(embedder.embed(["hi"], dim: 64).first)
+        XCTAssertEqual(backend.used.last, Bucket(batch: 1, seq: 32))
+        XCTAssertEqual(short.count, 64)
+        XCTAssertEqual(Vectors.dot(short, short), 1, accuracy: 1e-6)
+        XCTAssertEqual(try embedder.embed([]), [])
+        assertThrows(["dim 7", "384, 256, 128, 64"]) { try embedder.embed(["hi"], dim: 7) }
+        assertThrows(["unknown task 'query'", "none"]) { try embedder.embed(["hi"], task: "query") }
+    }
+
+    func testMatryoshkaTruncationMatchesThePythonRuntime() throws {
+        let parity = try Fixtures.parity()
+        XCTAssertEqual(parity.truncated.count, 16)
+        for (i, expected) in parity.truncated.enumerated() {
+            let mine = try Vectors.truncate(parity.embeddings[i], to: parity.truncatedDim)
+            let diff = zip(mine, expected).map { abs($0 - $1) }.max() ?? 1
+            XCTAssertLessThan(diff, 1e-6, "text \(i)")
+        }
+    }
+
+    func testBucketsParseAndChooseTheSmallestThatHolds() throws {
+        let buckets = ["b1_s32", "b8_s32", "b1_s128", "b8_s128", "serving_default", "b0_s8"]
+            .compactMap(Bucket.init(signature:))
+        XCTAssertEqual(buckets.count, 4)
+        XCTAssertEqual(Bucket.choose(buckets, count: 1, longest: 20), Bucket(batch: 1, seq: 32))
+        XCTAssertEqual(Bucket.choose(buckets, count: 3, longest: 32), Bucket(batch: 8, seq: 32))
+        XCTAssertEqual(Bucket.choose(buckets, count: 8, longest: 33), Bucket(batch: 8, seq: 128))
+        XCTAssertNil(Bucket.choose(buckets, count: 9, longest: 10))
+        let batch = try PaddedBatch([[101, 7, 102]], padId: 0, bucket: Bucket(batch: 2, seq: 8))
+        XCTAssertEqual(batch.inputIds, [101, 7, 102, 0, 0, 0, 0, 0] + [Int32](repeating: 0, count: 8))
+        XCTAssertEqual(batch.attentionMask, [1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0])  // filler rows stay valid
+        assertThrows(["9 tokens", "holds 8"]) {
+            try PaddedBatch([[Int32](repeating: 1, count: 9)], padId: 0, bucket: Bucket(batch: 1, seq: 8))
+        }
+    }
+
+    func testInt8CodesAreThePythonStoresCodes() {
+        let (scale, codes) = Vectors.quantizeInt8([127, -2.5, 3.5, 0.5, -0.5, 1.25])
+        XCTAssertEqual(scale, 1)
+        XCTAssertEqual(codes, [127, -2, 4, 0, 0, 1])  // halves round to even, as numpy.round does
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import XCTest
+@testable import EmbedliteKit
+
+/// What ios/run_tests.sh hands the tests: the MiniLM bundle (EMBEDLITE_IOS_BUNDLE: `embedlite export all-MiniLM-L6-v2
+/// --target ios --parity-texts sts-test.csv`), the tokenizer fixtures (EMBEDLITE_TOKENIZER_FIXTURES, from
+/// scripts/make_tokenizer_fixtures.py) and LiteRT (EMBEDLITE_LITERT_LIB). A test needing one that is missing fails
+/// with a message naming it.
+enum Fixtures {
+    static func directory(_ variable: String) throws -> URL {
+        guard let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty else {
+            throw EmbedliteError.invalidInput("\(variable) is not set: run the tests with ios/run_tests.sh")
+        }
+        return URL(fileURLWithPath: value)
+    }
+
+    static var bundle: URL { get throws { try directory("EMBEDLITE_IOS_BUNDLE") } }
+
+    /// The repository root (the golden store files live in the Kotlin core's test resources).
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The bundle as an artifact, checksums verified, loaded once.
+    static func artifact() throws -> Artifact { try cachedArtifact.get() }
+    private static let cachedArtifact = cached { try Artifact(directory: try bundle) }
+
+    static func parity() throws -> Parity { try cachedParity.get() }
+    private static let cachedParity = cached { try Parity.load() }
+
+    /// A result computed once and shared by the tests (Sendable, so a static can hold it).
+    private static func cached<T>(_ body: () throws -> T) -> Result<T, EmbedliteError> {
+        do {
+            return .success(try body())
+        } catch let error as EmbedliteError {
+            return .failure(error)
+        } catch {
+            return .failure(.invalidInput("\(error)"))
+        }
+    }
+
+    static func json(_ url: URL) throws -> JSONTree {
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw EmbedliteError.invalidInput("\(url.path) is missing")
+        }
+        return try JSONTree.parse([UInt8](data), name: url.lastPathComponent)
+    }
+}
+
+extension XCTestCase {
+    /// A path in a fresh temporary folder, removed when the test ends.
+    func tempURL(_ name: String = "notes.store") -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("embedlite-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        return dir.appendingPathComponent(name)
+    }
+}
+
+/// parity.json: what the Python runtime produced for the bundle's parity texts.
+struct Parity: Sendable {
+    struct Search: Sendable {
+        let quantization: Quantization
+        let query: [Float]
+        let top10: [String]
+    }
+
+    let texts: [String]
+    let ids: [[Int32]]
+    let embeddings: [[Float]]  // embeddings[i] belongs to texts[i]; blank texts come last and have none
+    let truncatedDim: Int
+    let truncated: [[Float]]
+    let searches: [Search]
+
+    static func load() throws -> Parity {
+        let root = try Fixtures.json(try Fixtures.bundle.appendingPathComponent("parity.json"))
+        let truncated = root["truncated"]
+        return Parity(
+            texts: strings(root["texts"]),
+            ids: intRows(root["ids"]),
+            embeddings: floatRows(root["embeddings"]),
+            truncatedDim: truncated?["dim"]?.int ?? 0,
+            truncated: floatRows(truncated?["embeddings"]),
+            searches: (root["searches"]?.array ?? []).map {
+                Search(quantization: $0["quantization"]?.string == "int8" ? .int8 : .float32,
+                       query: floats($0["query"]), top10: ($0["top10"]?.array ?? []).map { String($0.int ?? -1) })
+            })
+    }
+}
+
+func strings(_ value: JSONTree?) -> [String] { (value?.array ?? []).map { $0.string ?? "" } }
+func floats(_ value: JSONTree?) -> [Float] { (value?.array ?? []).map { Float($0.double ?? .nan) } }
+func floatRows(_ value: JSONTree?) -> [[Float]] { (value?.array ?? []).map(floats) }
+func intRows(_ value: JSONTree?) -> [[Int32]] {
+    (value?.array ?? []).map { ($0.array ?? []).map { Int32($0.int ?? -1) } }
+}
+
+func cosine(_ a: [Float], _ b: [Float]) -> Double {
+    var dot = 0.0, na = 0.0, nb = 0.0
+    for i in a.indices {
+        dot += Double(a[i]) * Double(b[i])
+        na += Double(a[i]) * Double(a[i])
+        nb += Double(b[i]) * Double(b[i])
+    }
+    return dot / (na.squareRoot() * nb.squareRoot())
+}
+
+/// Asserts that `body` throws an EmbedliteError whose message contains every fragment.
+func assertThrows<T>(_ fragments: [String], file: StaticString = #filePath, line: UInt = #line,
+                     _ body: () throws -> T) {
+    do {
+        _ = try body()
+        XCTFail("nothing was thrown; expected an error mentioning \(fragments)", file: file, line: line)
+    } catch let error as EmbedliteError {
+        for fragment in fragments where !error.message.contains(fragment) {
+            XCTFail("'\(error.message)' does not mention '\(fragment)'", file: file, line: line)
+        }
+    } catch {
+        XCTFail("expected an EmbedliteError, got \(error)", file: file, line: line)
+    }
+}
