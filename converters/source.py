@@ -6,6 +6,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from embedlite.errors import EmbedliteError, require
 from embedlite.models import home, source_dir
@@ -28,8 +29,8 @@ class SourceModel:
     max_seq_length: int
     prompts: dict[str, str]
     default_task: str | None
-    st_model: object = field(repr=False)  # the SentenceTransformer, the parity reference
-    graph: object = field(repr=False)  # EncoderGraph
+    st_model: Any = field(repr=False)  # the SentenceTransformer, the parity reference
+    graph: Any = field(repr=False)  # EncoderGraph
 
 
 def known_source(name: str) -> Path:

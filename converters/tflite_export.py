@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -36,7 +37,7 @@ def export_tflite(graph: torch.nn.Module, path: Path, seq_buckets: tuple[int, ..
     from .grouped_attention import traced_with_grouped_attention
 
     graph = _constant_token_type(graph).eval()
-    builder = None
+    builder: Any = None  # litert_torch's signature builder, started by the first signature
     for batch in batch_buckets:
         for seq in seq_buckets:
             ids = torch.ones((batch, seq), dtype=torch.int32)  # phones feed int32 token ids

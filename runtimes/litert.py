@@ -56,7 +56,7 @@ class LiteRTModel:
         self._names = {}
         for name in signatures:
             self._names[parse_signature(name)] = name
-        self._loaded = {}  # (batch, seq) -> (runner, input names): a runner allocates its tensors once
+        self._loaded: dict[tuple[int, int], tuple] = {}  # -> (runner, input names): tensors allocated once
         if not self._names:
             raise ArtifactError(f"{path} has no (batch, sequence) signatures")
         self.seq_buckets = sorted({s for _, s in self._names})

@@ -20,7 +20,8 @@ def to_sql(filter: dict | None) -> tuple[str, list]:
         return "1", []
     if not isinstance(filter, dict):
         raise ValueError(f"filter must be a dict like {{'lang': 'en'}}, got {type(filter).__name__}")
-    parts, params = [], []
+    parts: list[str] = []
+    params: list = []
     for key, cond in filter.items():
         if not isinstance(key, str) or not _KEY.match(key):
             raise ValueError(f"filter key {key!r}: use letters, digits, '_' or '-'")

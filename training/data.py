@@ -38,13 +38,13 @@ class TextSource:
 
 def load_texts(sources: Iterable[TextSource | Path | str], limit: int | None = None) -> list[str]:
     """Distinct non-empty texts of all sources, in file order."""
-    sources = [TextSource.of(s) for s in sources]
+    parsed = [TextSource.of(s) for s in sources]
     texts: list[str] = []
-    for source in sources:
+    for source in parsed:
         texts += distinct_texts(_windows(read_texts(source.path), source.window))[:source.limit]
     texts = distinct_texts(texts)
     if not texts:
-        raise EmbedliteError(f"no texts in {', '.join(str(s.path) for s in sources)}")
+        raise EmbedliteError(f"no texts in {', '.join(str(s.path) for s in parsed)}")
     return texts[:limit]
 
 

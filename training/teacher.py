@@ -43,7 +43,7 @@ def _cached_embeddings(texts: list[str], teacher: Path | str | None, cache_dir: 
     key = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
     folder = Path(cache_dir or home() / "teacher-cache") / key
     known: list[str] = json.loads((folder / "texts.json").read_text()) if (folder / "texts.json").is_file() else []
-    matrix = np.load(folder / "vectors.npy") if known else None
+    stored = [np.load(folder / "vectors.npy")] if known else []  # one matrix, row i for known[i]
     row = {t: i for i, t in enumerate(known)}
     missing = list(dict.fromkeys(t for t in texts if t not in row))
     if missing:
@@ -54,11 +54,13 @@ def _cached_embeddings(texts: list[str], teacher: Path | str | None, cache_dir: 
         if progress:
             print(f"teacher embeddings: {start + len(chunk)} of {len(missing)} new texts", file=sys.stderr)
         fresh = embedder.embed(chunk, batch_size=64, show_progress=progress)
-        matrix = fresh if matrix is None else np.concatenate([matrix, fresh])
+        stored = [np.concatenate([*stored, fresh])]
         row.update((t, len(known) + i) for i, t in enumerate(chunk))
         known += chunk
-        np.save(folder / "vectors.tmp.npy", matrix)  # vectors first: texts.json never lists rows it lacks
+        np.save(folder / "vectors.tmp.npy", stored[0])  # vectors first: texts.json never lists rows it lacks
         (folder / "vectors.tmp.npy").replace(folder / "vectors.npy")
         (folder / "texts.tmp.json").write_text(json.dumps(known, ensure_ascii=False))
         (folder / "texts.tmp.json").replace(folder / "texts.json")
-    return matrix[[row[t] for t in texts]]
+    if not stored:
+        raise EmbedliteError("no texts to embed with the teacher")
+    return stored[0][[row[t] for t in texts]]
