@@ -28,7 +28,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from embedlite import Embedder, export
-    from embedlite.converters.embeddinggemma import build_embeddinggemma
+    from fixtures.embeddinggemma import build_embeddinggemma
     from embedlite.models import default_source_zip
 
     if args.reuse:

@@ -12,6 +12,7 @@ import platform
 import resource
 import time
 
+import bench_common  # noqa: F401  (puts the repository root, with fixtures/, on sys.path)
 import torch
 import torch.nn.functional as F
 
@@ -19,7 +20,7 @@ import torch.nn.functional as F
 def build(device: str):
     from transformers import Gemma3TextConfig, Gemma3TextModel
 
-    from embedlite.converters.embeddinggemma import CONFIGS
+    from fixtures.embeddinggemma import CONFIGS
 
     spec = dict(CONFIGS["308m"])
     dense_dim = spec.pop("dense_dim")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from embedlite import EmbedliteError, Embedder, export
-from embedlite.converters.embeddinggemma import PROMPTS, build_embeddinggemma
+from fixtures.embeddinggemma import PROMPTS, build_embeddinggemma
 from embedlite.artifact import read_manifest
 
 

@@ -49,7 +49,7 @@ class DistillConfig:
             raise EmbedliteError(f"unknown student init {self.student!r}; choose from {', '.join(STUDENT_INITS)}")
         if self.student == "random" and self.student_size not in ("tiny",):
             raise EmbedliteError(f"unknown student size {self.student_size!r} for a random BERT student; "
-                                 "use 'tiny', or build an EmbeddingGemma with embedlite.converters.embeddinggemma")
+                                 "use 'tiny', or build an EmbeddingGemma-shaped model (fixtures/embeddinggemma.py)")
         if self.student == "decoder" and (self.student_source is None or not Path(self.student_source).is_dir()):
             raise EmbedliteError("student 'decoder' needs student_source, a Gemma 3 LM directory; "
                                  f"got {self.student_source}")
