@@ -64,6 +64,7 @@ def export(model: str | Path, out: str | Path, *, formats: tuple[str, ...] = ("o
     from embedlite import __version__
 
     from . import parity
+    from .notice import write_notice
     from .onnx_export import export_onnx
     from .onnx_quantize import quantize
     from .packed_embedding import with_packed_embeddings
@@ -126,6 +127,8 @@ def export(model: str | Path, out: str | Path, *, formats: tuple[str, ...] = ("o
             else:
                 quantize_tflite(float_models.get(f"{fmt}-{precision}", float_models[fmt]), model_file, precision)
             save_tokenizer(src.st_model, target / "tokenizer.json")
+            parity.check_tokenizer(src.st_model, target / "tokenizer.json", texts)
+            write_notice(target, src.architecture)
             static = {"sequence_buckets": seq_buckets, "batch_buckets": BATCH_BUCKETS} if fmt == "tflite" else {}
             manifest = write_manifest(target, dataclasses.replace(base, format=fmt, precision=precision, **static))
             result = parity.compare_artifact(reference, target, texts)
