@@ -30,6 +30,7 @@ def main() -> None:
 
     from embedlite import Embedder, export
     from embedlite.converters.parity import compare
+    from embedlite.embedder import with_prompt
     from embedlite.evaluation import load_retrieval, load_sts, retrieval_scores, sts_spearman
     from embedlite.models import source_dir
 
@@ -42,10 +43,15 @@ def main() -> None:
     reference = st.encode(texts, batch_size=32)
 
     class StAdapter:  # lets the evaluation functions run sentence-transformers itself
-        tasks = ()
-
-        def embed(self, xs, batch_size=32, task=None):
+        def embed(self, xs, batch_size=32):
             return st.encode(xs, batch_size=batch_size)
+
+        def embed_query(self, xs, batch_size=32):
+            return st.encode_query(xs, batch_size=batch_size)
+
+        def embed_documents(self, xs, titles=None, batch_size=32):  # the model has no prompts: a title goes first
+            return st.encode_document([with_prompt("", x, t) for x, t in zip(xs, titles or [None] * len(xs))],
+                                      batch_size=batch_size)
 
     rows = []
     start = time.perf_counter()

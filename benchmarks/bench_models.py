@@ -36,24 +36,31 @@ MODELS = {
 
 
 class Vectors:
-    """One artifact's full-dim embeddings, computed once per text; any Matryoshka dim is a re-normalised prefix.
-    Quacks like an Embedder for embedlite.evaluation (embed, tasks)."""
+    """One artifact's full-dim embeddings, computed once per text (and prompt kind); any Matryoshka dim is a
+    re-normalised prefix. Quacks like an Embedder for embedlite.evaluation."""
 
-    def __init__(self, embedder):
-        self.embedder, self.tasks, self.dim = embedder, embedder.tasks, None
-        self._cache: dict[tuple[str | None, str], np.ndarray] = {}
+    def __init__(self, embedder, dim: int | None = None, cache: dict | None = None):
+        self.embedder, self.dim = embedder, dim
+        self._cache: dict[tuple[str, str], np.ndarray] = {} if cache is None else cache
 
     def at(self, dim: int) -> Vectors:
-        view = Vectors.__new__(Vectors)
-        view.embedder, view.tasks, view.dim, view._cache = self.embedder, self.tasks, dim, self._cache
-        return view
+        return Vectors(self.embedder, dim, self._cache)
 
-    def embed(self, texts, task=None, batch_size=32, **_):
-        missing = list(dict.fromkeys(t for t in texts if (task, t) not in self._cache))
+    def embed(self, texts, batch_size=32, **_):
+        return self._cached("text", texts, lambda xs: self.embedder.embed(xs, batch_size=batch_size))
+
+    def embed_query(self, texts, batch_size=32, **_):
+        return self._cached("query", texts, lambda xs: self.embedder.embed_query(xs, batch_size=batch_size))
+
+    def embed_documents(self, texts, titles=None, batch_size=32, **_):
+        assert not any(titles or ()), "titled documents are not cached by title"
+        return self._cached("document", texts, lambda xs: self.embedder.embed_documents(xs, batch_size=batch_size))
+
+    def _cached(self, kind: str, texts: list[str], compute) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if (kind, t) not in self._cache))
         if missing:
-            for text, vector in zip(missing, self.embedder.embed(missing, task=task, batch_size=batch_size)):
-                self._cache[(task, text)] = vector
-        out = np.stack([self._cache[(task, t)] for t in texts])[:, : self.dim]
+            self._cache.update(((kind, t), v) for t, v in zip(missing, compute(missing)))
+        out = np.stack([self._cache[(kind, t)] for t in texts])[:, : self.dim]
         return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 

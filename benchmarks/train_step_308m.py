@@ -12,6 +12,7 @@ import platform
 import resource
 import time
 
+import bench_common  # noqa: F401  (puts the repository root, with fixtures/, on sys.path)
 import torch
 import torch.nn.functional as F
 
@@ -19,13 +20,10 @@ import torch.nn.functional as F
 def build(device: str):
     from transformers import Gemma3TextConfig, Gemma3TextModel
 
-    from embedlite.converters.embeddinggemma import CONFIGS
+    from fixtures.embeddinggemma import SIZES, config_json
 
-    spec = dict(CONFIGS["308m"])
-    dense_dim = spec.pop("dense_dim")
-    spec.pop("max_seq_length")
-    config = Gemma3TextConfig(**spec, use_bidirectional_attention=True, pad_token_id=0)
-    encoder = Gemma3TextModel(config)
+    dense_dim = SIZES["308m"]["dense_dim"]
+    encoder = Gemma3TextModel(Gemma3TextConfig.from_dict(config_json("308m")))
     head = torch.nn.Sequential(torch.nn.Linear(768, dense_dim, bias=False), torch.nn.Linear(dense_dim, 768, bias=False))
     return encoder.to(device), head.to(device)
 

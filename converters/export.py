@@ -61,6 +61,7 @@ def export(model: str | Path, out: str | Path, *, formats: tuple[str, ...] = ("o
     try:
         converted = _convert(src.graph, plan, staging, seq_buckets, progress)
         save_tokenizer(src.st_model, staging / "tokenizer.json")
+        parity.check_tokenizer(src.st_model, staging / "tokenizer.json", texts)
         reference = src.st_model.encode(texts, batch_size=32, convert_to_numpy=True)[:, :output_dim]
         base = Manifest(
             name=name or src.name, source_model=source_name or str(model), architecture=src.architecture,
@@ -119,6 +120,7 @@ def _write_artifact(target: Target, converted: dict, base: Manifest, seq_buckets
                     progress: Callable[[str], object]) -> ExportResult:
     """Finish one precision, then its tokenizer, manifest, parity and report, in staging/<format>-<precision>."""
     from . import parity
+    from .notice import write_notice
     from .report import evaluate, write_report
 
     progress(f"writing {target.format.name} {target.precision}")
@@ -128,6 +130,7 @@ def _write_artifact(target: Target, converted: dict, base: Manifest, seq_buckets
     fmt.finish(converted[(fmt.name, fmt.variant(target.precision))], target.precision,
                folder / MODEL_FILES[fmt.name])
     shutil.copyfile(staging / "tokenizer.json", folder / "tokenizer.json")
+    write_notice(folder, base.architecture)
     manifest = write_manifest(folder, dataclasses.replace(base, format=fmt.name, precision=target.precision,
                                                           **fmt.manifest_fields(seq_buckets)))
     result = parity.compare_artifact(reference, folder, texts)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from embedlite.errors import EmbedliteError
+
 
 @dataclass(frozen=True)
 class Parity:
@@ -41,3 +43,18 @@ def compare_artifact(reference: np.ndarray, artifact: Path, texts: list[str]) ->
     from embedlite.embedder import Embedder
 
     return compare(reference, Embedder(artifact, device="cpu").embed(texts, show_progress=False))
+
+
+def check_tokenizer(st_model, tokenizer_json: Path, texts: list[str]) -> None:
+    """The artifact's tokenizer.json must give the ids the source model's own pipeline gives (special tokens that
+    a Python tokenizer class adds outside tokenizer.json would be lost silently otherwise)."""
+    from embedlite.runtimes.tokenizer import TextTokenizer
+
+    preprocess = getattr(st_model, "preprocess", None) or st_model.tokenize  # sentence-transformers 6 / 5
+    features = preprocess(texts)
+    expected = [row[mask.bool()].tolist() for row, mask in zip(features["input_ids"], features["attention_mask"])]
+    got, _ = TextTokenizer(tokenizer_json, int(st_model.max_seq_length)).encode(texts)
+    for text, mine, theirs in zip(texts, got, expected):
+        if mine != theirs:
+            raise EmbedliteError(f"the exported tokenizer.json gives {mine[:12]} for {text[:40]!r}, the source model's "
+                                 f"tokenizer {theirs[:12]}: its special tokens or settings are not in tokenizer.json")

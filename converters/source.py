@@ -94,6 +94,7 @@ def load_source(model: str | Path, output_dim: int | None = None) -> SourceModel
 
     mode = pooling_mode(pooling)
     hf_model = transformer.auto_model
+    check_embeddinggemma_tokenizer(st_model, hf_model.config, str(model))
     # Plain matmul/softmax attention exports to a graph onnxruntime and LiteRT run faster than SDPA's.
     hf_model.set_attn_implementation("eager")
     config = hf_model.config
@@ -134,6 +135,24 @@ def check_hub_reachable(model_id: str, timeout: float = 3.0) -> None:
     except OSError as exc:
         raise EmbedliteError(f"{model_id} is not in the local Hugging Face cache and {constants.ENDPOINT} cannot "
                              f"be reached ({exc}): give a local directory, or connect and retry") from None
+
+
+def check_embeddinggemma_tokenizer(st_model, config, name: str) -> None:
+    """EmbeddingGemma reads `<bos> text <eos>`, right-padded (its positions count from the first token): refuse a
+    tokenizer that silently does otherwise, as a Gemma 3 tokenizer.json does with BOS only."""
+    if not (config.model_type.startswith("gemma") and getattr(config, "use_bidirectional_attention", False)):
+        return
+    ids = st_model.tokenizer("a")["input_ids"]
+    missing = [token for token, token_id, at in (("<bos>", config.bos_token_id, 0), ("<eos>", config.eos_token_id, -1))
+               if ids[at] != token_id]
+    if missing:
+        raise EmbedliteError(
+            f"{name}: the tokenizer does not add {' and '.join(missing)} (it gives {ids} for 'a'); EmbeddingGemma "
+            "reads `<bos> text <eos>`: make the post_processor of tokenizer.json a TemplateProcessing "
+            "`<bos> $A <eos>` (transformers ignores add_eos_token in tokenizer_config.json when tokenizer.json exists)")
+    if st_model.tokenizer.padding_side != "right":
+        raise EmbedliteError(f"{name}: the tokenizer pads on the {st_model.tokenizer.padding_side}; EmbeddingGemma "
+                             "must be padded on the right: set padding_side to right in tokenizer_config.json")
 
 
 def pooling_mode(pooling) -> str:

@@ -14,6 +14,7 @@ from .errors import ArtifactError
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 MODEL_FILES = {"onnx": "model.onnx", "tflite": "model.tflite"}
+NOTICE = "NOTICE"  # a licence notice the model's files come with (Gemma), checksummed like them where present
 
 
 def package_version() -> str:
@@ -96,7 +97,7 @@ def sha256_file(path: Path) -> str:
 def write_manifest(directory: Path, manifest: Manifest) -> Manifest:
     """Record size and sha256 of every file the model needs, then write manifest.json."""
     directory = Path(directory)
-    names = [manifest.model_file, "tokenizer.json"]
+    names = [manifest.model_file, "tokenizer.json", *([NOTICE] if (directory / NOTICE).is_file() else [])]
     files = {}
     for name in names:
         path = directory / name

@@ -47,14 +47,25 @@ def main():
 @MODEL_OPTION
 @DEVICE_OPTION
 @click.option("--dim", type=int, default=None, help="Matryoshka dim to truncate to.")
-@click.option("--task", default=None, help="Task prompt name from the model's manifest.")
+@click.option("--task", default=None, help="Task prompt name from the model's manifest (embedlite info lists them).")
+@click.option("--query", "as_query", is_flag=True, help="Embed as search queries (the model's query prompt, if any).")
+@click.option("--document", "as_document", is_flag=True,
+              help="Embed as documents to search (the model's document prompt, if any).")
 @JSON_OPTION
 @clean_errors
-def embed(texts, model, device, dim, task, as_json):
+def embed(texts, model, device, dim, task, as_query, as_document, as_json):
     """Embed TEXTS (use - to read one text per line from stdin)."""
+    if sum([task is not None, as_query, as_document]) > 1:
+        raise click.UsageError("give one of --task, --query, --document")
     if texts == ("-",):
         texts = tuple(line.rstrip("\n") for line in sys.stdin)
-    vectors = _embedder(model, device).embed(list(texts), dim=dim, task=task)
+    embedder = _embedder(model, device)
+    if as_query:
+        vectors = embedder.embed_query(list(texts), dim=dim)
+    elif as_document:
+        vectors = embedder.embed_documents(list(texts), dim=dim)
+    else:
+        vectors = embedder.embed(list(texts), dim=dim, task=task)
     if as_json:
         click.echo(json.dumps([{"text": t, "embedding": [round(float(x), 7) for x in v]}
                                for t, v in zip(texts, vectors)]))

@@ -42,7 +42,18 @@ class Embedder:
 
     @property
     def tasks(self) -> tuple[str, ...]:
+        """Task names with a prompt in the manifest, for `embed(..., task=name)`."""
         return tuple(self.manifest.prompts)
+
+    @property
+    def query_prompt(self) -> str:
+        """What embed_query puts before each text: the model's "query" prompt, else the default task's, else ""."""
+        return self._prompt_if_known("query")
+
+    @property
+    def document_prompt(self) -> str:
+        """What embed_documents puts before each text: the "document" prompt, else the default task's, else ""."""
+        return self._prompt_if_known("document")
 
     def __repr__(self) -> str:
         m = self.manifest
@@ -50,20 +61,39 @@ class Embedder:
 
     def embed(self, texts: str | Sequence[str], task: str | None = None, dim: int | None = None,
               batch_size: int = 32, show_progress: bool | None = None) -> np.ndarray:
-        """Embed texts; a single string gives a 1-D vector, a list gives (len(texts), dim) float32."""
+        """Embed texts with the prompt of `task` (a name from `tasks`; None: the model's default task, if any).
+        A single string gives a 1-D vector, a list gives (len(texts), dim) float32."""
+        return self._embed(texts, self._prompt(task), None, dim, batch_size, show_progress)
+
+    def embed_query(self, texts: str | Sequence[str], dim: int | None = None, batch_size: int = 32,
+                    show_progress: bool | None = None) -> np.ndarray:
+        """Embed search queries: with the model's query prompt where it has one (EmbeddingGemma:
+        "task: search result | query: "), else as `embed` does."""
+        return self._embed(texts, self.query_prompt, None, dim, batch_size, show_progress)
+
+    def embed_documents(self, texts: str | Sequence[str], titles: str | Sequence[str | None] | None = None,
+                        dim: int | None = None, batch_size: int = 32,
+                        show_progress: bool | None = None) -> np.ndarray:
+        """Embed documents to search: with the model's document prompt where it has one. titles (one per text;
+        None or "" for none) fill the prompt's title slot ("title: none | text: " becomes
+        "title: {title} | text: "), or go before the text where the prompt has no slot."""
+        return self._embed(texts, self.document_prompt, titles, dim, batch_size, show_progress)
+
+    def _embed(self, texts, prompt: str, titles, dim: int | None, batch_size: int,
+               show_progress: bool | None) -> np.ndarray:
         single = isinstance(texts, str)
         texts = check_texts([texts] if single else texts)
+        titles = check_titles([titles] if single and titles is not None else titles, len(texts))
         dim = self._check_dim(dim) if dim is not None else self.dim
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        prompt = self._prompt(task)
         out = np.empty((len(texts), dim), dtype=np.float32)
         if texts:
-            ids, truncated = self._tokenizer.encode([prompt + t for t in texts])
+            ids, truncated = self._tokenizer.encode([with_prompt(prompt, t, title) for t, title in zip(texts, titles)])
             if truncated:
                 warnings.warn(
                     f"{truncated} of {len(texts)} texts were longer than {self.manifest.max_seq_length} "
-                    "tokens and were truncated", stacklevel=2)
+                    "tokens and were truncated", stacklevel=3)
             order = np.argsort([-len(row) for row in ids], kind="stable")  # longest first: padding stays small
             starts = range(0, len(order), batch_size)
             if show_progress is None:
@@ -86,6 +116,11 @@ class Embedder:
             raise ArtifactError(f"{self.path}: the model returns vectors of shape {vectors.shape[1:]}, but "
                                 f"manifest.json says dim {width}: the manifest does not belong to this model")
         return vectors
+
+    def _prompt_if_known(self, task: str) -> str:
+        """The prompt of `task` where the model has one, else the default task's: queries and documents embed
+        with their own prompts on EmbeddingGemma and like any text on models without prompts."""
+        return self._prompt(task if task in self.manifest.prompts else None)
 
     def _prompt(self, task: str | None) -> str:
         task = task if task is not None else self.manifest.default_task
@@ -114,6 +149,34 @@ def check_texts(texts) -> list[str]:
         if not isinstance(text, str):
             raise TypeError(f"texts[{i}] is {type(text).__name__}, expected str")
     return texts
+
+
+TITLE_SLOT = "title: none"  # EmbeddingGemma's document prompt: "title: none | text: "
+
+
+def with_prompt(prompt: str, text: str, title: str | None = None) -> str:
+    """The string the model reads: prompt + text, with a document title in the prompt's title slot (or before the
+    text where the prompt has none)."""
+    if not title:
+        return prompt + text
+    if TITLE_SLOT in prompt:
+        return prompt.replace(TITLE_SLOT, f"title: {title}", 1) + text
+    return prompt + f"{title} {text}".strip()
+
+
+def check_titles(titles, count: int) -> list[str | None]:
+    """One title (str or None) per text, or a TypeError/ValueError naming the problem."""
+    if titles is None:
+        return [None] * count
+    if isinstance(titles, (str, bytes, dict)) or not hasattr(titles, "__iter__"):
+        raise TypeError(f"titles must be a sequence of strings (or None), got {type(titles).__name__}")
+    titles = list(titles)
+    if len(titles) != count:
+        raise ValueError(f"{len(titles)} titles for {count} texts")
+    for i, title in enumerate(titles):
+        if title is not None and not isinstance(title, str):
+            raise TypeError(f"titles[{i}] is {type(title).__name__}, expected str or None")
+    return titles
 
 
 _cache: dict[tuple, Embedder] = {}

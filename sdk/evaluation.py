@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .errors import EmbedliteError
+from .protocols import TextEmbedder
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class RetrievalData:
     corpus: dict[str, str]
     queries: dict[str, str]
     qrels: dict[str, dict[str, float]]
+    titles: dict[str, str] = field(default_factory=dict)  # document id -> title, where the corpus gives one
 
 
 def load_sts(path: str | Path, limit: int | None = None) -> StsData:
@@ -50,10 +52,11 @@ def load_retrieval(directory: str | Path, split: str = "test") -> RetrievalData:
     for path in paths:
         if not path.is_file():
             raise EmbedliteError(f"{path} is missing: not a BEIR-format directory")
-    corpus = {}
+    corpus, titles = {}, {}
     for row in _jsonl(paths[0]):
-        title = row.get("title") or ""
-        corpus[str(row["_id"])] = f"{title} {row['text']}".strip() if title else row["text"]
+        corpus[str(row["_id"])] = row["text"]
+        if row.get("title"):
+            titles[str(row["_id"])] = row["title"]
     queries = {str(row["_id"]): row["text"] for row in _jsonl(paths[1])}
     qrels: dict[str, dict[str, float]] = {}
     for line in paths[2].read_text(encoding="utf-8").splitlines()[1:]:
@@ -61,7 +64,7 @@ def load_retrieval(directory: str | Path, split: str = "test") -> RetrievalData:
         if float(score) > 0:
             qrels.setdefault(qid, {})[did] = float(score)
     queries = {q: t for q, t in queries.items() if q in qrels}
-    return RetrievalData(corpus, queries, qrels)
+    return RetrievalData(corpus, queries, qrels, titles)
 
 
 def retrieval_from_sts(data: StsData, min_score: float = 4.0) -> RetrievalData:
@@ -103,7 +106,7 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(rankdata(a), rankdata(b))[0, 1])
 
 
-def sts_spearman(embedder, data: StsData, batch_size: int = 32) -> float:
+def sts_spearman(embedder: TextEmbedder, data: StsData, batch_size: int = 32) -> float:
     """Spearman correlation between cosine similarity and the gold scores."""
     a = embedder.embed(data.sentences1, batch_size=batch_size)
     b = embedder.embed(data.sentences2, batch_size=batch_size)
@@ -111,15 +114,14 @@ def sts_spearman(embedder, data: StsData, batch_size: int = 32) -> float:
     return spearman(cos, data.scores)
 
 
-def retrieval_scores(embedder, data: RetrievalData, batch_size: int = 32) -> dict[str, float]:
-    """nDCG@10 and Recall@100 of cosine retrieval, queries and documents embedded with their task prompts."""
+def retrieval_scores(embedder: TextEmbedder, data: RetrievalData, batch_size: int = 32) -> dict[str, float]:
+    """nDCG@10 and Recall@100 of cosine retrieval; queries and documents (with their titles) embedded with the
+    model's query and document prompts."""
     doc_ids = list(data.corpus)
     query_ids = list(data.queries)
-    tasks = embedder.tasks
-    docs = embedder.embed([data.corpus[d] for d in doc_ids], batch_size=batch_size,
-                          task="document" if "document" in tasks else None)
-    queries = embedder.embed([data.queries[q] for q in query_ids], batch_size=batch_size,
-                             task="query" if "query" in tasks else None)
+    docs = embedder.embed_documents([data.corpus[d] for d in doc_ids], titles=[data.titles.get(d) for d in doc_ids],
+                                    batch_size=batch_size)
+    queries = embedder.embed_query([data.queries[q] for q in query_ids], batch_size=batch_size)
     docs /= np.linalg.norm(docs, axis=1, keepdims=True)
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     return rank_metrics(queries @ docs.T, query_ids, doc_ids, data.qrels)

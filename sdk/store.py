@@ -14,6 +14,7 @@ import numpy as np
 
 from . import vector_codec as codec
 from .errors import EmbedliteError, MissingDependencyError
+from .protocols import TextEmbedder
 from .store_filters import to_sql
 from .store_index import LOG_SCHEMA, AnnIndex
 
@@ -64,11 +65,11 @@ class VectorStore:
     """
 
     def __init__(self, path: str | Path, dim: int | None = None, metric: str | None = None,
-                 quantization: str | None = None, embedder=None, read_only: bool = False,
-                 ann_threshold: int | None = ANN_THRESHOLD):
+                 quantization: str | None = None, embedder: TextEmbedder | str | Path | None = None,
+                 read_only: bool = False, ann_threshold: int | None = ANN_THRESHOLD):
         self.path = Path(path)
         self.ann_threshold = ann_threshold
-        if embedder is not None and not hasattr(embedder, "embed"):
+        if embedder is not None and not hasattr(embedder, "embed_documents"):
             from .embedder import Embedder
 
             embedder = Embedder(embedder)
@@ -199,7 +200,7 @@ class VectorStore:
                 raise ValueError("give vectors, or texts with an embedder bound to the store")
             if self.embedder is None:
                 raise EmbedliteError("this store has no embedder: pass vectors, or open it with embedder=...")
-            vectors = self.embedder.embed(texts, task="document" if "document" in self.embedder.tasks else None)
+            vectors = self.embedder.embed_documents(texts)
         vectors = codec.check_vectors(vectors, self.dim)
         _same_length("vectors", vectors, ids)
         vectors = codec.prepare(vectors, self.metric)
@@ -283,7 +284,7 @@ class VectorStore:
         if isinstance(query, str):
             if self.embedder is None:
                 raise EmbedliteError("a text query needs an embedder: open the store with embedder=...")
-            query = self.embedder.embed([query], task="query" if "query" in self.embedder.tasks else None)
+            query = self.embedder.embed_query([query])
         if self.dim is None:
             raise EmbedliteError("the store is empty and has no dim yet")
         return codec.prepare(codec.check_vectors(query, self.dim), self.metric)[0]

@@ -60,3 +60,19 @@ def sts_slice(data_dir):
     from embedlite.evaluation import load_sts
 
     return load_sts(data_dir / "stsb" / "sts-test.csv", limit=300)
+
+
+@pytest.fixture(scope="session")
+def gemma_dir(data_dir, tmp_path_factory) -> Path:
+    """A random-weight EmbeddingGemma laid out like google/embeddinggemma-300m, at the tiny size."""
+    from fixtures.embeddinggemma import build_embeddinggemma
+
+    return build_embeddinggemma(tmp_path_factory.mktemp("gemma") / "embeddinggemma-tiny", "tiny",
+                                data_dir / "gemma3-tokenizer" / "tokenizer.json")
+
+
+@pytest.fixture(scope="session")
+def st_gemma(gemma_dir):
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(gemma_dir), device="cpu")

@@ -24,6 +24,14 @@ def test_embed_from_stdin(default_artifact):
     assert [r["text"] for r in json.loads(res.output)] == ["one", "two"]
 
 
+def test_embed_as_query_or_document(default_artifact):
+    query = json.loads(run("embed", "some text", "--query", "--json").output)[0]["embedding"]
+    document = json.loads(run("embed", "some text", "--document", "--json").output)[0]["embedding"]
+    assert query == document  # all-MiniLM-L6-v2 has no prompts; EmbeddingGemma's are tested with its replica
+    res = run("embed", "x", "--query", "--task", "query")
+    assert res.exit_code == 2 and "give one of --task, --query, --document" in res.output
+
+
 def test_similarity(default_artifact):
     res = run("similarity", "a man plays guitar", "someone plays an instrument", "--json")
     related = json.loads(res.output)["similarity"]

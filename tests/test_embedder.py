@@ -69,6 +69,25 @@ def test_unknown_task(embedder):
         embedder.embed(["x"], task="query")
 
 
+def test_queries_and_documents_without_prompts(embedder):
+    """all-MiniLM-L6-v2 has no prompts: queries embed as plain texts, a title goes before its document."""
+    texts = ["a man plays guitar", "a cat sleeps"]
+    assert embedder.query_prompt == embedder.document_prompt == ""
+    np.testing.assert_allclose(embedder.embed_query(texts), embedder.embed(texts), atol=1e-5)
+    np.testing.assert_allclose(embedder.embed_documents(texts, titles=["Music", None]),
+                               embedder.embed(["Music a man plays guitar", "a cat sleeps"]), atol=1e-5)
+    assert embedder.embed_query("one text", dim=64).shape == (64,)
+    assert embedder.embed_documents("one text", titles="A title").shape == (384,)
+
+
+@pytest.mark.parametrize("titles, error, match", [(["x"], ValueError, "1 titles for 2 texts"),
+                                                  (["x", 3], TypeError, r"titles\[1\] is int"),
+                                                  ("xy", TypeError, "titles must be a sequence")])
+def test_bad_titles_are_named(embedder, titles, error, match):
+    with pytest.raises(error, match=match):
+        embedder.embed_documents(["a", "b"], titles=titles)
+
+
 def test_long_text_truncated_with_warning(embedder):
     huge = "word " * 5000
     with pytest.warns(UserWarning, match="1 of 2 texts were longer than 256 tokens"):

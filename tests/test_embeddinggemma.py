@@ -1,42 +1,166 @@
-"""EmbeddingGemma architecture (Gemma3TextModel, bidirectional attention, two Dense layers) at a tiny config."""
+"""EmbeddingGemma, as a random-weight replica of google/embeddinggemma-300m (its config, layout, prompts and the
+Gemma 3 tokenizer): exported to ONNX and TFLite at fp32/int8/int4 and checked against sentence-transformers' own
+encode_query / encode_document, at short inputs and at 1024 and 2048 tokens (where the +-256 sliding window of the
+local layers matters), after a save/reload of the config, and with the tokenizer mistakes users meet."""
+
+import json
 
 import numpy as np
 import pytest
 
 from embedlite import Embedder, EmbedliteError, export
-from embedlite.artifact import read_manifest
-from embedlite.converters.embeddinggemma import PROMPTS, build_embeddinggemma
+from embedlite.artifact import NOTICE, read_manifest
+from embedlite.converters.parity import cosine_rows
+from embedlite.runtimes.tokenizer import TextTokenizer
+from fixtures.embeddinggemma import PROMPTS, build_embeddinggemma, config_json, gemma_tokenizer_json
+
+QUERIES = ["which planet is the largest", "how do I reset my password?", "Wer hat das Telefon erfunden?"]
+DOCS = ["Jupiter is the largest planet in the solar system.", "Open settings, then Account, then Reset.",
+        "Alexander Graham Bell patented the telephone in 1876."]
+TITLES = ["Planets", None, "Telefon"]
+MIN_COSINE = {"fp32": 0.9999, "int8": 0.99, "int4": 0.85}  # int4 of random weights: measured 0.86-0.9
+
+
+def long_text(st, tokens: int) -> str:
+    """STS-B-like sentences joined until the text is `tokens` long (prompt included, <bos>/<eos> included)."""
+    words = ("A man is playing a guitar while a woman sings. The cat sleeps on the warm window sill. "
+             "Stocks fell sharply after the announcement. ").split()
+    text, n = "", 0
+    while n < tokens:
+        text = " ".join(words * (len(text.split()) // len(words) + 2))
+        n = len(st.tokenizer(PROMPTS["document"] + text)["input_ids"])
+    cut = text.split()
+    while len(st.tokenizer(PROMPTS["document"] + " ".join(cut))["input_ids"]) > tokens:
+        cut = cut[:-1]
+    return " ".join(cut)
 
 
 @pytest.fixture(scope="module")
-def gemma_dir(minilm_dir, tmp_path_factory):
-    return build_embeddinggemma(tmp_path_factory.mktemp("gemma") / "st", "tiny", minilm_dir)
+def long_texts(st_gemma):
+    return {n: long_text(st_gemma, n) for n in (1024, 2048)}
 
 
 @pytest.fixture(scope="module")
-def gemma_onnx(gemma_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("gemma-onnx") / "out"
-    return {r.manifest.precision: r for r in export(gemma_dir, out, precisions=("fp32", "int8", "int4"),
-                                                     dims=(64, 32), progress=lambda _: None)}
+def gemma_exports(gemma_dir, tmp_path_factory):
+    """format -> {precision: artifact}, each format exported once, when a test first asks for it."""
+    done = {}
+
+    def get(fmt: str) -> dict:
+        if fmt not in done:
+            if fmt == "tflite":
+                pytest.importorskip("litert_torch")
+            out = tmp_path_factory.mktemp(f"gemma-{fmt}") / "out"
+            done[fmt] = {r.manifest.precision: r.path for r in export(
+                gemma_dir, out, formats=(fmt,), precisions=tuple(MIN_COSINE), progress=lambda _: None)}
+        return done[fmt]
+    return get
 
 
-@pytest.mark.parametrize("precision, min_cos", [("fp32", 0.9999), ("int8", 0.99), ("int4", 0.85)])
-def test_onnx_parity(gemma_onnx, precision, min_cos):
-    assert gemma_onnx[precision].parity.min_cosine >= min_cos
+@pytest.fixture(scope="module")
+def gemma_onnx(gemma_exports):
+    return gemma_exports("onnx")
 
 
-def test_manifest_and_prompts_match_sentence_transformers(gemma_onnx, gemma_dir):
+def assert_close(reference: np.ndarray, ours: np.ndarray, precision: str) -> None:
+    cos = cosine_rows(np.asarray(reference, np.float64), np.asarray(ours, np.float64))
+    assert cos.min() >= MIN_COSINE[precision], cos
+
+
+def test_replica_is_laid_out_like_embeddinggemma(gemma_dir, st_gemma):
+    names = sorted(p.name for p in gemma_dir.iterdir())
+    assert names == ["1_Pooling", "2_Dense", "3_Dense", "4_Normalize", "config.json",
+                     "config_sentence_transformers.json", "generation_config.json", "model.safetensors", "modules.json",
+                     "sentence_bert_config.json", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"]
+    config = json.loads((gemma_dir / "config.json").read_text())
+    assert config["model_type"] == "gemma3_text" and config["use_bidirectional_attention"] is True
+    assert (config["sliding_window"], config["query_pre_attn_scalar"]) == (512, 256)
+    assert config["max_position_embeddings"] == 2048
+    assert (config["rope_theta"], config["rope_local_base_freq"]) == (1e6, 1e4)
+    assert config["layer_types"] == ["sliding_attention", "full_attention"]  # the tiny one: one layer of each kind
+    assert config_json("308m")["layer_types"] == (["sliding_attention"] * 5 + ["full_attention"]) * 4
+    assert {k: config_json("308m")[k] for k in ("hidden_size", "num_attention_heads", "num_key_value_heads",
+                                                  "head_dim", "intermediate_size", "num_hidden_layers")} == {
+        "hidden_size": 768, "num_attention_heads": 3, "num_key_value_heads": 1, "head_dim": 256,
+        "intermediate_size": 1152, "num_hidden_layers": 24}
+    assert [type(m).__name__ for m in st_gemma] == ["Transformer", "Pooling", "Dense", "Dense", "Normalize"]
+    pooling = json.loads((gemma_dir / "1_Pooling" / "config.json").read_text())
+    assert pooling["pooling_mode_mean_tokens"] and pooling["include_prompt"]
+    hidden = config["hidden_size"]
+    assert [(st_gemma[i].linear.in_features, st_gemma[i].linear.out_features) for i in (2, 3)] == [
+        (hidden, 4 * hidden), (4 * hidden, hidden)]
+    assert st_gemma.prompts == PROMPTS and len(PROMPTS) == 14 and st_gemma.max_seq_length == 2048
+    assert st_gemma.tokenizer("Hello world")["input_ids"] == [2, 9259, 1902, 1]  # <bos> text <eos>
+    assert st_gemma.tokenizer.padding_side == "right"
+
+
+def test_artifact_tokenizer_bos_eos_and_2048_truncation(gemma_onnx, data_dir):
+    manifest = read_manifest(gemma_onnx["fp32"])
+    assert manifest.max_seq_length == 2048 and manifest.prompts == PROMPTS and manifest.architecture == "gemma3_text"
+    tokenizer = TextTokenizer(gemma_onnx["fp32"] / "tokenizer.json", manifest.max_seq_length)
+    (hello, long), truncated = tokenizer.encode(["Hello world", "東京😀ж" * 750])
+    assert hello == [2, 9259, 1902, 1] and tokenizer.pad_id == 0
+    assert len(long) == 2048 and long[0] == 2 and long[-1] == 1 and truncated == 1
+
+
+def test_artifact_carries_the_gemma_notice(gemma_onnx, default_artifact):
+    for path in gemma_onnx.values():
+        notice = (path / NOTICE).read_text()
+        assert "Gemma Terms of Use" in notice and "ai.google.dev/gemma/terms" in notice
+        assert NOTICE in read_manifest(path).files  # checksummed with the model files
+    assert not (default_artifact / NOTICE).exists()
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "tflite"])
+@pytest.mark.parametrize("precision", list(MIN_COSINE))
+def test_queries_and_documents_match_sentence_transformers(gemma_exports, st_gemma, fmt, precision):
+    # TFLite: grouped-query attention (3 heads, 1 KV head) is traced through converters/grouped_attention.py
+    e = Embedder(gemma_exports(fmt)[precision], device="cpu")
+    assert_close(st_gemma.encode_query(QUERIES), e.embed_query(QUERIES), precision)
+    assert_close(st_gemma.encode_document(DOCS), e.embed_documents(DOCS), precision)
+    titled = np.stack([st_gemma.encode(d, prompt=f"title: {t or 'none'} | text: ") for d, t in zip(DOCS, TITLES)])
+    assert_close(titled, e.embed_documents(DOCS, titles=TITLES), precision)
+
+
+def test_every_task_of_the_manifest_by_name(gemma_onnx, st_gemma):
+    e = Embedder(gemma_onnx["fp32"], device="cpu")
+    assert e.tasks == tuple(PROMPTS) and e.query_prompt == PROMPTS["query"]
+    for task in PROMPTS:
+        assert_close(st_gemma.encode(QUERIES[:1], prompt_name=task), e.embed(QUERIES[:1], task=task), "fp32")
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "tflite"])
+@pytest.mark.parametrize("tokens", [1024, 2048])
+def test_long_inputs_where_the_sliding_window_matters(gemma_exports, st_gemma, long_texts, fmt, tokens):
+    text = long_texts[tokens]
+    reference = st_gemma.encode_document([text])
+    for precision, path in gemma_exports(fmt).items():
+        assert_close(reference, Embedder(path, device="cpu").embed_documents([text]), precision)
+
+
+def test_the_window_changes_long_inputs(gemma_dir, st_gemma, long_texts):
+    """Without this, parity at 1024 tokens could not see a sliding window lost in export."""
     from sentence_transformers import SentenceTransformer
 
-    m = read_manifest(gemma_onnx["fp32"].path)
-    assert m.architecture == "gemma3_text" and m.prompts == PROMPTS and m.dim == 64
-    st = SentenceTransformer(str(gemma_dir), device="cpu")
-    texts = ["which planet is the largest", "Jupiter is the largest planet in the solar system."]
-    e = Embedder(gemma_onnx["fp32"].path)
-    np.testing.assert_allclose(e.embed(texts[:1], task="query"), st.encode(texts[:1], prompt_name="query"), atol=1e-5)
-    np.testing.assert_allclose(e.embed(texts[1:], task="document"), st.encode(texts[1:], prompt_name="document"),
-                               atol=1e-5)
-    assert e.embed(texts, dim=32).shape == (2, 32)
+    windowless = SentenceTransformer(str(gemma_dir), device="cpu")
+    windowless[0].auto_model.config.layer_types = ["full_attention"] * len(windowless[0].auto_model.config.layer_types)
+    for layer in windowless[0].auto_model.layers:
+        layer.attention_type = "full_attention"
+        layer.self_attn.sliding_window = None
+    text = [long_texts[1024]]
+    assert cosine_rows(st_gemma.encode_document(text), windowless.encode_document(text))[0] < 0.9999
+
+
+def test_config_save_reload_keeps_the_sliding_window(st_gemma, long_texts, tmp_path):
+    """transformers halves sliding_window on load for bidirectional Gemma 3; a re-save must not halve it again."""
+    from sentence_transformers import SentenceTransformer
+
+    st_gemma.save(str(tmp_path / "resaved"))
+    assert json.loads((tmp_path / "resaved" / "config.json").read_text())["sliding_window"] == 512
+    reloaded = SentenceTransformer(str(tmp_path / "resaved"), device="cpu")
+    assert reloaded[0].auto_model.config.sliding_window == st_gemma[0].auto_model.config.sliding_window
+    out = export(tmp_path / "resaved", tmp_path / "onnx", progress=lambda _: None)[0]
+    text = [long_texts[1024]]
+    assert_close(st_gemma.encode_document(text), Embedder(out.path, device="cpu").embed_documents(text), "fp32")
 
 
 def test_fp16_refused(gemma_dir, tmp_path):
@@ -44,15 +168,39 @@ def test_fp16_refused(gemma_dir, tmp_path):
         export(gemma_dir, tmp_path / "x", precisions=("fp16",), progress=lambda _: None)
 
 
-@pytest.fixture(scope="module")
-def gemma_tflite(gemma_dir, tmp_path_factory):
-    pytest.importorskip("litert_torch")
-    out = tmp_path_factory.mktemp("gemma-tflite") / "out"
-    return {r.manifest.precision: r for r in export(gemma_dir, out, formats=("tflite",),
-                                                     precisions=("fp32", "int8", "int4"), progress=lambda _: None)}
+def test_tokenizer_without_eos_is_refused(gemma_dir, data_dir, tmp_path):
+    """The Gemma 3 tokenizer.json as shipped adds <bos> only, and transformers ignores add_eos_token beside it."""
+    broken = build_embeddinggemma(tmp_path / "no-eos", "tiny", data_dir / "gemma3-tokenizer" / "tokenizer.json")
+    shipped = gemma_tokenizer_json(data_dir / "gemma3-tokenizer" / "tokenizer.json", eos=False)
+    (broken / "tokenizer.json").write_text(json.dumps(shipped), encoding="utf-8")
+    with pytest.raises(EmbedliteError, match="does not add <eos>.*TemplateProcessing"):
+        export(broken, tmp_path / "x", progress=lambda _: None)
+    config = json.loads((broken / "tokenizer_config.json").read_text())
+    (broken / "tokenizer.json").write_text(json.dumps(gemma_tokenizer_json(
+        data_dir / "gemma3-tokenizer" / "tokenizer.json")), encoding="utf-8")
+    (broken / "tokenizer_config.json").write_text(json.dumps({**config, "padding_side": "left"}), encoding="utf-8")
+    with pytest.raises(EmbedliteError, match="pads on the left"):
+        export(broken, tmp_path / "y", progress=lambda _: None)
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 
-@pytest.mark.parametrize("precision, min_cos", [("fp32", 0.9999), ("int8", 0.99), ("int4", 0.85)])
-def test_tflite_parity(gemma_tflite, precision, min_cos):
-    # grouped-query attention (3 heads, 1 KV head at 308M) is traced through converters/grouped_attention.py
-    assert gemma_tflite[precision].parity.min_cosine >= min_cos
+def test_mobile_bundle_parity_applies_prompts_as_python(gemma_exports, st_gemma, sts_slice, tmp_path):
+    """parity.json of a Gemma bundle: what the Kotlin and Swift cores must reproduce, prompts and <bos>/<eos> in."""
+    import shutil
+
+    from embedlite.converters.mobile_bundle import EDGE_TEXTS, write_parity
+
+    bundle = shutil.copytree(gemma_exports("tflite")["int8"], tmp_path / "bundle")
+    texts = sts_slice.sentences1[:40]
+    parity = json.loads(write_parity(bundle, texts).read_text(encoding="utf-8"))
+    assert parity["texts"][:40] == texts and len(parity["texts"]) == 40 + len(EDGE_TEXTS)
+    assert len(parity["embeddings"]) + len(parity["blank_embeddings"]) == len(parity["texts"])
+    assert max(len(ids) for ids in parity["ids"]) == 2048 and all(ids[0] == 2 and ids[-1] == 1 for ids in parity["ids"])
+    tokenizer = TextTokenizer(bundle / "tokenizer.json", 2048)
+    queries, documents = parity["queries"], parity["documents"]
+    assert queries["ids"][0] == tokenizer.encode([PROMPTS["query"] + texts[0]])[0][0]
+    assert documents["titles"][0] == "Note 0" and documents["titles"][1] is None
+    assert documents["ids"][0] == tokenizer.encode([f"title: Note 0 | text: {texts[0]}"])[0][0]
+    assert documents["ids"][1] == tokenizer.encode([PROMPTS["document"] + texts[1]])[0][0]
+    assert_close(st_gemma.encode_query(texts[:queries["count"]]), np.array(queries["embeddings"]), "int8")
+    assert [case["top10"] for case in parity["store_ties"]] == [["a", "c", "b", "d"]] * 2

@@ -7,9 +7,15 @@ kotlin {
     jvmToolchain(17)
 }
 
+dependencies {
+    testImplementation(libs.jna)  // the tests run the models through LiteRT's C API
+}
+
 tasks.register<JavaExec>("coreTests") {
-    description = "Runs the core tests against the bundle in ../build/bundle (embedlite export --target android)."
+    description = "Runs the core tests against the bundles run_tests.sh makes in ../build; -Plitert=PATH/libLiteRt.so " +
+        "(from the ai-edge-litert wheel) runs the models too."
     classpath = sourceSets["test"].runtimeClasspath
     mainClass.set("dev.embedlite.core.CoreTestsKt")
-    args(rootProject.file("build/bundle").path)
+    (findProperty("litert") as String?)?.let { systemProperty("embedlite.litert", it) }
+    args(rootProject.file("build/bundle").path, rootProject.file("build/bundle-gemma").path)
 }

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Compile the Kotlin core and its tests and run them on the JVM against an Android bundle.
-# Usage: android_demo/core/run_tests.sh [BUNDLE_DIR]
-#   BUNDLE_DIR: from `embedlite export all-MiniLM-L6-v2 --target android --parity-texts ../shared/data/stsb/sts-test.csv`;
-#   made here (in android_demo/build/bundle) when not given.
+# Compile the Kotlin core and its tests and run them on the JVM against Android bundles; the models run through
+# LiteRT's C API (libLiteRt.so from the ai-edge-litert wheel), called through JNA.
+# Usage: android_demo/core/run_tests.sh [BUNDLE_DIR...]
+#   BUNDLE_DIR: from `embedlite export MODEL --target android --parity-texts ../shared/data/stsb/sts-test.csv`.
+#   With none given, two are made here (in android_demo/build/) and reused: all-MiniLM-L6-v2 (WordPiece) and a
+#   random-weight EmbeddingGemma replica with the Gemma 3 tokenizer (BPE; fixtures/embeddinggemma.py).
+# Needs Java 17 and JNA (`.ci/run` installs both), and the Python environment with embedlite[test] active.
 # Compiler: kotlinc 2.x from PATH when there is one; else JetBrains' compiler as shipped inside the PyPI wheel
 # kotlin-jupyter-kernel (no npm needed), fetched once with `pip download --no-deps` into
-# ${EMBEDLITE_TOOLS:-~/.cache/embedlite/tools} and reused from there. Needs Java 17 (`.ci/run` installs it).
+# ${EMBEDLITE_TOOLS:-~/.cache/embedlite/tools} and reused from there.
 set -euo pipefail
 core=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$core/../.." && pwd)
 build="$core/../build"
 mkdir -p "$build"
 KERNEL_VERSION=0.19.0.944
@@ -17,6 +21,12 @@ if ! command -v java >/dev/null; then
   echo "run_tests.sh needs Java 17: apt-get install -y openjdk-17-jdk-headless" >&2
   exit 1
 fi
+jna="${EMBEDLITE_JNA_JAR:-/usr/share/java/jna.jar}"
+if [ ! -f "$jna" ]; then
+  echo "run_tests.sh needs JNA: apt-get install -y libjna-java (or set EMBEDLITE_JNA_JAR to a jna.jar)" >&2
+  exit 1
+fi
+litert=$(python -c "import ai_edge_litert, pathlib; print(pathlib.Path(ai_edge_litert.__file__).parent / 'libLiteRt.so')")
 
 if command -v kotlinc >/dev/null && kotlinc -version 2>&1 | grep -q "kotlinc-jvm 2\."; then
   stdlib="$(dirname "$(dirname "$(readlink -f "$(command -v kotlinc)")")")/lib/kotlin-stdlib.jar"
@@ -38,15 +48,27 @@ else
   compile() { java -cp "$compiler_cp" org.jetbrains.kotlin.cli.jvm.K2JVMCompiler -no-stdlib -no-reflect "$@"; }
 fi
 
-bundle="${1:-$build/bundle}"
-if [ ! -f "$bundle/parity.json" ]; then
-  data="${EMBEDLITE_DATA:-$core/../../../shared/data}"
-  rm -rf "$bundle"
-  embedlite export all-MiniLM-L6-v2 --target android --parity-texts "$data/stsb/sts-test.csv" -o "$bundle" >&2
+data="${EMBEDLITE_DATA:-$repo/../shared/data}"
+current() { grep -q '"store_ties"' "$1/parity.json" 2>/dev/null; }  # made by this exporter, not an older one
+bundles=("$@")
+if [ ${#bundles[@]} -eq 0 ]; then
+  bundles=("$build/bundle" "$build/bundle-gemma")
+  if ! current "$build/bundle"; then
+    rm -rf "$build/bundle"
+    embedlite export all-MiniLM-L6-v2 --target android --parity-texts "$data/stsb/sts-test.csv" -o "$build/bundle" >&2
+  fi
+  if ! current "$build/bundle-gemma"; then
+    rm -rf "$build/bundle-gemma" "$build/embeddinggemma-tiny"
+    (cd "$repo" && python -c "import sys; from fixtures.embeddinggemma import build_embeddinggemma; \
+      build_embeddinggemma(sys.argv[1], 'tiny', sys.argv[2])" "$build/embeddinggemma-tiny" "$data/gemma3-tokenizer/tokenizer.json")
+    embedlite export "$build/embeddinggemma-tiny" --target android --parity-texts "$data/stsb/sts-test.csv" \
+      -o "$build/bundle-gemma" >&2
+  fi
 fi
 
 classes="$build/core-classes"
 rm -rf "$classes"
-compile -nowarn -jvm-target 17 -cp "$stdlib" "$core/src/main/kotlin" "$core/src/test/kotlin" -d "$classes" 2>&1 \
+compile -nowarn -jvm-target 17 -cp "$stdlib:$jna" "$core/src/main/kotlin" "$core/src/test/kotlin" -d "$classes" 2>&1 \
   | grep -v "^warning: " >&2 || true
-java -cp "$classes:$stdlib:$core/src/test/resources" dev.embedlite.core.CoreTestsKt "$bundle"
+java -Dembedlite.litert="$litert" -cp "$classes:$stdlib:$jna:$core/src/test/resources" dev.embedlite.core.CoreTestsKt "${bundles[@]}" 2>&1 \
+  | grep -v "^INFO: \|^WARNING: "  # LiteRT's start-up log lines

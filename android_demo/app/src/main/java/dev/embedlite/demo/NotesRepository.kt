@@ -5,8 +5,8 @@ import dev.embedlite.core.Embedder
 import dev.embedlite.core.Hit
 import dev.embedlite.core.Manifest
 import dev.embedlite.core.Quantization
+import dev.embedlite.core.Tokenizer
 import dev.embedlite.core.VectorStore
-import dev.embedlite.core.WordPieceTokenizer
 import java.io.Closeable
 import java.io.File
 import java.util.UUID
@@ -19,14 +19,12 @@ class NotesRepository private constructor(private val embedder: Embedder, privat
     /** Call off the main thread: embedding takes milliseconds to tens of milliseconds. */
     fun add(text: String): String {
         val id = UUID.randomUUID().toString()
-        store.put(id, embedder.embed(listOf(text), task = task("document"), dim = DIM)[0], text)
+        store.put(id, embedder.embedDocuments(listOf(text), dim = DIM)[0], text)
         return id
     }
 
     fun search(query: String, k: Int = 10): List<Hit> =
-        if (store.size == 0) emptyList() else store.search(embedder.embed(listOf(query), task = task("query"), dim = DIM)[0], k)
-
-    private fun task(name: String): String? = name.takeIf { it in embedder.manifest.prompts }
+        if (store.size == 0) emptyList() else store.search(embedder.embedQuery(listOf(query), dim = DIM)[0], k)
 
     override fun close() {
         embedder.close()
@@ -41,7 +39,7 @@ class NotesRepository private constructor(private val embedder: Embedder, privat
             val read = { name: String -> context.assets.open("$ASSETS/$name").bufferedReader().use { it.readText() } }
             val manifest = Manifest.parse(read("manifest.json"))
             require(manifest.format == "tflite") { "the app runs TFLite artifacts; the bundled one is ${manifest.format}" }
-            val tokenizer = WordPieceTokenizer.fromJson(read("tokenizer.json"), manifest.maxSeqLength)
+            val tokenizer = Tokenizer.fromJson(read("tokenizer.json"), manifest.maxSeqLength)  // WordPiece or Gemma's BPE
             val embedder = Embedder(manifest, tokenizer, LiteRtBackend.create(context, manifest, ASSETS))
             val dim = DIM ?: manifest.dims.first()
             val file = File(context.filesDir, "notes-${manifest.name}-$dim.store")

@@ -10,21 +10,41 @@ interface InferenceBackend : Closeable {
     fun run(bucket: Bucket, batch: PaddedBatch): Array<FloatArray>
 }
 
-/** Texts -> unit vectors: task prompt, tokenisation, the smallest signature that fits, Matryoshka truncation. */
-class Embedder(val manifest: Manifest, val tokenizer: WordPieceTokenizer, private val backend: InferenceBackend) :
+/**
+ * Texts -> unit vectors as the Python Embedder makes them: task prompt, tokenisation, the smallest signature that
+ * fits, Matryoshka truncation. Any text is valid, "" included; no texts give no vectors.
+ */
+class Embedder(val manifest: Manifest, val tokenizer: Tokenizer, private val backend: InferenceBackend) :
     Closeable {
     val device: String get() = backend.description
 
+    /** Embed with the prompt of `task` (a key of manifest.prompts; null: the default task, if any). */
     fun embed(texts: List<String>, task: String? = null, dim: Int? = null): List<FloatArray> {
-        require(texts.isNotEmpty()) { "no texts to embed" }
-        texts.forEachIndexed { i, t -> require(t.isNotBlank()) { "text $i is empty" } }
-        val name = task ?: manifest.defaultTask
-        val prompt = if (name == null) "" else manifest.prompts[name]
-            ?: throw IllegalArgumentException("unknown task '$name'; this model knows ${manifest.prompts.keys}")
+        val prompt = manifest.prompt(task)
+        return run(texts.map { prompt + it }, dim)
+    }
+
+    /** Search queries, with the model's query prompt where it has one (EmbeddingGemma), see Manifest.queryPrompt. */
+    fun embedQuery(texts: List<String>, dim: Int? = null): List<FloatArray> {
+        val prompt = manifest.queryPrompt
+        return run(texts.map { prompt + it }, dim)
+    }
+
+    /**
+     * Documents to search, with the model's document prompt where it has one; titles (one per text, null for none)
+     * fill its title slot ("title: none | text: " becomes "title: {title} | text: ").
+     */
+    fun embedDocuments(texts: List<String>, titles: List<String?>? = null, dim: Int? = null): List<FloatArray> {
+        require(titles == null || titles.size == texts.size) { "${titles?.size} titles for ${texts.size} texts" }
+        val prompt = manifest.documentPrompt
+        return run(texts.mapIndexed { i, text -> withPrompt(prompt, text, titles?.get(i)) }, dim)
+    }
+
+    private fun run(prompted: List<String>, dim: Int?): List<FloatArray> {
         require(dim == null || dim in manifest.dims) { "dim $dim: this model supports ${manifest.dims}" }
-        val ids = texts.map { tokenizer.encode(prompt + it) }
+        val ids = prompted.map { tokenizer.encode(it) }
         val maxBatch = backend.buckets.maxOf { it.batch }
-        val out = arrayOfNulls<FloatArray>(texts.size)
+        val out = arrayOfNulls<FloatArray>(prompted.size)
         // similar lengths share a batch, so little compute goes to padding
         for (chunk in ids.indices.sortedBy { ids[it].size }.chunked(maxBatch)) {
             val rows = chunk.map { ids[it] }
@@ -37,4 +57,16 @@ class Embedder(val manifest: Manifest, val tokenizer: WordPieceTokenizer, privat
     }
 
     override fun close() = backend.close()
+
+    companion object {
+        /** EmbeddingGemma's document prompt is "title: none | text: ". */
+        const val TITLE_SLOT = "title: none"
+
+        /** The string the model reads: prompt + text, a title in the prompt's title slot or else before the text. */
+        fun withPrompt(prompt: String, text: String, title: String? = null): String = when {
+            title.isNullOrEmpty() -> prompt + text
+            TITLE_SLOT in prompt -> prompt.replaceFirst(TITLE_SLOT, "title: $title") + text
+            else -> prompt + "$title $text".trim()
+        }
+    }
 }

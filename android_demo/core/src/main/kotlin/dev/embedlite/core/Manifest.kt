@@ -19,6 +19,18 @@ data class Manifest(
     /** The dims a caller may ask for: the fixed output dim, or every Matryoshka dim. */
     val dims: List<Int> get() = outputDim?.let { listOf(it) } ?: matryoshkaDims
 
+    /** What queries get: the model's "query" prompt, else the default task's, else "" (as in Python). */
+    val queryPrompt: String get() = prompt("query".takeIf { it in prompts })
+
+    /** What documents get: the model's "document" prompt, else the default task's, else "". */
+    val documentPrompt: String get() = prompt("document".takeIf { it in prompts })
+
+    /** The prompt of `task` (null: the default task's, if any); an unknown task is an error naming the known ones. */
+    fun prompt(task: String?): String {
+        val name = task ?: defaultTask ?: return ""
+        return prompts[name] ?: throw IllegalArgumentException("unknown task '$name'; this model knows ${prompts.keys}")
+    }
+
     companion object {
         const val FORMAT_VERSION = 1
 

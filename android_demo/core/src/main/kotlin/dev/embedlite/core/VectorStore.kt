@@ -43,8 +43,7 @@ class VectorStore(val file: File, val dim: Int, val quantization: Quantization =
         Vectors.checkFinite(vector)
         val stored = encodeVector(Vectors.normalize(vector))
         append(record(PUT, id, text, stored))
-        entries.remove(id)
-        entries[id] = Entry(text, decodeVector(stored))
+        entries[id] = Entry(text, decodeVector(stored))  // a replaced record keeps its place, as in the Python store
         compactIfMostlyDead()
     }
 
@@ -62,7 +61,8 @@ class VectorStore(val file: File, val dim: Int, val quantization: Quantization =
 
     fun ids(): List<String> = entries.keys.toList()
 
-    /** The k records most similar to `query` (cosine), best first; ties keep insertion order. */
+    /** The k records most similar to `query` (cosine), best first; equal scores rank the older record first (an
+     *  upsert keeps a record's age, a delete and put makes it new), as the Python store ranks them. */
     @Synchronized
     fun search(query: FloatArray, k: Int = 10): List<Hit> {
         require(k > 0) { "k must be positive, got $k" }
@@ -116,7 +116,6 @@ class VectorStore(val file: File, val dim: Int, val quantization: Quantization =
         val id = readString(input)!!
         if (op == DELETE) { entries.remove(id); return }
         val text = readString(input)
-        entries.remove(id)
         entries[id] = Entry(text, decodeVector(input.readBytes()))
     }
 

@@ -8,7 +8,7 @@ import java.text.Normalizer
  */
 class WordPieceTokenizer private constructor(
     private val vocab: Map<String, Int>,
-    private val addedTokens: List<Pair<String, Int>>,
+    addedTokens: AddedTokens,
     private val unkId: Int,
     private val prefix: String,
     private val maxCharsPerWord: Int,
@@ -16,39 +16,11 @@ class WordPieceTokenizer private constructor(
     private val chineseChars: Boolean,
     private val stripAccents: Boolean,
     private val lowercase: Boolean,
-    private val head: List<Int>,
-    private val tail: List<Int>,
-    val maxLength: Int,
-) {
-    /** The id that pads a batch (the model ignores it through the attention mask). */
-    val padId: Int = vocab["[PAD]"] ?: 0
-
-    /** Token ids with the template's special tokens, truncated to maxLength. */
-    fun encode(text: String): IntArray {
-        val ids = ArrayList<Int>()
-        for ((piece, addedId) in splitAddedTokens(text)) {
-            if (addedId != null) ids.add(addedId) else for (word in preTokenize(normalize(piece))) wordPiece(word, ids)
-        }
-        val room = maxOf(0, maxLength - head.size - tail.size)
-        return (head + ids.take(room) + tail).toIntArray()
-    }
-
-    /** Special tokens written in the text (such as "[MASK]") are matched before normalisation, as in HF. */
-    private fun splitAddedTokens(text: String): List<Pair<String, Int?>> {
-        if (addedTokens.isEmpty()) return listOf(text to null)
-        val out = ArrayList<Pair<String, Int?>>()
-        var start = 0
-        var i = 0
-        while (i < text.length) {
-            val match = addedTokens.firstOrNull { text.startsWith(it.first, i) }
-            if (match == null) { i++; continue }
-            if (i > start) out.add(text.substring(start, i) to null)
-            out.add(match.first to match.second)
-            i += match.first.length
-            start = i
-        }
-        if (start < text.length) out.add(text.substring(start) to null)
-        return out
+    template: Template,
+    maxLength: Int,
+) : TemplateTokenizer(addedTokens, template, maxLength, vocab) {
+    override fun encodeText(text: String, out: MutableList<Int>) {
+        for (word in preTokenize(normalize(text))) wordPiece(word, out)
     }
 
     private fun normalize(text: String): String {
@@ -121,31 +93,22 @@ class WordPieceTokenizer private constructor(
     }
 
     companion object {
-        /** Reads tokenizer.json; maxLength comes from the manifest (max_seq_length). */
-        fun fromJson(json: String, maxLength: Int): WordPieceTokenizer {
-            val root = Json.parse(json).asObject("tokenizer.json")
+        /** From a parsed tokenizer.json (see Tokenizer.fromJson); maxLength comes from the manifest. */
+        internal fun fromJson(root: Map<String, Any?>, maxLength: Int): WordPieceTokenizer {
             val model = root["model"].asObject("model")
-            require(model["type"] == "WordPiece") {
-                "tokenizer model ${model["type"]}: only WordPiece (BERT family) tokenizers are supported"
-            }
             val normalizer = root["normalizer"]?.asObject("normalizer")
             require(normalizer == null || normalizer["type"] == "BertNormalizer") {
-                "normalizer ${normalizer?.get("type")}: only BertNormalizer is supported"
+                "normalizer ${normalizer?.get("type")}: only BertNormalizer is supported with WordPiece"
             }
             val pre = root["pre_tokenizer"]?.asObject("pre_tokenizer")
             require(pre == null || pre["type"] == "BertPreTokenizer") {
-                "pre-tokenizer ${pre?.get("type")}: only BertPreTokenizer is supported"
+                "pre-tokenizer ${pre?.get("type")}: only BertPreTokenizer is supported with WordPiece"
             }
             val vocab = model["vocab"].asObject("vocab").mapValues { it.value.asInt("vocab") }
-            val added = (root["added_tokens"] ?: emptyList<Any?>()).asList("added_tokens").map {
-                val t = it.asObject("added token")
-                (t["content"] as String) to t["id"].asInt("added token id")
-            }.sortedByDescending { it.first.length }
-            val (head, tail) = template(root["post_processor"]?.asObject("post_processor"), vocab)
             val lower = normalizer?.get("lowercase") as? Boolean ?: false
             return WordPieceTokenizer(
                 vocab = vocab,
-                addedTokens = added,
+                addedTokens = AddedTokens.of(root),
                 unkId = vocab[model["unk_token"] as String] ?: throw IllegalArgumentException("unk token not in vocab"),
                 prefix = model["continuing_subword_prefix"] as? String ?: "##",
                 maxCharsPerWord = model["max_input_chars_per_word"]?.asInt("max_input_chars_per_word") ?: 100,
@@ -153,35 +116,9 @@ class WordPieceTokenizer private constructor(
                 chineseChars = normalizer?.get("handle_chinese_chars") as? Boolean ?: false,
                 stripAccents = normalizer?.get("strip_accents") as? Boolean ?: lower,  // HF: unset follows lowercase
                 lowercase = lower,
-                head = head,
-                tail = tail,
+                template = Template.of(root["post_processor"]?.asObject("post_processor")) { vocab[it] },
                 maxLength = maxLength,
             )
-        }
-
-        private fun template(post: Map<String, Any?>?, vocab: Map<String, Int>): Pair<List<Int>, List<Int>> {
-            fun idOf(token: Any?) = vocab[token as String] ?: throw IllegalArgumentException("$token not in vocab")
-            return when (post?.get("type")) {
-                null -> emptyList<Int>() to emptyList()
-                "BertProcessing" -> listOf(post["cls"].asList("cls")[1].asInt("cls")) to
-                    listOf(post["sep"].asList("sep")[1].asInt("sep"))
-                "TemplateProcessing" -> {
-                    val special = post["special_tokens"].asObject("special_tokens")
-                    val head = ArrayList<Int>()
-                    val tail = ArrayList<Int>()
-                    var seen = false
-                    for (piece in post["single"].asList("single")) {
-                        val p = piece.asObject("template piece")
-                        if ("Sequence" in p) { seen = true; continue }
-                        val token = p["SpecialToken"].asObject("SpecialToken")["id"]
-                        val ids = special[token as String]?.asObject("special token")?.get("ids")?.asList("ids")
-                            ?.map { it.asInt("id") } ?: listOf(idOf(token))
-                        (if (seen) tail else head).addAll(ids)
-                    }
-                    head to tail
-                }
-                else -> throw IllegalArgumentException("post-processor ${post["type"]} is not supported")
-            }
         }
 
         /** Rust's char::is_whitespace: the Unicode White_Space property. */

@@ -7,15 +7,17 @@ import kotlin.math.abs
 import kotlin.system.exitProcess
 
 /**
- * The core's tests, run on the JVM against a bundle from `embedlite export --target android` (its parity.json
- * holds what the Python runtime produced). Prints one line per failure and a closing `N passed, N failed`.
+ * The core's tests, run on the JVM against bundles from `embedlite export --target android` (their parity.json holds
+ * what the Python runtime produced). With -Dembedlite.litert=PATH/libLiteRt.so the models run too, through LiteRT's
+ * C API. Prints one line per test and a closing `N passed, N failed`.
  */
 fun main(args: Array<String>) {
-    require(args.size == 1) { "usage: CoreTestsKt BUNDLE_DIR (from embedlite export --target android)" }
-    val suite = CoreTests(File(args[0]))
+    require(args.isNotEmpty()) { "usage: CoreTestsKt BUNDLE_DIR... (from embedlite export --target android)" }
+    val library = System.getProperty("embedlite.litert")?.let(::File)
+    val suites = listOf(UnitTests().tests) + args.map { BundleTests(File(it), library).tests }
     var passed = 0
     var failed = 0
-    for ((name, body) in suite.tests) {
+    for (suite in suites) for ((name, body) in suite) {
         try {
             body()
             passed++
@@ -29,19 +31,42 @@ fun main(args: Array<String>) {
     exitProcess(if (failed == 0) 0 else 1)
 }
 
-class CoreTests(private val bundle: File) {
+private fun floatRows(value: Any?): List<FloatArray> =
+    value.asList("rows").map { row -> row.asList("row").map { (it as Double).toFloat() }.toFloatArray() }
+
+private fun intRows(value: Any?): List<List<Int>> = value.asList("ids").map { row -> row.asList("ids").map { it.asInt("id") } }
+
+private fun tempFile(): File = Files.createTempFile("embedlite-core", ".notes").toFile().also { it.delete() }
+
+private fun cosine(a: FloatArray, b: FloatArray): Double {
+    var dot = 0.0
+    var na = 0.0
+    var nb = 0.0
+    for (i in a.indices) { dot += a[i].toDouble() * b[i]; na += a[i].toDouble() * a[i]; nb += b[i].toDouble() * b[i] }
+    return dot / Math.sqrt(na * nb)
+}
+
+/** Python's vectors against Kotlin's: the lowest cosine, and the index where it is. */
+private fun assertSameVectors(expected: List<FloatArray>, actual: List<FloatArray>, what: String, min: Double = 0.9999) {
+    assertEquals(expected.size, actual.size, "$what: count")
+    val cos = expected.indices.map { cosine(expected[it], actual[it]) }
+    val worst = cos.indices.minByOrNull { cos[it] } ?: return
+    assertTrue(cos[worst] >= min, "$what: cosine ${cos[worst]} at $worst")
+    println("  $what: ${cos.size} vectors, min cosine ${"%.6f".format(cos[worst])}")
+}
+
+/** Checks against one bundle's parity.json: tokenizer, prompts, model (with a LiteRT library), truncation, store. */
+class BundleTests(private val bundle: File, library: File?) {
     val tests = LinkedHashMap<String, () -> Unit>()
-    private val manifest by lazy { Manifest.parse(File(bundle, "manifest.json").readText()) }
-    private val tokenizer by lazy { WordPieceTokenizer.fromJson(File(bundle, "tokenizer.json").readText(), manifest.maxSeqLength) }
+    private val manifest = Manifest.parse(File(bundle, "manifest.json").readText())
+    private val tokenizer by lazy { Tokenizer.fromJson(File(bundle, "tokenizer.json").readText(), manifest.maxSeqLength) }
     private val parity by lazy { Json.parse(File(bundle, "parity.json").readText()).asObject("parity.json") }
+    private val texts by lazy { parity["texts"].asList("texts").map { it as String } }
     private val embeddings by lazy { floatRows(parity["embeddings"]) }
+    private val embedder by lazy { Embedder(manifest, tokenizer, LiteRtJvmBackend(library!!, File(bundle, "model.tflite"))) }
+    private val kotlinEmbeddings by lazy { embedder.embed(texts.take(embeddings.size)) }
 
-    private fun test(name: String, body: () -> Unit) { tests[name] = body }
-
-    private fun floatRows(value: Any?): List<FloatArray> =
-        value.asList("rows").map { row -> row.asList("row").map { (it as Double).toFloat() }.toFloatArray() }
-
-    private fun tempFile(): File = Files.createTempFile("embedlite-core", ".notes").toFile().also { it.delete() }
+    private fun test(name: String, body: () -> Unit) { tests["${manifest.name}: $name"] = body }
 
     init {
         test("manifest: dims, buckets and max length of a TFLite artifact") {
@@ -52,8 +77,7 @@ class CoreTests(private val bundle: File) {
         }
 
         test("tokenizer: exact ids of Python's tokenizer on every parity text") {
-            val texts = parity["texts"].asList("texts").map { it as String }
-            val ids = parity["ids"].asList("ids").map { row -> row.asList("ids").map { it.asInt("id") } }
+            val ids = intRows(parity["ids"])
             assertTrue(texts.size >= 40 && texts.size == ids.size)
             val wrong = texts.indices.filter { tokenizer.encode(texts[it]).toList() != ids[it] }
             assertTrue(wrong.isEmpty(), "${wrong.size} of ${texts.size} texts differ, first: " +
@@ -62,10 +86,21 @@ class CoreTests(private val bundle: File) {
             println("  tokenizer: ${texts.size} texts, ids identical")
         }
 
-        test("tokenizer: long texts are cut to max_seq_length, ending with [SEP]") {
-            val ids = tokenizer.encode("embedding ".repeat(1000))
+        test("tokenizer: long texts are cut to max_seq_length, keeping the template's last token") {
+            val ids = tokenizer.encode("embedding ".repeat(3000))
             assertEquals(manifest.maxSeqLength, ids.size)
             assertEquals(tokenizer.encode("x").last(), ids.last())
+        }
+
+        test("prompts: query and titled document ids equal Python's") {
+            for (kind in listOf("queries", "documents")) {
+                val case = parity[kind].asObject(kind)
+                val count = case["count"].asInt("count")
+                val titles = (case["titles"] ?: List(count) { null }).asList("titles").map { it as String? }
+                val prompt = if (kind == "queries") manifest.queryPrompt else manifest.documentPrompt
+                val mine = texts.take(count).mapIndexed { i, t -> tokenizer.encode(Embedder.withPrompt(prompt, t, titles[i])).toList() }
+                assertEquals(intRows(case["ids"]), mine, kind)
+            }
         }
 
         test("Matryoshka truncation matches the Python runtime's dim-truncated embeddings") {
@@ -80,34 +115,97 @@ class CoreTests(private val bundle: File) {
         }
 
         for (quantization in Quantization.entries) {
-            test("store: same top-10 as Python's VectorStore, ${quantization.name.lowercase()} storage") {
+            val name = pythonName(quantization)
+            test("store: same top-10 as Python's VectorStore on Python's vectors, $name storage") {
+                assertSameTop10(quantization, embeddings)
+            }
+            test("store: ties after upserts and deletes rank as Python's VectorStore ranks them, $name storage") {
+                val case = parity["store_ties"].asList("store_ties").map { it.asObject("case") }
+                    .single { it["quantization"] == pythonName(quantization) }
                 val file = tempFile()
                 VectorStore(file, manifest.dim, quantization).use { store ->
-                    embeddings.forEachIndexed { i, v -> store.put(i.toString(), v) }
-                    val searches = parity["searches"].asList("searches").map { it.asObject("search") }
-                        .filter { it["quantization"] == if (quantization == Quantization.INT8) "int8" else "float32" }
-                    assertTrue(searches.isNotEmpty())
-                    for (s in searches) {
-                        val query = (s["query"].asList("query")).map { (it as Double).toFloat() }.toFloatArray()
-                        val expected = s["top10"].asList("top10").map { it.asInt("id").toString() }
-                        assertEquals(expected, store.search(query, 10).map { it.id })
+                    for (op in case["ops"].asList("ops").map { it.asObject("op") }) {
+                        val id = op["id"] as String
+                        if (op["op"] == "delete") store.delete(id)
+                        else store.put(id, (op["vector"].asList("vector")).map { (it as Double).toFloat() }.toFloatArray())
                     }
+                    val query = case["query"].asList("query").map { (it as Double).toFloat() }.toFloatArray()
+                    assertEquals(case["top10"].asList("top10"), store.search(query, 10).map { it.id })
                 }
                 file.delete()
             }
         }
 
-        test("store: records survive reopening; upsert replaces, delete removes") {
+        if (library != null) {
+            test("model: embeddings equal the Python runtime's on every parity text (LiteRT C API)") {
+                assertSameVectors(embeddings, kotlinEmbeddings, "embeddings")
+            }
+
+            test("model: blank and empty texts embed as in Python; no texts give no vectors") {
+                val blank = texts.drop(embeddings.size)
+                assertTrue(blank.isNotEmpty() && blank.all { it.isBlank() })
+                assertSameVectors(floatRows(parity["blank_embeddings"]), embedder.embed(blank), "blank texts")
+                assertEquals(0, embedder.embed(emptyList()).size)
+            }
+
+            test("model: queries and titled documents embed as Python's embed_query / embed_documents") {
+                val queries = parity["queries"].asObject("queries")
+                assertSameVectors(floatRows(queries["embeddings"]),
+                    embedder.embedQuery(texts.take(queries["count"].asInt("count"))), "queries")
+                val documents = parity["documents"].asObject("documents")
+                val titles = documents["titles"].asList("titles").map { it as String? }
+                assertSameVectors(floatRows(documents["embeddings"]),
+                    embedder.embedDocuments(texts.take(titles.size), titles), "documents")
+            }
+
+            for (quantization in Quantization.entries) {
+                test("store: same top-10 as Python's VectorStore on the Kotlin embeddings, ${pythonName(quantization)} storage") {
+                    assertSameTop10(quantization, kotlinEmbeddings)
+                }
+            }
+        }
+    }
+
+    private fun pythonName(quantization: Quantization) = if (quantization == Quantization.INT8) "int8" else "float32"
+
+    /** Stores `vectors` under their index and asks Python's queries (blends of two stored vectors, rebuilt here). */
+    private fun assertSameTop10(quantization: Quantization, vectors: List<FloatArray>) {
+        val file = tempFile()
+        VectorStore(file, manifest.dim, quantization).use { store ->
+            vectors.forEachIndexed { i, v -> store.put(i.toString(), v) }
+            val searches = parity["searches"].asList("searches").map { it.asObject("search") }
+                .filter { it["quantization"] == pythonName(quantization) }
+            assertTrue(searches.isNotEmpty())
+            searches.forEachIndexed { q, s ->
+                val query = FloatArray(manifest.dim) { 0.7f * vectors[q][it] + 0.3f * vectors[vectors.size - 1 - q][it] }
+                val expected = s["top10"].asList("top10").map { it.asInt("id").toString() }
+                assertEquals(expected, store.search(query, 10).map { it.id }, "query $q")
+            }
+        }
+        file.delete()
+    }
+}
+
+/** Checks that need no bundle: the store's file format and crash safety, buckets, batching, JSON. */
+class UnitTests {
+    val tests = LinkedHashMap<String, () -> Unit>()
+
+    private fun test(name: String, body: () -> Unit) { tests[name] = body }
+
+    init {
+        test("store: records survive reopening; upsert replaces in place, delete removes") {
             val file = tempFile()
             VectorStore(file, 4).use { s ->
                 s.put("a", floatArrayOf(1f, 0f, 0f, 0f), "first")
                 s.put("b", floatArrayOf(0f, 1f, 0f, 0f), "second")
+                s.put("c", floatArrayOf(0f, 1f, 0f, 0f), "third")
                 s.put("a", floatArrayOf(0f, 0f, 1f, 0f), "first, edited")
                 assertTrue(s.delete("b"))
                 assertTrue(!s.delete("b"))
+                assertEquals(listOf("a", "c"), s.ids())
             }
             VectorStore(file, 4).use { s ->
-                assertEquals(listOf("a"), s.ids())
+                assertEquals(listOf("a", "c"), s.ids())
                 assertEquals("first, edited", s.text("a"))
                 assertEquals("a", s.search(floatArrayOf(0f, 0f, 2f, 0f), 1).single().id)
             }
@@ -126,14 +224,14 @@ class CoreTests(private val bundle: File) {
             file.delete()
         }
 
-        test("store: compaction keeps the live records") {
+        test("store: compaction keeps the live records in their order") {
             val file = tempFile()
             VectorStore(file, 2, Quantization.INT8).use { s ->
                 repeat(200) { s.put("k${it % 5}", floatArrayOf(1f, it.toFloat())) }
             }
             val uncompacted = 200 * 29  // bytes of 200 put records of this size
             assertTrue(file.length() < uncompacted / 2, "file is ${file.length()} bytes after compaction")
-            VectorStore(file, 2, Quantization.INT8).use { s -> assertEquals(listOf("k0", "k1", "k2", "k3", "k4"), s.ids().sorted()) }
+            VectorStore(file, 2, Quantization.INT8).use { s -> assertEquals(listOf("k0", "k1", "k2", "k3", "k4"), s.ids()) }
             file.delete()
         }
 
@@ -187,29 +285,42 @@ class CoreTests(private val bundle: File) {
             assertEquals(1, batch.attentionMask[1].sum())
         }
 
-        test("embedder: results come back in input order, each batch in the smallest bucket, truncated on request") {
+        test("embedder: input order kept, each batch in the smallest bucket, prompts and titles, truncation on request") {
+            val manifest = Manifest("echo", "tflite", "int8", "mean", true, 4, listOf(4, 2), 300,
+                mapOf("query" to "q: ", "document" to "title: none | text: "), null, null, listOf(32, 256), listOf(1, 8))
+            val tokenizer = object : Tokenizer {  // one id per character: lengths are easy to follow
+                override val padId = 0
+                override val maxLength = 256
+                override fun encode(text: String) = IntArray(minOf(text.length, maxLength)) { text[it].code }
+            }
             val used = ArrayList<Bucket>()
             val backend = object : InferenceBackend {
                 override val description = "echo"
                 override val buckets = listOf(Bucket(1, 32), Bucket(8, 32), Bucket(1, 256), Bucket(8, 256))
-                // each row's vector is (number of real tokens, 1, 0, ...): enough to check order and padding
+                // each row's vector is (number of real tokens, 1, 0, 0): enough to check order and padding
                 override fun run(bucket: Bucket, batch: PaddedBatch): Array<FloatArray> {
                     used.add(bucket)
-                    return Array(batch.inputIds.size) { r ->
-                        FloatArray(manifest.dim).also { it[0] = batch.attentionMask[r].sum().toFloat(); it[1] = 1f }
-                    }
+                    return Array(batch.inputIds.size) { r -> floatArrayOf(batch.attentionMask[r].sum().toFloat(), 1f, 0f, 0f) }
                 }
                 override fun close() {}
             }
-            val texts = listOf("one two three four", "hi", "word ".repeat(100))
-            val out = Embedder(manifest, tokenizer, backend).embed(texts)
-            assertEquals(texts.map { tokenizer.encode(it).size.toFloat() }, out.map { it[0] })
-            val short = Embedder(manifest, tokenizer, backend).embed(listOf("hi"), dim = 64).single()
-            assertEquals(listOf(Bucket(8, 256), Bucket(1, 32)), used)  // three texts fit one batch of 8
-            assertEquals(64, short.size)
+            val embedder = Embedder(manifest, tokenizer, backend)
+            val texts = listOf("one two three four", "hi", "word ".repeat(40))
+            assertEquals(listOf(18f, 2f, 200f), embedder.embed(texts).map { it[0] })
+            assertEquals(listOf(Bucket(8, 256)), used)  // three texts fit one batch of 8
+            assertEquals(listOf(5f), embedder.embedQuery(listOf("hi")).map { it[0] })  // "q: hi"
+            assertEquals("title: Paris | text: hi", Embedder.withPrompt(manifest.documentPrompt, "hi", "Paris"))
+            assertEquals("title: none | text: hi", Embedder.withPrompt(manifest.documentPrompt, "hi", null))
+            assertEquals("Paris hi", Embedder.withPrompt("", "hi", "Paris"))
+            assertEquals(listOf(23f, 22f), embedder.embedDocuments(listOf("hi", "hi"), listOf("Paris", null)).map { it[0] })
+            val short = embedder.embed(listOf("hi"), dim = 2).single()
+            assertEquals(2, short.size)
             assertTrue(abs(Vectors.dot(short, short) - 1f) < 1e-6)
-            assertFailsWith<IllegalArgumentException> { Embedder(manifest, tokenizer, backend).embed(listOf("hi"), dim = 7) }
-            assertFailsWith<IllegalArgumentException> { Embedder(manifest, tokenizer, backend).embed(listOf(" ")) }
+            assertEquals(0, embedder.embed(emptyList()).size)
+            assertEquals(listOf(0f), embedder.embed(listOf("")).map { it[0] })  // "" is a text, as in Python
+            assertFailsWith<IllegalArgumentException> { embedder.embed(listOf("hi"), dim = 3) }
+            assertFailsWith<IllegalArgumentException> { embedder.embed(listOf("hi"), task = "nope") }
+            assertFailsWith<IllegalArgumentException> { embedder.embedDocuments(listOf("a", "b"), listOf("t")) }
         }
 
         test("json: escapes, nesting, numbers; errors name the offset") {
