@@ -12,6 +12,8 @@ import numpy as np
 from .artifact import Manifest, read_manifest
 from .models import resolve
 
+PADDING_SLACK = 0.15  # the share of padding tokens a runtime call may add to its real ones
+
 
 class Embedder:
     """Embeds texts with a model artifact.
@@ -30,7 +32,7 @@ class Embedder:
         self._model = load_model(self.path, self.manifest, device=device, threads=threads)
         self.device = self._model.device
         self._tokenizer = TextTokenizer(self.path / "tokenizer.json", self.manifest.max_seq_length)
-        self.dim = self._check_dim(dim)
+        self.dim = self.check_dim(dim)
 
     @property
     def dims(self) -> tuple[int, ...]:
@@ -52,31 +54,47 @@ class Embedder:
         """Embed texts; a single string gives a 1-D vector, a list gives (len(texts), dim) float32."""
         single = isinstance(texts, str)
         texts = check_texts([texts] if single else texts)
-        dim = self._check_dim(dim) if dim is not None else self.dim
+        dim = self.check_dim(dim) if dim is not None else self.dim
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        prompt = self._prompt(task)
-        out = np.empty((len(texts), dim), dtype=np.float32)
-        if texts:
-            ids, truncated = self._tokenizer.encode([prompt + t for t in texts])
-            if truncated:
-                warnings.warn(
-                    f"{truncated} of {len(texts)} texts were longer than {self.manifest.max_seq_length} "
-                    "tokens and were truncated", stacklevel=2)
-            order = np.argsort([-len(row) for row in ids], kind="stable")  # longest first: padding stays small
-            starts = range(0, len(order), batch_size)
-            if show_progress is None:
-                show_progress = len(starts) >= 8 and sys.stderr.isatty()
-            if show_progress:
-                from tqdm.auto import tqdm
+        ids, truncated = self.tokenize(texts, task)
+        if truncated:
+            warnings.warn(f"{truncated} of {len(texts)} texts were longer than {self.manifest.max_seq_length} "
+                          "tokens and were truncated", stacklevel=2)
+        out = self.embed_tokens(ids, dim, batch_size, show_progress)
+        return out[0] if single else out
 
-                starts = tqdm(starts, desc="embedding", unit="batch")
-            for start in starts:
-                rows = order[start:start + batch_size]
-                out[rows] = self._model.embed([ids[i] for i in rows], self._tokenizer.pad_id)[:, :dim]
+    def tokenize(self, texts: list[str], task: str | None = None) -> tuple[list[list[int]], int]:
+        """Token ids of each text after the task's prompt, truncated to the max length; and how many were cut."""
+        prompt = self._prompt(task)
+        if not texts:
+            return [], 0
+        return self._tokenizer.encode([prompt + t for t in texts])
+
+    def embed_tokens(self, ids: list[list[int]], dim: int | None = None, batch_size: int = 32,
+                     show_progress: bool | None = None) -> np.ndarray:
+        """Embeddings of token id lists from tokenize(): longest first, in runtime calls of at most batch_size
+        texts of similar length (see length_runs), truncated to dim."""
+        out = np.empty((len(ids), self.dims[0]), dtype=np.float32)  # the model's output width
+        order = np.argsort([-len(row) for row in ids], kind="stable")
+        runs = length_runs([len(ids[i]) for i in order], batch_size)
+        if show_progress is None:
+            show_progress = len(runs) >= 8 and sys.stderr.isatty()
+        if show_progress:
+            from tqdm.auto import tqdm
+
+            runs = tqdm(runs, desc="embedding", unit="batch")
+        for run in runs:
+            rows = order[run]
+            out[rows] = self._model.embed([ids[i] for i in rows], self._tokenizer.pad_id)
+        return self.truncate(out, self.dim if dim is None else dim)
+
+    def truncate(self, vectors: np.ndarray, dim: int) -> np.ndarray:
+        """The first dim (Matryoshka) components of full-width vectors, re-normalised when the model normalises."""
+        out = np.array(vectors[:, :dim], dtype=np.float32)
         if dim != self.manifest.dim and self.manifest.normalize:
             out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-        return out[0] if single else out
+        return out
 
     def _prompt(self, task: str | None) -> str:
         task = task if task is not None else self.manifest.default_task
@@ -87,13 +105,30 @@ class Embedder:
             raise ValueError(f"unknown task {task!r}; this model's tasks: {known}")
         return self.manifest.prompts[task]
 
-    def _check_dim(self, dim: int | None) -> int:
+    def check_dim(self, dim: int | None) -> int:
+        """dim if this model supports it (None: the largest), else a ValueError naming the supported dims."""
         if dim is None:
             return self.dims[0]
         if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or int(dim) not in self.dims:
             raise ValueError(f"dim {dim!r} is not supported by {self.manifest.name}; "
                              f"supported dims: {', '.join(map(str, self.dims))}")
         return int(dim)
+
+
+def length_runs(lengths: list[int], batch_size: int, slack: float = PADDING_SLACK) -> list[slice]:
+    """Cut longest-first lengths into runs of at most batch_size, each ending early where padding every text to
+    the run's first would add more than `slack` of the run's real tokens (32 random STS-B sentences in one call
+    pad to 2.5x their tokens; in runs cut this way, ~1.1x)."""
+    runs, start = [], 0
+    while start < len(lengths):
+        stop, total = start, 0
+        while (stop < len(lengths) and stop - start < batch_size
+               and lengths[start] * (stop - start + 1) <= (1 + slack) * (total + lengths[stop])):
+            total += lengths[stop]
+            stop += 1
+        runs.append(slice(start, stop))
+        start = stop
+    return runs
 
 
 def check_texts(texts) -> list[str]:
