@@ -4,10 +4,12 @@ sentences per request, beside the in-process Embedder.embed throughput of the sa
 The load comes from wrk (Debian: apt-get install wrk), a separate C process, so the client costs the 2 cores
 little; a Lua script posts /v1/embeddings bodies with different sentences (base64 vectors back, as the openai
 client asks) and counts status codes. Beside it, a thread polls /health (the server must answer while busy) and
-the server's RSS. The server keeps its defaults (--max-queue 1024 texts, --max-batch 32), so 128 clients with 32
-sentences offer 4x the queue limit: the answer must be 429 beyond capacity, never 5xx. Traffic only to 127.0.0.1.
-Run it alone on the machine. Writes benchmarks/results/serve.md.
-Usage: python benchmarks/bench_serve.py [--duration 20] [--clients 1,8,32,128] [--sizes 1,32] [--out serve.md]
+the server's RSS. Before each level the server's queue drains (wrk leaves its last requests queued). With the
+server's defaults (--max-queue 1024 texts, --max-batch 32), 128 clients with 32 sentences offer 4x the queue
+limit: the answer must be 429 beyond capacity, never 5xx. Traffic only to 127.0.0.1. Run it alone on the machine.
+Writes benchmarks/results/serve.md (--out another name, e.g. with --serve-args '--workers 2').
+Usage: python benchmarks/bench_serve.py [--duration 20] [--clients 1,8,32,128] [--sizes 1,32] [--serve-args ARGS]
+       [--out serve.md]
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from pathlib import Path
 from bench_common import DATA, write_markdown
 from bench_embed import sentences
 
-QUEUE = 1024  # the server's default --max-queue, in texts
 WRK_SCRIPT = r"""
 local bodies, threads, counter = {}, {}, 0
 function setup(thread)
@@ -97,6 +98,20 @@ class Server:
                 raise SystemExit(f"the server did not start:\n{log.read_text()}")
             time.sleep(0.1)
         self.port = int(found.group(1))
+        self.max_queue = self.health()["max_queue"]
+
+    def health(self) -> dict:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request("GET", "/health")
+            return json.loads(conn.getresponse().read())
+        finally:
+            conn.close()
+
+    def drain(self) -> None:
+        """Wait until the texts of the last level's unanswered requests are done (wrk leaves them queued)."""
+        while self.health()["queued_texts"]:
+            time.sleep(0.2)
 
     def watch(self, stop: threading.Event, out: dict) -> None:
         import psutil
@@ -131,6 +146,7 @@ def bodies(texts: list[str], size: int, path: Path) -> Path:
 
 
 def run_level(server: Server, script: Path, body_file: Path, clients: int, duration: int) -> dict:
+    server.drain()
     stop, watched = threading.Event(), {}
     watcher = threading.Thread(target=server.watch, args=(stop, watched))
     watcher.start()
@@ -153,6 +169,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=20, help="seconds per level")
     parser.add_argument("--clients", default="1,8,32,128")
     parser.add_argument("--sizes", default="1,32", help="sentences per request")
+    parser.add_argument("--serve-args", default="", help="more flags for embedlite serve, e.g. '--workers 2'")
     parser.add_argument("--out", default="serve.md", help="file name under benchmarks/results")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -167,7 +184,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "post.lua"
         script.write_text(WRK_SCRIPT, encoding="utf-8")
-        server = Server(Path(tmp) / "serve.log", ["--model", str(artifact)])
+        server = Server(Path(tmp) / "serve.log", ["--model", str(artifact), *args.serve_args.split()])
         try:
             for size in (int(s) for s in args.sizes.split(",")):
                 body_file = bodies(texts, size, Path(tmp) / f"bodies{size}.jsonl")
@@ -177,18 +194,18 @@ def main() -> None:
                     print(f"{clients} clients x {size}: {rows[-1]}", file=sys.stderr)
         finally:
             server.stop()
-    write_markdown(args.out, report(rows, base, args))
+    write_markdown(args.out, report(rows, base, server.max_queue, args))
 
 
-def report(rows: list[dict], base: dict, args) -> list[str]:
+def report(rows: list[dict], base: dict, queue: int, args) -> list[str]:
     wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split("[")[0].strip()
     lines = [
         "# embedlite serve under load: all-MiniLM-L6-v2, fp32, CPU",
         "",
         f"Command: `python benchmarks/bench_serve.py --duration {args.duration} --clients {args.clients} "
-        f"--sizes {args.sizes}`",
+        f"--sizes {args.sizes}" + (f" --serve-args '{args.serve_args}'`" if args.serve_args else "`"),
         f"Machine: {platform.machine()}, Python {platform.python_version()}; load from {wrk} on the same machine. "
-        f"Server defaults: --max-queue {QUEUE} texts, --max-batch 32, --workers 1, base64 responses. "
+        f"Server: `embedlite serve {args.serve_args}` (queue limit {queue} texts), base64 responses. "
         "Sentences: STS-B test.",
         "",
         f"In process, the same sentences: Embedder.embed batch 32 **{base['batch32']:.1f}** sentences/s, "
@@ -207,7 +224,7 @@ def report(rows: list[dict], base: dict, args) -> list[str]:
         rate = ok * r["size"] / seconds
         failed = f" ({r['health_failures']} failed)" if r["health_failures"] else ""
         lines.append(
-            f"| {r['clients']} | {r['size']} | {r['clients'] * r['size'] / QUEUE:.2f} "
+            f"| {r['clients']} | {r['size']} | {r['clients'] * r['size'] / queue:.2f} "
             f"| {sum(statuses.values()) / seconds:.1f} | {rate:.1f} | {rate / base['batch32']:.0%} "
             f"| {r['p50_us'] / 1000:.1f} | {r['p99_us'] / 1000:.1f} | {ok} | {busy} | {server_errors} | {other} "
             f"| {r['rss_mb']:.0f} | {r['health_max_ms']:.0f}{failed} |")

@@ -372,7 +372,8 @@ def serve(stores, max_body_mb, batch_window_ms, **settings):
     """Serve embeddings over HTTP (OpenAI's /v1/embeddings) and the stores given (needs embedlite[serve])."""
     from .errors import require
 
-    require("uvicorn", "serve", "embedlite serve")
+    for module in ("starlette", "uvicorn"):
+        require(module, "serve", "embedlite serve")
     from .server.config import ServeConfig, parse_stores
     from .server.run import serve as run_server
 

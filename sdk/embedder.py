@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import warnings
 from pathlib import Path
@@ -77,7 +78,9 @@ class Embedder:
         texts of similar length (see length_runs), truncated to dim."""
         out = np.empty((len(ids), self.dims[0]), dtype=np.float32)  # the model's output width
         order = np.argsort([-len(row) for row in ids], kind="stable")
-        runs = length_runs([len(ids[i]) for i in order], batch_size)
+        # static shapes (TFLite) pad every call to a bucket anyway: there, runs are plain batch_size chunks
+        slack = math.inf if self.manifest.sequence_buckets else PADDING_SLACK
+        runs = length_runs([len(ids[i]) for i in order], batch_size, slack)
         if show_progress is None:
             show_progress = len(runs) >= 8 and sys.stderr.isatty()
         if show_progress:

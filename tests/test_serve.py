@@ -1,6 +1,6 @@
 """`embedlite serve` with real clients on loopback: the official openai package and plain HTTP.
 
-One server for the module (an API key, one store, a small queue so that overload is cheap to reach).
+One server for the module (an API key, one store, two workers, a small queue so that overload is cheap to reach).
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ MAX_BODY = 1 << 20
 def server(default_artifact, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("serve")
     proc = ServeProcess(tmp, "--model", str(default_artifact), "--api-key", KEY, "--store", f"{tmp / 'notes.db'}",
-                        "--max-queue", str(MAX_QUEUE), "--max-batch", "16", "--max-body-mb", str(MAX_BODY / 2**20))
+                        "--max-queue", str(MAX_QUEUE), "--max-batch", "16", "--max-body-mb", str(MAX_BODY / 2**20),
+                        "--workers", "2")
     yield proc
     assert proc.stop() in (0, -15), proc.log.read_text()
 

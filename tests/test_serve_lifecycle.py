@@ -35,6 +35,7 @@ def test_bad_settings_are_one_line_errors(tmp_path):
         result = CliRunner().invoke(main, ["serve", *args])
         assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output, args
     taken.close()
+    assert "EMBEDLITE_API_KEY" in CliRunner().invoke(main, ["serve", "--help"]).output
 
 
 def test_sigterm_finishes_requests_in_flight_and_closes_the_store(default_artifact, tmp_path, sts_slice):

@@ -18,7 +18,12 @@ from .config import ServeConfig
 from .guards import ApiKeyGuard, BodyLimit
 from .protocol import ApiError, api_error, http_error, server_error
 
-LOOPBACK_NAMES = ["127.0.0.1", "localhost", "::1"]
+LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]"]  # as Host headers write them
+
+
+def bracketed(host: str) -> str:
+    """The host as URLs and Host headers write it: IPv6 addresses in brackets."""
+    return f"[{host}]" if ":" in host else host
 
 
 def is_loopback(host: str) -> bool:
@@ -43,7 +48,8 @@ def create_app(config: ServeConfig, embedder: Embedder, batcher: Batcher,
 
     middleware = []
     if is_loopback(config.host):  # a web page that rebinds its DNS name to 127.0.0.1 is refused
-        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=LOOPBACK_NAMES))
+        allowed = [*LOOPBACK_NAMES, bracketed(config.host)]
+        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=allowed))
     middleware += [Middleware(ApiKeyGuard, api_key=config.api_key),
                    Middleware(BodyLimit, max_bytes=config.max_body_bytes)]
     app = Starlette(routes=embeddings.ROUTES + stores.ROUTES, middleware=middleware, lifespan=lifespan,

@@ -22,11 +22,11 @@ MAX_INPUTS = 2048  # texts per request, as in OpenAI's API
 
 
 class Overloaded(Exception):
-    """The queue is full."""
+    """A queue is full; the message says which, and retry_after when to try again (seconds)."""
 
-    def __init__(self, queued: int, limit: int, retry_after: int):
-        super().__init__(f"{queued} texts queued, limit {limit}")
-        self.queued, self.limit, self.retry_after = queued, limit, retry_after
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class TooManyTexts(Exception):
@@ -80,7 +80,7 @@ class Batcher:
         if len(texts) > self.max_request:
             raise TooManyTexts(f"{len(texts)} texts in one request; the limit is {self.max_request}")
         if self.pending + len(texts) > self.max_queue:
-            raise Overloaded(self.pending, self.max_queue, self.retry_after())
+            raise Overloaded(f"{self.pending} texts queued, the limit is {self.max_queue}", self.retry_after())
         if not texts:
             return np.empty((0, self.width), dtype=np.float32), []
         assert self.loop is not None, "Batcher.start() runs at server start-up"

@@ -67,8 +67,7 @@ def client_errors() -> Iterator[None]:
     except TooManyTexts as exc:
         raise ApiError(413, str(exc), code="too_many_inputs") from None
     except Overloaded as exc:
-        raise ApiError(429, f"the server is busy ({exc.queued} texts queued, the limit is {exc.limit}); "
-                            f"retry after {exc.retry_after} s", code="rate_limit_exceeded",
+        raise ApiError(429, f"the server is busy ({exc}); retry after {exc.retry_after} s", code="rate_limit_exceeded",
                        headers={"Retry-After": str(exc.retry_after)}) from None
     except asyncio.TimeoutError:
         raise ApiError(503, "timed out waiting for the model or the store", code="timeout",

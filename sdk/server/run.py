@@ -10,7 +10,7 @@ import sys
 from embedlite.embedder import Embedder
 from embedlite.errors import EmbedliteError
 
-from .app import create_app, is_loopback
+from .app import bracketed, create_app, is_loopback
 from .batcher import Batcher
 from .config import ServeConfig
 from .stores import ServedStore, StoreEmbedder
@@ -25,7 +25,7 @@ def serve(config: ServeConfig) -> None:
     embedders = [Embedder(config.model, device=config.device, threads=threads) for _ in range(config.workers)]
     batcher = Batcher(embedders, config.max_batch, config.max_queue, config.batch_window, config.timeout)
     store_embedder = StoreEmbedder(embedders[0], batcher)
-    served = {}
+    served: dict[str, ServedStore] = {}
     with contextlib.ExitStack() as on_error:
         for name, path in config.stores:
             served[name] = ServedStore(name, path, store_embedder, config.max_queue, config.timeout)
@@ -34,9 +34,9 @@ def serve(config: ServeConfig) -> None:
     app = create_app(config, embedders[0], batcher, served)
     sock.listen(2048)  # connections wait in the backlog until the event loop takes them
     host, port = sock.getsockname()[:2]
-    m = embedders[0].manifest
-    print(f"embedlite serve: {m.name} ({m.format}/{m.precision}, {embedders[0].device}) on http://{host}:{port}"
-          f"  stores: {', '.join(served) or 'none'}  API key: {'required' if config.api_key else 'none'}",
+    m, device = embedders[0].manifest, embedders[0].device
+    print(f"embedlite serve: {m.name} ({m.format}/{m.precision}, {device}) on http://{bracketed(host)}:{port}  "
+          f"stores: {', '.join(served) or 'none'}  API key: {'required' if config.api_key else 'none'}",
           file=sys.stderr, flush=True)
     if not is_loopback(config.host) and not config.api_key:
         print("embedlite serve: warning: listening beyond this machine without an API key", file=sys.stderr)

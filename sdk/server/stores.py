@@ -49,7 +49,7 @@ class ServedStore:
 
     async def call(self, fn, *args, **kwargs):
         if self._waiting >= self._max_waiting:
-            raise Overloaded(self._waiting, self._max_waiting, 1)
+            raise Overloaded(f"{self._waiting} calls wait for store {self.name!r}, the limit is {self._max_waiting}", 1)
         self._waiting += 1
         try:  # on timeout a call that has not started is cancelled; one that has finishes on its own
             return await asyncio.wait_for(asyncio.wrap_future(self._thread.submit(fn, *args, **kwargs)),
