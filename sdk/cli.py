@@ -360,6 +360,38 @@ def index_info(db, as_json):
         click.echo(f"{key:<13}{value}")
 
 
+@main.command()
+@MODEL_OPTION
+@DEVICE_OPTION
+@click.option("--store", "stores", multiple=True,
+              help="Serve a vector store: notes.db (named notes) or name=path; repeatable.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, help="Port (0: any free one).")
+@click.option("--api-key", envvar="EMBEDLITE_API_KEY", default=None,
+              help="Require 'Authorization: Bearer KEY' on every route but /health [env: EMBEDLITE_API_KEY].")
+@click.option("--max-batch", default=32, show_default=True, help="Texts per runtime call.")
+@click.option("--max-queue", default=1024, show_default=True,
+              help="Texts waiting or running; requests beyond it get 429 with Retry-After.")
+@click.option("--workers", default=1, show_default=True,
+              help="Runtime calls in parallel (each a thread with its own session; cores are split).")
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds a request may wait (then 503).")
+@click.option("--max-body-mb", default=16.0, show_default=True, help="Largest request body (then 413).")
+@click.option("--batch-window-ms", default=1.0, show_default=True,
+              help="How long a free runner waits for more texts when it has fewer than --max-batch.")
+@clean_errors
+def serve(stores, max_body_mb, batch_window_ms, **settings):
+    """Serve embeddings over HTTP (OpenAI's /v1/embeddings) and the stores given (needs embedlite[serve])."""
+    from .errors import require
+
+    for module in ("starlette", "uvicorn"):
+        require(module, "serve", "embedlite serve")
+    from .server.config import ServeConfig, parse_stores
+    from .server.run import serve as run_server
+
+    run_server(ServeConfig(stores=parse_stores(stores), max_body_bytes=int(max_body_mb * 2**20),
+                           batch_window=batch_window_ms / 1000, **settings))
+
+
 def _read_records(path: Path):
     """JSONL objects with id, text and optional metadata; or plain lines, numbered from 1."""
     lines = path.read_text(encoding="utf-8").splitlines()

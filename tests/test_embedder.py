@@ -133,3 +133,15 @@ def test_hub_id_offline_fails_at_once(monkeypatch):
     monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # loopback, nothing listens
     with pytest.raises(EmbedliteError, match="http://127.0.0.1:9 cannot be reached"):
         Embedder("embedlite-test/no-such-model")
+
+
+def test_runtime_calls_are_cut_where_padding_grows():
+    from embedlite.embedder import length_runs
+
+    def spans(runs):
+        return [(r.start, r.stop) for r in runs]
+
+    lengths = [46, 40, 30, 20, 15, 14, 14, 13, 10, 9, 8, 8]  # longest first, as embed_tokens orders them
+    assert spans(length_runs(lengths, batch_size=32)) == [(0, 2), (2, 3), (3, 5), (5, 9), (9, 12)]
+    assert spans(length_runs([10] * 70, batch_size=32)) == [(0, 32), (32, 64), (64, 70)]
+    assert spans(length_runs(lengths, batch_size=8, slack=float("inf"))) == [(0, 8), (8, 12)]  # static shapes

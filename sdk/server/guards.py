@@ -1,0 +1,64 @@
+"""ASGI guards in front of every route: the API key, then the body size (checked before anything parses it)."""
+
+from __future__ import annotations
+
+import hmac
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .protocol import ApiError
+
+OPEN_PATHS = ("/health",)  # answered without the key: liveness checks carry no secrets
+
+
+class ApiKeyGuard:
+    """With a key, every route but /health needs 'Authorization: Bearer KEY' (compared in constant time)."""
+
+    def __init__(self, app: ASGIApp, api_key: str | None):
+        self.app = app
+        self.key = api_key.encode() if api_key else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.key is not None and scope["type"] == "http" and scope["path"] not in OPEN_PATHS:
+            scheme, _, token = Headers(scope=scope).get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), self.key):
+                error = ApiError(401, "missing or wrong API key: send 'Authorization: Bearer KEY'",
+                                 code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
+                await error.response()(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class BodyLimit:
+    """Refuses a body over max_bytes with 413: at once from Content-Length, or while a chunked body streams in.
+
+    (Starlette's own limit answers in plain text without the limit; this answers like every other error.)"""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _too_large(self) -> ApiError:
+        return ApiError(413, f"the request body is larger than the limit of {self.max_bytes} bytes",
+                        code="request_too_large")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = Headers(scope=scope).get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            await self._too_large().response()(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise self._too_large()  # answered by the app's ApiError handler; nothing has parsed the body
+            return message
+
+        await self.app(scope, limited_receive, send)

@@ -1,0 +1,111 @@
+"""`embedlite serve` start-up errors, SIGTERM with requests in flight, kill -9 during store writes, timeouts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import threading
+import time
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from serve_process import ServeProcess
+
+from embedlite import VectorStore
+from embedlite.cli import main
+
+pytest.importorskip("uvicorn")
+
+
+def test_bad_settings_are_one_line_errors(tmp_path):
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    cases = [
+        (["--store", str(tmp_path / "my notes.db")], "may use only letters, digits"),
+        (["--store", f"a={tmp_path / 'a.db'}", "--store", f"a={tmp_path / 'b.db'}"], "already taken"),
+        (["--max-queue", "0"], "max_queue must be a positive integer"),
+        (["--port", str(taken.getsockname()[1])], "cannot listen on 127.0.0.1"),
+    ]
+    for args, message in cases:
+        result = CliRunner().invoke(main, ["serve", *args])
+        assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output, args
+    taken.close()
+    assert "EMBEDLITE_API_KEY" in CliRunner().invoke(main, ["serve", "--help"]).output
+
+
+def test_sigterm_finishes_requests_in_flight_and_closes_the_store(default_artifact, tmp_path, sts_slice):
+    db = tmp_path / "notes.db"
+    server = ServeProcess(tmp_path, "--model", str(default_artifact), "--store", str(db))
+    texts = [" ".join(sts_slice.sentences1[i:i + 8]) for i in range(48)]
+    replies: list = []
+    requests = [("/v1/embeddings", {"input": texts})] * 3 + [
+        ("/v1/stores/notes/add", {"ids": [f"n{i}" for i in range(48)], "texts": texts})]
+    threads = [threading.Thread(target=lambda p=path, b=body: replies.append(server.request("POST", p, b)))
+               for path, body in requests]
+    for t in threads:
+        t.start()
+    while server.request("GET", "/health")[2]["queued_texts"] < 96:  # the model is busy with them
+        time.sleep(0.005)
+    server.proc.send_signal(signal.SIGTERM)
+    for t in threads:
+        t.join()
+    assert server.proc.wait(60) in (0, -signal.SIGTERM)
+    assert sorted(status for status, _, _ in replies) == [200] * 4, [r[2] for r in replies]
+    assert not (tmp_path / "notes.db-wal").exists(), "the store was not closed"
+    with VectorStore(db) as store:
+        assert store.count() == 48
+
+
+def test_kill_9_during_store_writes_keeps_every_acknowledged_write(default_artifact, tmp_path):
+    db = tmp_path / "crash.db"
+    args = ("--model", str(default_artifact), "--store", str(db))
+    for trial in range(int(os.environ.get("EMBEDLITE_CRASH_TRIALS", "2"))):
+        server = ServeProcess(tmp_path, *args)
+        acknowledged: list[str] = []
+        stop = threading.Event()
+
+        def writer(name: str) -> None:
+            rng, batch = np.random.default_rng([trial, ord(name)]), 0
+            while not stop.is_set():
+                ids = [f"t{trial}-{name}-{batch}-{i}" for i in range(50)]
+                body = {"ids": ids, "vectors": rng.normal(size=(50, 384)).tolist(),
+                        "metadata": [{"batch": batch}] * 50}
+                try:
+                    status, _, _ = server.request("POST", "/v1/stores/crash/add", body)
+                except OSError:  # killed mid-request: not acknowledged
+                    return
+                if status == 200:
+                    acknowledged.extend(ids)
+                batch += 1
+
+        threads = [threading.Thread(target=writer, args=(name,)) for name in "ab"]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 1.0 + 0.5 * trial
+        while time.monotonic() < deadline or len(acknowledged) < 100:
+            time.sleep(0.01)
+        server.proc.kill()
+        server.proc.wait()
+        stop.set()
+        for t in threads:
+            t.join()
+        restarted = ServeProcess(tmp_path, *args)
+        status, _, reply = restarted.request("POST", "/v1/stores/crash/get", {"ids": acknowledged})
+        assert status == 200 and all(r is not None for r in reply["data"]), "an acknowledged write was lost"
+        count = restarted.request("GET", "/v1/stores/crash")[2]["count"]
+        assert count >= len(acknowledged) and count % 50 == 0, "a write landed in part"
+        assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        restarted.stop()
+
+
+def test_a_request_waiting_past_the_timeout_gets_503(default_artifact, tmp_path, sts_slice):
+    server = ServeProcess(tmp_path, "--model", str(default_artifact), "--timeout", "0.001")
+    texts = [" ".join(sts_slice.sentences1[i:i + 12]) for i in range(64)]
+    status, headers, reply = server.request("POST", "/v1/embeddings", {"input": texts})
+    assert status == 503 and reply["error"]["code"] == "timeout" and headers["retry-after"] == "1"
+    assert server.request("GET", "/health")[0] == 200
+    server.stop()
