@@ -163,3 +163,31 @@ def test_toml_config_paths_overrides_and_bad_keys(minilm_dir, data_dir, tmp_path
     path.write_text('epochs = [\n')
     with pytest.raises(EmbedliteError, match="not valid TOML"):
         config_from_file(path)
+
+
+def test_two_processes_under_torchrun_follow_one(data_dir, default_artifact, tmp_path):
+    """torchrun --nproc-per-node 2: each process embeds half of every batch, the losses see the whole batch, only
+    rank 0 writes; the first step's losses equal the single-process run's (up to dropout noise)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    recipe = tmp_path / "d.toml"
+    recipe.write_text(f'teacher = "all-MiniLM-L6-v2"\nstudent_source = "all-MiniLM-L6-v2"\nstudent_layers = [0]\n'
+                      f'train_texts = ["{data_dir / "stsb" / "sts-train.csv"}"]\nmax_texts = 96\nbatch_size = 32\n'
+                      'matryoshka_dims = [384, 128]\nmax_seq_length = 32\nseed = 3\n')
+    cli = str(Path(sys.executable).parent / "embedlite")
+    runs = {}
+    for n in (1, 2):
+        out = tmp_path / f"student-{n}"
+        launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={n}"]
+        res = subprocess.run([*launch, cli, "distill", "--config", str(recipe), "-o", str(out)],
+                             capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr[-2000:]
+        runs[n] = json.loads((out / "distill.json").read_text())
+    assert runs[2]["processes"] == 2 and runs[2]["phases"][0]["steps"] == runs[1]["phases"][0]["steps"] == 3
+    one, two = runs[1]["phases"][0]["first_losses"], runs[2]["phases"][0]["first_losses"]
+    assert one.keys() == two.keys()
+    for key in one:
+        assert two[key] == pytest.approx(one[key], rel=0.05, abs=1e-3), key

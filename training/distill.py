@@ -15,6 +15,7 @@ import numpy as np
 from embedlite.errors import EmbedliteError
 
 from .config import DistillConfig
+from .parallel import Workers
 
 
 def build_student(config: DistillConfig):
@@ -59,13 +60,22 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
 
     from .data import load_texts
     from .merge import average
+    from .parallel import from_environment
     from .teacher import teacher_embeddings
 
+    workers = from_environment()  # under torchrun: data parallel; only rank 0 writes
+    progress = progress and workers.main
     started = time.perf_counter()
     runs = config.runs()
     run_texts = [load_texts(m.train_texts, config.max_texts) for m in runs]
     texts = list(dict.fromkeys(t for group in run_texts for t in group))
-    targets = teacher_embeddings(texts, config.teacher, config.teacher_embeddings, config.cache_dir, progress)
+    for turn in ("main", "others"):  # rank 0 fetches sources and computes (caches) the teacher's embeddings first
+        if workers.main == (turn == "main"):
+            if config.student == "layers":
+                _model_dir(config.student_source or config.teacher or "")
+            targets = teacher_embeddings(texts, config.teacher, config.teacher_embeddings, config.cache_dir,
+                                         progress)
+        workers.barrier()
     row = {t: i for i, t in enumerate(texts)}
     neighbours = _neighbours(targets, config)
     timings = {"teacher": round(time.perf_counter() - started, 1)}
@@ -75,25 +85,28 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
         model = build_student(config)
         rows = np.array([row[t] for t in group])
         phases.append(_train(model, [texts[i] for i in rows], targets[rows], _subset(neighbours, rows), config,
-                             epochs=config.epochs, learning_rate=config.learning_rate, seed=config.seed + number,
-                             qat_bits=(), progress=progress, name=mixture.name))
+                             workers, epochs=config.epochs, learning_rate=config.learning_rate,
+                             seed=config.seed + number, qat_bits=(), progress=progress, name=mixture.name))
         timings[f"run {mixture.name}"] = round(time.perf_counter() - start, 1)
-        if len(runs) > 1:
+        if len(runs) > 1 and workers.main:
             model.save(str(output / "runs" / mixture.name))
         models.append(model)
     model = models[0] if len(models) == 1 else average(models, [m.name for m in runs])
     if config.qat_bits:
         start = time.perf_counter()
-        phases.append(_train(model, texts, targets, neighbours, config, epochs=config.qat_epochs,
+        phases.append(_train(model, texts, targets, neighbours, config, workers, epochs=config.qat_epochs,
                              learning_rate=config.qat_learning_rate or config.learning_rate / 10,
                              seed=config.seed + len(runs), qat_bits=config.qat_bits, progress=progress, name="qat"))
         timings["qat"] = round(time.perf_counter() - start, 1)
     model.eval()
-    model.save(str(output))
     timings["total"] = round(time.perf_counter() - started, 1)
-    record = json.loads(json.dumps(dataclasses.asdict(config), default=str))
-    (output / "distill.json").write_text(json.dumps({"config": record, "texts": len(texts), "phases": phases,
-                                                     "seconds": timings}, indent=2) + "\n")
+    if workers.main:
+        model.save(str(output))
+        record = json.loads(json.dumps(dataclasses.asdict(config), default=str))
+        (output / "distill.json").write_text(json.dumps(
+            {"config": record, "texts": len(texts), "processes": workers.size, "phases": phases,
+             "seconds": timings}, indent=2) + "\n")
+    workers.barrier()  # the others return once the student is on disk
     return output
 
 
@@ -136,9 +149,9 @@ class _Targets:
             self.map = torch.nn.Linear(student_dim, targets.shape[1], bias=False)
 
 
-def _train(model, texts: list[str], targets: np.ndarray, neighbours: np.ndarray | None, config: DistillConfig, *,
-           epochs: float, learning_rate: float, seed: int, qat_bits: tuple[int, ...], progress: bool,
-           name: str) -> dict:
+def _train(model, texts: list[str], targets: np.ndarray, neighbours: np.ndarray | None, config: DistillConfig,
+           workers: Workers, *, epochs: float, learning_rate: float, seed: int, qat_bits: tuple[int, ...],
+           progress: bool, name: str) -> dict:
     import torch
     from tqdm.auto import tqdm
 
@@ -167,12 +180,14 @@ def _train(model, texts: list[str], targets: np.ndarray, neighbours: np.ndarray 
         for idx in batches(len(texts), config.batch_size, rng, neighbours):
             if len(history) == total:
                 break
-            if len(idx) < 2:
+            if len(idx) < max(2, workers.size):
                 continue
             if qat_bits:
                 qat.enable(model, qat_bits[len(history) % len(qat_bits)], config.qat_block)
-            features = model.tokenize([config.prompt + texts[i] for i in idx])
-            embeddings = model(features)["sentence_embedding"]
+            mine = workers.share(idx)
+            features = model.tokenize([config.prompt + texts[i] for i in mine])
+            embeddings = workers.gather(model(features)["sentence_embedding"], len(idx))
+            idx = workers.gathered_order(idx)  # the rows of `embeddings`, whatever the number of processes
             teacher = space.teacher[idx]
             if space.reduced is None:
                 full = space.map(embeddings)
@@ -191,6 +206,7 @@ def _train(model, texts: list[str], targets: np.ndarray, neighbours: np.ndarray 
             loss = sum(parts.values())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            workers.sum_gradients(list(model.parameters()))  # the map sits after the gather: already whole
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
             scheduler.step()
