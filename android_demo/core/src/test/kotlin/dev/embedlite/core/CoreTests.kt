@@ -256,7 +256,7 @@ class UnitTests {
         for (quantization in Quantization.entries) {
             val name = "golden-${quantization.name.lowercase()}.store"
             test("store: $name (shared with the Swift core in ios/) is what this store writes, and it opens") {
-                val golden = CoreTests::class.java.getResourceAsStream("/$name")?.use { it.readBytes() }
+                val golden = UnitTests::class.java.getResourceAsStream("/$name")?.use { it.readBytes() }
                     ?: throw AssertionError("$name is not on the test classpath (src/test/resources)")
                 val file = tempFile()
                 VectorStore(file, 4, quantization).use { writeGoldenRecords(it) }
