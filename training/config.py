@@ -138,13 +138,24 @@ PATH_FIELDS = ("output", "teacher", "teacher_embeddings", "student_source", "cac
 
 def config_from_file(path: Path, overrides: dict | None = None) -> DistillConfig:
     """A DistillConfig from a TOML file (top level or a [distill] table), `overrides` on top. Relative paths are
-    taken from the file's folder, so a config and its data can move together; known source names stay names."""
+    taken from the file's folder, so a config and its data can move together; known source names stay names.
+    `extends = "other.toml"` starts from that recipe's settings."""
+    values = _recipe_values(Path(path), ())
+    values.update(overrides or {})
+    if "output" not in values:
+        raise EmbedliteError(f"{path}: output must be set (in the file or as a flag)")
+    try:
+        return DistillConfig(**values)
+    except TypeError as exc:
+        raise EmbedliteError(f"{path}: {exc}") from None
+
+
+def _recipe_values(path: Path, seen: tuple[Path, ...]) -> dict:
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib
 
-    path = Path(path)
     try:
         values = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -153,7 +164,7 @@ def config_from_file(path: Path, overrides: dict | None = None) -> DistillConfig
         raise EmbedliteError(f"{path} is not valid TOML: {exc}") from None
     values = values.get("distill", values)
     known = {f.name for f in dataclasses.fields(DistillConfig)}
-    unknown = sorted(set(values) - known)
+    unknown = sorted(set(values) - known - {"extends"})
     if unknown:
         raise EmbedliteError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     base = path.parent
@@ -177,10 +188,9 @@ def config_from_file(path: Path, overrides: dict | None = None) -> DistillConfig
     for key in ("student_layers", "matryoshka_dims"):
         if key in values:
             values[key] = tuple(values[key])
-    values.update(overrides or {})
-    if "output" not in values:
-        raise EmbedliteError(f"{path}: output must be set (in the file or as a flag)")
-    try:
-        return DistillConfig(**values)
-    except TypeError as exc:
-        raise EmbedliteError(f"{path}: {exc}") from None
+    if "extends" in values:
+        parent = (base / values.pop("extends")).resolve()
+        if parent in seen or parent == path.resolve():
+            raise EmbedliteError(f"{path}: recipes extend each other in a loop ({parent.name})")
+        values = {**_recipe_values(parent, (*seen, path.resolve())), **values}
+    return values
