@@ -74,13 +74,13 @@ class AnnIndex:
         built = False
         conn.execute("BEGIN")  # one snapshot for the log and the records read below
         try:
-            pruned = _pruned_through(conn)
+            pruned = pruned_through(conn)
             if self.index is None or self.seq < pruned:
                 if not self._load() or self.seq < pruned:
                     self._build(conn, progress)
                     built = True
             self._replay(conn)
-            self.seq = max(self.seq, _latest_seq(conn))
+            self.seq = max(self.seq, latest_change(conn))
         finally:
             conn.execute("COMMIT")
         if built and (saved := self.save(conn, force=True)) is not None:
@@ -94,7 +94,7 @@ class AnnIndex:
         from tqdm.auto import tqdm
 
         self.index, self.replayed = self._new(), 0
-        self.seq = _latest_seq(conn)
+        self.seq = latest_change(conn)
         total = conn.execute("SELECT count(*) FROM records").fetchone()[0]
         rows = conn.execute("SELECT rowid, vector FROM records")
         with tqdm(total=total, desc="building HNSW index", unit="vec", disable=not progress or total < 50_000) as bar:
@@ -143,7 +143,7 @@ class AnnIndex:
     def save(self, conn: sqlite3.Connection, force: bool = False) -> bytearray | None:
         """Write the index (atomically) and prune the change log up to it; on close only when worth it.
         Returns the index bytes written, None when nothing was."""
-        if self.index is None or not self.writable or self.seq < _pruned_through(conn):
+        if self.index is None or not self.writable or self.seq < pruned_through(conn):
             return None  # nothing to save, or another process saved a newer index already
         if not force and self.replayed <= SAVE_AFTER * max(len(self.index), 1):
             return None
@@ -160,7 +160,7 @@ class AnnIndex:
         try:
             conn.execute("DELETE FROM changes WHERE seq <= ?", (self.seq,))
             conn.execute("INSERT OR REPLACE INTO settings VALUES ('changes_pruned_through', ?)",
-                         (json.dumps(max(self.seq, _pruned_through(conn))),))
+                         (json.dumps(max(self.seq, pruned_through(conn))),))
         finally:
             conn.execute("COMMIT")
         return data
@@ -177,12 +177,12 @@ class AnnIndex:
         return self.index.search(query, count, threads=1).keys.astype(np.int64)
 
 
-def _pruned_through(conn: sqlite3.Connection) -> int:
+def pruned_through(conn: sqlite3.Connection) -> int:
     row = conn.execute("SELECT value FROM settings WHERE key = 'changes_pruned_through'").fetchone()
     return int(json.loads(row[0])) if row else 0
 
 
-def _latest_seq(conn: sqlite3.Connection) -> int:
+def latest_change(conn: sqlite3.Connection) -> int:
     """The last change number handed out; AUTOINCREMENT keeps it even when the log is pruned empty."""
     row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'changes'").fetchone()
     return int(row[0]) if row else 0
