@@ -419,6 +419,7 @@ class VectorStore:
     # -- lifetime ------------------------------------------------------------------------------------
     def close(self) -> None:
         if self._ann is not None:
+            self._ann.flush(self._conn)
             self._ann.save(self._conn)
         self._conn.close()
 

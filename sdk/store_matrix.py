@@ -116,10 +116,10 @@ class VectorMatrix:
         return self._rowids[slots]
 
     def slots_of(self, rowids: np.ndarray) -> np.ndarray:
-        """Live rows of the given rowids, ascending (rowids the matrix does not hold are skipped)."""
+        """Live rows of the given rowids, ascending and once each (rowids the matrix does not hold are skipped)."""
         slots, found = self._find(np.asarray(rowids, dtype=np.int64))
         slots = slots[found]
-        return np.sort(slots[self._live[slots]])
+        return np.unique(slots[self._live[slots]])
 
     def scores(self, query: np.ndarray, slots: np.ndarray | None = None) -> np.ndarray:
         """Score of each given row (default: all rows, dead ones -inf); higher is better."""
