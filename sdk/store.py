@@ -409,12 +409,14 @@ class VectorStore:
             return 0
 
     def _results(self, hits: list[tuple[int, float]]) -> list[SearchResult]:
-        out = []
-        for rowid, score in hits:
-            row = self._conn.execute("SELECT id, text, metadata FROM records WHERE rowid = ?", (rowid,)).fetchone()
-            if row is not None:
-                out.append(SearchResult(row[0], score, row[1], json.loads(row[2]) if row[2] else None))
-        return out
+        """The hits' records, in the hits' order (one query for all of them, not one per hit)."""
+        rows = {}
+        for start in range(0, len(hits), 500):
+            chunk = [rowid for rowid, _ in hits[start:start + 500]]
+            rows.update((r[0], r[1:]) for r in self._conn.execute(
+                f"SELECT rowid, id, text, metadata FROM records WHERE rowid IN ({', '.join('?' * len(chunk))})", chunk))
+        return [SearchResult(row[0], score, row[1], json.loads(row[2]) if row[2] else None)
+                for rowid, score in hits if (row := rows.get(rowid)) is not None]
 
     # -- lifetime ------------------------------------------------------------------------------------
     def close(self) -> None:

@@ -26,7 +26,7 @@ MAGIC = b"EMBEDLITE-HNSW 1\n"
 CONNECTIVITY = 16  # HNSW "M"
 EXPANSION_ADD = 128  # efConstruction
 EXPANSION_SEARCH = 128  # ef at query time; raised to the number of candidates asked for
-USEARCH_METRIC = {"cosine": "cos", "dot": "ip", "l2": "l2sq"}
+USEARCH_METRIC = {"dot": "ip", "l2": "l2sq"}  # cosine: see _new
 SAVE_AFTER = 0.01  # save on close once replayed changes exceed this share of the index
 LAG = 1024  # changed records left out of the graph (searched exactly) before they are replayed into it
 
@@ -63,9 +63,13 @@ class AnnIndex:
 
         if self.quantization == "binary":
             metric, dtype = "hamming", "b1"
-        else:  # candidates are re-scored from the stored vectors, so the graph can hold coarser ones: i8 builds
-            # 3x faster than f32 here; unit vectors (cosine) fit i8, others keep their range in f16
-            metric, dtype = USEARCH_METRIC[self.metric], "i8" if self.metric == "cosine" else "f16"
+        elif self.metric == "cosine":  # candidates are re-scored from the stored vectors, so the graph can hold
+            # coarser ones: i8 builds 3x faster than f32 here, and unit vectors fit it. Their norms are 1, so the
+            # graph ranks by inner product: i8 "ip" searched in 0.35 ms where "cos" took 0.57 (100k clustered
+            # 256-dim vectors, same recall@10 after re-scoring: 0.9995 vs 1.0)
+            metric, dtype = "ip", "i8"
+        else:  # others keep their range in f16
+            metric, dtype = USEARCH_METRIC[self.metric], "f16"
         return Index(ndim=self.dim, metric=metric, dtype=dtype, connectivity=CONNECTIVITY,
                      expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH)
 

@@ -126,9 +126,9 @@ class VectorMatrix:
         rows = self._rows[:self.size] if slots is None else self._rows[slots]
         if self.int8:
             query_scale = max(float(np.abs(query).max()), 1e-12) / 127.0
-            dots = codec.int8_dots(rows, np.round(query / query_scale).astype(np.int8))
-            scales = self._scales[:self.size] if slots is None else self._scales[slots]
-            scores = dots * (scales * np.float32(query_scale))
+            scores = codec.int8_dots(rows, np.round(query / query_scale).astype(np.int8))
+            scores *= self._scales[:self.size] if slots is None else self._scales[slots]  # in place: 1M rows
+            scores *= np.float32(query_scale)
         else:
             scores = codec.scores(rows, query, self.metric, self.quantization)
         if slots is None and self.count != self.size:
