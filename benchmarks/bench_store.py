@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -138,6 +139,7 @@ def embedlite_rows(name, vectors, queries, truth, quantization, efs: list[int]) 
     store.close()
     index_mb = path.with_name(path.name + ".hnsw").stat().st_size / 1e6
     db_mb = sum(p.stat().st_size for p in path.parent.iterdir()) / 1e6 - index_mb
+    shutil.rmtree(path.parent)  # 1 GB per 1M set
     return [row(name, len(vectors), f"embedlite {quantization} exact", insert, None, *exact, truth, db_mb,
                 exact_after_add)] + [
         row(name, len(vectors), f"embedlite {quantization} HNSW" + (f" ef={ef}" if len(efs) > 1 else ""), insert,
@@ -192,8 +194,9 @@ def sqlite_vec_rows(name, vectors, queries, truth) -> list[dict]:
     query = "SELECT rowid FROM v WHERE embedding MATCH ? AND k = 10 ORDER BY distance"
     times, found = latencies(lambda q: [r[0] for r in conn.execute(query, (q.tobytes(),))], queries)
     conn.close()
-    return [row(name, len(vectors), "sqlite-vec vec0 float32 exact", insert, None, times, found, truth,
-                sum(p.stat().st_size for p in path.parent.iterdir()) / 1e6)]
+    mb = sum(p.stat().st_size for p in path.parent.iterdir()) / 1e6
+    shutil.rmtree(path.parent)
+    return [row(name, len(vectors), "sqlite-vec vec0 float32 exact", insert, None, times, found, truth, mb)]
 
 
 def main() -> None:
