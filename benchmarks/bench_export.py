@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench_common import DATA, RESULTS, pyplot, write_markdown
 
-PRECISIONS = ("fp32", "fp16", "int8", "int4")
+PRECISIONS = ("fp32", "fp16", "int8", "int8-accurate", "int4")
 
 
 def main() -> None:

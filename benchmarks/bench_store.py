@@ -5,8 +5,11 @@ neighbours in 256 random dims are barely closer than the rest), searched with 20
 and all-MiniLM-L6-v2 embeddings of 100k distinct real texts from ../shared/data (grown to 1M by interpolation, see
 real_vectors), searched with 200 held-out STS-B test sentences. recall@10 is against exact float32 search.
 faiss-cpu (IndexFlatIP, IndexHNSWFlat with the same M and ef) and sqlite-vec (vec0 exact KNN) run when installed.
-Writes benchmarks/results/store.md and store.png.
-Usage: python benchmarks/bench_store.py [--data ../shared/data] [--million]
+"after add": the search latency right after adding one record (a notes app's add-then-search loop), p50 over 50
+adds. --ef runs the HNSW search at several ef values (the store's default first). Writes benchmarks/results/store.md
+and store.png.
+Usage: python benchmarks/bench_store.py [--data ../shared/data] [--million] [--ef 128,64,48]
+       smoke run: python benchmarks/bench_store.py --sizes 5000 --sets random --queries 20
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -21,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from bench_common import DATA, RESULTS, pyplot, write_markdown
 
+import embedlite.store_index as store_index
 from embedlite.store_index import CONNECTIVITY, EXPANSION_ADD, EXPANSION_SEARCH
 
 DIM = 256
@@ -89,15 +94,28 @@ def latencies(search, queries: np.ndarray) -> tuple[list, list]:
     return times, found
 
 
-def row(name, n, engine, insert, build, times, found, truth, mb) -> dict:
+def row(name, n, engine, insert, build, times, found, truth, mb, after_add=None) -> dict:
     recall = np.mean([len(set(map(int, f)) & set(t.tolist())) / 10 for f, t in zip(found, truth)])
     r = {"set": name, "n": n, "engine": engine, "insert": insert, "build": build, "p50": np.percentile(times, 50),
-         "p99": np.percentile(times, 99), "recall": recall, "mb": mb}
+         "p99": np.percentile(times, 99), "recall": recall, "mb": mb, "after_add": after_add}
     print(r, flush=True)
     return r
 
 
-def embedlite_rows(name, vectors, queries, truth, quantization) -> list[dict]:
+def after_add(store, queries: np.ndarray, exact: bool, tag: str) -> float:
+    """p50 of a search right after adding one record (the record is a copy of the query; times the search only)."""
+    times = []
+    for i, q in enumerate(queries[:50]):
+        store.add([f"{tag}-{i}"], q[None])
+        start = time.perf_counter()
+        store.search(q, k=10, exact=exact)
+        times.append((time.perf_counter() - start) * 1000)
+    store.delete([f"{tag}-{i}" for i in range(len(times))])
+    store.search(queries[0], k=10, exact=exact)
+    return float(np.percentile(times, 50))
+
+
+def embedlite_rows(name, vectors, queries, truth, quantization, efs: list[int]) -> list[dict]:
     from embedlite import VectorStore
 
     path = Path(tempfile.mkdtemp()) / "bench.db"
@@ -108,15 +126,24 @@ def embedlite_rows(name, vectors, queries, truth, quantization) -> list[dict]:
         store.add(ids[s:s + 1000], vectors[s:s + 1000])
     insert = len(vectors) / (time.perf_counter() - start)
     exact = latencies(lambda q: [h.id for h in store.search(q, k=10, exact=True)], queries)
+    exact_after_add = after_add(store, queries, True, "exact")
     start = time.perf_counter()
     store.search(queries[0], k=10)  # builds and saves the HNSW index
     build = time.perf_counter() - start
-    ann = latencies(lambda q: [h.id for h in store.search(q, k=10)], queries)
+    ann = {}
+    for ef in efs:
+        store_index.EXPANSION_SEARCH = ef
+        ann[ef] = (latencies(lambda q: [h.id for h in store.search(q, k=10)], queries),
+                   after_add(store, queries, False, f"ann{ef}"))
+    store_index.EXPANSION_SEARCH = EXPANSION_SEARCH
     store.close()
     index_mb = path.with_name(path.name + ".hnsw").stat().st_size / 1e6
     db_mb = sum(p.stat().st_size for p in path.parent.iterdir()) / 1e6 - index_mb
-    return [row(name, len(vectors), f"embedlite {quantization} exact", insert, None, *exact, truth, db_mb),
-            row(name, len(vectors), f"embedlite {quantization} HNSW", insert, build, *ann, truth, db_mb + index_mb)]
+    shutil.rmtree(path.parent)  # 1 GB per 1M set
+    return [row(name, len(vectors), f"embedlite {quantization} exact", insert, None, *exact, truth, db_mb,
+                exact_after_add)] + [
+        row(name, len(vectors), f"embedlite {quantization} HNSW" + (f" ef={ef}" if len(efs) > 1 else ""), insert,
+            build, *times, truth, db_mb + index_mb, added) for ef, (times, added) in ann.items()]
 
 
 def faiss_rows(name, vectors, queries, truth, hnsw: bool) -> list[dict]:
@@ -167,8 +194,9 @@ def sqlite_vec_rows(name, vectors, queries, truth) -> list[dict]:
     query = "SELECT rowid FROM v WHERE embedding MATCH ? AND k = 10 ORDER BY distance"
     times, found = latencies(lambda q: [r[0] for r in conn.execute(query, (q.tobytes(),))], queries)
     conn.close()
-    return [row(name, len(vectors), "sqlite-vec vec0 float32 exact", insert, None, times, found, truth,
-                sum(p.stat().st_size for p in path.parent.iterdir()) / 1e6)]
+    mb = sum(p.stat().st_size for p in path.parent.iterdir()) / 1e6
+    shutil.rmtree(path.parent)
+    return [row(name, len(vectors), "sqlite-vec vec0 float32 exact", insert, None, times, found, truth, mb)]
 
 
 def main() -> None:
@@ -176,26 +204,36 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--million", action="store_true", help="also 1M vectors (int8 and float32 exact)")
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--ef", default=str(EXPANSION_SEARCH), help="HNSW ef values to run, comma separated")
+    parser.add_argument("--sizes", default=None, help="set sizes, comma separated (default 100k, and 1M)")
+    parser.add_argument("--sets", default="random,real", help="random, real (MiniLM embeddings)")
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
-    sizes = (100_000, 1_000_000) if args.million else (100_000,)
+    sizes = tuple(int(x) for x in args.sizes.split(",")) if args.sizes else (
+        (100_000, 1_000_000) if args.million else (100_000,))
+    efs = [int(x) for x in args.ef.split(",")]
     rows = []
     for n in sizes:
         random = unit(rng.normal(size=(n, DIM)))
         near_copies = unit(random[rng.choice(n, args.queries)] + rng.normal(scale=0.05, size=(args.queries, DIM)))
-        for name, (vectors, queries) in (("random", (random, near_copies)),
-                                         ("MiniLM embeddings", real_vectors(args.data, n, args.queries))):
+        sets = {"random": lambda: (random, near_copies),
+                "MiniLM embeddings": lambda: real_vectors(args.data, n, args.queries)}
+        for name, make in sets.items():
+            if ("random" if name == "random" else "real") not in args.sets.split(","):
+                continue
+            vectors, queries = make()
             truth = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
             quants = ("int8",) if n > 100_000 else ("float32", "float16", "int8", "binary")
             for quantization in quants:
-                rows += embedlite_rows(name, vectors, queries, truth, quantization)
+                rows += embedlite_rows(name, vectors, queries, truth, quantization, efs)
             # faiss HNSW builds slowly (float32 graph): at 1M only on the embeddings
             rows += faiss_rows(name, vectors, queries, truth, hnsw=n <= 100_000 or name != "random")
             if n <= 100_000:
                 rows += sqlite_vec_rows(name, vectors, queries, truth)
 
-    cmd = "python benchmarks/bench_store.py" + (" --million" if args.million else "")
+    cmd = "python benchmarks/bench_store.py" + (" --million" if args.million else "") + (
+        f" --ef {args.ef}" if len(efs) > 1 else "")
     lines = [
         "# VectorStore: insert throughput, exact and HNSW search, file size; faiss and sqlite-vec beside it", "",
         f"Command: `{cmd}`", "",
@@ -203,7 +241,9 @@ def main() -> None:
         "batches of 1000 (one transaction each, synchronous=FULL for embedlite and sqlite-vec); "
         "k=10, one query at a time; recall@10 against exact float32 search. "
         f"HNSW: M={CONNECTIVITY}, efConstruction={EXPANSION_ADD}, ef={EXPANSION_SEARCH} for both usearch (embedlite, "
-        "i8 graph) and faiss (float32 graph); embedlite re-scores 64 HNSW candidates from the stored vectors. "
+        "i8 graph) and faiss (float32 graph); embedlite re-scores 64 HNSW candidates from the stored vectors; "
+        "its exact int8 search scores the int8 vectors with numkong's SIMD int8 dot products (the query quantized "
+        "to int8 too). "
         "'build s' is the index build on first search (2 threads). 'random': iid Gaussian directions, searched with "
         f"{args.queries} noisy copies of stored vectors, the worst case for graph indexes. 'MiniLM embeddings': "
         f"all-MiniLM-L6-v2 (dim 256) embeddings of {REAL_TEXTS:,} distinct real texts (SST-2 and STS-B train/dev "
@@ -211,13 +251,14 @@ def main() -> None:
         f"two of them (embedding 1M texts takes hours on 2 cores); queries: {args.queries} held-out STS-B test "
         "sentences. Figures from this one run.",
         "",
-        "| set | n | engine | insert vec/s | build s | p50 ms | p99 ms | recall@10 | file MB |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
+        "| set | n | engine | insert vec/s | build s | p50 ms | p99 ms | p50 after add ms | recall@10 | file MB |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         build = "" if r["build"] is None else f"{r['build']:.1f}"
+        added = "" if r["after_add"] is None else f"{r['after_add']:.2f}"
         lines.append(f"| {r['set']} | {r['n']:,} | {r['engine']} | {r['insert']:,.0f} | {build} | {r['p50']:.2f} | "
-                     f"{r['p99']:.2f} | {r['recall']:.3f} | {r['mb']:.1f} |")
+                     f"{r['p99']:.2f} | {added} | {r['recall']:.3f} | {r['mb']:.1f} |")
     write_markdown("store.md", lines)
     plot(rows, RESULTS / "store.png")
 

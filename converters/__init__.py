@@ -1,4 +1,4 @@
-"""Export sentence-transformers encoders to embedlite model artifacts (ONNX, TFLite; fp32, fp16, int8, int4)."""
+"""Export sentence-transformers encoders to embedlite model artifacts (ONNX, TFLite; fp32 to int4)."""
 
 from .export import ExportResult, export, summary_table
 

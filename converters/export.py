@@ -127,15 +127,15 @@ def _write_artifact(target: Target, converted: dict, base: Manifest, seq_buckets
     folder = staging / target.name
     folder.mkdir()
     fmt = target.format
-    fmt.finish(converted[(fmt.name, fmt.variant(target.precision))], target.precision,
-               folder / MODEL_FILES[fmt.name])
+    notes = fmt.finish(converted[(fmt.name, fmt.variant(target.precision))], target.precision,
+                       folder / MODEL_FILES[fmt.name])
     shutil.copyfile(staging / "tokenizer.json", folder / "tokenizer.json")
     write_notice(folder, base.architecture)
     manifest = write_manifest(folder, dataclasses.replace(base, format=fmt.name, precision=target.precision,
                                                           **fmt.manifest_fields(seq_buckets)))
     result = parity.compare_artifact(reference, folder, texts)
     report = {"format": fmt.name, "precision": target.precision, "parity": dataclasses.asdict(result),
-              "bytes": manifest.files[manifest.model_file]["bytes"]}
+              "bytes": manifest.files[manifest.model_file]["bytes"], **notes}
     if eval_data is not None:
         progress(f"evaluating {fmt.name} {target.precision}")
         report.update(evaluate(folder, Path(eval_data)))

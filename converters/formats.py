@@ -2,6 +2,7 @@
 
 Each format converts the float graph once per `variant` (a precision may need its own conversion: TFLite int4
 packs the vocabulary table to 4 bits before converting) and then `finish`es each precision from that file.
+`finish` returns what the report should say about it (for ONNX: the fused ops).
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ from torch import nn
 
 from embedlite.errors import EmbedliteError
 
-PRECISIONS = ("fp32", "fp16", "int8", "int4")
+# Each precision is named by what it buys; the README's "Export: formats and precisions" table says how.
+PRECISIONS = {
+    "fp32": "the reference",
+    "fp16": "half the size (fp16 weights)",
+    "int8": "speed on CPU: integer matrix products, activations quantized at run time",
+    "int8-accurate": "a quarter of the size at near-fp32 accuracy: int8 weights, float compute",
+    "int4": "the smallest file: 4-bit weight blocks, float compute",
+}
 
 
 class OnnxFormat:
@@ -25,13 +33,16 @@ class OnnxFormat:
 
     def convert(self, graph: nn.Module, variant: str, path: Path, seq_buckets: tuple[int, ...]) -> None:
         from .onnx_export import export_onnx
+        from .onnx_fusion import mark_fusable
 
         export_onnx(graph, path)
+        if getattr(graph, "additive_mask", False):
+            mark_fusable(path, graph.encoder.config.num_attention_heads, graph.encoder.config.hidden_size)
 
-    def finish(self, converted: Path, precision: str, path: Path) -> None:
+    def finish(self, converted: Path, precision: str, path: Path) -> dict:
         from .onnx_quantize import quantize
 
-        quantize(converted, path, precision)
+        return quantize(converted, path, precision)
 
     def manifest_fields(self, seq_buckets: tuple[int, ...]) -> dict:
         return {}
@@ -49,13 +60,14 @@ class TfliteFormat:
 
         export_tflite(with_packed_embeddings(graph) if variant == "packed-embeddings" else graph, path, seq_buckets)
 
-    def finish(self, converted: Path, precision: str, path: Path) -> None:
+    def finish(self, converted: Path, precision: str, path: Path) -> dict:
         from .tflite_export import quantize_tflite
 
         if precision == "fp32":
             shutil.copyfile(converted, path)
         else:
             quantize_tflite(converted, path, precision)
+        return {}
 
     def manifest_fields(self, seq_buckets: tuple[int, ...]) -> dict:
         from .tflite_export import BATCH_BUCKETS

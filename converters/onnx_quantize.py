@@ -1,15 +1,18 @@
-"""fp32 model.onnx -> fp16 / int8 / int4, with the recipes that measured best on all-MiniLM-L6-v2.
+"""fp32 model.onnx -> fp16 / int8 / int8-accurate / int4, with the recipes that measured best on all-MiniLM-L6-v2.
 
-Measured on the STS-B test sentences (benchmarks/results/export.md has the full table):
-- plain dynamic int8 (per-tensor weights and activations): min cosine to fp32 0.80;
-- dynamic int8 with per-channel weights: 0.96; leaving the GELU-fed FFN MatMuls in float: 0.978;
-- weight-only int8 in blocks of 32 (MatMulNBits), activations quantized per block at run time: 0.998.
-So int8 is weight-only blockwise on every constant MatMul, plus int8 per-row word embeddings; int4 is the
-same with 4-bit blocks, embeddings included (GatherBlockQuantized).
+- int8 (speed): dynamic quantization, onnxruntime's integer GEMMs (u8 activations quantized per tensor at run time,
+  s8 weights per output channel) on every constant MatMul and on the fused Attention (QAttention), plus int8
+  per-row word embeddings. On the 2758 STS-B test sentences: STS-B -0.001, nDCG@10 -0.003 vs fp32, min cosine
+  0.96; about 2x fp32's sentences/s at batch 32 (an A/B on 2 threads). Keeping the GELU-fed MatMuls in float
+  raised the min cosine to 0.978 but moved STS-B by -0.003, so every MatMul is quantized.
+- int8-accurate (size at near-fp32 accuracy): weight-only int8 in blocks of 32 (MatMulNBits) plus int8 per-row
+  word embeddings: min cosine 0.998, but no faster than fp32 on x86 (weights are dequantized on every call).
+- int4 (smallest): the same with 4-bit blocks, embeddings included (GatherBlockQuantized).
 """
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,28 +20,46 @@ import onnx
 from onnx import helper, numpy_helper
 
 from .formats import PRECISIONS
+from .onnx_fusion import fuse
 from .quiet import quiet
 
 BLOCK_SIZE = 32
+# fp16 and the weight-only precisions keep the plain graph: MatMulNBits needs the MatMuls that Attention hides
+FUSED_PRECISIONS = ("fp32", "int8")
 # Embedding tables smaller than this stay float: the saving is not worth a lookup-side dequantize.
 MIN_EMBEDDING_ELEMENTS = 1 << 20
 
 
-def quantize(src: Path, dst: Path, precision: str) -> None:
-    """Write `src` (fp32 ONNX) at `precision` to `dst`."""
+def quantize(src: Path, dst: Path, precision: str) -> dict:
+    """Write `src` (fp32 ONNX) at `precision` to `dst`, fused first where that helps; returns the fused ops."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
-    model = onnx.load(str(src))
+    model, fused = onnx.load(str(src)), {}
+    if precision in FUSED_PRECISIONS:
+        model, fused = fuse(model)
     if precision == "fp16":
         from onnxruntime.transformers.float16 import convert_float_to_float16
 
         model = convert_float_to_float16(model, keep_io_types=True)
     elif precision == "int8":
-        model = _weight_only(model, bits=8, ops=("MatMul",))
-        model = quantize_embeddings_int8(model)
+        model = quantize_embeddings_int8(_dynamic_int8(model))
+    elif precision == "int8-accurate":
+        model = quantize_embeddings_int8(_weight_only(model, bits=8, ops=("MatMul",)))
     elif precision == "int4":
         model = _weight_only(model, bits=4, ops=("MatMul", "Gather"))
     onnx.save(model, str(dst))
+    return {"fused_ops": fused} if fused else {}
+
+
+def _dynamic_int8(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Integer MatMuls (MatMulInteger, fused at load into DynamicQuantizeMatMul) and QAttention."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory(prefix="embedlite-int8-") as tmp, quiet():
+        out = Path(tmp) / "int8.onnx"
+        quantize_dynamic(model, out, op_types_to_quantize=["MatMul", "Attention"], per_channel=True,
+                         weight_type=QuantType.QInt8, extra_options={"MatMulConstBOnly": True})
+        return onnx.load(str(out))
 
 
 def _weight_only(model: onnx.ModelProto, bits: int, ops: tuple[str, ...]) -> onnx.ModelProto:

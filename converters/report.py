@@ -31,6 +31,8 @@ def write_report(directory: Path, manifest: Manifest, report: dict) -> None:
              f"- size: {report['bytes'] / 1e6:.1f} MB",
              f"- min cosine to the source model: {report['parity']['min_cosine']:.6f} "
              f"(mean {report['parity']['mean_cosine']:.6f}, {report['parity']['sentences']} sentences)"]
+    if report.get("fused_ops"):
+        lines.append("- fused ops: " + ", ".join(f"{n} {op}" for op, n in report["fused_ops"].items()))
     for key in ("sts_spearman", "ndcg@10", "sentences_per_s"):
         if key in report:
             lines.append(f"- {key}: {report[key]:.4f}")

@@ -32,7 +32,7 @@ def export(model: str | Path, out: str | Path, *, formats: tuple[str, ...] = ("o
         paraphrase-MiniLM-L3-v2).
     out: the artifact directory (with several formats/precisions: a folder of <format>-<precision> artifacts).
     formats: any of 'onnx', 'tflite'.
-    precisions: any of 'fp32', 'fp16', 'int8', 'int4'.
+    precisions: any of 'fp32', 'fp16', 'int8' (speed on CPU), 'int8-accurate' (weight-only), 'int4' (smallest).
     dims: the Matryoshka dims the artifact offers (default: the full dim and 512/256/128/64 below it).
     output_dim: make a fixed-dim artifact, sliced and re-normalised inside the graph.
     name, source_name: the manifest's model name and source (default: taken from the model).

@@ -95,7 +95,8 @@ def similarity(text_a, text_b, model, device, dim, as_json):
 @click.option("--output", "-o", required=True, type=click.Path(path_type=Path), help="Output directory.")
 @click.option("--format", "formats", default="onnx", show_default=True, help="Comma separated: onnx, tflite.")
 @click.option("--precision", "precisions", default=None,
-              help="Comma separated: fp32, fp16, int8, int4 (default fp32; int8 for --target android/ios).")
+              help="Comma separated: fp32, fp16, int8 (speed), int8-accurate, int4 "
+                   "(default fp32; int8 for --target android/ios).")
 @click.option("--dims", default=None,
               help="Matryoshka dims, comma separated (default: full and 512/256/128/64 below it).")
 @click.option("--output-dim", type=int, default=None, help="Fixed output dim, sliced and re-normalised in the graph.")

@@ -16,7 +16,8 @@ from . import vector_codec as codec
 from .errors import EmbedliteError, MissingDependencyError
 from .protocols import TextEmbedder
 from .store_filters import to_sql
-from .store_index import LOG_SCHEMA, AnnIndex
+from .store_index import LOG_SCHEMA, AnnIndex, latest_change, pruned_through
+from .store_matrix import VectorMatrix
 
 FORMAT_VERSION = 1
 RRF_K = 60  # reciprocal rank fusion constant, as in Cormack et al. (2009)
@@ -24,6 +25,7 @@ MODES = ("vector", "keyword", "hybrid")
 ANN_THRESHOLD = 100_000  # above this many records, vector search goes through the HNSW index
 OVERFETCH = 4  # ANN candidates per result asked for; they are re-scored exactly
 SELECTIVE_FILTER = 0.05  # a filter that keeps fewer rows than this share is searched exactly
+RELOAD_SHARE = 0.25  # more changed records than this share of the matrix: reload it rather than patch it
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -80,11 +82,14 @@ class VectorStore:
             raise EmbedliteError(f"{self.path} does not exist; a read-only store must open an existing file")
         self._conn = self._connect()
         self._settings = self._load_settings(dim, metric, quantization)
-        self._cache: tuple[np.ndarray, np.ndarray] | None = None
-        self._cache_version = None
-        self._cache_loads = 0
+        self._cache: VectorMatrix | None = None
+        self._cache_version = None  # SQLite's data_version when the matrix was last brought up to date
+        self._cache_seq = 0  # the last logged change the matrix holds
+        self._cache_stale = False  # this connection wrote since (its own commits do not move data_version)
+        self._cache_loads = 0  # full reads of every vector
+        self._cache_updates = 0  # times the matrix changed: loads and patches
         self._ann: AnnIndex | None = None
-        self._ann_synced = -1  # the cache load the index was last synced at
+        self._ann_synced = -1  # the matrix update the index was last synced at
 
     # -- opening -------------------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -181,7 +186,7 @@ class VectorStore:
         self._check_writable()
         with self._transaction():
             deleted = sum(self._conn.execute("DELETE FROM records WHERE id = ?", (i,)).rowcount for i in ids)
-        self._cache = None
+        self._cache_stale = True
         return deleted
 
     def _write(self, ids, vectors, texts, metadata, upsert: bool) -> int:
@@ -222,7 +227,7 @@ class VectorStore:
                 if taken:
                     raise ValueError(f"ids already in the store: {taken[:5]}; use upsert to replace them")
                 self._conn.executemany("INSERT INTO records (id, text, metadata, vector) VALUES (?, ?, ?, ?)", rows)
-        self._cache = None
+        self._cache_stale = True
         return len(rows)
 
     def _existing(self, ids: list[str]) -> list[str]:
@@ -291,41 +296,40 @@ class VectorStore:
 
     def _vector(self, query: np.ndarray, k: int, condition: str, params: list,
                 exact: bool) -> list[tuple[int, float]]:
-        rowids, matrix = self._matrix()
+        matrix = self._matrix()
         allowed = None
         if condition != "1":
             allowed = np.fromiter((r[0] for r in self._conn.execute(
                 f"SELECT rowid FROM records WHERE {condition}", params)), dtype=np.int64)
-        rows = None if exact else self._ann_rows(query, k, rowids, allowed)
-        if rows is None and allowed is not None:
-            rows = _rows_of(rowids, allowed)
-        if rows is not None:
-            rows = np.sort(rows)  # row order is insertion order: ties below go to the older record
-        # rows None: every row, scored in place (indexing would copy the whole matrix)
-        scores = codec.scores(matrix if rows is None else matrix[rows], query, self.metric, self.quantization)
-        k = min(k, len(scores))
+        slots = None if exact else self._ann_slots(query, k, matrix, allowed)
+        if slots is None and allowed is not None:
+            slots = matrix.slots_of(allowed)
+        # slots None: every row, scored in place (indexing would copy the whole matrix); slots ascend in rowid
+        # order, which is insertion order: ties below go to the older record
+        scores = matrix.scores(query, slots)
+        k = min(k, matrix.count if slots is None else len(slots))
         if k == 0:
             return []
         kth = np.partition(scores, len(scores) - k)[len(scores) - k]  # the k-th best score
         above = np.flatnonzero(scores > kth)
         top = np.concatenate([above, np.flatnonzero(scores == kth)[: k - len(above)]])
         top = top[np.lexsort((top, -scores[top]))]
-        picked = top if rows is None else rows[top]
-        return [(int(rowids[r]), float(scores[i])) for r, i in zip(picked, top)]
+        rowids = matrix.rowids(top if slots is None else slots[top])
+        return [(int(r), float(scores[i])) for r, i in zip(rowids, top)]
 
-    def _ann_rows(self, query: np.ndarray, k: int, rowids: np.ndarray, allowed) -> np.ndarray | None:
+    def _ann_slots(self, query: np.ndarray, k: int, matrix: VectorMatrix, allowed) -> np.ndarray | None:
         """Matrix rows of the HNSW candidates, or None where exact search is due: a small store, a selective
         filter, no index, or too few candidates passing the filter (never fewer than k results that exist)."""
-        if self.ann_threshold is None or len(rowids) <= self.ann_threshold:
+        if self.ann_threshold is None or matrix.count <= self.ann_threshold:
             return None
-        share = 1.0 if allowed is None else len(allowed) / len(rowids)
+        share = 1.0 if allowed is None else len(allowed) / matrix.count
         if share < SELECTIVE_FILTER or (ann := self._ann_index()) is None:
             return None
         candidates = ann.candidates(query, int(OVERFETCH * max(k, 16) / share))
         if allowed is not None:
             candidates = candidates[np.isin(candidates, allowed)]
-        rows = _rows_of(rowids, candidates)
-        return rows if len(rows) >= min(k, len(rowids) if allowed is None else len(allowed)) else None
+        slots = matrix.slots_of(candidates)
+        return slots if len(slots) >= min(k, matrix.count if allowed is None else len(allowed)) else None
 
     def _ann_index(self) -> AnnIndex | None:
         if self._ann is None:
@@ -335,7 +339,7 @@ class VectorStore:
                 warnings.warn(f"exact search over {self.count()} vectors: {exc}", stacklevel=4)
                 self.ann_threshold = None
                 return None
-        if self._ann_synced != self._cache_loads:
+        if self._ann_synced != self._cache_updates:
             try:
                 self._ann.sync(self._conn)
             except sqlite3.OperationalError as exc:  # a read-only file written before the change log existed
@@ -343,7 +347,7 @@ class VectorStore:
                               stacklevel=4)
                 self.ann_threshold, self._ann = None, None
                 return None
-            self._ann_synced = self._cache_loads
+            self._ann_synced = self._cache_updates
         return self._ann
 
     def _keyword(self, query: str, k: int, condition: str, params: list) -> list[tuple[int, float]]:
@@ -357,29 +361,68 @@ class VectorStore:
             f"ORDER BY bm25(records_fts) LIMIT ?", [match, *params, k])
         return [(r[0], -float(r[1])) for r in rows]  # bm25() is lower-is-better
 
-    def _matrix(self) -> tuple[np.ndarray, np.ndarray]:
-        """All vectors as one matrix, reloaded when this or another connection changed the file."""
-        # data_version moves when another connection commits; this one's own writes drop the cache.
+    def _matrix(self) -> VectorMatrix:
+        """All vectors as one matrix, brought up to date when this or another connection changed the file: from
+        the change log (only the records written since), or by reading every vector where the log cannot say."""
+        # data_version moves when another connection commits; this one's own writes set _cache_stale.
         version = self._conn.execute("PRAGMA data_version").fetchone()[0]
-        if self._cache is None or version != self._cache_version:
-            rows = self._conn.execute("SELECT rowid, vector FROM records ORDER BY rowid").fetchall()
-            rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            self._cache = (rowids, codec.decode_matrix([r[1] for r in rows], self.dim or 0, self.quantization))
-            self._cache_version = version
-            self._cache_loads += 1
+        if self._cache is not None and version == self._cache_version and not self._cache_stale:
+            return self._cache
+        self._conn.execute("BEGIN")  # one snapshot for the log and the records read
+        try:
+            if self._cache is None or not self._patch_matrix():
+                self._load_matrix()
+        finally:
+            self._conn.execute("COMMIT")
+        self._cache_version, self._cache_stale = version, False
+        self._cache_updates += 1
         return self._cache
 
+    def _load_matrix(self) -> None:
+        self._cache = VectorMatrix(self.dim or 0, self.metric, self.quantization)
+        self._cache.reset(self._conn.execute("SELECT rowid, vector FROM records ORDER BY rowid").fetchall())
+        self._cache_seq = self._logged_through()
+        self._cache_loads += 1
+
+    def _patch_matrix(self) -> bool:
+        """Apply the records logged since the matrix was current; False where it must be reloaded instead (the
+        log was pruned past it, a file without a log, or so many changes that reading everything is cheaper)."""
+        try:
+            if pruned_through(self._conn) > self._cache_seq:
+                return False
+            newer = "SELECT DISTINCT rowid FROM changes WHERE seq > ?"
+            touched = np.fromiter((r[0] for r in self._conn.execute(newer, (self._cache_seq,))), dtype=np.int64)
+        except sqlite3.OperationalError:  # a read-only file written before the change log existed
+            return False
+        if len(touched) > RELOAD_SHARE * max(self._cache.size, 1):
+            return False
+        rows = self._conn.execute(f"SELECT rowid, vector FROM records WHERE rowid IN ({newer})",
+                                  (self._cache_seq,)).fetchall()
+        if not self._cache.update(touched, rows):
+            return False
+        self._cache_seq = self._logged_through()
+        return True
+
+    def _logged_through(self) -> int:
+        try:
+            return latest_change(self._conn)
+        except sqlite3.OperationalError:
+            return 0
+
     def _results(self, hits: list[tuple[int, float]]) -> list[SearchResult]:
-        out = []
-        for rowid, score in hits:
-            row = self._conn.execute("SELECT id, text, metadata FROM records WHERE rowid = ?", (rowid,)).fetchone()
-            if row is not None:
-                out.append(SearchResult(row[0], score, row[1], json.loads(row[2]) if row[2] else None))
-        return out
+        """The hits' records, in the hits' order (one query for all of them, not one per hit)."""
+        rows = {}
+        for start in range(0, len(hits), 500):
+            chunk = [rowid for rowid, _ in hits[start:start + 500]]
+            rows.update((r[0], r[1:]) for r in self._conn.execute(
+                f"SELECT rowid, id, text, metadata FROM records WHERE rowid IN ({', '.join('?' * len(chunk))})", chunk))
+        return [SearchResult(row[0], score, row[1], json.loads(row[2]) if row[2] else None)
+                for rowid, score in hits if (row := rows.get(rowid)) is not None]
 
     # -- lifetime ------------------------------------------------------------------------------------
     def close(self) -> None:
         if self._ann is not None:
+            self._ann.flush(self._conn)
             self._ann.save(self._conn)
         self._conn.close()
 
@@ -401,14 +444,6 @@ class _Transaction:
 
     def __exit__(self, exc_type, exc, tb):
         self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
-
-
-def _rows_of(rowids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """Matrix rows of the wanted rowids, skipping any the cached matrix does not hold (written since it loaded)."""
-    if not len(rowids):
-        return np.empty(0, dtype=np.int64)
-    rows = np.minimum(np.searchsorted(rowids, wanted), len(rowids) - 1)
-    return rows[rowids[rows] == wanted]
 
 
 def _check_ids(ids) -> list[str]:

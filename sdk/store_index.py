@@ -2,8 +2,10 @@
 
 Every write to `records` appends the rowid it touched to the `changes` table (triggers, so any writer, in any
 process, is logged). The index remembers the last change it applied; before a search it replays the newer ones
-(remove the rowid, re-add it if the record still exists), so it is never stale. When the log was pruned past
-that point, the saved file is reloaded, or the index rebuilt.
+(remove the rowid, re-add it if the record still exists), so it is never stale. Up to LAG newer changes are not
+replayed but handed to the search as `lagging` rowids, which it scores exactly beside the index's candidates: an
+HNSW insertion costs about as much as a search, so a search right after adding a note does not pay for it. When the
+log was pruned past that point, the saved file is reloaded, or the index rebuilt.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ MAGIC = b"EMBEDLITE-HNSW 1\n"
 CONNECTIVITY = 16  # HNSW "M"
 EXPANSION_ADD = 128  # efConstruction
 EXPANSION_SEARCH = 128  # ef at query time; raised to the number of candidates asked for
-USEARCH_METRIC = {"cosine": "cos", "dot": "ip", "l2": "l2sq"}
+USEARCH_METRIC = {"dot": "ip", "l2": "l2sq"}  # cosine: see _new
 SAVE_AFTER = 0.01  # save on close once replayed changes exceed this share of the index
+LAG = 1024  # changed records left out of the graph (searched exactly) before they are replayed into it
 
 LOG_SCHEMA = """
 CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, rowid INTEGER NOT NULL);
@@ -52,6 +55,7 @@ class AnnIndex:
         self.dim, self.metric, self.quantization, self.writable = dim, metric, quantization, writable
         self.index = None
         self.seq = 0  # last change applied
+        self.lagging = np.empty(0, dtype=np.int64)  # rowids changed after seq: not in the graph as they are now
         self.replayed = 0  # changes applied since the index was built or loaded
 
     def _new(self):
@@ -59,9 +63,13 @@ class AnnIndex:
 
         if self.quantization == "binary":
             metric, dtype = "hamming", "b1"
-        else:  # candidates are re-scored from the stored vectors, so the graph can hold coarser ones: i8 builds
-            # 3x faster than f32 here; unit vectors (cosine) fit i8, others keep their range in f16
-            metric, dtype = USEARCH_METRIC[self.metric], "i8" if self.metric == "cosine" else "f16"
+        elif self.metric == "cosine":  # candidates are re-scored from the stored vectors, so the graph can hold
+            # coarser ones: i8 builds 3x faster than f32 here, and unit vectors fit it. Their norms are 1, so the
+            # graph ranks by inner product: i8 "ip" searched in 0.35 ms where "cos" took 0.57 (100k clustered
+            # 256-dim vectors, same recall@10 after re-scoring: 0.9995 vs 1.0)
+            metric, dtype = "ip", "i8"
+        else:  # others keep their range in f16
+            metric, dtype = USEARCH_METRIC[self.metric], "f16"
         return Index(ndim=self.dim, metric=metric, dtype=dtype, connectivity=CONNECTIVITY,
                      expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH)
 
@@ -70,17 +78,17 @@ class AnnIndex:
 
     # -- keeping in sync -----------------------------------------------------------------------------
     def sync(self, conn: sqlite3.Connection, progress: bool = True) -> None:
-        """Bring the index up to the database's latest change: replay the log, or load or rebuild."""
+        """Bring the index up to the database's latest change: replay the log (or leave up to LAG changes as
+        `lagging`), or load or rebuild."""
         built = False
         conn.execute("BEGIN")  # one snapshot for the log and the records read below
         try:
-            pruned = _pruned_through(conn)
+            pruned = pruned_through(conn)
             if self.index is None or self.seq < pruned:
                 if not self._load() or self.seq < pruned:
                     self._build(conn, progress)
                     built = True
             self._replay(conn)
-            self.seq = max(self.seq, _latest_seq(conn))
         finally:
             conn.execute("COMMIT")
         if built and (saved := self.save(conn, force=True)) is not None:
@@ -94,7 +102,7 @@ class AnnIndex:
         from tqdm.auto import tqdm
 
         self.index, self.replayed = self._new(), 0
-        self.seq = _latest_seq(conn)
+        self.seq = latest_change(conn)
         total = conn.execute("SELECT count(*) FROM records").fetchone()[0]
         rows = conn.execute("SELECT rowid, vector FROM records")
         with tqdm(total=total, desc="building HNSW index", unit="vec", disable=not progress or total < 50_000) as bar:
@@ -102,15 +110,28 @@ class AnnIndex:
                 self._add(batch)
                 bar.update(len(batch))
 
-    def _replay(self, conn: sqlite3.Connection) -> None:
-        """Apply the logged changes after self.seq: drop each touched rowid, re-add those that still exist."""
+    def flush(self, conn: sqlite3.Connection) -> None:
+        """Replay the lagging changes into the graph, so that a saved index needs none of the log."""
+        if self.index is None or not self.writable or not len(self.lagging):
+            return
+        conn.execute("BEGIN")
+        try:
+            self._replay(conn, lag=0)
+        finally:
+            conn.execute("COMMIT")
+
+    def _replay(self, conn: sqlite3.Connection, lag: int = LAG) -> None:
+        """Apply the logged changes after self.seq: drop each touched rowid, re-add those that still exist; up to
+        `lag` of them are left lagging instead."""
         newer = "SELECT DISTINCT rowid FROM changes WHERE seq > ?"
         keys = np.fromiter((r[0] for r in conn.execute(newer, (self.seq,))), dtype=np.uint64)
-        if not len(keys):
+        if len(keys) <= lag:
+            self.lagging = keys.astype(np.int64)
             return
         self.index.remove(keys[self.index.contains(keys)])
         self._add(conn.execute(f"SELECT rowid, vector FROM records WHERE rowid IN ({newer})", (self.seq,)).fetchall())
         self.replayed += len(keys)
+        self.seq, self.lagging = max(self.seq, latest_change(conn)), np.empty(0, dtype=np.int64)
 
     def _add(self, rows: list) -> None:
         if rows:
@@ -143,7 +164,7 @@ class AnnIndex:
     def save(self, conn: sqlite3.Connection, force: bool = False) -> bytearray | None:
         """Write the index (atomically) and prune the change log up to it; on close only when worth it.
         Returns the index bytes written, None when nothing was."""
-        if self.index is None or not self.writable or self.seq < _pruned_through(conn):
+        if self.index is None or not self.writable or self.seq < pruned_through(conn):
             return None  # nothing to save, or another process saved a newer index already
         if not force and self.replayed <= SAVE_AFTER * max(len(self.index), 1):
             return None
@@ -160,29 +181,31 @@ class AnnIndex:
         try:
             conn.execute("DELETE FROM changes WHERE seq <= ?", (self.seq,))
             conn.execute("INSERT OR REPLACE INTO settings VALUES ('changes_pruned_through', ?)",
-                         (json.dumps(max(self.seq, _pruned_through(conn))),))
+                         (json.dumps(max(self.seq, pruned_through(conn))),))
         finally:
             conn.execute("COMMIT")
         return data
 
     # -- searching -----------------------------------------------------------------------------------
     def candidates(self, query: np.ndarray, count: int) -> np.ndarray:
-        """Rowids of about the `count` nearest records (the caller re-scores them exactly)."""
+        """Rowids of about the `count` nearest records, and the lagging ones (the caller re-scores them exactly;
+        a rowid may come twice, and a deleted one may come)."""
         count = min(count, len(self.index))
         if count == 0:
-            return np.empty(0, dtype=np.int64)
+            return self.lagging
         self.index.expansion_search = max(EXPANSION_SEARCH, count)
         if self.quantization == "binary":
             query = np.packbits(query > 0)
-        return self.index.search(query, count, threads=1).keys.astype(np.int64)
+        found = self.index.search(query, count, threads=1).keys.astype(np.int64)
+        return np.concatenate([found, self.lagging]) if len(self.lagging) else found
 
 
-def _pruned_through(conn: sqlite3.Connection) -> int:
+def pruned_through(conn: sqlite3.Connection) -> int:
     row = conn.execute("SELECT value FROM settings WHERE key = 'changes_pruned_through'").fetchone()
     return int(json.loads(row[0])) if row else 0
 
 
-def _latest_seq(conn: sqlite3.Connection) -> int:
+def latest_change(conn: sqlite3.Connection) -> int:
     """The last change number handed out; AUTOINCREMENT keeps it even when the log is pruned empty."""
     row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'changes'").fetchone()
     return int(row[0]) if row else 0

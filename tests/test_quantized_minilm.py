@@ -1,6 +1,9 @@
 """Quantized all-MiniLM-L6-v2 artifacts against the fp32 model, on a slice of STS-B test."""
 
+import collections
+
 import numpy as np
+import onnx
 import pytest
 
 from embedlite import Embedder, export
@@ -10,12 +13,12 @@ from embedlite.evaluation import sts_spearman
 @pytest.fixture(scope="session")
 def quantized(minilm_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("q") / "minilm"
-    return {r.manifest.precision: r for r in export(minilm_dir, out, precisions=("fp16", "int8", "int4"),
-                                                     progress=lambda _: None)}
+    results = export(minilm_dir, out, precisions=("fp16", "int8", "int8-accurate", "int4"), progress=lambda _: None)
+    return {r.manifest.precision: r for r in results}
 
 
-@pytest.mark.parametrize("precision, min_cos, max_sts_drop", [("fp16", 0.999, 0.001), ("int8", 0.98, 0.003),
-                                                               ("int4", 0.8, 0.015)])
+@pytest.mark.parametrize("precision, min_cos, max_sts_drop", [("fp16", 0.999, 0.001), ("int8", 0.95, 0.003),
+                                                               ("int8-accurate", 0.99, 0.002), ("int4", 0.8, 0.015)])
 def test_quality_targets(quantized, embedder, sts_slice, precision, min_cos, max_sts_drop):
     q = Embedder(quantized[precision].path)
     texts = sts_slice.sentences1 + sts_slice.sentences2
@@ -24,7 +27,19 @@ def test_quality_targets(quantized, embedder, sts_slice, precision, min_cos, max
     assert sts_spearman(q, sts_slice) >= sts_spearman(embedder, sts_slice) - max_sts_drop
 
 
+def test_int8_computes_in_int8_on_the_fused_graph(quantized):
+    result = quantized["int8"]
+    assert result.report["fused_ops"] == {"Attention": 6, "BiasGelu": 6}  # one per layer of the 6
+    ops = collections.Counter(n.op_type for n in onnx.load(str(result.path / "model.onnx")).graph.node)
+    # every projection is an integer GEMM: Q/K/V inside QAttention, the rest MatMulInteger; no float MatMul left
+    assert ops["QAttention"] == 6 and ops["MatMulInteger"] == 18 and ops["MatMul"] == 0
+    accurate = collections.Counter(n.op_type for n in onnx.load(str(quantized["int8-accurate"].path / "model.onnx"))
+                                   .graph.node)
+    assert accurate["MatMulNBits"] == 36  # weight-only, all 6 projections of 6 layers: float compute
+
+
 def test_sizes(quantized, default_artifact):
     fp32 = (default_artifact / "model.onnx").stat().st_size
     assert quantized["int4"].report["bytes"] <= fp32 / 5
     assert quantized["int8"].report["bytes"] <= fp32 / 3
+    assert quantized["int8-accurate"].report["bytes"] <= fp32 / 3

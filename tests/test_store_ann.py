@@ -112,3 +112,26 @@ def test_read_only_store_uses_saved_index(tmp_path):
     path, vecs = saved_index(tmp_path)
     with VectorStore(path, read_only=True, ann_threshold=THRESHOLD) as store:
         assert store.search(vecs[9], k=1)[0].id == "9"
+
+
+def test_fresh_writes_are_searched_exactly_until_replayed(tmp_path):
+    vecs = clustered()
+    path = tmp_path / "s.db"
+    with VectorStore(path, ann_threshold=THRESHOLD) as store:
+        store.add([str(i) for i in range(2500)], vecs[:2500])
+        store.search(vecs[0], k=1)  # builds the graph
+        size = len(store._ann.index)
+        far = -vecs[1]
+        store.add(["fresh"], far[None])
+        store.upsert(["7"], -vecs[2][None])
+        assert store.search(far, k=1)[0].id == "fresh"
+        assert store.search(-vecs[2], k=1)[0].id == "7"
+        assert len(store._ann.index) == size and len(store._ann.lagging) == 2  # not inserted into the graph yet
+        store.delete(["fresh"])
+        assert "fresh" not in {h.id for h in store.search(far, k=5)}
+        store.add([str(i) for i in range(2500, 3000)], vecs[2500:])
+        store.add([f"x{i}" for i in range(600)], vecs[:600] + 0.01)  # past the lag: replayed into the graph
+        assert store.search(vecs[2700], k=1)[0].id == "2700"
+        assert len(store._ann.lagging) == 0 and len(store._ann.index) == 3600
+    with VectorStore(path, ann_threshold=THRESHOLD) as store:
+        assert store.search(-vecs[2], k=1)[0].id == "7" and store.search(vecs[2900], k=1)[0].id == "2900"
