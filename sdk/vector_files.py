@@ -84,7 +84,7 @@ class VectorFile:
                 continue
             batch = batch.slice(max(0, skip - seen))
             seen = max(seen, skip) + batch.num_rows
-            flat = batch.column("vector").values.to_numpy(zero_copy_only=False)
+            flat = batch.column("vector").flatten().to_numpy(zero_copy_only=False)
             vectors = flat.reshape(batch.num_rows, self.dim).astype(np.float32)
             if self.precision == "int8":
                 vectors *= batch.column("scale").to_numpy(zero_copy_only=False)[:, None]

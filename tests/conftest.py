@@ -60,3 +60,12 @@ def sts_slice(data_dir):
     from embedlite.evaluation import load_sts
 
     return load_sts(data_dir / "stsb" / "sts-test.csv", limit=300)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One local Ray cluster of 2 CPUs for the whole session (starting one takes a few seconds)."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    yield ray
+    ray.shutdown()
