@@ -9,6 +9,9 @@ name the nodes resolve alike (the default, a known source name) or a path on sto
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +20,7 @@ from .embedder import Embedder
 from .errors import EmbedliteError, require
 from .vector_files import model_record, vector_schema, vector_table
 
+WORKER_ERROR = re.compile(r"(?:\w+\.)*(\w+(?:Error|Exception)): (.*)")  # a traceback's last line
 IO_CPUS = 0.25  # what Ray reserves for each read and write task (they are light next to embedding)
 
 
@@ -33,6 +37,10 @@ class EmbedBatches:
     def __call__(self, batch):
         texts = batch.column(self.text_column).to_pylist()
         ids = [str(i) for i in batch.column(self.id_column).to_pylist()]
+        bad = next((i for i, text in enumerate(texts) if not isinstance(text, str)), None)
+        if bad is not None:
+            raise EmbedliteError(f"the row with id {ids[bad]!r} has {type(texts[bad]).__name__} in column "
+                                 f"{self.text_column!r}, not a string")
         chunks = [v for _, v in self.embedder.embed_stream(texts, task=self.task, batch_size=self.batch_size,
                                                            window=max(len(texts), 1))]
         vectors = np.concatenate(chunks) if chunks else np.empty((0, self.embedder.dim), dtype=np.float32)
@@ -66,8 +74,7 @@ def embed_dataset(ds, model: str | Path | None = None, *, id_column: str = "id",
     if missing:
         raise EmbedliteError(f"the dataset has no column {', '.join(map(repr, missing))} (columns: "
                              f"{', '.join(names)}); name them with --id-field and --text-field")
-    if not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    _check_workers(workers)
     if not num_cpus > 0:
         raise ValueError(f"num_cpus must be positive, got {num_cpus!r}")
     # a file is one block to Ray's reader: blocks of `window` rows let every worker take some
@@ -93,6 +100,7 @@ def embed_parquet(source: str | Path, output: str | Path, model: str | Path | No
     source, output = _location(source), _location(output)
     if "://" not in output and Path(output).exists():
         raise EmbedliteError(f"{output} already exists: remove it or choose another output")
+    _check_workers(workers)
     cpus = ray.cluster_resources().get("CPU", 1.0)
     if num_cpus is None:
         num_cpus = max(cpus - 1, 0.5) / workers
@@ -101,8 +109,30 @@ def embed_parquet(source: str | Path, output: str | Path, model: str | Path | No
     ds = ray.data.read_parquet(source, num_cpus=IO_CPUS)  # embed_dataset's column selection is pushed into the read
     embedded = embed_dataset(ds, model, id_column=id_column, text_column=text_column, workers=workers,
                              num_cpus=num_cpus, threads=threads, **options)
-    embedded.write_parquet(output, ray_remote_args={"num_cpus": IO_CPUS})
+    local = "://" not in output
+    target = output + ".partial" if local else output  # a local output appears whole, or not at all
+    if local:
+        shutil.rmtree(target, ignore_errors=True)  # left by a run that was killed
+    try:
+        embedded.write_parquet(target, ray_remote_args={"num_cpus": IO_CPUS})
+    except ray.exceptions.RayError as exc:
+        if local:
+            shutil.rmtree(target, ignore_errors=True)
+        raise EmbedliteError(f"the Ray job stopped: {_worker_error(exc)}") from None
+    if local:
+        os.replace(target, output)
     return output
+
+
+def _check_workers(workers) -> None:
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+
+
+def _worker_error(exc: BaseException) -> str:
+    """The worker's own error, from the worker traceback Ray puts in its exception's text (Ray keeps no cause)."""
+    lines = [m for line in str(exc).splitlines() if (m := WORKER_ERROR.match(line)) and not line.startswith("ray.")]
+    return f"{lines[-1][1]}: {lines[-1][2]}" if lines else str(exc).splitlines()[0]
 
 
 def _location(path: str | Path) -> str:

@@ -71,8 +71,7 @@ def embed_file(embedder: Embedder, source: Path, output: Path, *, id_field: str 
             _write_atomic(parts / f"rows-{first:012d}-{first + len(rows):012d}.parquet",
                           lambda path: parquet.write_table(table, path))
             bar.update(len(rows))
-    rows = _merge(parts, output, schema)
-    return EmbedFileResult(output, rows, committed)
+    return EmbedFileResult(output, _merge(parts, output, schema), committed)
 
 
 def _texts(records: Iterator[tuple[str, str]], pending: collections.deque) -> Iterator[str]:

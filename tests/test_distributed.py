@@ -55,3 +55,15 @@ def test_cli_ray_writes_what_one_process_writes(ray_cluster, tmp_path, default_a
     with VectorStore(tmp_path / "s.db", embedder=embedder) as store:
         assert store.import_parquet(tmp_path / "ray.parquet") == 300  # a folder of Ray's part files
         assert store.search("A man is playing a flute.", k=1)[0].id in ray_rows
+
+
+def test_ray_errors_are_one_line(ray_cluster, tmp_path, default_artifact):
+    pq.write_table(pa.table({"id": ["a", "b"], "text": ["fine", None]}), tmp_path / "bad.parquet")
+    res = CliRunner().invoke(main, ["embed-file", str(tmp_path / "bad.parquet"), "-o", str(tmp_path / "out"),
+                                    "--ray", "--model", str(default_artifact)])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert "the Ray job stopped: EmbedliteError: the row with id 'b' has NoneType in column 'text'" in res.output
+    assert not (tmp_path / "out").exists()
+    res = CliRunner().invoke(main, ["embed-file", str(tmp_path / "bad.parquet"), "-o", str(tmp_path / "out"),
+                                    "--ray", "--text-field", "body", "--model", str(default_artifact)])
+    assert res.exit_code == 1 and "the dataset has no column 'body' (columns: id, text)" in res.output
