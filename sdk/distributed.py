@@ -73,7 +73,8 @@ def embed_dataset(ds, model: str | Path | None = None, *, id_column: str = "id",
     missing = [c for c in (id_column, text_column) if c not in names]
     if missing:
         raise EmbedliteError(f"the dataset has no column {', '.join(map(repr, missing))} (columns: "
-                             f"{', '.join(names)}); name them with --id-field and --text-field")
+                             f"{', '.join(names)}); name them with id_column and text_column "
+                             "(--id-field, --text-field)")
     _check_workers(workers)
     if not num_cpus > 0:
         raise ValueError(f"num_cpus must be positive, got {num_cpus!r}")
