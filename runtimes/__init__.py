@@ -15,6 +15,10 @@ class RuntimeModel(Protocol):
 
     device: str
 
+    def run_length(self, length: int) -> int:
+        """The sequence length a text of `length` tokens runs at (a batch runs at its longest text's)."""
+        ...
+
     def embed(self, ids: list[list[int]], pad_id: int) -> np.ndarray:
         """(len(ids), dim) float32 for token id lists of any lengths (padded with pad_id as the model needs)."""
         ...

@@ -75,9 +75,11 @@ class LiteRTModel:
             self._loaded[(batch, seq)] = (runner, names)
         return self._loaded[(batch, seq)]
 
+    def run_length(self, length: int) -> int:
+        return next(s for s in self.seq_buckets if s >= length)  # the tokenizer truncates to the largest
+
     def embed(self, ids: list[list[int]], pad_id: int) -> np.ndarray:
-        longest = max(len(row) for row in ids)
-        seq = next(s for s in self.seq_buckets if s >= longest)  # the tokenizer truncates to the largest
+        seq = self.run_length(max(len(row) for row in ids))
         outputs = []
         for start in range(0, len(ids), self.batch_buckets[-1]):
             chunk = ids[start:start + self.batch_buckets[-1]]

@@ -75,6 +75,9 @@ class OnnxModel:
             raise ArtifactError(f"{path} could not be loaded by onnxruntime: {exc}") from None
         log.info("embedlite: onnxruntime on %s (%s)", self.device, ", ".join(providers))
 
+    def run_length(self, length: int) -> int:
+        return length  # dynamic axes: a batch runs at its longest text's length
+
     def embed(self, ids: list[list[int]], pad_id: int) -> np.ndarray:
         """Embeddings of token id lists, padded to the longest."""
         input_ids, attention_mask = pad_batch(ids, pad_id)

@@ -75,6 +75,56 @@ def embed(texts, model, device, dim, task, as_query, as_document, as_json):
         click.echo(f"{_short(text, 40):<40}  dim={len(vector)}  [{head} ...]")
 
 
+@main.command("embed-file")
+@click.argument("source")
+@click.option("--output", "-o", required=True, help="The Parquet file to write (with --ray: a folder of parts).")
+@click.option("--id-field", default="id", show_default=True,
+              help="Field or column of each record's id; records without one get their line or row number.")
+@click.option("--text-field", default="text", show_default=True, help="Field or column of the text.")
+@click.option("--dim", type=int, default=None, help="Matryoshka dim to truncate to.")
+@click.option("--task", default=None, help="Task prompt name from the model's manifest.")
+@click.option("--precision", type=click.Choice(["float32", "float16", "int8"]), default="float32", show_default=True,
+              help="How the vectors are written (int8: per-row scale in a 'scale' column).")
+@click.option("--no-text", is_flag=True, help="Leave the texts out of the output.")
+@click.option("--window", default=4096, show_default=True,
+              help="Texts read, tokenised and written together: memory and the resume step.")
+@click.option("--batch-size", default=32, show_default=True)
+@click.option("--ray", "ray_address", is_flag=False, flag_value="auto", default=None,
+              help="Run on a Ray cluster: --ray (this machine's cluster, or a new local one) or --ray ADDRESS. "
+                   "Reads and writes Parquet: local paths or URIs pyarrow reaches.")
+@click.option("--workers", default=1, show_default=True, help="With --ray: embedding actors.")
+@MODEL_OPTION
+@DEVICE_OPTION
+@JSON_OPTION
+@clean_errors
+def embed_file(source, output, id_field, text_field, dim, task, precision, no_text, window, batch_size,
+               ray_address, workers, model, device, as_json):
+    """Embed every record of SOURCE (JSONL, Parquet, CSV/TSV with a header, or plain lines) into a Parquet file
+    of id, vector and text. Run it again after an interruption: it goes on from the last rows written."""
+    options = {"id_column": id_field, "text_column": text_field, "dim": dim, "task": task, "precision": precision,
+               "with_text": not no_text, "batch_size": batch_size, "window": window}
+    if ray_address is not None:
+        from .distributed import connect, embed_parquet
+
+        connect(ray_address)
+        written = embed_parquet(source, output, model, workers=workers, **options)
+        info = {"path": written, "workers": workers}
+    else:
+        from .embed_file import embed_file as run
+
+        result = run(_embedder(model, device, dim), Path(source), Path(output), id_field=id_field,
+                     text_field=text_field, task=task, precision=precision, with_text=not no_text, window=window,
+                     batch_size=batch_size, progress=not as_json)
+        info = {"path": str(result.path), "rows": result.rows, "resumed_at": result.resumed_at}
+    if as_json:
+        click.echo(json.dumps(info))
+    elif "rows" in info:
+        resumed = f" (resumed after row {info['resumed_at']})" if info["resumed_at"] else ""
+        click.echo(f"wrote {info['path']}: {info['rows']} rows{resumed}")
+    else:
+        click.echo(f"wrote {info['path']} ({workers} Ray workers)")
+
+
 @main.command()
 @click.argument("text_a")
 @click.argument("text_b")
@@ -284,7 +334,7 @@ def _short(text: str, width: int) -> str:
 
 @main.group()
 def index():
-    """A local vector store (one SQLite file): add, search, info."""
+    """A local vector store (one SQLite file): add, import, search, info."""
 
 
 @index.command("add")
@@ -312,6 +362,21 @@ def index_add(db, file, model, device, quantization, batch_size, upsert):
                       metadata=[r.get("metadata") for r in chunk])
                 bar.update(len(chunk))
         click.echo(f"{len(records)} records added; {store.count()} in {db}")
+
+
+@index.command("import")
+@click.argument("db", type=click.Path(path_type=Path))
+@click.argument("vectors", type=click.Path(exists=True, path_type=Path))
+@click.option("--quantization", default=None, help="float32 (default), float16, int8 or binary; new stores only.")
+@click.option("--batch-size", default=5000, show_default=True, help="Rows per transaction.")
+@clean_errors
+def index_import(db, vectors, quantization, batch_size):
+    """Bulk-load VECTORS (a Parquet file or folder from embed-file) into DB; run it again to resume."""
+    from .store import VectorStore
+
+    with VectorStore(db, quantization=quantization) as store:
+        added = store.import_parquet(vectors, batch_size=batch_size, progress=True)
+        click.echo(f"{added} records imported; {store.count()} in {db}")
 
 
 @index.command("search")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
+import itertools
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +13,6 @@ import numpy as np
 from .artifact import Manifest, read_manifest
 from .errors import ArtifactError
 from .models import resolve
-
-PADDING_SLACK = 0.15  # the share of padding tokens a runtime call may add to its real ones
 
 
 class Embedder:
@@ -88,14 +86,36 @@ class Embedder:
         texts = check_texts([texts] if single else texts)
         titles = check_titles([titles] if single and titles is not None else titles, len(texts))
         dim = self.check_dim(dim) if dim is not None else self.dim
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        _check_positive("batch_size", batch_size)
         ids, truncated = self._encode([with_prompt(prompt, t, title) for t, title in zip(texts, titles)])
         if truncated:
             warnings.warn(f"{truncated} of {len(texts)} texts were longer than {self.manifest.max_seq_length} "
                           "tokens and were truncated", stacklevel=3)
-        out = self.embed_tokens(ids, dim, batch_size, show_progress)
+        out = self.embed_tokens(ids, dim, batch_size, show_progress, pair_lone=len(texts) > 1)
         return out[0] if single else out
+
+    def embed_stream(self, texts: Iterable[str], task: str | None = None, dim: int | None = None,
+                     batch_size: int = 32, window: int = 4096) -> Iterator[tuple[int, np.ndarray]]:
+        """Embed an iterable of any length, `window` texts at a time: yields (index of the window's first text,
+        its (n, dim) float32 vectors). Memory stays flat in the corpus size; the vectors equal embed()'s."""
+        if isinstance(texts, (str, bytes, dict)) or not hasattr(texts, "__iter__"):
+            raise TypeError(f"texts must be an iterable of strings, got {type(texts).__name__}")
+        dim = self.check_dim(dim) if dim is not None else self.dim
+        _check_positive("batch_size", batch_size)
+        _check_positive("window", window)
+        return self._stream(iter(texts), self.prompt(task), dim, batch_size, window)  # arguments checked now
+
+    def _stream(self, texts: Iterator[str], prompt: str, dim: int, batch_size: int,
+                window: int) -> Iterator[tuple[int, np.ndarray]]:
+        start = truncated = 0
+        while chunk := check_texts(itertools.islice(texts, window), start=start):
+            ids, cut = self.tokenize(chunk, prompt)
+            truncated += cut
+            yield start, self.embed_tokens(ids, dim, batch_size, False, pair_lone=True)
+            start += len(chunk)
+        if truncated:
+            warnings.warn(f"{truncated} of {start} texts were longer than {self.manifest.max_seq_length} tokens "
+                          "and were truncated", stacklevel=2)
 
     def tokenize(self, texts: list[str], prompt: str = "") -> tuple[list[list[int]], int]:
         """Token ids of prompt + each text, truncated to the max length; and how many were cut."""
@@ -105,23 +125,29 @@ class Embedder:
         return self._tokenizer.encode(strings) if strings else ([], 0)
 
     def embed_tokens(self, ids: list[list[int]], dim: int | None = None, batch_size: int = 32,
-                     show_progress: bool | None = None) -> np.ndarray:
-        """Embeddings of token id lists from tokenize(): longest first, in runtime calls of at most batch_size
-        texts of similar length (see length_runs), truncated to dim."""
+                     show_progress: bool | None = None, pair_lone: bool = True) -> np.ndarray:
+        """Embeddings of token id lists from tokenize(), truncated to dim.
+
+        A runtime call holds texts that run at one sequence length (ONNX: their own length, so nothing is
+        padded): padding moves onnxruntime's sums by an ulp, so this way a text's vector does not depend on the
+        texts that share its call, and embed(), a stream's windows, the server's batches and Ray's workers give
+        the same bits. A call of one row runs another kernel, so a lone row runs twice in a call of two unless
+        pair_lone is False (one query alone stays a call of one)."""
         out = np.empty((len(ids), self.dims[0]), dtype=np.float32)  # the model's output width
-        order = np.argsort([-len(row) for row in ids], kind="stable")
-        # static shapes (TFLite) pad every call to a bucket anyway: there, runs are plain batch_size chunks
-        slack = math.inf if self.manifest.sequence_buckets else PADDING_SLACK
-        runs = length_runs([len(ids[i]) for i in order], batch_size, slack)
+        by_length: dict[int, list[int]] = {}
+        for i, row in enumerate(ids):
+            by_length.setdefault(self._model.run_length(len(row)), []).append(i)
+        batches = [rows[start:start + batch_size] for _, rows in sorted(by_length.items(), reverse=True)
+                   for start in range(0, len(rows), batch_size)]
         if show_progress is None:
-            show_progress = len(runs) >= 8 and sys.stderr.isatty()
+            show_progress = len(batches) >= 8 and sys.stderr.isatty()
         if show_progress:
             from tqdm.auto import tqdm
 
-            runs = tqdm(runs, desc="embedding", unit="batch")
-        for run in runs:
-            rows = order[run]
-            out[rows] = self._run([ids[i] for i in rows])
+            batches = tqdm(batches, desc="embedding", unit="batch")
+        for rows in batches:
+            batch = [ids[i] for i in rows] * (2 if pair_lone and len(rows) == 1 else 1)
+            out[rows] = self._run(batch)[:len(rows)]
         return self.truncate(out, self.dim if dim is None else dim)
 
     def truncate(self, vectors: np.ndarray, dim: int) -> np.ndarray:
@@ -164,28 +190,12 @@ class Embedder:
         return int(dim)
 
 
-def length_runs(lengths: list[int], batch_size: int, slack: float = PADDING_SLACK) -> list[slice]:
-    """Cut longest-first lengths into runs of at most batch_size, each ending early where padding every text to
-    the run's first would add more than `slack` of the run's real tokens (32 random STS-B sentences in one call
-    pad to 2.5x their tokens; in runs cut this way, ~1.1x)."""
-    runs, start = [], 0
-    while start < len(lengths):
-        stop, total = start, 0
-        while (stop < len(lengths) and stop - start < batch_size
-               and lengths[start] * (stop - start + 1) <= (1 + slack) * (total + lengths[stop])):
-            total += lengths[stop]
-            stop += 1
-        runs.append(slice(start, stop))
-        start = stop
-    return runs
-
-
-def check_texts(texts) -> list[str]:
-    """A list of str, or a TypeError naming the first bad item."""
+def check_texts(texts, start: int = 0) -> list[str]:
+    """A list of str, or a TypeError naming the first bad item (numbered from `start`)."""
     if isinstance(texts, (bytes, dict)) or not hasattr(texts, "__iter__"):
         raise TypeError(f"texts must be a string or a sequence of strings, got {type(texts).__name__}")
     texts = list(texts)
-    for i, text in enumerate(texts):
+    for i, text in enumerate(texts, start):
         if not isinstance(text, str):
             raise TypeError(f"texts[{i}] is {type(text).__name__}, expected str")
     return texts
@@ -217,6 +227,11 @@ def check_titles(titles, count: int) -> list[str | None]:
         if title is not None and not isinstance(title, str):
             raise TypeError(f"titles[{i}] is {type(title).__name__}, expected str or None")
     return titles
+
+
+def _check_positive(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 _cache: dict[tuple, Embedder] = {}

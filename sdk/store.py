@@ -18,6 +18,7 @@ from .protocols import TextEmbedder
 from .store_filters import to_sql
 from .store_index import LOG_SCHEMA, AnnIndex, latest_change, pruned_through
 from .store_matrix import VectorMatrix
+from .vector_files import model_record
 
 FORMAT_VERSION = 1
 RRF_K = 60  # reciprocal rank fusion constant, as in Cormack et al. (2009)
@@ -120,8 +121,7 @@ class VectorStore:
             raise ValueError(f"quantization {quantization!r}: choose one of {', '.join(codec.QUANTIZATIONS)}")
         model = None
         if self.embedder is not None:
-            model = {"name": self.embedder.manifest.name, "dim": self.embedder.dim,
-                     "prompts": self.embedder.manifest.prompts}
+            model = model_record(self.embedder)
             if dim is not None and dim != model["dim"]:
                 raise ValueError(f"dim {dim} differs from the embedder's dim {model['dim']}")
             dim = model["dim"]
@@ -189,7 +189,8 @@ class VectorStore:
         self._cache_stale = True
         return deleted
 
-    def _write(self, ids, vectors, texts, metadata, upsert: bool) -> int:
+    def _write(self, ids, vectors, texts, metadata, upsert: bool, marker: tuple[str, dict] | None = None) -> int:
+        """Validate, encode and write in one transaction, with `marker` (a settings key, value) if given."""
         self._check_writable()
         ids = _check_ids(ids)
         if len(set(ids)) != len(ids):
@@ -227,8 +228,67 @@ class VectorStore:
                 if taken:
                     raise ValueError(f"ids already in the store: {taken[:5]}; use upsert to replace them")
                 self._conn.executemany("INSERT INTO records (id, text, metadata, vector) VALUES (?, ?, ?, ?)", rows)
+            if marker is not None:
+                self._conn.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (marker[0], json.dumps(marker[1])))
         self._cache_stale = True
         return len(rows)
+
+    # -- bulk load -----------------------------------------------------------------------------------
+    def import_parquet(self, path: str | Path, batch_size: int = 5000, progress: bool = False) -> int:
+        """Add the rows of a vector file written by `embedlite embed-file` (a Parquet file, or a folder of parts
+        as Ray writes them) in transactions of `batch_size` rows; returns how many this call added.
+
+        A file of another dim or model is refused before anything is written. Each transaction also records how
+        far the import got, so an interrupted import resumes there when run again. Above `ann_threshold` records
+        the HNSW index is built once, at the end."""
+        from tqdm.auto import tqdm
+
+        from .vector_files import open_vector_file
+
+        self._check_writable()
+        source = open_vector_file(path)
+        self._check_import(source)
+        key = f"import:{source.path.resolve()}"
+        size = {"rows": source.rows, "bytes": sum(p.stat().st_size for p in source.parts)}
+        row = self._conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        done = 0
+        if row is not None:
+            before = json.loads(row[0])
+            if {k: before.get(k) for k in size} != size:
+                raise EmbedliteError(f"{self.path} holds a partial import of {source.path} ({before['done']} rows), "
+                                     "but the file has changed since; import it under another name")
+            done = before["done"]
+        first = done
+        with tqdm(total=source.rows, initial=done, unit="row", desc="importing", disable=not progress) as bar:
+            for ids, vectors, texts in source.batches(batch_size, skip=done):
+                try:
+                    self._write(ids, vectors, texts, None, upsert=False,
+                                marker=(key, {**size, "done": done + len(ids)}))
+                except (TypeError, ValueError) as exc:
+                    raise type(exc)(f"{source.path}, rows {done}-{done + len(ids) - 1}: {exc}") from None
+                done += len(ids)
+                bar.update(len(ids))
+        with self._transaction():
+            self._conn.execute("DELETE FROM settings WHERE key = ?", (key,))
+        if self.ann_threshold is not None and self.count() > self.ann_threshold:
+            self._ann_index()  # builds (or brings up to date) and saves the index now, not on the first search
+        return done - first
+
+    def _check_import(self, source) -> None:
+        """Refuse a vector file whose dim or model differs from the store's; an empty store takes its model."""
+        if source.model is not None and source.model.get("dim") != source.dim:
+            raise EmbedliteError(f"{source.path}: its metadata says dim {source.model.get('dim')}, "
+                                 f"its vectors have dim {source.dim}")
+        if self.dim is not None and self.dim != source.dim:
+            raise EmbedliteError(f"{source.path} holds vectors of dim {source.dim}; {self.path} holds dim {self.dim}")
+        if self.model is not None and source.model != self.model:
+            made = _show(source.model) if source.model else "a model it does not name"
+            raise EmbedliteError(f"{source.path} holds vectors of {made}; {self.path} was built with "
+                                 f"{_show(self.model)}")
+        if self.model is None and source.model is not None and self.count() == 0:
+            with self._transaction():
+                self._conn.execute("INSERT OR REPLACE INTO settings VALUES ('model', ?)", (json.dumps(source.model),))
+            self._settings["model"] = source.model
 
     def _existing(self, ids: list[str]) -> list[str]:
         found = []

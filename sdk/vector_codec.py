@@ -44,9 +44,15 @@ def encode(vector: np.ndarray, quantization: str) -> bytes:
     if quantization == "float16":
         return vector.astype("<f2").tobytes()
     if quantization == "int8":
-        scale = max(float(np.abs(vector).max()), 1e-12) / 127.0
-        return np.float32(scale).astype("<f4").tobytes() + np.round(vector / scale).astype(np.int8).tobytes()
+        codes, scales = int8_rows(vector[None, :])
+        return scales.astype("<f4").tobytes() + codes.tobytes()
     return np.packbits(vector > 0).tobytes()
+
+
+def int8_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric int8 with one float32 scale per row: row ~ codes * scale."""
+    scales = (np.maximum(np.abs(matrix).max(axis=1).astype(np.float64), 1e-12) / 127.0).astype(np.float32)
+    return np.round(matrix / scales[:, None]).astype(np.int8), scales
 
 
 def decode_matrix(blobs: list[bytes], dim: int, quantization: str) -> np.ndarray:

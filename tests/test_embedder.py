@@ -135,13 +135,50 @@ def test_hub_id_offline_fails_at_once(monkeypatch):
         Embedder("embedlite-test/no-such-model")
 
 
-def test_runtime_calls_are_cut_where_padding_grows():
-    from embedlite.embedder import length_runs
+@pytest.fixture(scope="module")
+def sts_texts(data_dir):
+    from embedlite.text_files import distinct_texts, read_texts
 
-    def spans(runs):
-        return [(r.start, r.stop) for r in runs]
+    return distinct_texts(read_texts(data_dir / "stsb" / "sts-dev.csv"))[:400]
 
-    lengths = [46, 40, 30, 20, 15, 14, 14, 13, 10, 9, 8, 8]  # longest first, as embed_tokens orders them
-    assert spans(length_runs(lengths, batch_size=32)) == [(0, 2), (2, 3), (3, 5), (5, 9), (9, 12)]
-    assert spans(length_runs([10] * 70, batch_size=32)) == [(0, 32), (32, 64), (64, 70)]
-    assert spans(length_runs(lengths, batch_size=8, slack=float("inf"))) == [(0, 8), (8, 12)]  # static shapes
+
+def test_vectors_do_not_depend_on_batching(embedder, sts_texts):
+    """Batches hold texts of one token length, so a text's vector is the same bits whatever shares its batch."""
+    whole = embedder.embed(sts_texts)
+    assert np.array_equal(whole, embedder.embed(sts_texts, batch_size=5))
+    assert np.array_equal(whole[::-1], embedder.embed(sts_texts[::-1], batch_size=64))
+    assert np.array_equal(whole[:3], embedder.embed(sts_texts[:3]))
+
+
+def test_embed_stream_gives_embed_vectors_window_by_window(embedder, sts_texts):
+    consumed = []
+
+    def texts():
+        for text in sts_texts:
+            consumed.append(text)
+            yield text
+
+    chunks = []
+    for start, vectors in embedder.embed_stream(texts(), dim=128, window=150):
+        assert len(consumed) <= start + 150  # reads one window ahead at most: memory flat in the corpus size
+        chunks.append((start, vectors))
+    assert [(s, len(v)) for s, v in chunks] == [(0, 150), (150, 150), (300, 100)]
+    assert np.array_equal(np.concatenate([v for _, v in chunks]), embedder.embed(sts_texts, dim=128))
+    lone = next(embedder.embed_stream(iter(sts_texts[7:8])))[1]  # a window of one runs as in a batch
+    assert np.array_equal(lone[0], embedder.embed(sts_texts)[7])
+
+
+def test_embed_stream_bad_input(embedder):
+    assert list(embedder.embed_stream([])) == []
+    with pytest.raises(TypeError, match="iterable of strings, got str"):
+        embedder.embed_stream("one text")
+    with pytest.raises(ValueError, match="window must be a positive integer"):
+        embedder.embed_stream(["x"], window=0)
+    with pytest.raises(ValueError, match="supported dims"):
+        embedder.embed_stream(["x"], dim=100)
+    stream = embedder.embed_stream(iter(["a", "b", "c", 4]), window=2)
+    assert next(stream)[0] == 0
+    with pytest.raises(TypeError, match=r"texts\[3\] is int"):
+        next(stream)
+    with pytest.warns(UserWarning, match="1 of 3 texts were longer than 256 tokens"):
+        list(embedder.embed_stream(["word " * 400, "x", "y"], window=2))
