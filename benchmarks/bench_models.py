@@ -7,7 +7,7 @@ dim, and CPU sentences/s; plus each recipe's training time. --split dev evaluate
 (STS-B dev, a retrieval set derived from it the way stsb-retrieval is from test, amazon train -> dev): the
 splits that choose between models.
 
-    python benchmarks/bench_models.py --threads 2 [--models DIR] [--split dev]
+    python benchmarks/bench_models.py --threads 2 [--models DIR] [--split dev] [--only M,M] [--precisions P,P]
 """
 
 from __future__ import annotations
@@ -115,6 +115,7 @@ def main() -> None:
                         help="folder holding trained embedlite-small/ and embedlite-tiny/ (else they are trained)")
     parser.add_argument("--split", choices=("test", "dev"), default="test")
     parser.add_argument("--only", default=",".join(MODELS), help="comma-separated model names")
+    parser.add_argument("--precisions", default=",".join(PRECISIONS), help="comma-separated ONNX precisions")
     parser.add_argument("--work", type=Path, default=None)
     args = parser.parse_args()
 
@@ -132,7 +133,7 @@ def main() -> None:
     rows, training = [], {}
     for name in args.only.split(","):
         source = source_for(name, args.models, work, training)
-        exported = export(source, work / "artifacts" / name, precisions=PRECISIONS, name=name,
+        exported = export(source, work / "artifacts" / name, precisions=tuple(args.precisions.split(",")), name=name,
                           progress=lambda m: print(f"[{name}] {m}", file=sys.stderr))
         for result in exported:
             embedder = Embedder(result.path, device="cpu", threads=args.threads)
@@ -157,7 +158,9 @@ def report(rows: list[dict], training: dict, args) -> None:
                                                              default=str) + "\n")
     lines = [f"# embedlite's own models beside their peers ({split} splits)", "",
              f"Command: `python benchmarks/bench_models.py --threads {args.threads}"
-             f"{' --split dev' if split == 'dev' else ''}{' --models DIR' if args.models else ''}`",
+             f"{' --split dev' if split == 'dev' else ''}{' --models DIR' if args.models else ''}"
+             f"{'' if args.only == ','.join(MODELS) else ' --only ' + args.only}"
+             f"{'' if args.precisions == ','.join(PRECISIONS) else ' --precisions ' + args.precisions}`",
              f"Machine: {platform.machine()}, {args.threads} threads, CPU only. Every model is exported by embedlite "
              "to ONNX fp32 / int8 / int4 and evaluated by the same code in this one run. STS-B: Spearman of cosine "
              f"(sts-{split}.csv). Retrieval: nDCG@10 and Recall@100 ("

@@ -1,4 +1,4 @@
-"""Shared fixtures: one converted default model per test session, real data from ../shared/data."""
+"""Shared fixtures: all-MiniLM-L6-v2 converted once per test session, real data from ../shared/data."""
 
 from __future__ import annotations
 
@@ -27,17 +27,18 @@ def data_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def default_artifact() -> Path:
-    from embedlite.models import default_artifact
+def minilm_artifact() -> Path:
+    """all-MiniLM-L6-v2 converted to fp32 ONNX by name (the first-use conversion users get)."""
+    from embedlite.models import resolve
 
-    return default_artifact()
+    return resolve("all-MiniLM-L6-v2")
 
 
 @pytest.fixture(scope="session")
-def embedder(default_artifact):
+def embedder(minilm_artifact):
     from embedlite import Embedder
 
-    return Embedder(default_artifact, device="cpu")
+    return Embedder(minilm_artifact, device="cpu")
 
 
 @pytest.fixture(scope="session")

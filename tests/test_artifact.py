@@ -8,14 +8,14 @@ from embedlite.artifact import read_manifest
 
 
 @pytest.fixture()
-def artifact_copy(default_artifact, tmp_path):
+def artifact_copy(minilm_artifact, tmp_path):
     target = tmp_path / "model"
-    shutil.copytree(default_artifact, target)
+    shutil.copytree(minilm_artifact, target)
     return target
 
 
-def test_manifest_names_what_a_runtime_needs(default_artifact):
-    m = read_manifest(default_artifact)
+def test_manifest_names_what_a_runtime_needs(minilm_artifact):
+    m = read_manifest(minilm_artifact)
     assert (m.name, m.format, m.precision, m.pooling, m.dim) == ("all-MiniLM-L6-v2", "onnx", "fp32", "mean", 384)
     assert m.normalize and m.max_seq_length == 256
     assert m.matryoshka_dims == (384, 256, 128, 64)

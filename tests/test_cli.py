@@ -12,19 +12,19 @@ def run(*args, input=None):
     return CliRunner().invoke(main, list(args), input=input)
 
 
-def test_embed_json(default_artifact):
+def test_embed_json(minilm_artifact):
     res = run("embed", "some text", "more", "--dim", "128", "--json")
     assert res.exit_code == 0, res.output
     rows = json.loads(res.output)
     assert [r["text"] for r in rows] == ["some text", "more"] and len(rows[0]["embedding"]) == 128
 
 
-def test_embed_from_stdin(default_artifact):
+def test_embed_from_stdin(minilm_artifact):
     res = run("embed", "-", "--json", input="one\ntwo\n")
     assert [r["text"] for r in json.loads(res.output)] == ["one", "two"]
 
 
-def test_embed_as_query_or_document(default_artifact):
+def test_embed_as_query_or_document(minilm_artifact):
     query = json.loads(run("embed", "some text", "--query", "--json").output)[0]["embedding"]
     document = json.loads(run("embed", "some text", "--document", "--json").output)[0]["embedding"]
     assert query == document  # all-MiniLM-L6-v2 has no prompts; EmbeddingGemma's are tested with its replica
@@ -32,20 +32,20 @@ def test_embed_as_query_or_document(default_artifact):
     assert res.exit_code == 2 and "give one of --task, --query, --document" in res.output
 
 
-def test_similarity(default_artifact):
+def test_similarity(minilm_artifact):
     res = run("similarity", "a man plays guitar", "someone plays an instrument", "--json")
     related = json.loads(res.output)["similarity"]
     res = run("similarity", "a man plays guitar", "the bank raised interest rates", "--json")
     assert related > json.loads(res.output)["similarity"] + 0.2
 
 
-def test_info(default_artifact):
-    res = run("info", str(default_artifact))
+def test_info(minilm_artifact):
+    res = run("info", str(minilm_artifact))
     assert res.exit_code == 0 and "all-MiniLM-L6-v2" in res.output and "checksums    ok" in res.output
-    assert json.loads(run("info", str(default_artifact), "--json").output)["dim"] == 384
+    assert json.loads(run("info", str(minilm_artifact), "--json").output)["dim"] == 384
 
 
-def test_eval_sts_on_slice(default_artifact, data_dir, tmp_path):
+def test_eval_sts_on_slice(minilm_artifact, data_dir, tmp_path):
     lines = (data_dir / "stsb" / "sts-test.csv").read_text(encoding="utf-8").splitlines()[:200]
     path = tmp_path / "slice.csv"
     path.write_text("\n".join(lines), encoding="utf-8")
@@ -54,7 +54,7 @@ def test_eval_sts_on_slice(default_artifact, data_dir, tmp_path):
     assert 0.7 < json.loads(res.output)["spearman"] < 0.95
 
 
-def test_errors_are_one_line(default_artifact, tmp_path):
+def test_errors_are_one_line(minilm_artifact, tmp_path):
     res = run("embed", "x", "--dim", "100")
     assert res.exit_code == 1 and "supported dims: 384, 256, 128, 64" in res.output
     assert "Traceback" not in res.output
@@ -69,13 +69,13 @@ def test_help_on_each_command():
         assert run(*cmd).exit_code == 0
 
 
-def test_embedding_does_not_import_torch(default_artifact):
+def test_embedding_does_not_import_torch(minilm_artifact):
     code = "import sys, embedlite; v = embedlite.embed(['x']); print('torch' in sys.modules, v.shape)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "(1,", "384)"]
 
 
-def test_index_add_search_info(default_artifact, data_dir, tmp_path):
+def test_index_add_search_info(minilm_artifact, data_dir, tmp_path):
     corpus = (data_dir / "stsb-retrieval" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()[:300]
     rows = [json.loads(line) for line in corpus]
     src = tmp_path / "docs.jsonl"

@@ -30,22 +30,22 @@ def by_id(path):
     return rows
 
 
-def test_embed_dataset_matches_embedder(ray_cluster, default_artifact, embedder, corpus):
+def test_embed_dataset_matches_embedder(ray_cluster, minilm_artifact, embedder, corpus):
     from embedlite.distributed import embed_dataset
 
     path, texts = corpus
     ds = ray_cluster.data.read_parquet(str(path), num_cpus=0.25)
-    rows = embed_dataset(ds, default_artifact, dim=128, workers=2, num_cpus=0.5, window=64).take_all()
+    rows = embed_dataset(ds, minilm_artifact, dim=128, workers=2, num_cpus=0.5, window=64).take_all()
     assert sorted(r["id"] for r in rows) == sorted(f"t{i}" for i in range(len(texts)))
     got = np.stack([np.asarray(r["vector"], dtype=np.float32) for r in sorted(rows, key=lambda r: int(r["id"][1:]))])
     assert np.array_equal(got, embedder.embed(texts, dim=128))  # the same bits, whatever the batches
 
 
-def test_cli_ray_writes_what_one_process_writes(ray_cluster, tmp_path, default_artifact, embedder, corpus):
+def test_cli_ray_writes_what_one_process_writes(ray_cluster, tmp_path, minilm_artifact, embedder, corpus):
     path, _ = corpus
     res = CliRunner().invoke(main, ["embed-file", str(path), "-o", str(tmp_path / "ray.parquet"), "--ray",
                                     "--workers", "2", "--precision", "int8", "--window", "64",
-                                    "--model", str(default_artifact)])
+                                    "--model", str(minilm_artifact)])
     assert res.exit_code == 0 and "(2 Ray workers)" in res.output, res.output
     single = embed_file(embedder, path, tmp_path / "one.parquet", precision="int8", progress=False).path
     assert open_vector_file(tmp_path / "ray.parquet").model == open_vector_file(single).model
@@ -57,13 +57,13 @@ def test_cli_ray_writes_what_one_process_writes(ray_cluster, tmp_path, default_a
         assert store.search("A man is playing a flute.", k=1)[0].id in ray_rows
 
 
-def test_ray_errors_are_one_line(ray_cluster, tmp_path, default_artifact):
+def test_ray_errors_are_one_line(ray_cluster, tmp_path, minilm_artifact):
     pq.write_table(pa.table({"id": ["a", "b"], "text": ["fine", None]}), tmp_path / "bad.parquet")
     res = CliRunner().invoke(main, ["embed-file", str(tmp_path / "bad.parquet"), "-o", str(tmp_path / "out"),
-                                    "--ray", "--model", str(default_artifact)])
+                                    "--ray", "--model", str(minilm_artifact)])
     assert res.exit_code == 1 and "Traceback" not in res.output
     assert "the Ray job stopped: EmbedliteError: the row with id 'b' has NoneType in column 'text'" in res.output
     assert not (tmp_path / "out").exists()
     res = CliRunner().invoke(main, ["embed-file", str(tmp_path / "bad.parquet"), "-o", str(tmp_path / "out"),
-                                    "--ray", "--text-field", "body", "--model", str(default_artifact)])
+                                    "--ray", "--text-field", "body", "--model", str(minilm_artifact)])
     assert res.exit_code == 1 and "the dataset has no column 'body' (columns: id, text)" in res.output

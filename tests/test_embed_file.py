@@ -99,13 +99,13 @@ def test_an_interrupted_run_with_other_settings_is_refused(tmp_path, embedder):
         embed_file(embedder, source, out, progress=False)
 
 
-def test_kill_9_then_resume_gives_the_same_file(tmp_path, default_artifact, embedder, texts):
+def test_kill_9_then_resume_gives_the_same_file(tmp_path, minilm_artifact, embedder, texts):
     """A run killed with SIGKILL mid-way, run again, ends with exactly the bytes of an uninterrupted run."""
     source = tmp_path / "corpus.jsonl"
     source.write_text("".join(json.dumps({"id": f"s{i}", "text": t}) + "\n" for i, t in enumerate(texts[:1500])),
                       encoding="utf-8")
     command = [str(Path(sys.executable).parent / "embedlite"), "embed-file", str(source),
-               "-o", str(tmp_path / "out.parquet"), "--model", str(default_artifact), "--window", "100", "--json"]
+               "-o", str(tmp_path / "out.parquet"), "--model", str(minilm_artifact), "--window", "100", "--json"]
     parts = partial_dir(tmp_path / "out.parquet")
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     while len(list(parts.glob("rows-*.parquet"))) < 3 and proc.poll() is None:

@@ -11,7 +11,7 @@ def test_embed_shape_dtype_norm(embedder):
     np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
 
 
-def test_module_level_embed_uses_default_model(default_artifact):
+def test_module_level_embed_uses_default_model(minilm_artifact):
     vecs = embedlite.embed(["The cat sits outside"], dim=128)
     assert vecs.shape == (1, 128)
 
@@ -95,22 +95,22 @@ def test_long_text_truncated_with_warning(embedder):
     assert np.isfinite(v).all()
 
 
-def test_unknown_device_is_clear(default_artifact):
+def test_unknown_device_is_clear(minilm_artifact):
     with pytest.raises(ValueError, match="unknown device 'tpu'"):
-        Embedder(default_artifact, device="tpu")
+        Embedder(minilm_artifact, device="tpu")
 
 
-def test_missing_provider_is_clear(default_artifact):
+def test_missing_provider_is_clear(minilm_artifact):
     import onnxruntime
 
     if "DmlExecutionProvider" in onnxruntime.get_available_providers():
         pytest.skip("DirectML present")
     with pytest.raises(embedlite.EmbedliteError, match="onnxruntime-directml"):
-        Embedder(default_artifact, device="directml")
+        Embedder(minilm_artifact, device="directml")
 
 
-def test_auto_device_says_which(default_artifact):
-    e = Embedder(default_artifact, device="auto")
+def test_auto_device_says_which(minilm_artifact):
+    e = Embedder(minilm_artifact, device="auto")
     assert e.device in {"cpu", "cuda", "coreml", "directml"}
     assert e.device in repr(e)
 

@@ -102,12 +102,12 @@ def test_artifact_tokenizer_bos_eos_and_2048_truncation(gemma_onnx, data_dir):
     assert len(long) == 2048 and long[0] == 2 and long[-1] == 1 and truncated == 1
 
 
-def test_artifact_carries_the_gemma_notice(gemma_onnx, default_artifact):
+def test_artifact_carries_the_gemma_notice(gemma_onnx, minilm_artifact):
     for path in gemma_onnx.values():
         notice = (path / NOTICE).read_text()
         assert "Gemma Terms of Use" in notice and "ai.google.dev/gemma/terms" in notice
         assert NOTICE in read_manifest(path).files  # checksummed with the model files
-    assert not (default_artifact / NOTICE).exists()
+    assert not (minilm_artifact / NOTICE).exists()
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "tflite"])

@@ -59,7 +59,7 @@ def test_not_a_sentence_transformers_dir(tmp_path):
         export(tmp_path, tmp_path / "out", progress=lambda _: None)
 
 
-def test_embedder_converts_st_directory_once(minilm_dir, default_artifact, monkeypatch):
+def test_embedder_converts_st_directory_once(minilm_dir, minilm_artifact, monkeypatch):
     """A sentence-transformers directory given as `model` is converted into the cache, then reused."""
     from embedlite.models import resolve
 
@@ -68,7 +68,7 @@ def test_embedder_converts_st_directory_once(minilm_dir, default_artifact, monke
     mtime = (first / "model.onnx").stat().st_mtime_ns
     assert resolve(minilm_dir) == first and (first / "model.onnx").stat().st_mtime_ns == mtime
     a = Embedder(minilm_dir, device="cpu").embed(["same model, two routes"])
-    b = Embedder(default_artifact, device="cpu").embed(["same model, two routes"])
+    b = Embedder(minilm_artifact, device="cpu").embed(["same model, two routes"])
     np.testing.assert_allclose(a, b, atol=1e-6)
 
 

@@ -38,8 +38,8 @@ def test_int8_computes_in_int8_on_the_fused_graph(quantized):
     assert accurate["MatMulNBits"] == 36  # weight-only, all 6 projections of 6 layers: float compute
 
 
-def test_sizes(quantized, default_artifact):
-    fp32 = (default_artifact / "model.onnx").stat().st_size
+def test_sizes(quantized, minilm_artifact):
+    fp32 = (minilm_artifact / "model.onnx").stat().st_size
     assert quantized["int4"].report["bytes"] <= fp32 / 5
     assert quantized["int8"].report["bytes"] <= fp32 / 3
     assert quantized["int8-accurate"].report["bytes"] <= fp32 / 3

@@ -25,9 +25,9 @@ MAX_BODY = 1 << 20
 
 
 @pytest.fixture(scope="module")
-def server(default_artifact, tmp_path_factory):
+def server(minilm_artifact, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("serve")
-    proc = ServeProcess(tmp, "--model", str(default_artifact), "--api-key", KEY, "--store", f"{tmp / 'notes.db'}",
+    proc = ServeProcess(tmp, "--model", str(minilm_artifact), "--api-key", KEY, "--store", f"{tmp / 'notes.db'}",
                         "--max-queue", str(MAX_QUEUE), "--max-batch", "16", "--max-body-mb", str(MAX_BODY / 2**20),
                         "--workers", "2")
     yield proc

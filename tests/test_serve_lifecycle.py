@@ -37,9 +37,9 @@ def test_bad_settings_are_one_line_errors(tmp_path):
     assert "EMBEDLITE_API_KEY" in CliRunner().invoke(main, ["serve", "--help"]).output
 
 
-def test_sigterm_finishes_requests_in_flight_and_closes_the_store(default_artifact, tmp_path, sts_slice):
+def test_sigterm_finishes_requests_in_flight_and_closes_the_store(minilm_artifact, tmp_path, sts_slice):
     db = tmp_path / "notes.db"
-    server = ServeProcess(tmp_path, "--model", str(default_artifact), "--store", str(db))
+    server = ServeProcess(tmp_path, "--model", str(minilm_artifact), "--store", str(db))
     texts = [" ".join(sts_slice.sentences1[i:i + 8]) for i in range(48)]
     replies: list = []
     requests = [("/v1/embeddings", {"input": texts})] * 3 + [
@@ -60,9 +60,9 @@ def test_sigterm_finishes_requests_in_flight_and_closes_the_store(default_artifa
         assert store.count() == 48
 
 
-def test_kill_9_during_store_writes_keeps_every_acknowledged_write(default_artifact, tmp_path):
+def test_kill_9_during_store_writes_keeps_every_acknowledged_write(minilm_artifact, tmp_path):
     db = tmp_path / "crash.db"
-    args = ("--model", str(default_artifact), "--store", str(db))
+    args = ("--model", str(minilm_artifact), "--store", str(db))
     for trial in range(int(os.environ.get("EMBEDLITE_CRASH_TRIALS", "2"))):
         server = ServeProcess(tmp_path, *args)
         acknowledged: list[str] = []
@@ -102,8 +102,8 @@ def test_kill_9_during_store_writes_keeps_every_acknowledged_write(default_artif
         restarted.stop()
 
 
-def test_a_request_waiting_past_the_timeout_gets_503(default_artifact, tmp_path, sts_slice):
-    server = ServeProcess(tmp_path, "--model", str(default_artifact), "--timeout", "0.001")
+def test_a_request_waiting_past_the_timeout_gets_503(minilm_artifact, tmp_path, sts_slice):
+    server = ServeProcess(tmp_path, "--model", str(minilm_artifact), "--timeout", "0.001")
     texts = [" ".join(sts_slice.sentences1[i:i + 12]) for i in range(64)]
     status, headers, reply = server.request("POST", "/v1/embeddings", {"input": texts})
     assert status == 503 and reply["error"]["code"] == "timeout" and headers["retry-after"] == "1"

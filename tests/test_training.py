@@ -165,7 +165,7 @@ def test_toml_config_paths_overrides_and_bad_keys(minilm_dir, data_dir, tmp_path
         config_from_file(path)
 
 
-def test_two_processes_under_torchrun_follow_one(data_dir, default_artifact, tmp_path):
+def test_two_processes_under_torchrun_follow_one(data_dir, minilm_artifact, tmp_path):
     """torchrun --nproc-per-node 2: each process embeds half of every batch, the losses see the whole batch, only
     rank 0 writes; the first step's losses equal the single-process run's (up to dropout noise)."""
     import json

@@ -1,0 +1,73 @@
+"""The shipped recipes: they load and validate as they are, train on no test split, and run end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from embedlite.errors import EmbedliteError
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+
+
+def recipe(name: str, overrides: dict | None = None):
+    from embedlite.training import config_from_file
+
+    return config_from_file(RECIPES / f"{name}.toml", overrides)
+
+
+@pytest.mark.parametrize("name", ["embedlite-small", "embedlite-tiny"])
+def test_recipe_loads_validates_and_reads_no_test_split(name, data_dir):
+    config = recipe(name)
+    config.validate()
+    assert config.teacher == "all-mpnet-base-v2" and config.projection == "pca"
+    assert config.matryoshka_dims == (384, 256, 128, 64) and config.qat_bits == (8, 4)
+    assert [m.name for m in config.mixtures] == ["sentences", "reviews"]
+    for mixture in config.mixtures:
+        for source in mixture.train_texts:
+            assert source.path.resolve().is_relative_to(data_dir.resolve()), source.path
+            assert source.path.is_file(), source.path
+            assert "test" not in source.path.name and "dev" not in source.path.name, source.path
+
+
+def test_tiny_extends_small_with_its_own_student_and_output():
+    small, tiny = recipe("embedlite-small"), recipe("embedlite-tiny")
+    assert tiny.student_source == "paraphrase-MiniLM-L3-v2" and small.student_source == "all-MiniLM-L6-v2"
+    assert tiny.output.name == "embedlite-tiny" and small.output.name == "embedlite-small"
+    same = ("teacher", "projection", "matryoshka_dims", "hard_negatives", "epochs", "learning_rate", "qat_bits")
+    assert all(getattr(tiny, f) == getattr(small, f) for f in same)
+    assert [[s.path.resolve() for s in m.train_texts] for m in tiny.mixtures] == \
+        [[s.path.resolve() for s in m.train_texts] for m in small.mixtures]
+
+
+def test_recipes_that_extend_each_other_in_a_loop_fail(tmp_path):
+    from embedlite.training import config_from_file
+
+    (tmp_path / "a.toml").write_text('extends = "b.toml"\noutput = "x"\n')
+    (tmp_path / "b.toml").write_text('extends = "a.toml"\n')
+    with pytest.raises(EmbedliteError, match="in a loop"):
+        config_from_file(tmp_path / "a.toml")
+
+
+def test_tiny_recipe_runs_end_to_end(tmp_path):
+    """The tiny recipe as it is (L3 student, both mixtures, PCA projection, hard negatives, merge, int8+int4 QAT),
+    with a small teacher and a few hundred texts so it fits in a test."""
+    from sentence_transformers import SentenceTransformer
+
+    from embedlite.training import distill
+
+    config = recipe("embedlite-tiny", {"teacher": "all-MiniLM-L6-v2", "max_texts": 160, "batch_size": 32,
+                                       "max_seq_length": 32, "output": tmp_path / "tiny",
+                                       "cache_dir": tmp_path / "cache"})
+    out = distill(config, progress=False)
+    record = json.loads((out / "distill.json").read_text())
+    assert [p["name"] for p in record["phases"]] == ["sentences", "reviews", "qat"]
+    assert record["phases"][-1]["qat_bits"] == [8, 4] and record["texts"] > 160
+    assert (out / "runs" / "sentences").is_dir() and (out / "runs" / "reviews").is_dir()  # merged into `out`
+    student = SentenceTransformer(str(out), device="cpu")
+    assert student[0].auto_model.config.num_hidden_layers == 3
+    vectors = student.encode(["a man plays a guitar", "someone plays an instrument", "the stock market fell"])
+    assert vectors.shape == (3, 384)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
