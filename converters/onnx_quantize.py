@@ -34,7 +34,8 @@ def quantize(src: Path, dst: Path, precision: str) -> dict:
     """Write `src` (fp32 ONNX) at `precision` to `dst`, fused first where that helps; returns the fused ops."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
-    model, fused = onnx.load(str(src)), {}
+    model = onnx.load(str(src))
+    fused: dict[str, int] = {}
     if precision in FUSED_PRECISIONS:
         model, fused = fuse(model)
     if precision == "fp16":

@@ -9,6 +9,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -76,7 +77,7 @@ class VectorStore:
             from .embedder import Embedder
 
             embedder = Embedder(embedder)
-        self.embedder = embedder
+        self.embedder = cast("TextEmbedder | None", embedder)  # mypy does not narrow a union through hasattr
         exists = self.path.exists()
         self.read_only = read_only or (exists and not os.access(self.path, os.W_OK))
         if self.read_only and not exists:
@@ -158,6 +159,12 @@ class VectorStore:
     @property
     def model(self) -> dict | None:
         return self._settings["model"]
+
+    def _records_dim(self) -> int:
+        """The dim, where records exist: the first write sets it."""
+        if self.dim is None:
+            raise EmbedliteError(f"{self.path} holds records but no dim setting")
+        return self.dim
 
     def count(self) -> int:
         return self._conn.execute("SELECT count(*) FROM records").fetchone()[0]
@@ -309,15 +316,16 @@ class VectorStore:
     def get(self, ids: Sequence[str]) -> list[Record | None]:
         """Records by id, in the order asked; None where an id is absent."""
         ids = _check_ids(ids)
-        out = []
+        out: list[Record | None] = []
         for i in ids:
             row = self._conn.execute("SELECT id, text, metadata, vector FROM records WHERE id = ?", (i,)).fetchone()
             if row is None:
                 out.append(None)
                 continue
-            vector = codec.decode_matrix([row[3]], self.dim, self.quantization)[0]
+            dim = self._records_dim()
+            vector = codec.decode_matrix([row[3]], dim, self.quantization)[0]
             if self.quantization == "binary":
-                vector = np.unpackbits(vector)[: self.dim].astype(np.float32) * 2 - 1
+                vector = np.unpackbits(vector)[:dim].astype(np.float32) * 2 - 1
             out.append(Record(row[0], row[1], json.loads(row[2]) if row[2] else None, vector))
         return out
 
@@ -394,7 +402,8 @@ class VectorStore:
     def _ann_index(self) -> AnnIndex | None:
         if self._ann is None:
             try:
-                self._ann = AnnIndex(self.path, self.dim, self.metric, self.quantization, not self.read_only)
+                self._ann = AnnIndex(self.path, self._records_dim(), self.metric, self.quantization,
+                                     not self.read_only)
             except MissingDependencyError as exc:
                 warnings.warn(f"exact search over {self.count()} vectors: {exc}", stacklevel=4)
                 self.ann_threshold = None
@@ -426,25 +435,27 @@ class VectorStore:
         the change log (only the records written since), or by reading every vector where the log cannot say."""
         # data_version moves when another connection commits; this one's own writes set _cache_stale.
         version = self._conn.execute("PRAGMA data_version").fetchone()[0]
-        if self._cache is not None and version == self._cache_version and not self._cache_stale:
-            return self._cache
+        matrix = self._cache
+        if matrix is not None and version == self._cache_version and not self._cache_stale:
+            return matrix
         self._conn.execute("BEGIN")  # one snapshot for the log and the records read
         try:
-            if self._cache is None or not self._patch_matrix():
-                self._load_matrix()
+            if matrix is None or not self._patch_matrix(matrix):
+                matrix = self._load_matrix()
         finally:
             self._conn.execute("COMMIT")
         self._cache_version, self._cache_stale = version, False
         self._cache_updates += 1
-        return self._cache
+        return matrix
 
-    def _load_matrix(self) -> None:
+    def _load_matrix(self) -> VectorMatrix:
         self._cache = VectorMatrix(self.dim or 0, self.metric, self.quantization)
         self._cache.reset(self._conn.execute("SELECT rowid, vector FROM records ORDER BY rowid").fetchall())
         self._cache_seq = self._logged_through()
         self._cache_loads += 1
+        return self._cache
 
-    def _patch_matrix(self) -> bool:
+    def _patch_matrix(self, matrix: VectorMatrix) -> bool:
         """Apply the records logged since the matrix was current; False where it must be reloaded instead (the
         log was pruned past it, a file without a log, or so many changes that reading everything is cheaper)."""
         try:
@@ -454,11 +465,11 @@ class VectorStore:
             touched = np.fromiter((r[0] for r in self._conn.execute(newer, (self._cache_seq,))), dtype=np.int64)
         except sqlite3.OperationalError:  # a read-only file written before the change log existed
             return False
-        if len(touched) > RELOAD_SHARE * max(self._cache.size, 1):
+        if len(touched) > RELOAD_SHARE * max(matrix.size, 1):
             return False
         rows = self._conn.execute(f"SELECT rowid, vector FROM records WHERE rowid IN ({newer})",
                                   (self._cache_seq,)).fetchall()
-        if not self._cache.update(touched, rows):
+        if not matrix.update(touched, rows):
             return False
         self._cache_seq = self._logged_through()
         return True
@@ -471,7 +482,7 @@ class VectorStore:
 
     def _results(self, hits: list[tuple[int, float]]) -> list[SearchResult]:
         """The hits' records, in the hits' order (one query for all of them, not one per hit)."""
-        rows = {}
+        rows: dict[int, tuple] = {}
         for start in range(0, len(hits), 500):
             chunk = [rowid for rowid, _ in hits[start:start + 500]]
             rows.update((r[0], r[1:]) for r in self._conn.execute(

@@ -16,11 +16,15 @@ import os
 import sqlite3
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import vector_codec as codec
 from .errors import require
+
+if TYPE_CHECKING:
+    from usearch.index import Index
 
 MAGIC = b"EMBEDLITE-HNSW 1\n"
 CONNECTIVITY = 16  # HNSW "M"
@@ -53,12 +57,12 @@ class AnnIndex:
         require("usearch.index", "ann", "the HNSW index of large stores")
         self.path = index_path(db_path)
         self.dim, self.metric, self.quantization, self.writable = dim, metric, quantization, writable
-        self.index = None
+        self.index: Index | None = None
         self.seq = 0  # last change applied
         self.lagging = np.empty(0, dtype=np.int64)  # rowids changed after seq: not in the graph as they are now
         self.replayed = 0  # changes applied since the index was built or loaded
 
-    def _new(self):
+    def _new(self) -> Index:
         from usearch.index import Index
 
         if self.quantization == "binary":
@@ -72,6 +76,11 @@ class AnnIndex:
             metric, dtype = USEARCH_METRIC[self.metric], "f16"
         return Index(ndim=self.dim, metric=metric, dtype=dtype, connectivity=CONNECTIVITY,
                      expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH)
+
+    def _graph(self) -> Index:
+        if self.index is None:
+            raise RuntimeError(f"the HNSW index of {self.path} is not loaded: sync() it first")
+        return self.index
 
     def _header(self) -> dict:
         return {"dim": self.dim, "metric": self.metric, "quantization": self.quantization}
@@ -128,7 +137,8 @@ class AnnIndex:
         if len(keys) <= lag:
             self.lagging = keys.astype(np.int64)
             return
-        self.index.remove(keys[self.index.contains(keys)])
+        index = self._graph()
+        index.remove(keys[index.contains(keys)])
         self._add(conn.execute(f"SELECT rowid, vector FROM records WHERE rowid IN ({newer})", (self.seq,)).fetchall())
         self.replayed += len(keys)
         self.seq, self.lagging = max(self.seq, latest_change(conn)), np.empty(0, dtype=np.int64)
@@ -136,7 +146,7 @@ class AnnIndex:
     def _add(self, rows: list) -> None:
         if rows:
             keys = np.fromiter((r[0] for r in rows), dtype=np.uint64, count=len(rows))
-            self.index.add(keys, self._vectors([r[1] for r in rows]))
+            self._graph().add(keys, self._vectors([r[1] for r in rows]))
 
     def _vectors(self, blobs: list[bytes]) -> np.ndarray:
         return codec.decode_matrix(blobs, self.dim, self.quantization)  # float32 rows, or packed sign bits
@@ -190,13 +200,14 @@ class AnnIndex:
     def candidates(self, query: np.ndarray, count: int) -> np.ndarray:
         """Rowids of about the `count` nearest records, and the lagging ones (the caller re-scores them exactly;
         a rowid may come twice, and a deleted one may come)."""
-        count = min(count, len(self.index))
+        index = self._graph()
+        count = min(count, len(index))
         if count == 0:
             return self.lagging
-        self.index.expansion_search = max(EXPANSION_SEARCH, count)
+        index.expansion_search = max(EXPANSION_SEARCH, count)
         if self.quantization == "binary":
             query = np.packbits(query > 0)
-        found = self.index.search(query, count, threads=1).keys.astype(np.int64)
+        found = index.search(query, count, threads=1).keys.astype(np.int64)
         return np.concatenate([found, self.lagging]) if len(self.lagging) else found
 
 

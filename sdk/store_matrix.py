@@ -125,9 +125,11 @@ class VectorMatrix:
         """Score of each given row (default: all rows, dead ones -inf); higher is better."""
         rows = self._rows[:self.size] if slots is None else self._rows[slots]
         if self.int8:
+            if (scales := self._scales) is None:
+                raise RuntimeError("an int8 matrix without its row scales")
             query_scale = max(float(np.abs(query).max()), 1e-12) / 127.0
             scores = codec.int8_dots(rows, np.round(query / query_scale).astype(np.int8))
-            scores *= self._scales[:self.size] if slots is None else self._scales[slots]  # in place: 1M rows
+            scores *= scales[:self.size] if slots is None else scales[slots]  # in place: 1M rows
             scores *= np.float32(query_scale)
         else:
             scores = codec.scores(rows, query, self.metric, self.quantization)

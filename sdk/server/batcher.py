@@ -176,6 +176,7 @@ def _embed_batch(embedder: Embedder, batch) -> tuple[list, np.ndarray]:
     tokens: list = []
     ids: list[list[int]] = []
     for job, start, stop in batch:
+        part: list[list[int]] | ValueError
         try:
             part = embedder.tokenize(job.texts[start:stop], job.prompt)[0]
         except ValueError as exc:  # a text that is not valid Unicode fails its own request only

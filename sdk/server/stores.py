@@ -7,8 +7,10 @@ go through the server's batcher, so they share runtime calls, the queue limit an
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from starlette.requests import Request
@@ -27,22 +29,27 @@ SEARCH_FIELDS = ("query", "k", "mode", "filter", "exact")
 
 class StoreEmbedder:
     """What a VectorStore needs of an embedder (embedlite.protocols.TextEmbedder); called from a store's thread, it
-    embeds through the batcher, with the Embedder's own prompts."""
+    embeds through the batcher, with the Embedder's own prompts. dim, batch_size and show_progress are taken for the
+    protocol and ignored: the store's dim is the Embedder's, and the batcher makes the batches."""
 
     def __init__(self, embedder: Embedder, batcher: Batcher):
         self.manifest, self.dim, self.tasks = embedder.manifest, embedder.dim, embedder.tasks
         self._embedder, self._batcher = embedder, batcher
 
-    def embed(self, texts, task: str | None = None, **_) -> np.ndarray:
+    def embed(self, texts: str | Sequence[str], task: str | None = None, dim: int | None = None,
+              batch_size: int = 32, show_progress: bool | None = None) -> np.ndarray:
         return self._through_batcher(check_texts(texts), self._embedder.prompt(task))
 
-    def embed_query(self, texts, **_) -> np.ndarray:
+    def embed_query(self, texts: str | Sequence[str], dim: int | None = None, batch_size: int = 32,
+                    show_progress: bool | None = None) -> np.ndarray:
         return self._through_batcher(check_texts(texts), self._embedder.query_prompt)
 
-    def embed_documents(self, texts, titles=None, **_) -> np.ndarray:
-        texts = check_texts(texts)
+    def embed_documents(self, texts: str | Sequence[str], titles: str | Sequence[str | None] | None = None,
+                        dim: int | None = None, batch_size: int = 32,
+                        show_progress: bool | None = None) -> np.ndarray:
+        checked = check_texts(texts)
         titled = [with_prompt(self._embedder.document_prompt, t, title)
-                  for t, title in zip(texts, check_titles(titles, len(texts)))]
+                  for t, title in zip(checked, check_titles(titles, len(checked)))]
         return self._through_batcher(titled, "")
 
     def _through_batcher(self, texts: list[str], prompt: str) -> np.ndarray:
@@ -91,6 +98,11 @@ def _store(request: Request) -> ServedStore:
     return stores[name]
 
 
+def _ids(body: dict) -> Sequence[str]:
+    """The ids as sent: the store checks them, a missing or malformed one too, and says what is wrong."""
+    return cast("Sequence[str]", body.get("ids"))
+
+
 async def list_stores(request: Request) -> JSONResponse:
     stores: dict[str, ServedStore] = request.app.state.stores
     with client_errors():
@@ -111,7 +123,7 @@ async def _write(request: Request, upsert: bool) -> JSONResponse:
     write = store.upsert if upsert else store.add
 
     def run() -> dict:
-        written = write(body.get("ids"), vectors=body.get("vectors"), texts=body.get("texts"),
+        written = write(_ids(body), vectors=body.get("vectors"), texts=body.get("texts"),
                         metadata=body.get("metadata"))
         return {"written": written, "count": store.count()}
 
@@ -134,7 +146,7 @@ async def delete(request: Request) -> JSONResponse:
     store = served.store
 
     def run() -> dict:
-        return {"deleted": store.delete(body.get("ids")), "count": store.count()}
+        return {"deleted": store.delete(_ids(body)), "count": store.count()}
 
     with client_errors():
         return JSONResponse(await served.call(run))
@@ -145,7 +157,7 @@ async def get(request: Request) -> JSONResponse:
     body = await read_json(request)
     check_fields(body, ("ids",))
     with client_errors():
-        records = await served.call(served.store.get, body.get("ids"))
+        records = await served.call(served.store.get, _ids(body))
     return JSONResponse({"data": [None if r is None else {"id": r.id, "text": r.text, "metadata": r.metadata}
                                   for r in records]})
 
