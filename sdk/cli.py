@@ -13,7 +13,7 @@ import numpy as np
 from .errors import EmbedliteError
 
 MODEL_OPTION = click.option("--model", "-m", default=None,
-                            help="Artifact dir, sentence-transformers dir or hub id (default: all-MiniLM-L6-v2).")
+                            help="Artifact dir, sentence-transformers dir, hub id or name (default: the embedded one).")
 DEVICE_OPTION = click.option("--device", default="auto", show_default=True,
                              help="auto, cpu, cuda, coreml, directml, qnn, nnapi (ONNX); cpu, gpu, npu (LiteRT).")
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")

@@ -18,8 +18,8 @@ from .models import resolve
 class Embedder:
     """Embeds texts with a model artifact.
 
-    model: None (the default all-MiniLM-L6-v2), an artifact directory, a sentence-transformers
-    directory or hub id (converted once into the cache). dim: default Matryoshka dim.
+    model: None (the default: all-MiniLM-L6-v2 int8, shipped in the package), an artifact directory, a
+    sentence-transformers directory or hub id (converted once into the cache). dim: default Matryoshka dim.
     """
 
     def __init__(self, model: str | Path | None = None, device: str = "auto", dim: int | None = None,

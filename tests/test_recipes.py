@@ -22,7 +22,7 @@ def recipe(name: str, overrides: dict | None = None):
 def test_recipe_loads_validates_and_reads_no_test_split(name, data_dir):
     config = recipe(name)
     config.validate()
-    assert config.teacher == "all-mpnet-base-v2" and config.projection == "pca"
+    assert config.teacher == "all-mpnet-base-v2" and config.projection == "learned"
     assert config.matryoshka_dims == (384, 256, 128, 64) and config.qat_bits == (8, 4)
     assert [m.name for m in config.mixtures] == ["sentences", "reviews"]
     for mixture in config.mixtures:

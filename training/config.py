@@ -41,6 +41,9 @@ class DistillConfig:
     teacher's strongest ones, as Matryoshka truncation wants).
     hard_negatives: each text's nearest other texts by the teacher (near-duplicates skipped) are mined; every
     batch pairs its texts with one of their neighbours, so the contrastive and geometry losses see close pairs.
+    match_weight, nce_weight, spread_out_weight: the weights of embedding matching, the contrastive loss and the
+    spread-out regulariser beside geometry matching (weight 1); same_tower_negatives adds the other students'
+    embeddings to the contrastive loss's negatives.
     qat_bits: after training (and merging), `qat_epochs` more epochs with weights fake-quantized to these
     bit widths in turn (blocks of `qat_block` along the input, as the int8/int4 exports quantize)."""
 
@@ -60,6 +63,7 @@ class DistillConfig:
     batch_size: int = 64
     learning_rate: float = 1e-4
     temperature: float = 0.05
+    match_weight: float = 1.0
     nce_weight: float = 1.0
     same_tower_negatives: bool = True
     spread_out_weight: float = 1.0

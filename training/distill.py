@@ -191,12 +191,13 @@ def _train(model, texts: list[str], targets: np.ndarray, neighbours: np.ndarray 
             teacher = space.teacher[idx]
             if space.reduced is None:
                 full = space.map(embeddings)
-                parts = {"match": losses.embedding_matching(full, teacher),
+                parts = {"match": config.match_weight * losses.embedding_matching(full, teacher),
                          "nce": config.nce_weight * losses.info_nce(full, teacher, config.temperature,
                                                                     config.same_tower_negatives)}
             else:
                 reduced = space.reduced[idx]
-                parts = {f"match@{d}": losses.embedding_matching(embeddings[:, :d], reduced[:, :d]) / len(dims)
+                parts = {f"match@{d}": config.match_weight / len(dims)
+                         * losses.embedding_matching(embeddings[:, :d], reduced[:, :d])
                          for d in dims}
                 parts["nce"] = config.nce_weight * losses.info_nce(embeddings, reduced, config.temperature,
                                                                    config.same_tower_negatives)

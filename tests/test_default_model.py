@@ -1,0 +1,65 @@
+"""The default model ships inside the package: it loads without torch, passes its checksums, and scores where its
+model card says."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CARD = Path(__file__).resolve().parents[1] / "MODEL_CARD.md"
+
+
+def card_figure() -> float:
+    """The STS-B slice score MODEL_CARD.md states for the embedded artifact."""
+    match = re.search(r"test suite's slice[^|]*\|\s*([01]\.\d{4})", CARD.read_text(encoding="utf-8"))
+    assert match, "MODEL_CARD.md states no score on the test suite's STS-B slice"
+    return float(match.group(1))
+
+
+def test_embedded_default_is_an_int8_onnx_artifact_that_passes_its_checksums():
+    from embedlite.artifact import read_manifest
+    from embedlite.models import DEFAULT_MODEL, EMBEDDED, resolve
+
+    assert resolve(None) == EMBEDDED != resolve(DEFAULT_MODEL)  # by name: the fp32 conversion, as before
+    manifest = read_manifest(EMBEDDED, verify=True)  # size and sha256 of every file
+    assert manifest.name == DEFAULT_MODEL and manifest.format == "onnx" and manifest.precision == "int8"
+    assert sum(f.stat().st_size for f in EMBEDDED.iterdir()) <= 30e6
+
+
+def test_embedded_default_runs_without_torch_and_scores_as_its_card_says(data_dir):
+    """In a fresh process where torch and transformers cannot be imported: the default embeds the first 300 STS-B
+    test pairs (the slice the card names) to the card's Spearman."""
+    code = ("import sys, json\n"
+            "for name in ('torch', 'transformers', 'sentence_transformers'): sys.modules[name] = None\n"
+            "import embedlite\n"
+            "from embedlite.evaluation import load_sts, sts_spearman\n"
+            f"data = load_sts({str(data_dir / 'stsb' / 'sts-test.csv')!r}, limit=300)\n"
+            "print(json.dumps({'spearman': sts_spearman(embedlite.Embedder(), data), "
+            "'shape': list(embedlite.embed(['x', 'y']).shape)}))\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["shape"] == [2, 384]
+    assert out["spearman"] == pytest.approx(card_figure(), abs=5e-4)
+
+
+def test_a_damaged_embedded_model_is_named(tmp_path):
+    import shutil
+
+    from embedlite import Embedder
+    from embedlite.errors import ArtifactError
+    from embedlite.models import EMBEDDED
+
+    copy = tmp_path / "default"
+    shutil.copytree(EMBEDDED, copy)
+    model = next(p for p in copy.iterdir() if p.suffix == ".onnx")
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    model.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match="sha256"):
+        Embedder(copy)
