@@ -64,7 +64,7 @@ def test_tiny_recipe_runs_end_to_end(tmp_path):
     out = distill(config, progress=False)
     record = json.loads((out / "distill.json").read_text())
     assert [p["name"] for p in record["phases"]] == ["sentences", "reviews", "qat"]
-    assert record["phases"][-1]["qat_bits"] == [8, 4] and record["texts"] > 160
+    assert record["phases"][-1]["qat_bits"] == [8, 4] and record["texts"] >= 160  # both start with STS-B train
     assert (out / "runs" / "sentences").is_dir() and (out / "runs" / "reviews").is_dir()  # merged into `out`
     student = SentenceTransformer(str(out), device="cpu")
     assert student[0].auto_model.config.num_hidden_layers == 3
