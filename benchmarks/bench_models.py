@@ -7,7 +7,8 @@ dim, and CPU sentences/s; plus each recipe's training time. --split dev evaluate
 (STS-B dev, a retrieval set derived from it the way stsb-retrieval is from test, amazon train -> dev): the
 splits that choose between models.
 
-    python benchmarks/bench_models.py --threads 2 [--models DIR] [--split dev] [--only M,M] [--precisions P,P]
+    python benchmarks/bench_models.py --threads 2 [--models DIR] [--split dev] [--only M,M] [--precisions P,P] [--no-speed]
+    python benchmarks/bench_models.py --speed-only --work DIR    (the artifacts of a run, timed side by side)
 """
 
 from __future__ import annotations
@@ -118,6 +119,8 @@ def main() -> None:
     parser.add_argument("--only", default=",".join(MODELS), help="comma-separated model names")
     parser.add_argument("--precisions", default=",".join(PRECISIONS), help="comma-separated ONNX precisions")
     parser.add_argument("--no-speed", action="store_true", help="quality only (for runs beside other work)")
+    parser.add_argument("--speed-only", action="store_true",
+                        help="sentences/s of the artifacts an earlier run left in --work, side by side, alone")
     parser.add_argument("--work", type=Path, default=None)
     args = parser.parse_args()
 
@@ -127,6 +130,8 @@ def main() -> None:
     from embedlite.evaluation import load_retrieval, load_sts, retrieval_from_sts, retrieval_scores, sts_spearman
 
     work = args.work or Path(tempfile.mkdtemp(prefix="embedlite-models-"))
+    if args.speed_only:
+        return speed_table(work, args)
     sts = load_sts(DATA / "stsb" / f"sts-{args.split}.csv")
     retrieval = load_retrieval(DATA / "stsb-retrieval") if args.split == "test" else retrieval_from_sts(sts)
     reviews = amazon(args.split)
@@ -153,6 +158,34 @@ def main() -> None:
                 print(name, row["precision"], dim, json.dumps(row["dims"][dim]), file=sys.stderr)
             rows.append(row)
     report(rows, training, args)
+
+
+def speed_table(work: Path, args, rounds: int = 3) -> None:
+    """Every artifact under work/artifacts, in alternating rounds (best round kept), beside all-MiniLM-L6-v2 at
+    the same precision."""
+    from embedlite import Embedder
+    from embedlite.artifact import read_manifest
+    from embedlite.evaluation import load_sts
+
+    texts = load_sts(DATA / "stsb" / "sts-test.csv")
+    texts = texts.sentences1 + texts.sentences2
+    found = sorted(p.parent for p in (work / "artifacts").glob("**/manifest.json"))
+    models = {p: Embedder(p, device="cpu", threads=args.threads) for p in found}
+    best = dict.fromkeys(found, 0.0)
+    for _ in range(rounds):
+        for path, embedder in models.items():
+            best[path] = max(best[path], speed(embedder, texts))
+    rows = {(read_manifest(p).name, read_manifest(p).precision): v for p, v in best.items()}
+    lines = ["# Sentences/s of each model's ONNX artifacts, side by side", "",
+             f"Command: `python benchmarks/bench_models.py --speed-only --work DIR --threads {args.threads}` (DIR: "
+             "the artifacts of the quality run). Batch 32 over the 2758 STS-B test sentences, each artifact in "
+             f"{rounds} alternating rounds, best kept; this process alone on the machine.", "",
+             "| model | precision | sent/s | × all-MiniLM-L6-v2 (same precision) |", "|---|---|---:|---:|"]
+    for (name, precision), value in sorted(rows.items()):
+        base = rows.get(("all-MiniLM-L6-v2", precision))
+        lines.append(f"| {name} | {precision} | {value:.0f} | {value / base:.2f} |" if base else
+                     f"| {name} | {precision} | {value:.0f} | |")
+    write_markdown("models_speed.md", lines)
 
 
 def report(rows: list[dict], training: dict, args) -> None:
