@@ -7,7 +7,8 @@ dim, and CPU sentences/s; plus each recipe's training time. --split dev evaluate
 (STS-B dev, a retrieval set derived from it the way stsb-retrieval is from test, amazon train -> dev): the
 splits that choose between models.
 
-    python benchmarks/bench_models.py --threads 2 [--models DIR] [--split dev] [--only M,M] [--precisions P,P] [--no-speed]
+    python benchmarks/bench_models.py --threads 2 [--models DIR] [--split dev] [--only M,M] [--precisions P,P]
+        [--no-speed]
     python benchmarks/bench_models.py --speed-only --work DIR    (the artifacts of a run, timed side by side)
 """
 
@@ -229,7 +230,8 @@ def report(rows: list[dict], training: dict, args) -> None:
             lines.append(f"| {name} | {t['texts']} | {t['steps']} | {t['seconds'].get('teacher', 0):.0f} "
                          f"| {t['seconds']['total']:.0f} |")
     write_markdown(f"models{suffix}.md", lines)
-    plot(rows, f"models{suffix}.png")
+    if not any(np.isnan(r["sent_per_s"]) for r in rows):  # quality vs speed needs the speed
+        plot(rows, f"models{suffix}.png")
 
 
 def _row(r: dict, dim: int) -> str:

@@ -2,8 +2,8 @@
 
 A write does not drop the matrix: appended records go into spare rows (capacity grows by half when full),
 replaced ones overwrite their row, deleted ones are marked dead (never scored) until dead rows are a quarter of the
-matrix, which is then compacted. int8 vectors stay int8 and are scored with numkong's SIMD int8 dot products where
-numkong is installed (it comes with usearch: embedlite[ann]); otherwise rows are decoded to float32 for numpy.
+matrix, which is then compacted. int8 vectors stay int8 in memory (a quarter of float32) and are decoded a block at
+a time to score a float32 query: an int8 query would reorder near ties, and the Kotlin and Swift stores rank as this.
 """
 
 from __future__ import annotations
@@ -15,12 +15,15 @@ from . import vector_codec as codec
 HEADROOM = 16  # a loaded matrix keeps 1/16 spare rows, so the first writes after a load copy nothing
 
 
+DECODE_BLOCK = 65536  # int8 rows decoded to float32 at a time to be scored
+
+
 class VectorMatrix:
     """Rows by rowid. `slots_of` maps rowids to live rows; `scores` scores live rows against a query."""
 
     def __init__(self, dim: int, metric: str, quantization: str):
         self.dim, self.metric, self.quantization = dim, metric, quantization
-        self.int8 = quantization == "int8" and metric != "l2" and codec.int8_kernel() is not None
+        self.int8 = quantization == "int8" and metric != "l2"
         self.size = 0  # rows in use, live or dead
         self.count = 0  # live rows
         self._rowids = np.empty(0, dtype=np.int64)
@@ -127,10 +130,11 @@ class VectorMatrix:
         if self.int8:
             if (scales := self._scales) is None:
                 raise RuntimeError("an int8 matrix without its row scales")
-            query_scale = max(float(np.abs(query).max()), 1e-12) / 127.0
-            scores = codec.int8_dots(rows, np.round(query / query_scale).astype(np.int8))
-            scores *= scales[:self.size] if slots is None else scales[slots]  # in place: 1M rows
-            scores *= np.float32(query_scale)
+            scales = scales[:self.size] if slots is None else scales[slots]
+            scores = np.empty(len(rows), dtype=np.float32)
+            for start in range(0, len(rows), DECODE_BLOCK):
+                block = slice(start, start + DECODE_BLOCK)
+                scores[block] = (rows[block].astype(np.float32) * scales[block, None]) @ query
         else:
             scores = codec.scores(rows, query, self.metric, self.quantization)
         if slots is None and self.count != self.size:

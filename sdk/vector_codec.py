@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 QUANTIZATIONS = ("float32", "float16", "int8", "binary")
@@ -76,24 +74,6 @@ def decode_int8(blobs: list[bytes], dim: int) -> tuple[np.ndarray, np.ndarray]:
     """int8 blobs -> (codes (n, dim) int8, scales (n,) float32), for scoring without decoding to float."""
     rows = np.frombuffer(b"".join(blobs), np.uint8).reshape(len(blobs), 4 + dim)
     return np.ascontiguousarray(rows[:, 4:]).view(np.int8), rows[:, :4].copy().view("<f4").ravel()
-
-
-@functools.cache
-def int8_kernel():
-    """numkong (installed with usearch, embedlite[ann]) for SIMD int8 dot products, or None."""
-    try:
-        import numkong
-    except ImportError:
-        return None
-    return numkong
-
-
-def int8_dots(codes: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """codes @ query for int8 rows and an int8 query, as float32 (exact up to dim 1040)."""
-    out = np.empty(len(codes), dtype=np.float32)
-    if len(codes):
-        int8_kernel().dot(codes, query, out=out)
-    return out
 
 
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint16)
