@@ -242,7 +242,7 @@ def main() -> None:
         "k=10, one query at a time; recall@10 against exact float32 search. "
         f"HNSW: M={CONNECTIVITY}, efConstruction={EXPANSION_ADD}, ef={EXPANSION_SEARCH} for both usearch (embedlite, "
         "i8 graph) and faiss (float32 graph); embedlite re-scores 64 HNSW candidates from the stored vectors; "
-        "its exact int8 search decodes the int8 vectors a block at a time against the float32 query. "
+        "its exact int8 search scores the int8 vectors decoded to float32 against the float32 query. "
         "'build s' is the index build on first search (2 threads). 'random': iid Gaussian directions, searched with "
         f"{args.queries} noisy copies of stored vectors, the worst case for graph indexes. 'MiniLM embeddings': "
         f"all-MiniLM-L6-v2 (dim 256) embeddings of {REAL_TEXTS:,} distinct real texts (SST-2 and STS-B train/dev "

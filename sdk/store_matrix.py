@@ -2,8 +2,8 @@
 
 A write does not drop the matrix: appended records go into spare rows (capacity grows by half when full),
 replaced ones overwrite their row, deleted ones are marked dead (never scored) until dead rows are a quarter of the
-matrix, which is then compacted. int8 vectors stay int8 in memory (a quarter of float32) and are decoded a block at
-a time to score a float32 query: an int8 query would reorder near ties, and the Kotlin and Swift stores rank as this.
+matrix, which is then compacted. int8 vectors are decoded to float32 once, as they enter the matrix, and scored
+against the float32 query as the Kotlin and Swift stores score them (an int8 query would reorder near ties).
 """
 
 from __future__ import annotations
@@ -15,25 +15,19 @@ from . import vector_codec as codec
 HEADROOM = 16  # a loaded matrix keeps 1/16 spare rows, so the first writes after a load copy nothing
 
 
-DECODE_BLOCK = 65536  # int8 rows decoded to float32 at a time to be scored
-
-
 class VectorMatrix:
     """Rows by rowid. `slots_of` maps rowids to live rows; `scores` scores live rows against a query."""
 
     def __init__(self, dim: int, metric: str, quantization: str):
         self.dim, self.metric, self.quantization = dim, metric, quantization
-        self.int8 = quantization == "int8" and metric != "l2"
         self.size = 0  # rows in use, live or dead
         self.count = 0  # live rows
         self._rowids = np.empty(0, dtype=np.int64)
         self._live = np.empty(0, dtype=bool)
-        self._rows, self._scales = self._decode([])
+        self._rows = self._decode([])
 
-    def _decode(self, blobs: list[bytes]) -> tuple[np.ndarray, np.ndarray | None]:
-        if self.int8:
-            return codec.decode_int8(blobs, self.dim)
-        return codec.decode_matrix(blobs, self.dim, self.quantization), None
+    def _decode(self, blobs: list[bytes]) -> np.ndarray:
+        return codec.decode_matrix(blobs, self.dim, self.quantization)
 
     # -- changing ------------------------------------------------------------------------------------
     def reset(self, rows: list[tuple[int, bytes]]) -> None:
@@ -41,7 +35,7 @@ class VectorMatrix:
         self.size = self.count = 0
         self._rowids = np.empty(0, dtype=np.int64)
         self._live = np.empty(0, dtype=bool)
-        self._rows, self._scales = self._decode([])
+        self._rows = self._decode([])
         self._append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)), [r[1] for r in rows],
                      spare=len(rows) // HEADROOM)
 
@@ -57,10 +51,7 @@ class VectorMatrix:
             return False
         if found.any():
             at = slots[found]
-            replaced, scales = self._decode([rows[i][1] for i in np.flatnonzero(found)])
-            self._rows[at] = replaced
-            if self._scales is not None:
-                self._scales[at] = scales
+            self._rows[at] = self._decode([rows[i][1] for i in np.flatnonzero(found)])
             self._live[at] = True
         gone_slots, gone_found = self._find(np.setdiff1d(np.asarray(touched, dtype=np.int64), ids))
         self._live[gone_slots[gone_found]] = False
@@ -81,14 +72,12 @@ class VectorMatrix:
         return slots, rowids[slots] == ids
 
     def _append(self, ids: np.ndarray, blobs: list[bytes], spare: int) -> None:
-        rows, scales = self._decode(blobs)
+        rows = self._decode(blobs)
         end = self.size + len(ids)
         if end > len(self._rowids):
             self._grow(end + spare)
         self._rowids[self.size:end] = ids
         self._rows[self.size:end] = rows
-        if self._scales is not None:
-            self._scales[self.size:end] = scales
         self._live[self.size:end] = True
         self.size = end
         self.count += len(ids)
@@ -100,14 +89,10 @@ class VectorMatrix:
             return out
 
         self._rowids, self._live, self._rows = grown(self._rowids), grown(self._live), grown(self._rows)
-        if self._scales is not None:
-            self._scales = grown(self._scales)
 
     def _compact(self) -> None:
         keep = np.flatnonzero(self._live[:self.size])
         self._rowids, self._rows = self._rowids[keep], self._rows[keep]
-        if self._scales is not None:
-            self._scales = self._scales[keep]
         self._live = np.ones(len(keep), dtype=bool)
         self.size = self.count = len(keep)
 
@@ -127,16 +112,7 @@ class VectorMatrix:
     def scores(self, query: np.ndarray, slots: np.ndarray | None = None) -> np.ndarray:
         """Score of each given row (default: all rows, dead ones -inf); higher is better."""
         rows = self._rows[:self.size] if slots is None else self._rows[slots]
-        if self.int8:
-            if (scales := self._scales) is None:
-                raise RuntimeError("an int8 matrix without its row scales")
-            scales = scales[:self.size] if slots is None else scales[slots]
-            scores = np.empty(len(rows), dtype=np.float32)
-            for start in range(0, len(rows), DECODE_BLOCK):
-                block = slice(start, start + DECODE_BLOCK)
-                scores[block] = (rows[block].astype(np.float32) * scales[block, None]) @ query
-        else:
-            scores = codec.scores(rows, query, self.metric, self.quantization)
+        scores = codec.scores(rows, query, self.metric, self.quantization)
         if slots is None and self.count != self.size:
             scores[~self._live[:self.size]] = -np.inf
         return scores

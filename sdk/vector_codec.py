@@ -70,12 +70,6 @@ def decode_matrix(blobs: list[bytes], dim: int, quantization: str) -> np.ndarray
     return np.frombuffer(raw, np.uint8).reshape(len(blobs), (dim + 7) // 8).copy()
 
 
-def decode_int8(blobs: list[bytes], dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """int8 blobs -> (codes (n, dim) int8, scales (n,) float32), for scoring without decoding to float."""
-    rows = np.frombuffer(b"".join(blobs), np.uint8).reshape(len(blobs), 4 + dim)
-    return np.ascontiguousarray(rows[:, 4:]).view(np.int8), rows[:, :4].copy().view("<f4").ravel()
-
-
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint16)
 
 
