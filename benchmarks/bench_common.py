@@ -12,6 +12,16 @@ RESULTS = Path(__file__).resolve().parent / "results"
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared/data beside the clone
 
 
+def default_model_label() -> str:
+    """What embed() runs with no model named, e.g. "all-MiniLM-L6-v2 ONNX int8" (tables name it, not assume it)."""
+    import json
+
+    from embedlite.models import default_artifact
+
+    manifest = json.loads((default_artifact() / "manifest.json").read_text(encoding="utf-8"))
+    return f"{manifest['name']} {manifest['format'].upper()} {manifest['precision']}"
+
+
 def write_markdown(name: str, lines: list[str]) -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / name).write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -1,4 +1,5 @@
-"""embedlite (ONNX fp32) vs sentence-transformers (PyTorch fp32) on all-MiniLM-L6-v2, same STS-B sentences.
+"""embedlite's default (the embedded all-MiniLM-L6-v2 ONNX int8) vs sentence-transformers (PyTorch fp32) on the same
+weights and STS-B sentences.
 
 Each engine runs in its own subprocess (so peak RSS is its own), alternating, several rounds; the table gives
 medians. Usage: python benchmarks/bench_embed.py [--data ../shared/data] [--rounds 5] [--threads 2]
@@ -16,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench_common import DATA, write_markdown
+from bench_common import DATA, default_model_label, write_markdown
 
 
 def sentences(data: Path) -> list[str]:
@@ -75,9 +76,7 @@ def main() -> None:
         print(json.dumps(worker(args.worker, args.data, args.threads, args.batch1)))
         return
 
-    from embedlite.models import default_artifact
-
-    default_artifact()  # convert once before timing
+    label = default_model_label()
     runs: dict[str, list[dict]] = {"embedlite": [], "sentence-transformers": []}
     for r in range(args.rounds):
         for engine in runs:
@@ -94,7 +93,7 @@ def main() -> None:
     elm, stm = med["embedlite"], med["sentence-transformers"]
     n = runs["embedlite"][0]["sentences"]
     lines = [
-        "# embedlite vs sentence-transformers: all-MiniLM-L6-v2, fp32, CPU",
+        "# embedlite's default vs sentence-transformers: all-MiniLM-L6-v2, CPU",
         "",
         f"Command: `python benchmarks/bench_embed.py --rounds {args.rounds} --threads {args.threads}`",
         f"Machine: {platform.machine()}, {args.threads} threads, Python {platform.python_version()}. "
@@ -104,7 +103,7 @@ def main() -> None:
         "",
         "| engine | batch 1 sent/s | batch 32 sent/s | peak RSS MB |",
         "|---|---:|---:|---:|",
-        f"| embedlite (onnxruntime fp32) | {el['batch1']:.1f} ({elm['batch1']:.1f}) "
+        f"| embedlite default ({label}, onnxruntime) | {el['batch1']:.1f} ({elm['batch1']:.1f}) "
         f"| {el['batch32']:.1f} ({elm['batch32']:.1f}) | {elm['rss_mb']:.0f} |",
         f"| sentence-transformers (PyTorch fp32) | {st['batch1']:.1f} ({stm['batch1']:.1f}) "
         f"| {st['batch32']:.1f} ({stm['batch32']:.1f}) | {stm['rss_mb']:.0f} |",

@@ -28,7 +28,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench_common import DATA, write_markdown
+from bench_common import DATA, default_model_label, write_markdown
 from bench_embed import sentences
 
 WRK_SCRIPT = r"""
@@ -174,9 +174,6 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("this benchmark needs wrk: apt-get install wrk")
-    from embedlite.models import default_artifact
-
-    artifact = default_artifact()  # converted once, before anything is timed
     texts = sentences(args.data)
     base = in_process(texts)
     print(f"in process: {base}", file=sys.stderr)
@@ -184,7 +181,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "post.lua"
         script.write_text(WRK_SCRIPT, encoding="utf-8")
-        server = Server(Path(tmp) / "serve.log", ["--model", str(artifact), *args.serve_args.split()])
+        server = Server(Path(tmp) / "serve.log", args.serve_args.split())
         try:
             for size in (int(s) for s in args.sizes.split(",")):
                 body_file = bodies(texts, size, Path(tmp) / f"bodies{size}.jsonl")
@@ -194,13 +191,13 @@ def main() -> None:
                     print(f"{clients} clients x {size}: {rows[-1]}", file=sys.stderr)
         finally:
             server.stop()
-    write_markdown(args.out, report(rows, base, server.max_queue, args))
+    write_markdown(args.out, report(rows, base, server.max_queue, args, default_model_label()))
 
 
-def report(rows: list[dict], base: dict, queue: int, args) -> list[str]:
+def report(rows: list[dict], base: dict, queue: int, args, model: str) -> list[str]:
     wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split("[")[0].strip()
     lines = [
-        "# embedlite serve under load: all-MiniLM-L6-v2, fp32, CPU",
+        f"# embedlite serve under load: {model} (the embedded default), CPU",
         "",
         f"Command: `python benchmarks/bench_serve.py --duration {args.duration} --clients {args.clients} "
         f"--sizes {args.sizes}" + (f" --serve-args '{args.serve_args}'`" if args.serve_args else "`"),
