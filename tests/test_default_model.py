@@ -21,14 +21,28 @@ def card_figure() -> float:
     return float(match.group(1))
 
 
-def test_embedded_default_is_an_int8_onnx_artifact_that_passes_its_checksums():
+def test_embedded_default_is_an_int8_weight_onnx_artifact_that_passes_its_checksums():
     from embedlite.artifact import read_manifest
     from embedlite.models import DEFAULT_MODEL, EMBEDDED, resolve
 
     assert resolve(None) == EMBEDDED != resolve(DEFAULT_MODEL)  # by name: the fp32 conversion, as before
     manifest = read_manifest(EMBEDDED, verify=True)  # size and sha256 of every file
-    assert manifest.name == DEFAULT_MODEL and manifest.format == "onnx" and manifest.precision == "int8"
+    assert manifest.name == DEFAULT_MODEL and manifest.format == "onnx" and manifest.precision == "int8-accurate"
     assert sum(f.stat().st_size for f in EMBEDDED.iterdir()) <= 30e6
+
+
+def test_embedded_default_gives_a_text_the_same_vector_whatever_its_batch(sts_slice):
+    """Float compute: a text's vector does not depend on the texts embedded with it (the int8 speed precision's
+    per-tensor activation scales would move it by up to 0.07)."""
+    import numpy as np
+
+    import embedlite
+
+    texts = sts_slice.sentences1[:64]
+    together = embedlite.embed(texts)
+    alone = np.vstack([embedlite.embed([t]) for t in texts[:8]])
+    np.testing.assert_allclose(embedlite.embed(texts[::-1])[::-1], together, atol=1e-6)
+    np.testing.assert_allclose(alone, together[:8], atol=1e-6)
 
 
 def test_embedded_default_runs_without_torch_and_scores_as_its_card_says(data_dir):
