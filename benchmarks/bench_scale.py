@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from bench_common import DATA, write_markdown
+from bench_common import DATA, default_model_label, write_markdown
 from bench_store import real_texts
 
 CACHE = Path(__file__).resolve().parent / ".cache" / "scale"
@@ -153,17 +153,18 @@ def same_vectors(a: Path, b: Path) -> float:
 
 
 def report(singles: list[dict], rays: list[dict], stored: dict | None, command: str) -> list[str]:
+    label = default_model_label()
     lines = [
         "# Scale-out: embed-file in one process and on Ray Data; bulk import into the store", "",
         f"Command: `{command}`", "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores; nothing else running. Model all-MiniLM-L6-v2 "
-        "(ONNX fp32, dim 384, float32 vectors, texts kept). Texts: distinct real texts (SST-2 and STS-B sentences, "
-        "then 8/16/32-word windows of the Amazon reviews, stride 2), from Parquet. Each run is a new process; "
-        "sentences/s over the whole run for one process (model load included), over the embedding for Ray (its "
-        "start-up apart). Peak RSS: one process, the kernel's maxrss; Ray, the sum over the driver and every Ray "
-        "process (polled, shared pages counted in each). Ray: a local cluster with this machine's cores; each worker "
-        "reserves (cores - 1) / workers CPUs (one left to Ray's read and write tasks) and runs cores // workers "
-        "onnxruntime threads.", "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores; "
+        f"nothing else running. Model: the default, {label} (dim 384, float32 vectors, texts kept). Texts: "
+        "distinct real texts (SST-2 and STS-B sentences, then 8/16/32-word windows of the Amazon reviews, "
+        "stride 2), from Parquet. Each run is a new process; sentences/s over the whole run for one process "
+        "(model load included), over the embedding for Ray (its start-up apart). Peak RSS: one process, the "
+        "kernel's maxrss; Ray, the sum over the driver and every Ray process (polled, shared pages counted in"
+        " each). Ray: a local cluster with this machine's cores; each worker reserves (cores - 1) / workers "
+        "CPUs (one left to Ray's read and write tasks) and runs cores // workers onnxruntime threads.", "",
         "| run | texts | seconds | sentences/s | peak RSS MB | Ray start-up s |", "|---|---:|---:|---:|---:|---:|"]
     for r in singles + rays:
         startup = f"{r['startup']:.1f}" if "startup" in r else ""
