@@ -227,7 +227,7 @@ def main() -> None:
     singles = [single(paths[n], n) for n in sorted(set(sizes + [ray_rows]))]
     rays = [ray(paths[ray_rows], ray_rows, int(w)) for w in args.workers.split(",")]
     stored = import_store(singles[-1]["path"], singles[-1]["rows"])
-    command = "python benchmarks/bench_scale.py" + (" --smoke" if args.smoke else "")
+    command = " ".join(["python benchmarks/bench_scale.py", *sys.argv[1:]])
     lines = report(singles, rays, stored, command)
     if args.smoke:
         print("\n".join(lines))  # a smoke run checks the script; it records no figures
