@@ -18,6 +18,7 @@ import argparse
 import json
 import platform
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -232,8 +233,7 @@ def main() -> None:
             if n <= 100_000:
                 rows += sqlite_vec_rows(name, vectors, queries, truth)
 
-    cmd = "python benchmarks/bench_store.py" + (" --million" if args.million else "") + (
-        f" --ef {args.ef}" if len(efs) > 1 else "")
+    cmd = " ".join(["python benchmarks/bench_store.py", *sys.argv[1:]])
     lines = [
         "# VectorStore: insert throughput, exact and HNSW search, file size; faiss and sqlite-vec beside it", "",
         f"Command: `{cmd}`", "",
