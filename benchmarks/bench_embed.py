@@ -1,5 +1,5 @@
-"""embedlite's default (the embedded all-MiniLM-L6-v2 ONNX int8) vs sentence-transformers (PyTorch fp32) on the same
-weights and STS-B sentences.
+"""embedlite's default (the all-MiniLM-L6-v2 artifact embedded in the package) vs sentence-transformers (PyTorch
+fp32) on the same weights and STS-B sentences.
 
 Each engine runs in its own subprocess (so peak RSS is its own), alternating, several rounds; the table gives
 medians. Usage: python benchmarks/bench_embed.py [--data ../shared/data] [--rounds 5] [--threads 2]

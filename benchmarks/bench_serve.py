@@ -198,12 +198,11 @@ def main() -> None:
     # This machine's speed drifts over minutes (a shared host): the baseline is taken before and after the levels,
     # and the ratios use the faster of the two.
     after = in_process(texts)
+    write_markdown(args.out, report(rows, before, after, server.max_queue, args, default_model_label()))
+
+
+def report(rows: list[dict], before: dict, after: dict, queue: int, args, model: str) -> list[str]:
     base = {k: max(before[k], after[k]) for k in before}
-    base["runs"] = f"{before['batch32']:.1f} before, {after['batch32']:.1f} after the levels"
-    write_markdown(args.out, report(rows, base, server.max_queue, args, default_model_label()))
-
-
-def report(rows: list[dict], base: dict, queue: int, args, model: str) -> list[str]:
     wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split("[")[0].strip()
     lines = [
         f"# embedlite serve under load: {model} (the embedded default), CPU",
@@ -216,7 +215,8 @@ def report(rows: list[dict], base: dict, queue: int, args, model: str) -> list[s
         "",
         f"In process, the same sentences: Embedder.embed batch 32 **{base['batch32']:.1f}** sentences/s, "
         f"32 random sentences per call {base['random32']:.1f}, batch 1 {base['batch1']:.1f} sentences/s (best of 3; "
-        f"batch 32: {base['runs']}; the ratios use the faster).",
+        f"batch 32: {before['batch32']:.1f} before, {after['batch32']:.1f} after the levels; "
+        "the ratios use the faster).",
         "",
         "| clients | sentences/request | texts in flight / queue limit | requests/s | sentences/s (200s) "
         "| vs in-process batch 32 | vs 32 random per call "
