@@ -25,11 +25,11 @@ def test_recipe_loads_validates_and_reads_no_test_split(name, data_dir):
     assert config.teacher == "all-mpnet-base-v2" and config.projection == "learned"
     assert config.matryoshka_dims == (384, 256, 128, 64) and config.qat_bits == (8, 4)
     assert [m.name for m in config.mixtures] == ["sentences", "reviews"]
-    for mixture in config.mixtures:
-        for source in mixture.train_texts:
-            assert source.path.resolve().is_relative_to(data_dir.resolve()), source.path
-            assert source.path.is_file(), source.path
-            assert "test" not in source.path.name and "dev" not in source.path.name, source.path
+    assert [p.path.name for p in config.train_pairs] == ["sts-train.csv"]
+    for source in (*config.train_pairs, *(s for m in config.mixtures for s in m.train_texts)):
+        assert source.path.resolve().is_relative_to(data_dir.resolve()), source.path
+        assert source.path.is_file(), source.path
+        assert "test" not in source.path.name and "dev" not in source.path.name, source.path
 
 
 def test_tiny_extends_small_with_its_own_student_and_output():
@@ -51,20 +51,22 @@ def test_recipes_that_extend_each_other_in_a_loop_fail(tmp_path):
         config_from_file(tmp_path / "a.toml")
 
 
-def test_tiny_recipe_runs_end_to_end(tmp_path):
-    """The tiny recipe as it is (L3 student, both mixtures, PCA projection, hard negatives, merge, int8+int4 QAT),
-    with a small teacher and a few hundred texts so it fits in a test."""
+def test_tiny_recipe_runs_end_to_end(tmp_path, data_dir):
+    """The tiny recipe as it is (L3 student, both mixtures, teacher-ranked pairs, hard negatives, merge, int8+int4
+    QAT), with a small teacher and a few hundred texts so it fits in a test."""
     from sentence_transformers import SentenceTransformer
 
     from embedlite.training import distill
 
     config = recipe("embedlite-tiny", {"teacher": "all-MiniLM-L6-v2", "max_texts": 160, "batch_size": 32,
-                                       "max_seq_length": 32, "output": tmp_path / "tiny",
+                                       "max_seq_length": 32, "output": tmp_path / "tiny", "pair_batch_size": 16,
+                                       "train_pairs": [{"path": data_dir / "stsb" / "sts-train.csv", "limit": 64}],
                                        "cache_dir": tmp_path / "cache"})
     out = distill(config, progress=False)
     record = json.loads((out / "distill.json").read_text())
     assert [p["name"] for p in record["phases"]] == ["sentences", "reviews", "qat"]
     assert record["phases"][-1]["qat_bits"] == [8, 4] and record["texts"] >= 160  # both start with STS-B train
+    assert all("pairs@64" in p["first_losses"] for p in record["phases"])
     assert (out / "runs" / "sentences").is_dir() and (out / "runs" / "reviews").is_dir()  # merged into `out`
     student = SentenceTransformer(str(out), device="cpu")
     assert student[0].auto_model.config.num_hidden_layers == 3

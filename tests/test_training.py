@@ -38,6 +38,17 @@ def test_spread_out_by_hand():
     assert losses.spread_out(same) == pytest.approx(1.0 + (1.0 - 1 / 4))
 
 
+def test_pair_ranking_counts_only_the_teachers_order():
+    first = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
+    second = torch.tensor([[0.6, 0.8], [0.5, math.sqrt(0.75)]])  # the student's cosines: 0.6, 0.5
+    right = losses.pair_ranking(first, second, torch.tensor([0.9, 0.1]))  # scale 20: log(1 + e^(20 (0.5 - 0.6)))
+    assert right == pytest.approx(math.log(1 + math.exp(-2)), rel=1e-5)
+    assert losses.pair_ranking(first, second, torch.tensor([0.5, 0.4])) == pytest.approx(float(right))
+    wrong = losses.pair_ranking(first, second, torch.tensor([0.1, 0.9]))
+    assert wrong == pytest.approx(math.log(1 + math.exp(2)), rel=1e-5)
+    assert losses.pair_ranking(first, second, torch.tensor([0.3, 0.3])) == pytest.approx(0.0)  # a tie: no order
+
+
 @pytest.mark.parametrize("bits", [8, 4])
 def test_fake_quantize_grid_and_straight_through(bits):
     w = torch.randn(5, 16, requires_grad=True)
@@ -117,6 +128,8 @@ def test_merge_is_the_average(minilm_dir, tmp_path):
     (dict(train_texts=("/no/such/file.tsv",)), "file not found"),
     (dict(teacher=None), "exactly one of teacher"),
     (dict(qat_bits=3), "qat_bits"),
+    (dict(train_pairs=({"path": "pairs.csv", "window": 2},)), "takes no window"),
+    (dict(train_pairs=("/no/such/pairs.csv",)), "file not found"),
 ])
 def test_bad_config_fails_before_training(minilm_dir, data_dir, tmp_path, change, message):
     base = dict(train_texts=(data_dir / "stsb" / "sts-train.csv",), output=tmp_path / "out", teacher=minilm_dir)

@@ -15,6 +15,7 @@ import numpy as np
 from embedlite.errors import EmbedliteError
 
 from .config import DistillConfig
+from .data import TextSource
 from .parallel import Workers
 
 
@@ -68,7 +69,8 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
     started = time.perf_counter()
     runs = config.runs()
     run_texts = [load_texts(m.train_texts, config.max_texts) for m in runs]
-    texts = list(dict.fromkeys(t for group in run_texts for t in group))
+    first, second = _load_pairs(config.train_pairs)
+    texts = list(dict.fromkeys([*(t for group in run_texts for t in group), *first, *second]))
     for turn in ("main", "others"):  # rank 0 fetches sources and computes (caches) the teacher's embeddings first
         if workers.main == (turn == "main"):
             if config.student == "layers":
@@ -77,6 +79,7 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
                                          progress)
         workers.barrier()
     row = {t: i for i, t in enumerate(texts)}
+    pairs = _Pairs.of(first, second, targets, row) if first else None
     neighbours = _neighbours(targets, config)
     timings = {"teacher": round(time.perf_counter() - started, 1)}
     phases, models = [], []
@@ -84,8 +87,8 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
         start = time.perf_counter()
         model = build_student(config)
         rows = np.array([row[t] for t in group])
-        phases.append(_train(model, [texts[i] for i in rows], targets[rows], _subset(neighbours, rows), config,
-                             workers, epochs=config.epochs, learning_rate=config.learning_rate,
+        phases.append(_train(model, [texts[i] for i in rows], targets[rows], _subset(neighbours, rows), pairs,
+                             config, workers, epochs=config.epochs, learning_rate=config.learning_rate,
                              seed=config.seed + number, qat_bits=(), progress=progress, name=mixture.name))
         timings[f"run {mixture.name}"] = round(time.perf_counter() - start, 1)
         if len(runs) > 1 and workers.main:
@@ -94,7 +97,7 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
     model = models[0] if len(models) == 1 else average(models, [m.name for m in runs])
     if config.qat_bits:
         start = time.perf_counter()
-        phases.append(_train(model, texts, targets, neighbours, config, workers, epochs=config.qat_epochs,
+        phases.append(_train(model, texts, targets, neighbours, pairs, config, workers, epochs=config.qat_epochs,
                              learning_rate=config.qat_learning_rate or config.learning_rate / 10,
                              seed=config.seed + len(runs), qat_bits=config.qat_bits, progress=progress, name="qat"))
         timings["qat"] = round(time.perf_counter() - start, 1)
@@ -108,6 +111,37 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
              "seconds": timings}, indent=2) + "\n")
     workers.barrier()  # the others return once the student is on disk
     return output
+
+
+def _load_pairs(sources: tuple[TextSource, ...]) -> tuple[list[str], list[str]]:
+    from embedlite.evaluation import load_sts
+
+    first: list[str] = []
+    second: list[str] = []
+    for source in sources:
+        data = load_sts(source.path, source.limit)
+        first += data.sentences1
+        second += data.sentences2
+    return first, second
+
+
+@dataclasses.dataclass(frozen=True)
+class _Pairs:
+    """Sentence pairs and the teacher's cosine of each: texts holds every first sentence, then every second."""
+
+    texts: list[str]
+    teacher: np.ndarray
+
+    @classmethod
+    def of(cls, first: list[str], second: list[str], targets: np.ndarray, row: dict[str, int]) -> _Pairs:
+        a, b = targets[[row[t] for t in first]], targets[[row[t] for t in second]]
+        return cls([*first, *second], (a * b).sum(axis=1))  # targets are unit vectors
+
+    def batch(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """Rows into texts: `size` random pairs' first sentences, then their second ones."""
+        n = len(self.teacher)
+        pick = rng.choice(n, min(size, n), replace=False)
+        return np.concatenate([pick, pick + n])
 
 
 def _neighbours(targets: np.ndarray, config: DistillConfig) -> np.ndarray | None:
@@ -149,9 +183,9 @@ class _Targets:
             self.map = torch.nn.Linear(student_dim, targets.shape[1], bias=False)
 
 
-def _train(model, texts: list[str], targets: np.ndarray, neighbours: np.ndarray | None, config: DistillConfig,
-           workers: Workers, *, epochs: float, learning_rate: float, seed: int, qat_bits: tuple[int, ...],
-           progress: bool, name: str) -> dict:
+def _train(model, texts: list[str], targets: np.ndarray, neighbours: np.ndarray | None, pairs: _Pairs | None,
+           config: DistillConfig, workers: Workers, *, epochs: float, learning_rate: float, seed: int,
+           qat_bits: tuple[int, ...], progress: bool, name: str) -> dict:
     import torch
     from tqdm.auto import tqdm
 
@@ -173,6 +207,7 @@ def _train(model, texts: list[str], targets: np.ndarray, neighbours: np.ndarray 
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
     rng = np.random.default_rng(seed)
+    pair_rng = np.random.default_rng(seed + 1)  # apart from rng: pairs leave the text batches as they were
     history: list[dict] = []
     model.train()
     bar = tqdm(total=total, desc=f"distilling ({name})", unit="step", disable=not progress)
@@ -202,8 +237,11 @@ def _train(model, texts: list[str], targets: np.ndarray, neighbours: np.ndarray 
                 parts["nce"] = config.nce_weight * losses.info_nce(embeddings, reduced, config.temperature,
                                                                    config.same_tower_negatives)
             for d in dims:  # Matryoshka: every prefix must keep the teacher's geometry on its own
-                parts[f"geo@{d}"] = losses.similarity_matching(embeddings[:, :d], teacher)
+                parts[f"geo@{d}"] = config.geometry_weight * losses.similarity_matching(embeddings[:, :d], teacher)
                 parts[f"spread@{d}"] = config.spread_out_weight * losses.spread_out(embeddings[:, :d])
+            if pairs is not None:
+                parts.update(_pair_losses(model, pairs, pairs.batch(pair_rng, config.pair_batch_size), dims,
+                                          config, workers))
             loss = sum(parts.values())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -222,3 +260,22 @@ def _train(model, texts: list[str], targets: np.ndarray, neighbours: np.ndarray 
     return {"name": name, "texts": len(texts), "steps": total, "qat_bits": list(qat_bits),
             "first_losses": {k: round(v, 5) for k, v in history[0].items()},
             "last_losses": {k: round(float(np.mean([h[k] for h in tail])), 5) for k in tail[0]}}
+
+
+def _pair_losses(model, pairs: _Pairs, rows: np.ndarray, dims: tuple[int, ...], config: DistillConfig,
+                 workers: Workers) -> dict:
+    """The ranking loss over a batch of pairs at every Matryoshka dim; rows as _Pairs.batch gives them."""
+    import torch
+
+    from . import losses
+
+    mine = workers.share(rows)
+    features = model.tokenize([config.prompt + pairs.texts[i] for i in mine])
+    embeddings = workers.gather(model(features)["sentence_embedding"], len(rows))
+    position = {r: i for i, r in enumerate(workers.gathered_order(rows).tolist())}
+    half = len(rows) // 2
+    first = [position[r] for r in rows[:half].tolist()]
+    second = [position[r] for r in rows[half:].tolist()]
+    teacher = torch.from_numpy(pairs.teacher[rows[:half]])
+    return {f"pairs@{d}": config.pair_weight / len(dims)
+            * losses.pair_ranking(embeddings[first, :d], embeddings[second, :d], teacher) for d in dims}

@@ -30,6 +30,16 @@ def info_nce(student: torch.Tensor, teacher: torch.Tensor, temperature: float,
     return F.cross_entropy(logits, torch.arange(len(s), device=s.device))
 
 
+def pair_ranking(first: torch.Tensor, second: torch.Tensor, teacher_cosines: torch.Tensor,
+                 scale: float = 20.0) -> torch.Tensor:
+    """Ranking distillation (CoSENT with the teacher's cosines as the order): every two pairs the teacher ranks
+    one way, the student should too; only the order counts, not the teacher's cosine scale."""
+    cos = F.cosine_similarity(first, second, dim=-1)
+    above = teacher_cosines[:, None] > teacher_cosines[None, :]  # [i, j]: the teacher puts pair i above pair j
+    gaps = scale * (cos[None, :] - cos[:, None])[above]  # student's cos j - cos i where it should be negative
+    return torch.logsumexp(torch.cat([gaps.new_zeros(1), gaps]), dim=0)
+
+
 def spread_out(embeddings: torch.Tensor) -> torch.Tensor:
     """Global orthogonal regulariser: non-matching pairs should look like random unit vectors, whose dot
     products have mean 0 and second moment 1/dim. Penalises mean^2 and the second moment above 1/dim."""
