@@ -25,7 +25,7 @@ def test_embedded_default_is_an_int8_weight_onnx_artifact_that_passes_its_checks
     from embedlite.artifact import read_manifest
     from embedlite.models import DEFAULT_MODEL, EMBEDDED, resolve
 
-    assert resolve(None) == EMBEDDED != resolve(DEFAULT_MODEL)  # by name: the fp32 conversion, as before
+    assert resolve(None) == resolve(DEFAULT_MODEL) == EMBEDDED != resolve("all-MiniLM-L6-v2")  # the peer: fp32
     manifest = read_manifest(EMBEDDED, verify=True)  # size and sha256 of every file
     assert manifest.name == DEFAULT_MODEL and manifest.format == "onnx" and manifest.precision == "int8-accurate"
     assert sum(f.stat().st_size for f in EMBEDDED.iterdir()) <= 30e6
