@@ -6,6 +6,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from embedlite.cli import main
+from embedlite.models import DEFAULT_MODEL
 
 
 def run(*args, input=None):
@@ -90,7 +91,7 @@ def test_index_add_search_info(minilm_artifact, data_dir, tmp_path):
     res = run("index", "search", str(db), rows[5]["text"], "--filter", '{"n": 0}', "--json", "--mode", "hybrid")
     assert all(h["metadata"]["n"] == 0 for h in json.loads(res.output))
     info = json.loads(run("index", "info", str(db), "--json").output)
-    assert info["count"] == 300 and info["dim"] == 384 and info["model"] == "all-MiniLM-L6-v2"
+    assert info["count"] == 300 and info["dim"] == 384 and info["model"] == DEFAULT_MODEL  # the embedded default
     res = run("index", "add", str(db), str(src))
     assert res.exit_code == 1 and "already in the store" in res.output
     assert json.loads(run("index", "info", str(db), "--json").output)["count"] == 300
