@@ -219,10 +219,7 @@ def _train(model, texts: list[str], targets: np.ndarray, neighbours: np.ndarray 
                 continue
             if qat_bits:
                 qat.enable(model, qat_bits[len(history) % len(qat_bits)], config.qat_block)
-            mine = workers.share(idx)
-            features = model.tokenize([config.prompt + texts[i] for i in mine])
-            embeddings = workers.gather(model(features)["sentence_embedding"], len(idx))
-            idx = workers.gathered_order(idx)  # the rows of `embeddings`, whatever the number of processes
+            embeddings, idx = _embed(model, texts, idx, config.prompt, workers)
             teacher = space.teacher[idx]
             if space.reduced is None:
                 full = space.map(embeddings)
@@ -269,13 +266,18 @@ def _pair_losses(model, pairs: _Pairs, rows: np.ndarray, dims: tuple[int, ...], 
 
     from . import losses
 
-    mine = workers.share(rows)
-    features = model.tokenize([config.prompt + pairs.texts[i] for i in mine])
-    embeddings = workers.gather(model(features)["sentence_embedding"], len(rows))
-    position = {r: i for i, r in enumerate(workers.gathered_order(rows).tolist())}
+    embeddings, order = _embed(model, pairs.texts, rows, config.prompt, workers)
+    position = {r: i for i, r in enumerate(order.tolist())}
     half = len(rows) // 2
     first = [position[r] for r in rows[:half].tolist()]
     second = [position[r] for r in rows[half:].tolist()]
     teacher = torch.from_numpy(pairs.teacher[rows[:half]])
     return {f"pairs@{d}": config.pair_weight / len(dims)
             * losses.pair_ranking(embeddings[first, :d], embeddings[second, :d], teacher) for d in dims}
+
+
+def _embed(model, texts: list[str], idx: np.ndarray, prompt: str, workers: Workers):
+    """The embeddings of a global batch (this process embeds its share, the others' are gathered) and the rows of
+    `texts` they belong to, in order, whatever the number of processes."""
+    features = model.tokenize([prompt + texts[i] for i in workers.share(idx)])
+    return workers.gather(model(features)["sentence_embedding"], len(idx)), workers.gathered_order(idx)
