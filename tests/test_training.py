@@ -1,5 +1,6 @@
 """Distillation parts on hand-checked inputs and tiny real models; a short end-to-end run with the real teacher."""
 
+import copy
 import math
 
 import numpy as np
@@ -9,7 +10,13 @@ import torch
 from embedlite import EmbedliteError
 from embedlite.training import DistillConfig, distill, losses, merge, qat
 from embedlite.training.data import TextSource
-from embedlite.training.student import decoder_to_encoder, from_teacher_layers, random_bert
+from embedlite.training.student import (
+    decoder_to_encoder,
+    from_teacher_layers,
+    principal_axes,
+    random_bert,
+    rotate_output,
+)
 
 
 def test_embedding_matching():
@@ -83,6 +90,23 @@ def test_layer_selection_copies_weights(st_minilm):
     assert student.encode(["still works"]).shape == (1, 384)
     with pytest.raises(EmbedliteError, match="layers 0..5"):
         from_teacher_layers(st_minilm, (0, 9))
+
+
+def test_rotate_output_keeps_cosines_and_puts_the_strongest_directions_first(st_minilm, data_dir):
+    from embedlite.evaluation import load_sts
+
+    sts = load_sts(data_dir / "stsb" / "sts-train.csv", 300)
+    texts = sts.sentences1 + sts.sentences2
+    axes = principal_axes(st_minilm, texts)
+    assert np.allclose(axes @ axes.T, np.eye(384), atol=1e-4)
+    before = st_minilm.encode(texts)
+    rotated = rotate_output(copy.deepcopy(st_minilm), axes)
+    assert [type(m).__name__ for m in rotated] == ["Transformer", "Pooling", "Dense", "Normalize"]
+    assert not any(p.requires_grad for p in rotated[2].parameters())
+    after = rotated.encode(texts)
+    assert np.abs(before @ before.T - after @ after.T).max() < 1e-4  # full-dim cosines unchanged
+    spread = after.var(axis=0)
+    assert (np.diff(spread) <= 1e-6).all() and spread[:64].sum() > 2 * before.var(axis=0)[:64].sum()
 
 
 def test_decoder_to_encoder_copies_weights_and_is_bidirectional(minilm_dir, tmp_path):

@@ -49,7 +49,11 @@ class DistillConfig:
     train_pairs: sentence-pair files (STS Benchmark TSV, {path, limit}; their gold scores are never read: ranked
     by them instead, all-MiniLM-L6-v2 lost 1.3 points of STS-B dev here, by the teacher it gained): every step embeds
     `pair_batch_size` pairs and ranks them as the teacher's cosines rank them (pair_weight), across the whole range
-    from unrelated to paraphrase, which random batches and mined neighbours rarely show."""
+    from unrelated to paraphrase, which random batches and mined neighbours rarely show.
+    principal_axes: text files (as train_texts); after training and merging (before QAT), the student's output is
+    turned onto the principal directions of its embeddings of these texts, strongest first, by a fixed linear layer
+    it keeps: full-dim cosines are unchanged, and each Matryoshka prefix holds the directions that carry the most
+    instead of arbitrary coordinates."""
 
     output: Path
     train_texts: tuple[TextSource, ...] = ()
@@ -82,6 +86,7 @@ class DistillConfig:
     train_pairs: tuple[TextSource, ...] = ()
     pair_weight: float = 1.0
     pair_batch_size: int = 32
+    principal_axes: tuple[TextSource, ...] = ()
     prompt: str = ""  # task prompt prepended to every training text, as the manifest will declare it
     seed: int = 0
     cache_dir: Path | None = None
@@ -89,6 +94,7 @@ class DistillConfig:
     def __post_init__(self) -> None:  # accept paths, TOML tables and a single int where tuples are meant
         object.__setattr__(self, "train_texts", tuple(TextSource.of(t) for t in self.train_texts))
         object.__setattr__(self, "train_pairs", tuple(TextSource.of(p) for p in self.train_pairs))
+        object.__setattr__(self, "principal_axes", tuple(TextSource.of(p) for p in self.principal_axes))
         object.__setattr__(self, "mixtures", tuple(
             m if isinstance(m, Mixture) else _mixture(m) for m in self.mixtures))
         bits = self.qat_bits
@@ -124,7 +130,8 @@ class DistillConfig:
             raise EmbedliteError("train_pairs are read whole: a pair file takes no window")
         if self.train_pairs and self.pair_batch_size < 2:
             raise EmbedliteError("pair_batch_size must be at least 2: pairs are ranked against each other")
-        for path in (*sources, *(p.path for p in self.train_pairs), self.teacher_embeddings, *(self._model_paths())):
+        for path in (*sources, *(p.path for p in (*self.train_pairs, *self.principal_axes)), self.teacher_embeddings,
+                     *(self._model_paths())):
             if path is not None and not Path(path).exists():
                 raise EmbedliteError(f"file not found: {path}")
         dims = list(self.matryoshka_dims)
@@ -200,10 +207,9 @@ def _recipe_values(path: Path, seen: tuple[Path, ...]) -> dict:
     for key in PATH_FIELDS:
         if values.get(key) is not None:
             values[key] = resolve(values[key])
-    if "train_texts" in values:
-        values["train_texts"] = sources(values["train_texts"])
-    if "train_pairs" in values:
-        values["train_pairs"] = sources(values["train_pairs"])
+    for key in ("train_texts", "train_pairs", "principal_axes"):
+        if key in values:
+            values[key] = sources(values[key])
     if "mixtures" in values:
         values["mixtures"] = tuple(_mixture({**m, "train_texts": sources(m.get("train_texts", ()))})
                                    if isinstance(m, dict) else m for m in values["mixtures"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import numpy as np
 from torch import nn
 
 from embedlite.converters.st_directory import save_sentence_transformer
@@ -37,6 +38,29 @@ def from_teacher_layers(teacher, layers: tuple[int, ...]):
         if attention is not None and hasattr(attention, "layer_idx"):
             attention.layer_idx = new_index
     return student
+
+
+def principal_axes(model, texts: list[str], progress: bool = False) -> np.ndarray:
+    """The principal directions of `model`'s embeddings of `texts` (centred), strongest first, one per row."""
+    vectors = model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=progress)
+    _, _, vt = np.linalg.svd((vectors - vectors.mean(axis=0)).astype(np.float64), full_matrices=False)
+    return vt.astype(np.float32)
+
+
+def rotate_output(model, axes: np.ndarray):
+    """`model` (changed in place) with a fixed bias-free linear layer before its normalisation that turns its
+    embeddings onto the orthonormal `axes`: full-dim cosines stay as they were, and every prefix keeps the
+    strongest directions."""
+    import torch
+    from sentence_transformers.sentence_transformer.modules import Dense, Normalize
+
+    dense = Dense(axes.shape[1], axes.shape[0], bias=False, activation_function=nn.Identity())
+    with torch.no_grad():
+        dense.linear.weight.copy_(torch.from_numpy(axes))
+    dense.linear.weight.requires_grad_(False)  # stays a rotation through later training
+    modules = list(model)
+    model.insert(next((i for i, m in enumerate(modules) if isinstance(m, Normalize)), len(modules)), dense)
+    return model
 
 
 def random_bert(tokenizer_dir: Path, out: Path, pooling: str = "mean", dense_dim: int | None = None,
