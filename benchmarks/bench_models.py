@@ -9,7 +9,8 @@ splits that choose between models.
 
     python benchmarks/bench_models.py --threads 2 [--models DIR] [--split dev] [--only M,M] [--precisions P,P]
         [--no-speed]
-    python benchmarks/bench_models.py --speed-only --work DIR    (the artifacts of a run, timed side by side)
+    python benchmarks/bench_models.py --speed-only --work DIR    (the artifacts of a run, timed side by side;
+        models.png plots them against results/models.json)
 """
 
 from __future__ import annotations
@@ -187,6 +188,13 @@ def speed_table(work: Path, args, rounds: int = 3) -> None:
         lines.append(f"| {name} | {precision} | {value:.0f} | {value / base:.2f} |" if base else
                      f"| {name} | {precision} | {value:.0f} | |")
     write_markdown("models_speed.md", lines)
+    quality = RESULTS / "models.json"  # the quality run these artifacts came from: plot it against these speeds
+    if quality.is_file():
+        runs = [r for r in json.loads(quality.read_text())["rows"] if (r["model"], r["precision"]) in rows]
+        for r in runs:
+            r["sent_per_s"] = rows[(r["model"], r["precision"])]
+            r["dims"] = {int(d): v for d, v in r["dims"].items()}
+        plot(runs, "models.png")
 
 
 def report(rows: list[dict], training: dict, args) -> None:
