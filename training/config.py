@@ -92,9 +92,8 @@ class DistillConfig:
     cache_dir: Path | None = None
 
     def __post_init__(self) -> None:  # accept paths, TOML tables and a single int where tuples are meant
-        object.__setattr__(self, "train_texts", tuple(TextSource.of(t) for t in self.train_texts))
-        object.__setattr__(self, "train_pairs", tuple(TextSource.of(p) for p in self.train_pairs))
-        object.__setattr__(self, "principal_axes", tuple(TextSource.of(p) for p in self.principal_axes))
+        for name in ("train_texts", "train_pairs", "principal_axes"):
+            object.__setattr__(self, name, tuple(TextSource.of(t) for t in getattr(self, name)))
         object.__setattr__(self, "mixtures", tuple(
             m if isinstance(m, Mixture) else _mixture(m) for m in self.mixtures))
         bits = self.qat_bits
