@@ -25,8 +25,8 @@ def test_recipe_loads_validates_and_reads_no_test_split(name, data_dir):
     assert config.teacher == "all-mpnet-base-v2" and config.projection == "learned"
     assert config.matryoshka_dims == (384, 256, 128, 64) and config.qat_bits == (8, 4)
     assert [m.name for m in config.mixtures] == ["sentences", "reviews"]
-    assert [p.path.name for p in (*config.train_pairs, *config.principal_axes)] == ["sts-train.csv"] * 2
-    for source in (*config.train_pairs, *config.principal_axes, *(s for m in config.mixtures for s in m.train_texts)):
+    assert [p.path.name for p in (*config.train_pairs, *config.matryoshka_axes)] == ["sts-train.csv"] * 2
+    for source in (*config.train_pairs, *config.matryoshka_axes, *(s for m in config.mixtures for s in m.train_texts)):
         assert source.path.resolve().is_relative_to(data_dir.resolve()), source.path
         assert source.path.is_file(), source.path
         assert "test" not in source.path.name and "dev" not in source.path.name, source.path
@@ -52,7 +52,7 @@ def test_recipes_that_extend_each_other_in_a_loop_fail(tmp_path):
 
 
 def test_tiny_recipe_runs_end_to_end(tmp_path, data_dir):
-    """The tiny recipe as it is (L3 student, both mixtures, teacher-ranked pairs, hard negatives, merge, principal
+    """The tiny recipe as it is (L3 student, both mixtures, teacher-ranked pairs, hard negatives, merge, Matryoshka
     axes, int8+int4 QAT), with a small teacher and a few hundred texts so it fits in a test."""
     from sentence_transformers import SentenceTransformer
 
@@ -61,7 +61,8 @@ def test_tiny_recipe_runs_end_to_end(tmp_path, data_dir):
     config = recipe("embedlite-tiny", {"teacher": "all-MiniLM-L6-v2", "max_texts": 160, "batch_size": 32,
                                        "max_seq_length": 32, "output": tmp_path / "tiny", "pair_batch_size": 16,
                                        "train_pairs": [{"path": data_dir / "stsb" / "sts-train.csv", "limit": 64}],
-                                       "cache_dir": tmp_path / "cache"})
+                                       "matryoshka_axes": [{"path": data_dir / "stsb" / "sts-train.csv", "limit": 200}],
+                                       "matryoshka_axes_steps": 50, "cache_dir": tmp_path / "cache"})
     out = distill(config, progress=False)
     record = json.loads((out / "distill.json").read_text())
     assert [p["name"] for p in record["phases"]] == ["sentences", "reviews", "qat"]
@@ -70,7 +71,7 @@ def test_tiny_recipe_runs_end_to_end(tmp_path, data_dir):
     assert (out / "runs" / "sentences").is_dir() and (out / "runs" / "reviews").is_dir()  # merged into `out`
     student = SentenceTransformer(str(out), device="cpu")
     assert student[0].auto_model.config.num_hidden_layers == 3
-    assert [type(m).__name__ for m in student] == ["Transformer", "Pooling", "Dense"]  # principal axes; L3: no norm
+    assert [type(m).__name__ for m in student] == ["Transformer", "Pooling", "Dense"]  # matryoshka axes; L3: no norm
     vectors = student.encode(["a man plays a guitar", "someone plays an instrument", "the stock market fell"])
     assert vectors.shape == (3, 384)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]

@@ -50,10 +50,11 @@ class DistillConfig:
     by them instead, all-MiniLM-L6-v2 lost 1.3 points of STS-B dev here, by the teacher it gained): every step embeds
     `pair_batch_size` pairs and ranks them as the teacher's cosines rank them (pair_weight), across the whole range
     from unrelated to paraphrase, which random batches and mined neighbours rarely show.
-    principal_axes: text files (as train_texts); after training and merging (before QAT), the student's output is
-    turned onto the principal directions of its embeddings of these texts, strongest first, by a fixed linear layer
-    it keeps: full-dim cosines are unchanged, and each Matryoshka prefix holds the directions that carry the most
-    instead of arbitrary coordinates."""
+    matryoshka_axes: text files (as train_texts); after training and merging (before QAT), the student's output is
+    turned by a fixed linear layer it keeps onto axes in which each Matryoshka prefix keeps the cosines between
+    each of these texts and its nearest neighbours (the principal axes, strongest first, then turned to fit those
+    cosines, `matryoshka_axes_steps` Adam steps of 4096 pairs): full-dim cosines are unchanged, and each prefix
+    holds what the neighbours' cosines need instead of arbitrary coordinates."""
 
     output: Path
     train_texts: tuple[TextSource, ...] = ()
@@ -86,13 +87,14 @@ class DistillConfig:
     train_pairs: tuple[TextSource, ...] = ()
     pair_weight: float = 1.0
     pair_batch_size: int = 32
-    principal_axes: tuple[TextSource, ...] = ()
+    matryoshka_axes: tuple[TextSource, ...] = ()
+    matryoshka_axes_steps: int = 1000
     prompt: str = ""  # task prompt prepended to every training text, as the manifest will declare it
     seed: int = 0
     cache_dir: Path | None = None
 
     def __post_init__(self) -> None:  # accept paths, TOML tables and a single int where tuples are meant
-        for name in ("train_texts", "train_pairs", "principal_axes"):
+        for name in ("train_texts", "train_pairs", "matryoshka_axes"):
             object.__setattr__(self, name, tuple(TextSource.of(t) for t in getattr(self, name)))
         object.__setattr__(self, "mixtures", tuple(
             m if isinstance(m, Mixture) else _mixture(m) for m in self.mixtures))
@@ -129,7 +131,7 @@ class DistillConfig:
             raise EmbedliteError("train_pairs are read whole: a pair file takes no window")
         if self.train_pairs and self.pair_batch_size < 2:
             raise EmbedliteError("pair_batch_size must be at least 2: pairs are ranked against each other")
-        for path in (*sources, *(p.path for p in (*self.train_pairs, *self.principal_axes)), self.teacher_embeddings,
+        for path in (*sources, *(p.path for p in (*self.train_pairs, *self.matryoshka_axes)), self.teacher_embeddings,
                      *(self._model_paths())):
             if path is not None and not Path(path).exists():
                 raise EmbedliteError(f"file not found: {path}")
@@ -141,6 +143,8 @@ class DistillConfig:
             raise EmbedliteError(f"projection must be one of {', '.join(PROJECTIONS)}, got {self.projection!r}")
         if any(b not in QAT_BITS for b in self.qat_bits):
             raise EmbedliteError(f"qat_bits must be among {QAT_BITS}, got {self.qat_bits!r}")
+        if self.matryoshka_axes and self.matryoshka_axes_steps < 0:
+            raise EmbedliteError("matryoshka_axes_steps must be 0 (the principal axes alone) or more")
         if self.qat_bits and self.qat_epochs <= 0:
             raise EmbedliteError("qat_epochs must be positive when qat_bits are given")
         if self.batch_size < 2 or (self.hard_negatives and self.batch_size < 4):
@@ -206,7 +210,7 @@ def _recipe_values(path: Path, seen: tuple[Path, ...]) -> dict:
     for key in PATH_FIELDS:
         if values.get(key) is not None:
             values[key] = resolve(values[key])
-    for key in ("train_texts", "train_pairs", "principal_axes"):
+    for key in ("train_texts", "train_pairs", "matryoshka_axes"):
         if key in values:
             values[key] = sources(values[key])
     if "mixtures" in values:

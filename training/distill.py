@@ -95,12 +95,14 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
             model.save(str(output / "runs" / mixture.name))
         models.append(model)
     model = models[0] if len(models) == 1 else average(models, [m.name for m in runs])
-    if config.principal_axes:
-        from .student import principal_axes, rotate_output
+    if config.matryoshka_axes:
+        from .student import matryoshka_axes, rotate_output
 
         start = time.perf_counter()
-        model = rotate_output(model, principal_axes(model, load_texts(config.principal_axes, None), progress))
-        timings["principal axes"] = round(time.perf_counter() - start, 1)
+        texts_for_axes = load_texts(config.matryoshka_axes, None)
+        model = rotate_output(model, matryoshka_axes(model, texts_for_axes, config.matryoshka_dims,
+                                                     steps=config.matryoshka_axes_steps, progress=progress))
+        timings["matryoshka axes"] = round(time.perf_counter() - start, 1)
     if config.qat_bits:
         start = time.perf_counter()
         phases.append(_train(model, texts, targets, neighbours, pairs, config, workers, epochs=config.qat_epochs,

@@ -40,11 +40,42 @@ def from_teacher_layers(teacher, layers: tuple[int, ...]):
     return student
 
 
-def principal_axes(model, texts: list[str], progress: bool = False) -> np.ndarray:
-    """The principal directions of `model`'s embeddings of `texts` (centred), strongest first, one per row."""
+def matryoshka_axes(model, texts: list[str], dims: tuple[int, ...], neighbours: int = 5, steps: int = 1000,
+                    progress: bool = False) -> np.ndarray:
+    """Orthonormal axes, one per row, for `model`'s embeddings, in which every prefix of `dims` keeps the cosines
+    between each of `texts` and its nearest neighbours: the principal axes (strongest first), then turned to fit
+    those cosines. Full-dim cosines do not depend on the axes."""
+    import torch
+    from torch.nn import functional
+    from torch.nn.utils import parametrize
+    from torch.nn.utils.parametrizations import orthogonal
+    from tqdm.auto import tqdm
+
+    from .mining import mine_neighbours
+
     vectors = model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=progress)
-    _, _, vt = np.linalg.svd((vectors - vectors.mean(axis=0)).astype(np.float64), full_matrices=False)
-    return vt.astype(np.float32)
+    centred = (vectors - vectors.mean(axis=0)).astype(np.float64)
+    principal = np.linalg.eigh(centred.T @ centred)[1][:, ::-1].T  # all dims, also from fewer texts than dims
+    x = torch.from_numpy((vectors @ principal.T).astype(np.float32))
+    near = mine_neighbours(x.numpy(), neighbours, duplicate_cosine=1.0)
+    first, second = np.nonzero(near >= 0)[0], near[near >= 0]
+    a, b = x[first], x[second]
+    full = (a * b).sum(dim=1)
+    turn = orthogonal(nn.Linear(x.shape[1], x.shape[1], bias=False))
+    turn.weight = torch.eye(x.shape[1])  # starts at the principal axes
+    optimizer = torch.optim.Adam(turn.parameters(), lr=1e-3)
+    generator = torch.Generator().manual_seed(0)
+    prefixes = [d for d in dims if d < x.shape[1]]
+    for _ in tqdm(range(steps if prefixes and len(full) else 0), desc="matryoshka axes", disable=not progress):
+        pick = torch.randint(0, len(full), (4096,), generator=generator)
+        with parametrize.cached():
+            ta, tb = a[pick] @ turn.weight.T, b[pick] @ turn.weight.T
+            loss = sum(((functional.normalize(ta[:, :d], dim=1) * functional.normalize(tb[:, :d], dim=1)).sum(dim=1)
+                        - full[pick]).square().mean() for d in prefixes)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return (turn.weight.detach().numpy().astype(np.float64) @ principal).astype(np.float32)
 
 
 def rotate_output(model, axes: np.ndarray):
