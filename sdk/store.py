@@ -372,18 +372,8 @@ class VectorStore:
         slots = None if exact else self._ann_slots(query, k, matrix, allowed)
         if slots is None and allowed is not None:
             slots = matrix.slots_of(allowed)
-        # slots None: every row, scored in place (indexing would copy the whole matrix); slots ascend in rowid
-        # order, which is insertion order: ties below go to the older record
-        scores = matrix.scores(query, slots)
-        k = min(k, matrix.count if slots is None else len(slots))
-        if k == 0:
-            return []
-        kth = np.partition(scores, len(scores) - k)[len(scores) - k]  # the k-th best score
-        above = np.flatnonzero(scores > kth)
-        top = np.concatenate([above, np.flatnonzero(scores == kth)[: k - len(above)]])
-        top = top[np.lexsort((top, -scores[top]))]
-        rowids = matrix.rowids(top if slots is None else slots[top])
-        return [(int(r), float(scores[i])) for r, i in zip(rowids, top)]
+        best, scores = matrix.top(query, k, slots)
+        return [(int(r), float(score)) for r, score in zip(matrix.rowids(best), scores)]
 
     def _ann_slots(self, query: np.ndarray, k: int, matrix: VectorMatrix, allowed) -> np.ndarray | None:
         """Matrix rows of the HNSW candidates, or None where exact search is due: a small store, a selective

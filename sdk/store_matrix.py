@@ -2,8 +2,9 @@
 
 A write does not drop the matrix: appended records go into spare rows (capacity grows by half when full),
 replaced ones overwrite their row, deleted ones are marked dead (never scored) until dead rows are a quarter of the
-matrix, which is then compacted. int8 vectors are decoded to float32 once, as they enter the matrix, and scored
-against the float32 query as the Kotlin and Swift stores score them (an int8 query would reorder near ties).
+matrix, which is then compacted. int8 records stay int8 in memory (a quarter of float32's bytes) and are scored as
+the Kotlin and Swift stores score them, decoded to float32 against the float32 query; over many rows an integer
+pass picks the rows that can be in the top k first (see `_int8_candidates`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import numpy as np
 from . import vector_codec as codec
 
 HEADROOM = 16  # a loaded matrix keeps 1/16 spare rows, so the first writes after a load copy nothing
+INT8_PASS_MIN = 4096  # fewer rows than this are decoded and scored at once: bounding them costs more than it saves
+# slack on the int8 pass's error bound, relative to |row| |query|, for float32 rounding in either pass
+ROUNDING = 1e-4
 
 
 class VectorMatrix:
@@ -24,10 +28,23 @@ class VectorMatrix:
         self.count = 0  # live rows
         self._rowids = np.empty(0, dtype=np.int64)
         self._live = np.empty(0, dtype=bool)
-        self._rows = self._decode([])
+        self._rows, self._factors = self._decode([])
 
-    def _decode(self, blobs: list[bytes]) -> np.ndarray:
-        return codec.decode_matrix(blobs, self.dim, self.quantization)
+    def _decode(self, blobs: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+        """Rows as held (int8 codes, float32, or packed sign bits) and per-row factors: for int8 the scale and the
+        norm of the decoded row; none for the others."""
+        if self.quantization != "int8":
+            rows = codec.decode_matrix(blobs, self.dim, self.quantization)
+            return rows, np.empty((len(rows), 0), dtype=np.float32)
+        if not blobs:
+            return np.empty((0, self.dim), dtype=np.int8), np.empty((0, 2), dtype=np.float32)
+        codes, scales = codec.int8_codes(blobs, self.dim)
+        factors = np.empty((len(codes), 2), dtype=np.float32)
+        factors[:, 0] = scales
+        for s in range(0, len(codes), 65536):  # in blocks: a float32 copy of a million rows is a gigabyte
+            factors[s:s + 65536, 1] = np.linalg.norm(codes[s:s + 65536].astype(np.float32), axis=1)
+        factors[:, 1] *= scales
+        return codes, factors
 
     # -- changing ------------------------------------------------------------------------------------
     def reset(self, rows: list[tuple[int, bytes]]) -> None:
@@ -35,7 +52,7 @@ class VectorMatrix:
         self.size = self.count = 0
         self._rowids = np.empty(0, dtype=np.int64)
         self._live = np.empty(0, dtype=bool)
-        self._rows = self._decode([])
+        self._rows, self._factors = self._decode([])
         self._append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)), [r[1] for r in rows],
                      spare=len(rows) // HEADROOM)
 
@@ -51,7 +68,7 @@ class VectorMatrix:
             return False
         if found.any():
             at = slots[found]
-            self._rows[at] = self._decode([rows[i][1] for i in np.flatnonzero(found)])
+            self._rows[at], self._factors[at] = self._decode([rows[i][1] for i in np.flatnonzero(found)])
             self._live[at] = True
         gone_slots, gone_found = self._find(np.setdiff1d(np.asarray(touched, dtype=np.int64), ids))
         self._live[gone_slots[gone_found]] = False
@@ -72,12 +89,12 @@ class VectorMatrix:
         return slots, rowids[slots] == ids
 
     def _append(self, ids: np.ndarray, blobs: list[bytes], spare: int) -> None:
-        rows = self._decode(blobs)
+        rows, factors = self._decode(blobs)
         end = self.size + len(ids)
         if end > len(self._rowids):
             self._grow(end + spare)
         self._rowids[self.size:end] = ids
-        self._rows[self.size:end] = rows
+        self._rows[self.size:end], self._factors[self.size:end] = rows, factors
         self._live[self.size:end] = True
         self.size = end
         self.count += len(ids)
@@ -88,19 +105,18 @@ class VectorMatrix:
             out[:self.size] = array[:self.size]
             return out
 
-        self._rowids, self._live, self._rows = grown(self._rowids), grown(self._live), grown(self._rows)
+        self._rowids, self._live = grown(self._rowids), grown(self._live)
+        self._rows, self._factors = grown(self._rows), grown(self._factors)
 
     def _compact(self) -> None:
         keep = np.flatnonzero(self._live[:self.size])
-        self._rowids, self._rows = self._rowids[keep], self._rows[keep]
+        self._rowids, self._rows, self._factors = self._rowids[keep], self._rows[keep], self._factors[keep]
         self._live = np.ones(len(keep), dtype=bool)
         self.size = self.count = len(keep)
 
     # -- reading -------------------------------------------------------------------------------------
-    def rowids(self, slots: np.ndarray | None = None) -> np.ndarray:
-        """Rowids of these rows (default: every live row)."""
-        if slots is None:
-            return self._rowids[:self.size][self._live[:self.size]]
+    def rowids(self, slots: np.ndarray) -> np.ndarray:
+        """Rowids of these rows."""
         return self._rowids[slots]
 
     def slots_of(self, rowids: np.ndarray) -> np.ndarray:
@@ -109,10 +125,54 @@ class VectorMatrix:
         slots = slots[found]
         return np.unique(slots[self._live[slots]])
 
-    def scores(self, query: np.ndarray, slots: np.ndarray | None = None) -> np.ndarray:
-        """Score of each given row (default: all rows, dead ones -inf); higher is better."""
+    def top(self, query: np.ndarray, k: int, slots: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The k best live rows (among `slots`, ascending, where given), best first, ties to the earlier row (the
+        older record), and their scores; higher is better."""
+        if self.quantization == "int8" and (self.size if slots is None else len(slots)) >= INT8_PASS_MIN:
+            slots = self._int8_candidates(query, k, slots)
+        scores = self._scores(query, slots)
+        k = min(k, self.count if slots is None else len(slots))
+        if k == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        kth = np.partition(scores, len(scores) - k)[len(scores) - k]  # the k-th best score
+        above = np.flatnonzero(scores > kth)
+        best = np.concatenate([above, np.flatnonzero(scores == kth)[: k - len(above)]])
+        best = best[np.lexsort((best, -scores[best]))]
+        return (best if slots is None else slots[best]), scores[best]
+
+    def _scores(self, query: np.ndarray, slots: np.ndarray | None) -> np.ndarray:
+        """Score of each given row (slots None: every row in place, as indexing would copy the matrix; dead rows
+        -inf)."""
         rows = self._rows[:self.size] if slots is None else self._rows[slots]
+        if self.quantization == "int8":
+            scales = self._factors[:self.size, 0] if slots is None else self._factors[slots, 0]
+            rows = rows.astype(np.float32) * scales[:, None]
         scores = codec.scores(rows, query, self.metric, self.quantization)
         if slots is None and self.count != self.size:
             scores[~self._live[:self.size]] = -np.inf
         return scores
+
+    def _int8_candidates(self, query: np.ndarray, k: int, slots: np.ndarray | None) -> np.ndarray:
+        """The rows that can be in the top k, from one integer pass: the query rounded to int8 as well, codes times
+        query codes in a SIMD kernel. A row's exact dot product differs from that estimate by at most |row| times
+        |the query's rounding error| (Cauchy-Schwarz), so the rows whose estimate is within twice the largest such
+        bound of the k-th best estimate are all that can make the top k; `top` scores them exactly. The results
+        are those of scoring every row in float32, at an eighth of the memory traffic."""
+        codes = self._rows[:self.size] if slots is None else self._rows[slots]
+        factors = self._factors[:self.size] if slots is None else self._factors[slots]
+        query_scale = np.float32(max(float(np.abs(query).max()), 1e-30) / 127.0)
+        query_codes = np.round(query / query_scale).astype(np.int8)
+        error = float(np.linalg.norm(query - query_codes * query_scale))
+        estimate = codec.int8_dots(codes, query_codes).astype(np.float32) * (factors[:, 0] * query_scale)
+        if self.metric == "l2":  # -|row - query| orders as 2 row.query - |row|^2
+            estimate = 2 * estimate - factors[:, 1] ** 2
+        if slots is None and self.count != self.size:
+            estimate[~self._live[:self.size]] = -np.inf
+        k = min(k, self.count if slots is None else len(slots))
+        if k == 0:
+            return np.empty(0, dtype=np.int64)
+        largest = float(factors[:, 1].max())
+        slack = (2 if self.metric == "l2" else 1) * largest * (error + ROUNDING * float(np.linalg.norm(query)))
+        kth = np.partition(estimate, len(estimate) - k)[len(estimate) - k]
+        keep = np.flatnonzero(estimate >= kth - 2 * (slack + ROUNDING * largest * largest))
+        return keep if slots is None else slots[keep]

@@ -58,16 +58,35 @@ def decode_matrix(blobs: list[bytes], dim: int, quantization: str) -> np.ndarray
     if not blobs:
         width = (dim + 7) // 8 if quantization == "binary" else dim
         return np.zeros((0, width), dtype=np.uint8 if quantization == "binary" else np.float32)
+    if quantization == "int8":
+        codes, scales = int8_codes(blobs, dim)
+        return codes.astype(np.float32) * scales[:, None]
     raw = b"".join(blobs)
     if quantization == "float32":
         return np.frombuffer(raw, "<f4").reshape(len(blobs), dim).astype(np.float32)
     if quantization == "float16":
         return np.frombuffer(raw, "<f2").reshape(len(blobs), dim).astype(np.float32)
-    if quantization == "int8":
-        rows = np.frombuffer(raw, np.uint8).reshape(len(blobs), 4 + dim)
-        scales = rows[:, :4].copy().view("<f4")
-        return rows[:, 4:].view(np.int8).astype(np.float32) * scales
     return np.frombuffer(raw, np.uint8).reshape(len(blobs), (dim + 7) // 8).copy()
+
+
+def int8_codes(blobs: list[bytes], dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stored int8 blobs -> their (n, dim) int8 codes and (n,) float32 scales; a row decodes to codes * scale."""
+    rows = np.frombuffer(b"".join(blobs), np.uint8).reshape(len(blobs), 4 + dim)
+    return rows[:, 4:].view(np.int8).copy(), rows[:, :4].copy().view("<f4").ravel().astype(np.float32)
+
+
+def int8_dots(codes: np.ndarray, query_codes: np.ndarray) -> np.ndarray:
+    """codes @ query_codes, exact integers (int32 or float64): numkong's SIMD kernel (AVX-512 VNNI, NEON dot
+    product...) where it is installed (the ann extra brings it), numpy in blocks otherwise."""
+    try:
+        import numkong
+    except ImportError:
+        query = query_codes.astype(np.float64)
+        return np.concatenate([codes[s:s + 65536].astype(np.float64) @ query for s in range(0, len(codes), 65536)]
+                              or [np.zeros(0)])
+    if not len(codes):
+        return np.zeros(0, dtype=np.int32)
+    return np.asarray(numkong.dots_packed(np.ascontiguousarray(codes), numkong.dots_pack(query_codes[None])))[:, 0]
 
 
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint16)

@@ -93,14 +93,37 @@ def test_many_changes_reload_instead(tmp_path):
         assert store._cache_loads == 2
 
 
-def test_int8_scores_are_the_decoded_float_scores(tmp_path):
+@pytest.mark.parametrize("metric", ["cosine", "dot", "l2"])
+def test_int8_search_gives_the_decoded_float_ranking(tmp_path, metric):
+    """Above INT8_PASS_MIN rows an integer pass picks the candidates; the hits and scores must be those of scoring
+    every decoded row in float32, also among near-duplicates, after deletes, and within a filter."""
     rng = np.random.default_rng(4)
-    vecs = unit(rng, 2000, dim=64)
-    with VectorStore(tmp_path / "s.db", quantization="int8") as store:
-        store.add([str(i) for i in range(2000)], vecs)
-        query = unit(rng, 1, dim=64)[0]
-        hits = store.search(query, k=20)
-        decoded = codec.decode_matrix([codec.encode(v, "int8") for v in vecs], 64, "int8") @ query
-        exact = np.argsort(-decoded)[:20]
-        assert [int(h.id) for h in hits] == exact.tolist()
-        np.testing.assert_allclose([h.score for h in hits], decoded[exact], rtol=1e-6)
+    centres = rng.normal(size=(20, 64))
+    vecs = (centres[rng.integers(20, size=6000)] + rng.normal(scale=0.02, size=(6000, 64))).astype(np.float32)
+    vecs *= rng.uniform(0.5, 2.0, size=(6000, 1)).astype(np.float32)  # norms matter for dot and l2
+    gone = set(range(0, 6000, 7))
+    with VectorStore(tmp_path / "s.db", quantization="int8", metric=metric) as store:
+        store.add([str(i) for i in range(6000)], vecs, metadata=[{"even": i % 2 == 0} for i in range(6000)])
+        store.delete([str(i) for i in gone])
+        stored = codec.prepare(vecs, metric)
+        decoded = codec.decode_matrix([codec.encode(v, "int8") for v in stored], 64, "int8")
+        for query, condition in [(vecs[3], None), (vecs[10] * 0.3 + vecs[11], None), (-vecs[5], None),
+                                 (vecs[8], {"even": True})]:
+            q = codec.prepare(query[None], metric)[0]
+            scores = codec.scores(decoded, q, metric, "int8")
+            allowed = [i for i in range(6000) if i not in gone and (condition is None or i % 2 == 0)]
+            expected = sorted(allowed, key=lambda i: (-scores[i], i))[:25]
+            hits = store.search(query, k=25, filter=condition, exact=True)
+            assert [int(h.id) for h in hits] == expected
+            np.testing.assert_allclose([h.score for h in hits], scores[expected], rtol=1e-5, atol=1e-4)
+        assert len(store._cache._int8_candidates(codec.prepare(vecs[3][None], metric)[0], 25, None)) < 1000
+
+
+def test_int8_dots_kernel_and_numpy_agree(monkeypatch):
+    rng = np.random.default_rng(5)
+    codes = rng.integers(-127, 128, size=(70_000, 384), dtype=np.int8)  # more rows than one numpy block
+    query = rng.integers(-127, 128, size=384, dtype=np.int8)
+    exact = codes.astype(np.int64) @ query.astype(np.int64)
+    assert np.array_equal(codec.int8_dots(codes, query), exact)
+    monkeypatch.setitem(sys.modules, "numkong", None)  # as without the ann extra: the numpy blocks
+    assert np.array_equal(codec.int8_dots(codes, query), exact)
