@@ -102,19 +102,20 @@ class Server:
                 raise SystemExit(f"the server did not start:\n{log.read_text()}")
             time.sleep(0.1)
         self.port = int(found.group(1))
-        self.max_queue = self.health()["max_queue"]
+        self.max_queue = self.get("/health")["max_queue"]
+        self.model = self.get("/v1/models")["data"][0]["id"]  # the name requests must ask for
 
-    def health(self) -> dict:
+    def get(self, path: str) -> dict:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
-            conn.request("GET", "/health")
+            conn.request("GET", path)
             return json.loads(conn.getresponse().read())
         finally:
             conn.close()
 
     def drain(self) -> None:
         """Wait until the texts of the last level's unanswered requests are done (wrk leaves them queued)."""
-        while self.health()["queued_texts"]:
+        while self.get("/health")["queued_texts"]:
             time.sleep(0.2)
 
     def watch(self, stop: threading.Event, out: dict) -> None:
@@ -141,9 +142,9 @@ class Server:
         self.proc.wait(60)
 
 
-def bodies(texts: list[str], size: int, path: Path) -> Path:
+def bodies(texts: list[str], size: int, model: str, path: Path) -> Path:
     rng = random.Random(size)
-    lines = [json.dumps({"input": texts[i] if size == 1 else rng.sample(texts, size), "model": "all-MiniLM-L6-v2",
+    lines = [json.dumps({"input": texts[i] if size == 1 else rng.sample(texts, size), "model": model,
                          "encoding_format": "base64"}) for i in range(len(texts) if size == 1 else 512)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -188,10 +189,12 @@ def main() -> None:
         server = Server(Path(tmp) / "serve.log", args.serve_args.split())
         try:
             for size in (int(s) for s in args.sizes.split(",")):
-                body_file = bodies(texts, size, Path(tmp) / f"bodies{size}.jsonl")
+                body_file = bodies(texts, size, server.model, Path(tmp) / f"bodies{size}.jsonl")
                 for clients in (int(c) for c in args.clients.split(",")):
                     result = run_level(server, script, body_file, clients, args.duration)
                     rows.append({"clients": clients, "size": size, **result})
+                    if "200" not in result["statuses"]:
+                        raise SystemExit(f"no request was answered 200: {result['statuses']}")
                     print(f"{clients} clients x {size}: {rows[-1]}", file=sys.stderr)
         finally:
             server.stop()
