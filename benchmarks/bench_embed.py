@@ -1,5 +1,5 @@
-"""embedlite's default (the all-MiniLM-L6-v2 artifact embedded in the package) vs sentence-transformers (PyTorch
-fp32) on the same weights and STS-B sentences.
+"""embedlite's embedded default (embedlite-small: all-MiniLM-L6-v2's architecture and one 384x384 matrix after
+pooling) vs sentence-transformers (PyTorch fp32) running all-MiniLM-L6-v2, on the same STS-B sentences.
 
 Each engine runs in its own subprocess (so peak RSS is its own), alternating, several rounds; the table gives
 medians. Usage: python benchmarks/bench_embed.py [--data ../shared/data] [--rounds 5] [--threads 2]
@@ -93,7 +93,7 @@ def main() -> None:
     elm, stm = med["embedlite"], med["sentence-transformers"]
     n = runs["embedlite"][0]["sentences"]
     lines = [
-        "# embedlite's default vs sentence-transformers: all-MiniLM-L6-v2, CPU",
+        f"# embedlite's default ({label}) vs sentence-transformers (all-MiniLM-L6-v2, the same architecture), CPU",
         "",
         f"Command: `python benchmarks/bench_embed.py --rounds {args.rounds} --threads {args.threads}`",
         f"Machine: {platform.machine()}, {args.threads} threads, Python {platform.python_version()}. "
