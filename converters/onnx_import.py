@@ -50,7 +50,7 @@ def bert_from_onnx(onnx_path: Path, tokenizer_dir: Path, out: Path, *, num_atten
         max_position_embeddings=weights["embeddings.position_embeddings.weight"].shape[0],
         type_vocab_size=weights["embeddings.token_type_embeddings.weight"].shape[0])
     model = BertModel(config, add_pooling_layer=False)
-    state = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in weights.items()}
+    state = {k: torch.from_numpy(np.array(v)) for k, v in weights.items()}  # a copy: the initializers are read-only
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.endswith("position_ids")]
     if missing or unexpected:
