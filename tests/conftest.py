@@ -9,6 +9,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("EMBEDLITE_DATA", REPO.parent / "shared" / "data"))
+_THROWAWAY_HOME = pytest.StashKey[str]()
 
 
 def pytest_configure(config):
@@ -16,7 +17,17 @@ def pytest_configure(config):
     if "EMBEDLITE_HOME" not in os.environ:
         import tempfile
 
-        os.environ["EMBEDLITE_HOME"] = tempfile.mkdtemp(prefix="embedlite-test-home-")
+        config.stash[_THROWAWAY_HOME] = os.environ["EMBEDLITE_HOME"] = tempfile.mkdtemp(prefix="embedlite-test-home-")
+
+
+def pytest_unconfigure(config):
+    # A few hundred MB a session: left behind, they filled the disk of a machine that runs the suite often.
+    home = config.stash.get(_THROWAWAY_HOME, None)
+    if home is not None:
+        import shutil
+
+        shutil.rmtree(home, ignore_errors=True)
+        os.environ.pop("EMBEDLITE_HOME", None)
 
 
 @pytest.fixture(scope="session")
