@@ -3,8 +3,9 @@
 
 Texts: bench_store.real_texts (SST-2 and STS-B sentences, then 8/16/32-word windows of the Amazon reviews), written
 once as Parquet (id, text) under benchmarks/.cache/scale. Every run is a fresh process, timed from start to exit:
-sentences/s, peak RSS (one process: the kernel's maxrss; Ray: the sum over the driver and every Ray process, polled
-each 0.2 s), and for Ray the cluster's start-up apart. Ray's vectors are checked against the single process's.
+sentences/s, peak RSS (one process: the kernel's high-water mark, VmHWM; Ray: the sum over the driver and every Ray
+process; both polled each 0.2 s), and for Ray the cluster's start-up apart. Ray's vectors are checked against the
+single process's.
 Writes benchmarks/results/scale.md.
 Usage: python benchmarks/bench_scale.py [--rows 100000,1000000] [--ray-rows 100000] [--smoke]
 """
@@ -46,7 +47,10 @@ def corpus(data: Path, sizes: list[int]) -> dict[int, Path]:
 
 
 def measure(command: list[str], tree: bool = False) -> tuple[float, float, str]:
-    """(seconds, peak RSS in MB, stdout) of a command; tree=True sums the RSS of all its descendants too."""
+    """(seconds, peak RSS in MB, stdout) of a command; tree=True sums the RSS of all its descendants too.
+
+    Not the rusage maxrss of wait4: Linux carries it across exec from the process that forked, so a child of this
+    script (which holds the corpus) would report this script's RSS whenever its own peak is lower."""
     import psutil
 
     start = time.perf_counter()
@@ -59,23 +63,32 @@ def measure(command: list[str], tree: bool = False) -> tuple[float, float, str]:
         root = psutil.Process(proc.pid)
         while not done.is_set():
             try:
-                procs = [root] + root.children(recursive=True)
-                peak = max(peak, sum(p.memory_info().rss for p in procs if p.is_running()) / 1e6)
-            except psutil.Error:
+                if tree:
+                    procs = [root] + root.children(recursive=True)
+                    peak = max(peak, sum(p.memory_info().rss for p in procs if p.is_running()) / 1e6)
+                else:
+                    peak = max(peak, high_water_mb(proc.pid))
+            except (psutil.Error, OSError):
                 pass
             time.sleep(0.2)
 
     watcher = threading.Thread(target=poll, daemon=True)
-    if tree:
-        watcher.start()
+    watcher.start()
     out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)  # reaps the child with its own resource usage
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.wait()
     seconds = time.perf_counter() - start
     done.set()
+    watcher.join()
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed")
-    return seconds, (peak if tree else usage.ru_maxrss / 1e3), out
+    return seconds, peak, out
+
+
+def high_water_mb(pid: int) -> float:
+    """The kernel's peak RSS of one process (VmHWM): it only grows, so a poll misses only a peak of the last 0.2 s."""
+    with open(f"/proc/{pid}/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1e3
 
 
 def single(source: Path, rows: int) -> dict:
@@ -161,10 +174,11 @@ def report(singles: list[dict], rays: list[dict], stored: dict | None, command: 
         f"nothing else running. Model: the default, {label} (dim 384, float32 vectors, texts kept). Texts: "
         "distinct real texts (SST-2 and STS-B sentences, then 8/16/32-word windows of the Amazon reviews, "
         "stride 2), from Parquet. Each run is a new process; sentences/s over the whole run for one process "
-        "(model load included), over the embedding for Ray (its start-up apart). Peak RSS: one process, the "
-        "kernel's maxrss; Ray, the sum over the driver and every Ray process (polled, shared pages counted in"
-        " each). Ray: a local cluster with this machine's cores; each worker reserves (cores - 1) / workers "
-        "CPUs (one left to Ray's read and write tasks) and runs cores // workers onnxruntime threads.", "",
+        "(model load included), over the embedding for Ray (its start-up apart). Peak RSS, polled each 0.2 s: "
+        "one process, the kernel's high-water mark (VmHWM); Ray, the sum over the driver and every Ray process "
+        "(shared pages counted in each). Ray: a local cluster with this machine's cores; each worker reserves "
+        "(cores - 1) / workers CPUs (one left to Ray's read and write tasks) and runs cores // workers onnxruntime "
+        "threads.", "",
         "| run | texts | seconds | sentences/s | peak RSS MB | Ray start-up s |", "|---|---:|---:|---:|---:|---:|"]
     for r in singles + rays:
         startup = f"{r['startup']:.1f}" if "startup" in r else ""
