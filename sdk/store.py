@@ -440,7 +440,9 @@ class VectorStore:
 
     def _load_matrix(self) -> VectorMatrix:
         self._cache = VectorMatrix(self.dim or 0, self.metric, self.quantization)
-        self._cache.reset(self._conn.execute("SELECT rowid, vector FROM records ORDER BY rowid").fetchall())
+        count = self._conn.execute("SELECT count(*) FROM records").fetchone()[0]
+        rows = self._conn.execute("SELECT rowid, vector FROM records ORDER BY rowid")
+        self._cache.reset(count, iter(lambda: rows.fetchmany(50_000), []))
         self._cache_seq = self._logged_through()
         self._cache_loads += 1
         return self._cache

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import shutil
 import sqlite3
 import sys
 from pathlib import Path
@@ -176,14 +177,17 @@ class AnnIndex:
         from usearch.index import Index
 
         try:
-            data = self.path.read_bytes()
-            if not data.startswith(MAGIC):
-                return False
-            header_end = data.index(b"\n", len(MAGIC))
-            header = json.loads(data[len(MAGIC):header_end])
-            if {k: header.get(k) for k in self._header()} != self._header():
-                return False
-            index = Index.restore(bytearray(memoryview(data)[header_end + 1:]))  # one copy of a big file
+            with open(self.path, "rb") as f:
+                if f.read(len(MAGIC)) != MAGIC:
+                    return False
+                header = json.loads(f.readline(1 << 16))
+                if not isinstance(header, dict) or {k: header.get(k) for k in self._header()} != self._header():
+                    return False
+                graph = bytearray(os.fstat(f.fileno()).st_size - f.tell())  # the graph read once, into one buffer
+                if f.readinto(graph) != len(graph):
+                    return False
+            index = Index.restore(graph)
+            del graph
         except (OSError, ValueError, RuntimeError):
             return False  # missing or damaged: the caller rebuilds from the database
         if index is None or index.ndim != self.dim:
@@ -200,11 +204,16 @@ class AnnIndex:
             return False
         header = json.dumps({**self._header(), "seq": self.seq, "count": len(self.index)}).encode()
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            f.write(MAGIC + header + b"\n")
-            f.write(self.index.save())
-            f.flush()
-            os.fsync(f.fileno())
+        graph = tmp.with_name(tmp.name + ".graph")
+        try:
+            self.index.save(str(graph))  # straight to disk: its bytes in memory would double the index's size
+            with open(tmp, "wb") as f, open(graph, "rb") as g:
+                f.write(MAGIC + header + b"\n")
+                shutil.copyfileobj(g, f, 1 << 24)
+                f.flush()
+                os.fsync(f.fileno())
+        finally:
+            graph.unlink(missing_ok=True)
         os.replace(tmp, self.path)
         self.replayed = 0
         conn.execute("BEGIN IMMEDIATE")

@@ -9,6 +9,8 @@ pass picks the rows that can be in the top k first (see `_int8_candidates`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from . import vector_codec as codec
@@ -47,14 +49,17 @@ class VectorMatrix:
         return codes, factors
 
     # -- changing ------------------------------------------------------------------------------------
-    def reset(self, rows: list[tuple[int, bytes]]) -> None:
-        """Hold exactly these (rowid, vector blob) records, given in rowid order."""
+    def reset(self, count: int, chunks: Iterable[list[tuple[int, bytes]]]) -> None:
+        """Hold exactly the (rowid, vector blob) records of `chunks`, `count` in all, in rowid order. Decoded chunk
+        by chunk into arrays sized once: at 1M records, a list of them all cost 1.3 GB beside the matrix."""
         self.size = self.count = 0
         self._rowids = np.empty(0, dtype=np.int64)
         self._live = np.empty(0, dtype=bool)
         self._rows, self._factors = self._decode([])
-        self._append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)), [r[1] for r in rows],
-                     spare=len(rows) // HEADROOM)
+        self._grow(count + count // HEADROOM)
+        for rows in chunks:
+            self._append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)), [r[1] for r in rows],
+                         spare=count // HEADROOM)
 
     def update(self, touched: np.ndarray, rows: list[tuple[int, bytes]]) -> bool:
         """Apply changed records: `touched` are the rowids written since the matrix was current, `rows` the ones
