@@ -8,7 +8,7 @@ dim, and CPU sentences/s; plus each recipe's training time. --split dev evaluate
 splits that choose between models.
 
     python benchmarks/bench_models.py --threads 2 [--models DIR] [--split dev] [--only M,M] [--precisions P,P]
-        [--no-speed]
+        [--no-speed] [--out STEM]
     python benchmarks/bench_models.py --speed-only --work DIR    (the artifacts of a run, timed side by side;
         models.png plots them against results/models.json)
 """
@@ -124,6 +124,8 @@ def main() -> None:
     parser.add_argument("--speed-only", action="store_true",
                         help="sentences/s of the artifacts an earlier run left in --work, side by side, alone")
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--out", default=None,
+                        help="results file stem in benchmarks/results (default: models; models_dev with --split dev)")
     args = parser.parse_args()
 
     import tempfile
@@ -199,15 +201,15 @@ def speed_table(work: Path, args, rounds: int = 3) -> None:
 
 def report(rows: list[dict], training: dict, args) -> None:
     split = args.split
-    suffix = "" if split == "test" else "_dev"
-    (RESULTS / f"models{suffix}.json").write_text(json.dumps({"rows": rows, "training": training}, indent=1,
-                                                             default=str) + "\n")
+    stem = args.out or ("models" if split == "test" else "models_dev")
+    (RESULTS / f"{stem}.json").write_text(json.dumps({"rows": rows, "training": training}, indent=1,
+                                                     default=str) + "\n")
     lines = [f"# embedlite's own models beside their peers ({split} splits)", "",
              f"Command: `python benchmarks/bench_models.py --threads {args.threads}"
              f"{' --split dev' if split == 'dev' else ''}{' --models DIR' if args.models else ''}"
              f"{'' if args.only == ','.join(MODELS) else ' --only ' + args.only}"
              f"{'' if args.precisions == ','.join(PRECISIONS) else ' --precisions ' + args.precisions}"
-             f"{' --no-speed' if args.no_speed else ''}`",
+             f"{' --no-speed' if args.no_speed else ''}{' --out ' + args.out if args.out else ''}`",
              f"Machine: {platform.machine()}, {args.threads} threads, CPU only. Every model is exported by embedlite "
              "to ONNX (the teacher at fp32 only) and evaluated by the same code in this one run. STS-B: Spearman of "
              f"cosine (sts-{split}.csv). Retrieval: nDCG@10 and Recall@100 ("
@@ -237,9 +239,9 @@ def report(rows: list[dict], training: dict, args) -> None:
         for name, t in training.items():
             lines.append(f"| {name} | {t['texts']} | {t['steps']} | {t['seconds'].get('teacher', 0):.0f} "
                          f"| {t['seconds']['total']:.0f} |")
-    write_markdown(f"models{suffix}.md", lines)
+    write_markdown(f"{stem}.md", lines)
     if not any(np.isnan(r["sent_per_s"]) for r in rows):  # quality vs speed needs the speed
-        plot(rows, f"models{suffix}.png")
+        plot(rows, f"{stem}.png")
 
 
 def _row(r: dict, dim: int) -> str:

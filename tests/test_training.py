@@ -159,12 +159,33 @@ def test_merge_is_the_average(minilm_dir, tmp_path):
     (dict(train_pairs=("/no/such/pairs.csv",)), "file not found"),
     (dict(matryoshka_axes=("/no/such/texts.txt",)), "file not found"),
     (dict(matryoshka_axes=(__file__,), matryoshka_axes_steps=-1), "matryoshka_axes_steps"),
+    (dict(merge_initial=1.0), "merge_initial.*below 1"),
+    (dict(merge_initial=0.3, student="random"), "random student has nothing to keep"),
 ])
 def test_bad_config_fails_before_training(minilm_dir, data_dir, tmp_path, change, message):
     base = dict(train_texts=(data_dir / "stsb" / "sts-train.csv",), output=tmp_path / "out", teacher=minilm_dir)
     with pytest.raises(EmbedliteError, match=message):
         distill(DistillConfig(**{**base, **change}))
     assert not (tmp_path / "out").exists()
+
+
+def test_merge_keeps_a_share_of_the_initial_student(minilm_dir, st_minilm, data_dir, tmp_path):
+    """Two mixture runs and the student they started from, averaged with weights (1 - w) / 2, (1 - w) / 2, w."""
+    from sentence_transformers import SentenceTransformer
+
+    texts = data_dir / "stsb" / "sts-train.csv"
+    config = DistillConfig(mixtures=({"name": "a", "train_texts": [texts]}, {"name": "b", "train_texts": [texts]}),
+                           output=tmp_path / "student", teacher="all-MiniLM-L6-v2", student_layers=(0,), max_texts=64,
+                           batch_size=32, max_seq_length=32, learning_rate=1e-3, merge_initial=0.6,
+                           cache_dir=tmp_path / "cache")
+    out = distill(config, progress=False)
+    states = [SentenceTransformer(str(p), device="cpu").state_dict() for p in (out, out / "runs" / "a",
+                                                                                out / "runs" / "b")]
+    initial = from_teacher_layers(st_minilm, (0,)).state_dict()
+    key = next(k for k in initial if k.endswith("layer.0.attention.self.query.weight"))
+    merged, a, b = (state[key] for state in states)
+    assert not torch.allclose(a, initial[key], atol=1e-4)  # the runs moved away from the start
+    assert torch.allclose(merged, 0.2 * a + 0.2 * b + 0.6 * initial[key], atol=1e-6)
 
 
 def test_short_distillation_raises_agreement(minilm_dir, st_minilm, data_dir, tmp_path):

@@ -36,6 +36,8 @@ class DistillConfig:
     `student_layers` (empty: all); 'random' builds a small BERT ('tiny'); 'decoder' turns the causal Gemma 3 LM
     at `student_source` into a bidirectional encoder.
     train_texts: one run over these texts; or mixtures: one run per mixture, then the runs are averaged.
+    merge_initial: the initial student's share in that average (weight-space ensembling, as WiSE-FT does: the
+    student keeps more of what it knew and the training data does not show); the runs share the rest.
     projection: how a student narrower than the teacher is matched: a 'learned' linear map, or 'pca' (the
     teacher's embeddings projected on their top principal directions: the first student dims match the
     teacher's strongest ones, as Matryoshka truncation wants).
@@ -59,6 +61,7 @@ class DistillConfig:
     output: Path
     train_texts: tuple[TextSource, ...] = ()
     mixtures: tuple[Mixture, ...] = ()
+    merge_initial: float = 0.0
     teacher: Path | str | None = None
     teacher_embeddings: Path | None = None
     student: str = "layers"
@@ -121,6 +124,12 @@ class DistillConfig:
             raise EmbedliteError("give train_texts (one run) or mixtures (one run each, then merged), not both")
         if len({m.name for m in self.runs()}) != len(self.runs()) or any(not m.train_texts for m in self.runs()):
             raise EmbedliteError("each mixture needs a distinct name and some train_texts")
+        if not 0 <= self.merge_initial < 1:
+            raise EmbedliteError(f"merge_initial is the initial student's share in the merge: 0 or more, below 1; "
+                                 f"got {self.merge_initial}")
+        if self.merge_initial and self.student == "random":
+            raise EmbedliteError("merge_initial averages the trained student with the one it started from; "
+                                 "a random student has nothing to keep")
         if self.mixtures and self.teacher_embeddings is not None:
             raise EmbedliteError("teacher_embeddings (one row per text) needs a single run over train_texts")
         sources = [s.path for m in self.runs() for s in m.train_texts]

@@ -94,7 +94,13 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
         if len(runs) > 1 and workers.main:
             model.save(str(output / "runs" / mixture.name))
         models.append(model)
-    model = models[0] if len(models) == 1 else average(models, [m.name for m in runs])
+    names = [m.name for m in runs]
+    weights = [(1 - config.merge_initial) / len(models)] * len(models)
+    if config.merge_initial:
+        models.append(build_student(config))
+        names.append("initial student")
+        weights.append(config.merge_initial)
+    model = models[0] if len(models) == 1 else average(models, names, weights)
     if config.matryoshka_axes:
         from .student import matryoshka_axes, rotate_output
 
@@ -264,7 +270,8 @@ def _train(model, texts: list[str], targets: np.ndarray, neighbours: np.ndarray 
     tail = history[-max(1, total // 20):]
     return {"name": name, "texts": len(texts), "steps": total, "qat_bits": list(qat_bits),
             "first_losses": {k: round(v, 5) for k, v in history[0].items()},
-            "last_losses": {k: round(float(np.mean([h[k] for h in tail])), 5) for k in tail[0]}}
+            "last_losses": {k: round(float(np.mean([h[k] for h in tail])), 5) for k in tail[0]},
+            "loss_curve": [round(sum(h.values()), 5) for h in history]}
 
 
 def _pair_losses(model, pairs: _Pairs, rows: np.ndarray, dims: tuple[int, ...], config: DistillConfig,
