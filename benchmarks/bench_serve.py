@@ -67,13 +67,9 @@ end
 """
 
 
-def in_process(texts: list[str]) -> dict:
-    """Embedder.embed sentences/s (best of 3, no server running): batch 32 over the whole list (length-sorted, as
-    embed() does), 32 random sentences per call (what a server's batches of concurrent requests hold), and batch 1."""
-    from embedlite import Embedder
-
-    model = Embedder(device="cpu")
-    model.embed(texts[:64])  # warm-up
+def in_process(model, texts: list[str], rounds: int = 3) -> dict:
+    """Embedder.embed sentences/s (best of `rounds`): batch 32 over the whole list (length-sorted, as embed()
+    does), 32 random sentences per call (what a server's batches of concurrent requests hold), and batch 1."""
     shuffled = random.Random(0).sample(texts, len(texts))
     calls = {
         "batch32": lambda: model.embed(texts, batch_size=32, show_progress=False),
@@ -81,12 +77,19 @@ def in_process(texts: list[str]) -> dict:
         "batch1": lambda: [model.embed([text]) for text in texts[:300]],
     }
     best = dict.fromkeys(calls, 0.0)
-    for _ in range(3):
+    for _ in range(rounds):
         for name, call in calls.items():
             start = time.perf_counter()
             call()
             best[name] = max(best[name], (300 if name == "batch1" else len(texts)) / (time.perf_counter() - start))
     return best
+
+
+def batch32(model, texts: list[str]) -> float:
+    """In-process batch-32 sentences/s, once (the server idle beside it)."""
+    start = time.perf_counter()
+    model.embed(texts, batch_size=32, show_progress=False)
+    return len(texts) / (time.perf_counter() - start)
 
 
 class Server:
@@ -151,7 +154,6 @@ def bodies(texts: list[str], size: int, model: str, path: Path) -> Path:
 
 
 def run_level(server: Server, script: Path, body_file: Path, clients: int, duration: int) -> dict:
-    server.drain()
     stop, watched = threading.Event(), {}
     watcher = threading.Thread(target=server.watch, args=(stop, watched))
     watcher.start()
@@ -180,8 +182,12 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("this benchmark needs wrk: apt-get install wrk")
     texts = sentences(args.data)
-    before = in_process(texts)
-    print(f"in process: {before}", file=sys.stderr)
+    from embedlite import Embedder
+
+    model = Embedder(device="cpu")
+    model.embed(texts[:64])  # warm-up
+    baseline = in_process(model, texts)
+    print(f"in process: {baseline}", file=sys.stderr)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "post.lua"
@@ -191,21 +197,23 @@ def main() -> None:
             for size in (int(s) for s in args.sizes.split(",")):
                 body_file = bodies(texts, size, server.model, Path(tmp) / f"bodies{size}.jsonl")
                 for clients in (int(c) for c in args.clients.split(",")):
+                    # This machine's speed drifts over minutes (a shared host): each level is compared with the
+                    # in-process rate measured just before and just after it, the server idle.
+                    server.drain()
+                    before = batch32(model, texts)
                     result = run_level(server, script, body_file, clients, args.duration)
-                    rows.append({"clients": clients, "size": size, **result})
+                    server.drain()
+                    rows.append({"clients": clients, "size": size, **result,
+                                 "beside": (before, batch32(model, texts))})
                     if "200" not in result["statuses"]:
                         raise SystemExit(f"no request was answered 200: {result['statuses']}")
                     print(f"{clients} clients x {size}: {rows[-1]}", file=sys.stderr)
         finally:
             server.stop()
-    # This machine's speed drifts over minutes (a shared host): the baseline is taken before and after the levels,
-    # and the ratios use the faster of the two.
-    after = in_process(texts)
-    write_markdown(args.out, report(rows, before, after, server.max_queue, args, default_model_label()))
+    write_markdown(args.out, report(rows, baseline, server.max_queue, args, default_model_label()))
 
 
-def report(rows: list[dict], before: dict, after: dict, queue: int, args, model: str) -> list[str]:
-    base = {k: max(before[k], after[k]) for k in before}
+def report(rows: list[dict], base: dict, queue: int, args, model: str) -> list[str]:
     wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split("[")[0].strip()
     lines = [
         f"# embedlite serve under load: {model} (the embedded default), CPU",
@@ -216,15 +224,15 @@ def report(rows: list[dict], before: dict, after: dict, queue: int, args, model:
         f"Server: `embedlite serve {args.serve_args}` (queue limit {queue} texts), base64 responses. "
         "Sentences: STS-B test.",
         "",
-        f"In process, the same sentences: Embedder.embed batch 32 **{base['batch32']:.1f}** sentences/s, "
-        f"32 random sentences per call {base['random32']:.1f}, batch 1 {base['batch1']:.1f} sentences/s (best of 3; "
-        f"batch 32: {before['batch32']:.1f} before, {after['batch32']:.1f} after the levels; "
-        "the ratios use the faster).",
+        f"In process, the same sentences, before the levels (best of 3): Embedder.embed batch 32 "
+        f"{base['batch32']:.1f} sentences/s, 32 random sentences per call {base['random32']:.1f}, batch 1 "
+        f"{base['batch1']:.1f}. Each level is compared with in-process batch 32 measured beside it: the mean of "
+        "one pass just before and one just after the level (this shared host's speed drifts by 20% over minutes).",
         "",
         "| clients | sentences/request | texts in flight / queue limit | requests/s | sentences/s (200s) "
-        "| vs in-process batch 32 | vs 32 random per call "
+        "| in-process batch 32 beside it | vs in-process batch 32 | vs 32 random per call "
         "| p50 ms | p99 ms | 200 | 429 | 5xx | other | server RSS MB | /health max ms |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         seconds = r["duration_us"] / 1e6
@@ -233,11 +241,12 @@ def report(rows: list[dict], before: dict, after: dict, queue: int, args, model:
         server_errors = sum(v for k, v in statuses.items() if k >= 500)
         other = sum(v for k, v in statuses.items() if k not in (200, 429) and k < 500) + r["socket_errors"]
         rate = ok * r["size"] / seconds
+        beside = sum(r["beside"]) / 2
         failed = f" ({r['health_failures']} failed)" if r["health_failures"] else ""
         lines.append(
             f"| {r['clients']} | {r['size']} | {r['clients'] * r['size'] / queue:.2f} "
-            f"| {sum(statuses.values()) / seconds:.1f} | {rate:.1f} "
-            f"| {rate / base['batch32']:.0%} | {rate / base['random32']:.0%} "
+            f"| {sum(statuses.values()) / seconds:.1f} | {rate:.1f} | {beside:.1f} "
+            f"| {rate / beside:.0%} | {rate / base['random32']:.0%} "
             f"| {r['p50_us'] / 1000:.1f} | {r['p99_us'] / 1000:.1f} | {ok} | {busy} | {server_errors} | {other} "
             f"| {r['rss_mb']:.0f} | {r['health_max_ms']:.0f}{failed} |")
     lines += ["", "p50/p99 are over every answered request, 429s included (they come back at once)."]
