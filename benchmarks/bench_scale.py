@@ -8,6 +8,7 @@ process; both polled each 0.2 s), and for Ray the cluster's start-up apart. Ray'
 single process's.
 Writes benchmarks/results/scale.md.
 Usage: python benchmarks/bench_scale.py [--rows 100000,1000000] [--ray-rows 100000] [--smoke]
+       python benchmarks/bench_scale.py --synthetic-import 1000000   (the store import alone)
 """
 
 from __future__ import annotations
@@ -150,6 +151,32 @@ def import_job(vectors: str, db: str) -> None:
     print(json.dumps({"import_s": imported - start, "index_s": time.perf_counter() - imported}))
 
 
+def synthetic_vectors(rows: int, dim: int = 384) -> Path:
+    """A vector file of `rows` clustered unit vectors with 20-word texts, in row groups of 4,096 as embed-file writes
+    them: the import measured at 1M without embedding a corpus first (hours on 2 cores)."""
+    import pyarrow.parquet as pq
+
+    from embedlite.vector_files import vector_schema, vector_table
+
+    path = CACHE / f"synthetic-{rows}x{dim}.parquet"
+    if path.exists():
+        return path
+    CACHE.mkdir(parents=True, exist_ok=True)
+    schema = vector_schema({"name": "synthetic", "dim": dim, "prompts": {}}, "float32", None, True)
+    rng = np.random.default_rng(0)
+    centers = rng.standard_normal((2000, dim)).astype(np.float32)
+    words = "the a of and to in is it that was for on with as this but not they be at one have all by".split()
+    with pq.ParquetWriter(path, schema) as writer:
+        for start in range(0, rows, 4096):
+            n = min(4096, rows - start)
+            vectors = centers[rng.integers(0, 2000, n)] + 0.7 * rng.standard_normal((n, dim)).astype(np.float32)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            texts = [" ".join(rng.choice(words, 20)) + f" {i}" for i in range(start, start + n)]
+            writer.write_table(vector_table(schema, [f"t{i}" for i in range(start, start + n)], vectors, texts),
+                               row_group_size=n)
+    return path
+
+
 def same_vectors(a: Path, b: Path) -> float:
     """Largest |difference| between two vector files' vectors, matched by id (0.0: the same bits)."""
     from embedlite.vector_files import open_vector_file
@@ -230,7 +257,12 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="2,000 texts everywhere: checks the script, no figures")
     parser.add_argument("--ray-job", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--import-job", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--synthetic-import", type=int, metavar="ROWS",
+                        help="only the import, of ROWS synthetic 384-d vectors; prints its figures")
     args = parser.parse_args()
+    if args.synthetic_import:
+        import_store(synthetic_vectors(args.synthetic_import), args.synthetic_import)  # prints its figures
+        return
     if args.ray_job:
         return ray_job(args.ray_job[0], args.ray_job[1], int(args.ray_job[2]))
     if args.import_job:
