@@ -1,0 +1,68 @@
+"""How much of its initial student a recipe's merge should keep, read on the dev splits.
+
+A recipe's output keeps its per-mixture runs (runs/); they are averaged again with the recipe's initial student at
+each weight, exported to fp32 ONNX (before Matryoshka axes and QAT) and scored on STS-B dev, the retrieval set
+derived from it and amazon dev, as bench_models.py --split dev scores. Weight 1 is the initial student itself.
+Writes benchmarks/results/merge_<recipe>_dev.md.
+Usage: python benchmarks/bench_merge.py --recipe embedlite-tiny --trained DIR [--weights 0,0.25,0.5,0.65,0.8,1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from bench_common import DATA, write_markdown
+from bench_models import DOMAINS, RECIPES, Vectors, amazon, classification
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--recipe", default="embedlite-tiny")
+    parser.add_argument("--trained", type=Path, required=True, help="the recipe's output (with its runs/)")
+    parser.add_argument("--weights", default="0,0.25,0.5,0.65,0.8,1")
+    args = parser.parse_args()
+
+    from sentence_transformers import SentenceTransformer
+
+    from embedlite import Embedder, export
+    from embedlite.evaluation import load_sts, retrieval_from_sts, retrieval_scores, sts_spearman
+    from embedlite.training import config_from_file
+    from embedlite.training.distill import build_student
+    from embedlite.training.merge import average
+
+    config = config_from_file(RECIPES / f"{args.recipe}.toml", {"output": args.trained})
+    runs = [args.trained / "runs" / m.name for m in config.runs()]
+    sts = load_sts(DATA / "stsb" / "sts-dev.csv")
+    retrieval, reviews = retrieval_from_sts(sts), amazon("dev")
+    work = Path(tempfile.mkdtemp(prefix="embedlite-merge-"))
+    lines = [f"# {args.recipe}: its runs merged with its initial student, dev splits", "",
+             f"Command: `python benchmarks/bench_merge.py --recipe {args.recipe} --trained DIR --weights "
+             f"{args.weights}`", "",
+             "fp32 ONNX of the merge (before Matryoshka axes and QAT); STS-B dev Spearman, nDCG@10 on the retrieval "
+             "set derived from sts-dev, amazon dev accuracy (logistic regression on train); the runs share 1 - w.", "",
+             "| share of the initial student (w) | STS-B dev | nDCG@10 | " + " | ".join(DOMAINS) + " |",
+             "|---:|---:|---:|" + "---:|" * len(DOMAINS)]
+    for weight in (float(w) for w in args.weights.split(",")):
+        initial = build_student(config)
+        if weight == 1:
+            model = initial
+        else:
+            models = [SentenceTransformer(str(p), device="cpu") for p in runs] + [initial]
+            model = average(models, [str(p) for p in runs] + ["initial student"],
+                            [(1 - weight) / len(runs)] * len(runs) + [weight])
+        model.save(str(work / f"w{weight}"))
+        (artifact,) = export(work / f"w{weight}", work / f"w{weight}-onnx", precisions=("fp32",),
+                             progress=lambda _: None)
+        vectors = Vectors(Embedder(artifact.path, device="cpu", threads=2))
+        scores = [sts_spearman(vectors, sts), retrieval_scores(vectors, retrieval)["ndcg@10"],
+                  *(classification(vectors, reviews[d]) for d in DOMAINS)]
+        lines.append(f"| {weight:g} | " + " | ".join(f"{v:.4f}" for v in scores) + " |")
+        print(lines[-1], file=sys.stderr, flush=True)
+    write_markdown(f"merge_{args.recipe}_dev.md", lines)
+
+
+if __name__ == "__main__":
+    main()
