@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import platform
 import random
 import re
@@ -220,8 +221,9 @@ def report(rows: list[dict], base: dict, queue: int, args, model: str) -> list[s
         "",
         f"Command: `python benchmarks/bench_serve.py --duration {args.duration} --clients {args.clients} "
         f"--sizes {args.sizes}" + (f" --serve-args '{args.serve_args}'`" if args.serve_args else "`"),
-        f"Machine: {platform.machine()}, Python {platform.python_version()}; load from {wrk} on the same machine. "
-        f"Server: `embedlite serve {args.serve_args}` (queue limit {queue} texts), base64 responses. "
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; load from {wrk} "
+        f"on the same machine. Server: `embedlite serve {args.serve_args}` (queue limit {queue} texts"
+        f"{'' if '--workers' in args.serve_args else '; workers: the default, one per core'}), base64 responses. "
         "Sentences: STS-B test.",
         "",
         f"In process, the same sentences, before the levels (best of 3): Embedder.embed batch 32 "

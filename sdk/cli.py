@@ -435,15 +435,16 @@ def index_info(db, as_json):
 @click.option("--port", default=8000, show_default=True, help="Port (0: any free one).")
 @click.option("--api-key", envvar="EMBEDLITE_API_KEY", default=None,
               help="Require 'Authorization: Bearer KEY' on every route but /health [env: EMBEDLITE_API_KEY].")
-@click.option("--max-batch", default=32, show_default=True, help="Texts per runtime call.")
+@click.option("--max-batch", default=32, show_default=True, help="Texts per batch of concurrent requests.")
 @click.option("--max-queue", default=1024, show_default=True,
               help="Texts waiting or running; requests beyond it get 429 with Retry-After.")
-@click.option("--workers", default=1, show_default=True,
-              help="Runtime calls in parallel (each a thread with its own session; cores are split).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Model sessions that run a batch's calls side by side, each on its own thread; the cores are "
+                   "split between them [default: one per core, at most 4; 1 on a GPU].")
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds a request may wait (then 503).")
 @click.option("--max-body-mb", default=16.0, show_default=True, help="Largest request body (then 413).")
 @click.option("--batch-window-ms", default=1.0, show_default=True,
-              help="How long a free runner waits for more texts when it has fewer than --max-batch.")
+              help="How long the batcher waits for more texts when it has fewer than --max-batch.")
 @clean_errors
 def serve(stores, max_body_mb, batch_window_ms, **settings):
     """Serve embeddings over HTTP (OpenAI's /v1/embeddings) and the stores given (needs embedlite[serve])."""

@@ -1,9 +1,11 @@
-"""Dynamic batching: the texts of concurrent requests are merged into runtime calls made on worker threads.
+"""Dynamic batching: the texts of concurrent requests are merged into batches, run on the workers' model sessions.
 
-Requests wait in one FIFO queue bounded in texts (a full queue is refused with a retry time, never grown). A runner
-takes up to max_batch texts, waiting a short window for more while it has fewer; it tokenises and embeds them in
-its thread (onnxruntime and the tokenizer release the GIL, so the event loop keeps answering), and the vectors go
-back to their requests. Each runner owns one Embedder, so runtimes that are not thread-safe are never shared.
+Requests wait in one FIFO queue bounded in texts (a full queue is refused with a retry time, never grown). The runner
+takes up to max_batch texts, waiting a short window for more while it has fewer; it tokenises them on a worker
+thread, groups them by length (a runtime call holds texts of one length, so nothing is padded) and spreads those
+calls over the workers, each a thread with its own session (runtimes that are not thread-safe are never shared).
+Small calls run faster side by side on one-thread sessions than one after another on a session that splits each
+matrix product over the cores. onnxruntime and the tokenizer release the GIL, so the event loop keeps answering.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ class _Job:
 
 
 class Batcher:
-    """embed(texts) from any request; runner tasks merge what is queued into runtime calls."""
+    """embed(texts) from any request; a runner task merges what is queued into batches run on the workers."""
 
     def __init__(self, embedders: list[Embedder], max_batch: int, max_queue: int, window: float, timeout: float):
         self.embedders, self.max_batch, self.max_queue = embedders, max_batch, max_queue
@@ -57,21 +59,21 @@ class Batcher:
         self.pending = 0  # texts admitted and not yet answered (queued or running)
         self._queue: deque[_Job] = deque()
         self._queued = 0  # texts not yet handed to a runner
-        self._rate = 0.0  # texts per second per runner, a moving average
+        self._rate = 0.0  # texts per second, a moving average
         self._executor = ThreadPoolExecutor(len(embedders), thread_name_prefix="embedlite-model")
-        self._runners: list[asyncio.Task] = []
+        self._runner: asyncio.Task | None = None
         self._arrived = asyncio.Event()
         self._full = asyncio.Event()
         self.loop: asyncio.AbstractEventLoop | None = None
 
     def start(self) -> None:
         self.loop = asyncio.get_running_loop()
-        self._runners = [asyncio.create_task(self._run(e)) for e in self.embedders]
+        self._runner = asyncio.create_task(self._run())
 
     async def close(self) -> None:
-        for task in self._runners:
-            task.cancel()
-        await asyncio.gather(*self._runners, return_exceptions=True)
+        if self._runner is not None:
+            self._runner.cancel()
+            await asyncio.gather(self._runner, return_exceptions=True)
         self._executor.shutdown(wait=True)
 
     async def embed(self, texts: list[str], prompt: str = "") -> tuple[np.ndarray, list[int]]:
@@ -98,10 +100,9 @@ class Batcher:
         """Seconds until the queue has drained, at the measured speed (1 before any is measured)."""
         if not self._rate:
             return 1
-        return min(60, max(1, math.ceil(self.pending / (self._rate * len(self.embedders)))))
+        return min(60, max(1, math.ceil(self.pending / self._rate)))
 
-    async def _run(self, embedder: Embedder) -> None:
-        loop = asyncio.get_running_loop()
+    async def _run(self) -> None:
         while True:
             while not self._queued:
                 self._arrived.clear()
@@ -117,14 +118,14 @@ class Batcher:
                 continue
             started = time.perf_counter()
             try:
-                tokens, vectors = await loop.run_in_executor(self._executor, _embed_batch, embedder, batch)
+                tokens, vectors = await self._embed_batch(batch)
             except Exception as exc:  # the runtime failed: these requests get the error, the server goes on
                 for job, start, stop in batch:
                     self.pending -= stop - start
                     if not job.future.done():
                         job.future.set_exception(exc)
                 continue
-            count = len(vectors)
+            count = sum(stop - start for _, start, stop in batch)
             rate = count / max(time.perf_counter() - started, 1e-6)
             self._rate = rate if not self._rate else 0.8 * self._rate + 0.2 * rate
             self._deliver(batch, tokens, vectors)
@@ -170,20 +171,56 @@ class Batcher:
                 job.future.set_result((job.vectors, job.tokens))
 
 
-def _embed_batch(embedder: Embedder, batch) -> tuple[list, np.ndarray]:
-    """In a runner thread: token ids of each slice (or the ValueError of a text the tokenizer refuses), and all their
-    vectors. A lone text of its length is not run twice for batch-1 bits (pair_lone): a batch of concurrent requests
-    has a dozen lengths, so that would cost a quarter of the throughput, for ulps."""
+    async def _embed_batch(self, batch) -> tuple[list, np.ndarray]:
+        """Token ids of each slice (or the ValueError of a text the tokenizer refuses) and the vectors of them all,
+        the calls spread over the workers."""
+        loop = asyncio.get_running_loop()
+        first = self.embedders[0]
+        tokens = await loop.run_in_executor(self._executor, _tokenize, first, batch)
+        ids = [row for part in tokens if not isinstance(part, Exception) for row in part]
+        vectors = np.empty((len(ids), self.width), dtype=np.float32)
+        shares = _share(ids, len(self.embedders))
+        results = await asyncio.gather(*(
+            loop.run_in_executor(self._executor, _embed_rows, embedder, [ids[i] for i in rows], self.width)
+            for embedder, rows in zip(self.embedders, shares) if rows))
+        for rows, part in zip([rows for rows in shares if rows], results):
+            vectors[rows] = part
+        return tokens, vectors
+
+
+def _tokenize(embedder: Embedder, batch) -> list:
+    """In a worker thread: token ids of each slice, or the ValueError of a text the tokenizer refuses (it fails its
+    own request only)."""
     tokens: list = []
-    ids: list[list[int]] = []
     for job, start, stop in batch:
-        part: list[list[int]] | ValueError
         try:
-            part = embedder.tokenize(job.texts[start:stop], job.prompt)[0]
-        except ValueError as exc:  # a text that is not valid Unicode fails its own request only
-            part = exc
-        tokens.append(part)
-        if not isinstance(part, Exception):
-            ids += part
-    width = embedder.dims[0]
-    return tokens, embedder.embed_tokens(ids, width, batch_size=max(len(ids), 1), pair_lone=False)
+            tokens.append(embedder.tokenize(job.texts[start:stop], job.prompt)[0])
+        except ValueError as exc:
+            tokens.append(exc)
+    return tokens
+
+
+def _share(ids: list[list[int]], workers: int) -> list[list[int]]:
+    """Row indices for each worker: texts of one length stay in one call unless there are at least two per worker,
+    and calls go to the least loaded worker, largest first (cost: rows x length)."""
+    by_length: dict[int, list[int]] = {}
+    for i, row in enumerate(ids):
+        by_length.setdefault(len(row), []).append(i)
+    calls = []
+    for length, rows in by_length.items():
+        size = math.ceil(len(rows) / workers) if len(rows) >= 2 * workers else len(rows)
+        calls += [(length * len(part), part) for part in (rows[s:s + size] for s in range(0, len(rows), size))]
+    shares: list[list[int]] = [[] for _ in range(workers)]
+    load = [0] * workers
+    for cost, rows in sorted(calls, key=lambda call: -call[0]):
+        least = load.index(min(load))
+        shares[least] += rows
+        load[least] += cost
+    return shares
+
+
+def _embed_rows(embedder: Embedder, ids: list[list[int]], width: int) -> np.ndarray:
+    """In a worker thread: one call per length. A lone text of its length is not run twice for batch-1 bits
+    (pair_lone): a batch of concurrent requests has a dozen lengths, so that would cost a quarter of the throughput,
+    for ulps."""
+    return embedder.embed_tokens(ids, width, batch_size=len(ids), pair_lone=False)

@@ -19,9 +19,9 @@ class ServeConfig:
     host: str
     port: int
     api_key: str | None
-    max_batch: int  # texts per runtime call
+    max_batch: int  # texts per batch, its calls spread over the workers
     max_queue: int  # texts admitted and not yet answered; beyond it, 429
-    workers: int  # runtime calls in parallel, each on its own thread and model session
+    workers: int | None  # model sessions running a batch's calls side by side; None: one per core (at most 4)
     timeout: float  # seconds a request may wait for the model or its store
     max_body_bytes: int
     batch_window: float  # seconds a runner waits for more texts when it has fewer than max_batch
@@ -29,6 +29,8 @@ class ServeConfig:
     def __post_init__(self):
         for name in ("max_batch", "max_queue", "workers", "max_body_bytes"):
             value = getattr(self, name)
+            if value is None and name == "workers":
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if not 0 <= self.port <= 65535:

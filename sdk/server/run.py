@@ -15,14 +15,15 @@ from .batcher import Batcher
 from .config import ServeConfig
 from .stores import ServedStore, StoreEmbedder
 
+DEFAULT_WORKERS = 4  # sessions cost memory each, and a batch of 32 texts has only a dozen lengths to spread
+
 
 def serve(config: ServeConfig) -> None:
     """Serve until SIGTERM/SIGINT; in-flight requests finish and stores close before it returns."""
     import uvicorn
 
     sock = _bind(config.host, config.port)  # first: a taken port fails before the model loads
-    threads = None if config.workers == 1 else max(1, (os.cpu_count() or 1) // config.workers)
-    embedders = [Embedder(config.model, device=config.device, threads=threads) for _ in range(config.workers)]
+    embedders = _load_workers(config)
     batcher = Batcher(embedders, config.max_batch, config.max_queue, config.batch_window, config.timeout)
     store_embedder = StoreEmbedder(embedders[0], batcher)
     served: dict[str, ServedStore] = {}
@@ -44,6 +45,18 @@ def serve(config: ServeConfig) -> None:
         app, log_level="warning", access_log=False, lifespan="on",
         timeout_graceful_shutdown=int(config.timeout) + 5))  # requests end by their own timeout before this
     server.run(sockets=[sock])
+
+
+def _load_workers(config: ServeConfig) -> list[Embedder]:
+    """One Embedder per worker, the cores split between them. By default a worker per core (at most
+    DEFAULT_WORKERS) on a CPU, and one on an accelerator, which runs a call on its own."""
+    cores = os.cpu_count() or 1
+    workers = config.workers or min(cores, DEFAULT_WORKERS)
+    threads = None if workers == 1 else max(1, cores // workers)
+    first = Embedder(config.model, device=config.device, threads=threads)
+    if config.workers is None and first.device != "cpu":
+        workers = 1
+    return [first] + [Embedder(config.model, device=config.device, threads=threads) for _ in range(workers - 1)]
 
 
 def _bind(host: str, port: int) -> socket.socket:
