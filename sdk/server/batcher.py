@@ -36,13 +36,13 @@ class TooManyTexts(Exception):
 
 
 class _Job:
-    """One request's texts; runners take them in slices, in order."""
+    """One request's texts; the runner takes them in slices, in order."""
 
     __slots__ = ("texts", "prompt", "future", "taken", "done", "vectors", "tokens")
 
     def __init__(self, texts: list[str], prompt: str, future: asyncio.Future):
         self.texts, self.prompt, self.future = texts, prompt, future
-        self.taken = 0  # texts handed to a runner
+        self.taken = 0  # texts taken into a batch
         self.done = 0  # texts embedded
         self.vectors: np.ndarray | None = None
         self.tokens = [0] * len(texts)
@@ -58,7 +58,7 @@ class Batcher:
         self.width = embedders[0].dims[0]
         self.pending = 0  # texts admitted and not yet answered (queued or running)
         self._queue: deque[_Job] = deque()
-        self._queued = 0  # texts not yet handed to a runner
+        self._queued = 0  # texts not yet taken into a batch
         self._rate = 0.0  # texts per second, a moving average
         self._executor = ThreadPoolExecutor(len(embedders), thread_name_prefix="embedlite-model")
         self._runner: asyncio.Task | None = None
@@ -93,7 +93,7 @@ class Batcher:
         self._arrived.set()
         if self._queued >= self.max_batch:
             self._full.set()
-        # On timeout wait_for cancels the job's future; runners then skip what is left of it.
+        # On timeout wait_for cancels the job's future; the runner then skips what is left of it.
         return await asyncio.wait_for(job.future, self.timeout)
 
     def retry_after(self) -> int:

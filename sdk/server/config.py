@@ -24,7 +24,7 @@ class ServeConfig:
     workers: int | None  # model sessions running a batch's calls side by side; None: one per core (at most 4)
     timeout: float  # seconds a request may wait for the model or its store
     max_body_bytes: int
-    batch_window: float  # seconds a runner waits for more texts when it has fewer than max_batch
+    batch_window: float  # seconds the runner waits for more texts when it has fewer than max_batch
 
     def __post_init__(self):
         for name in ("max_batch", "max_queue", "workers", "max_body_bytes"):
