@@ -33,9 +33,13 @@ def test_ann_agrees_with_exact_and_is_saved(tmp_path, quantization):
     with VectorStore(path, quantization=quantization, ann_threshold=THRESHOLD) as store:
         store.add([str(i) for i in range(len(vecs))], vecs)
         assert overlap(store, vecs[:40] + 0.05) >= 0.97
+        # The graph is approximate, and built on every core, so not the same twice: a near tie at rank 3 may miss
+        # (about 1 build in 20 here). What must hold: the nearest is found, and every hit carries its exact score.
         hits = store.search(vecs[5], k=3)
-        exact = store.search(vecs[5], k=3, exact=True)
-        assert [h.id for h in hits] == [h.id for h in exact] and hits[0].score == pytest.approx(exact[0].score)
+        exact = {h.id: h.score for h in store.search(vecs[5], k=50, exact=True)}
+        assert hits[0].id == "5" == next(iter(exact))
+        assert [h.score for h in hits] == pytest.approx([exact[h.id] for h in hits])
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     index_file = path.with_name("s.db.hnsw")
     assert index_file.exists()
     stamp = index_file.stat().st_mtime_ns
