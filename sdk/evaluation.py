@@ -108,15 +108,24 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 def sts_spearman(embedder: TextEmbedder, data: StsData, batch_size: int = 32) -> float:
     """Spearman correlation between cosine similarity and the gold scores."""
+    return spearman(sts_cosines(embedder, data, batch_size), data.scores)
+
+
+def sts_cosines(embedder: TextEmbedder, data: StsData, batch_size: int = 32) -> np.ndarray:
+    """The cosine similarity of each STS pair."""
     a = embedder.embed(data.sentences1, batch_size=batch_size)
     b = embedder.embed(data.sentences2, batch_size=batch_size)
-    cos = np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
-    return spearman(cos, data.scores)
+    return np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
 
 
 def retrieval_scores(embedder: TextEmbedder, data: RetrievalData, batch_size: int = 32) -> dict[str, float]:
     """nDCG@10 and Recall@100 of cosine retrieval; queries and documents (with their titles) embedded with the
     model's query and document prompts."""
+    return {name: float(np.mean(values)) for name, values in retrieval_per_query(embedder, data, batch_size).items()}
+
+
+def retrieval_per_query(embedder: TextEmbedder, data: RetrievalData, batch_size: int = 32) -> dict[str, np.ndarray]:
+    """retrieval_scores' metrics for each query, in the order of data.queries."""
     doc_ids = list(data.corpus)
     query_ids = list(data.queries)
     docs = embedder.embed_documents([data.corpus[d] for d in doc_ids], titles=[data.titles.get(d) for d in doc_ids],
@@ -124,11 +133,19 @@ def retrieval_scores(embedder: TextEmbedder, data: RetrievalData, batch_size: in
     queries = embedder.embed_query([data.queries[q] for q in query_ids], batch_size=batch_size)
     docs /= np.linalg.norm(docs, axis=1, keepdims=True)
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-    return rank_metrics(queries @ docs.T, query_ids, doc_ids, data.qrels)
+    return query_metrics(queries @ docs.T, query_ids, doc_ids, data.qrels)
 
 
 def rank_metrics(scores: np.ndarray, query_ids: list[str], doc_ids: list[str],
                  qrels: dict[str, dict[str, float]], ndcg_k: int = 10, recall_k: int = 100) -> dict[str, float]:
+    """nDCG@ndcg_k and Recall@recall_k of a query x document score matrix, averaged over the queries."""
+    per_query = query_metrics(scores, query_ids, doc_ids, qrels, ndcg_k, recall_k)
+    return {name: float(np.mean(values)) for name, values in per_query.items()}
+
+
+def query_metrics(scores: np.ndarray, query_ids: list[str], doc_ids: list[str],
+                  qrels: dict[str, dict[str, float]], ndcg_k: int = 10, recall_k: int = 100) -> dict[str, np.ndarray]:
+    """rank_metrics for each query."""
     top = np.argsort(-scores, axis=1, kind="stable")[:, : max(ndcg_k, recall_k)]
     discounts = 1.0 / np.log2(np.arange(2, ndcg_k + 2))
     ndcg, recall = [], []
@@ -139,4 +156,4 @@ def rank_metrics(scores: np.ndarray, query_ids: list[str], doc_ids: list[str],
         ndcg.append(float(gains @ discounts[: len(gains)]) / float(ideal @ discounts[: len(ideal)]))
         hits = sum(doc_ids[i] in relevant for i in top[row, :recall_k])
         recall.append(hits / len(relevant))
-    return {f"ndcg@{ndcg_k}": float(np.mean(ndcg)), f"recall@{recall_k}": float(np.mean(recall))}
+    return {f"ndcg@{ndcg_k}": np.array(ndcg), f"recall@{recall_k}": np.array(recall)}

@@ -46,16 +46,18 @@ def test_retrieval_metrics_match_st_evaluator(embedder, st_minilm, data_dir):
 
 
 def test_rank_metrics_by_hand():
-    from embedlite.evaluation import rank_metrics
+    from embedlite.evaluation import query_metrics, rank_metrics
 
     scores = np.array([[0.9, 0.8, 0.1], [0.1, 0.2, 0.3]])
-    out = rank_metrics(scores, ["q1", "q2"], ["a", "b", "c"], {"q1": {"b": 1}, "q2": {"c": 1, "a": 1}},
-                       ndcg_k=2, recall_k=1)
+    args = (scores, ["q1", "q2"], ["a", "b", "c"], {"q1": {"b": 1}, "q2": {"c": 1, "a": 1}})
+    out = rank_metrics(*args, ndcg_k=2, recall_k=1)
     # q1: b at rank 2 -> 1/log2(3); ideal 1. q2: c at rank 1 hit, a at rank 3 outside k=2: 1/(1+1/log2 3).
     q1 = 1 / np.log2(3)
     q2 = 1 / (1 + 1 / np.log2(3))
     assert out["ndcg@2"] == pytest.approx((q1 + q2) / 2)
     assert out["recall@1"] == pytest.approx((0 + 0.5) / 2)
+    per_query = query_metrics(*args, ndcg_k=2, recall_k=1)  # what bench_paired resamples
+    assert per_query["ndcg@2"] == pytest.approx([q1, q2]) and per_query["recall@1"] == pytest.approx([0, 0.5])
 
 
 def test_spearman_with_ties_matches_scipy():

@@ -1,0 +1,95 @@
+"""Is a model's lead or lag over its peer larger than the test sets' sampling noise? A paired bootstrap.
+
+The model and its peer (bench_models' pairs: embedlite-tiny and paraphrase-MiniLM-L3-v2, embedlite-small and
+all-MiniLM-L6-v2), both exported by embedlite to fp32 ONNX, embed the test texts once. Each metric is computed again
+on resamples of its items (STS-B pairs, retrieval queries, amazon test reviews; the logistic regression is fit once
+on train), the same resample for both models, and the 95% interval of the difference is read from the resamples.
+An interval that holds 0 is a difference these test sets cannot tell from chance.
+
+    python benchmarks/bench_paired.py --models DIR [--model embedlite-tiny] [--resamples 2000] [--threads 2]
+
+Writes benchmarks/results/paired_<model>.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from bench_common import DATA, write_markdown
+from bench_models import DOMAINS, MODELS, Vectors, amazon, correct
+
+
+def bootstrap(statistic, n: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """statistic(indices) over `resamples` draws of n item indices with replacement."""
+    return np.array([statistic(rng.integers(0, n, n)) for _ in range(resamples)])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models", type=Path, required=True, help="folder holding the trained model (as bench_models)")
+    parser.add_argument("--model", default="embedlite-tiny", choices=[m for m, (kind, _) in MODELS.items()
+                                                                       if kind == "recipe"])
+    parser.add_argument("--resamples", type=int, default=2000)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    from embedlite import Embedder, export
+    from embedlite.evaluation import load_retrieval, load_sts, retrieval_per_query, spearman, sts_cosines
+
+    peer = MODELS[args.model][1]
+    trained = args.models / args.model
+    if not (trained / "modules.json").is_file():
+        sys.exit(f"{trained} is not a trained sentence-transformers directory (bench_models.py --models DIR)")
+    sts = load_sts(DATA / "stsb" / "sts-test.csv")
+    retrieval = load_retrieval(DATA / "stsb-retrieval")
+    reviews = amazon("test")
+    work = Path(tempfile.mkdtemp(prefix="embedlite-paired-"))
+    items: dict[str, dict[str, np.ndarray]] = {}  # model -> set -> per-item values
+    for name, source in ((args.model, str(trained)), (peer, peer)):
+        (artifact,) = export(source, work / name, precisions=("fp32",), name=name,
+                             progress=lambda m, name=name: print(f"[{name}] {m}", file=sys.stderr))
+        vectors = Vectors(Embedder(artifact.path, device="cpu", threads=args.threads))
+        items[name] = {"STS-B": sts_cosines(vectors, sts),
+                       "nDCG@10": retrieval_per_query(vectors, retrieval)["ndcg@10"],
+                       **{d: correct(vectors, reviews[d]).astype(float) for d in DOMAINS}}
+        print(f"[{name}] scored", file=sys.stderr)
+
+    rng = np.random.default_rng(args.seed)
+    a, b = items[args.model], items[peer]
+
+    def sts_difference(i):
+        return spearman(a["STS-B"][i], sts.scores[i]) - spearman(b["STS-B"][i], sts.scores[i])
+
+    lines = [f"# {args.model} against {peer}: paired bootstrap on the test splits", "",
+             f"Command: `python benchmarks/bench_paired.py --models DIR --model {args.model} --resamples "
+             f"{args.resamples} --seed {args.seed}`", "",
+             "fp32 ONNX of both, exported by embedlite. Each set's items (STS-B test pairs, stsb-retrieval queries, "
+             "amazon test reviews, the classifier fit once on train) are resampled with replacement, the same "
+             f"draw for both models, {args.resamples} times; the interval holds 95% of the differences. Amazon test "
+             "holds the train reviews too (the shared data's README), which favours a model trained on their "
+             "windows.", "",
+             f"| set | items | {args.model} | {peer} | difference | 95% interval | resamples with {args.model} ahead |",
+             "|---|---:|---:|---:|---:|---|---:|"]
+    for name in ("STS-B", "nDCG@10", *DOMAINS):
+        n = len(a[name])
+        if name == "STS-B":
+            value_a, value_b = spearman(a[name], sts.scores), spearman(b[name], sts.scores)
+            draws = bootstrap(sts_difference, n, args.resamples, rng)
+        else:
+            value_a, value_b = float(a[name].mean()), float(b[name].mean())
+            delta = a[name] - b[name]
+            draws = bootstrap(lambda i, delta=delta: float(delta[i].mean()), n, args.resamples, rng)
+        low, high = np.percentile(draws, [2.5, 97.5])
+        lines.append(f"| {name} | {n} | {value_a:.4f} | {value_b:.4f} | {value_a - value_b:+.4f} | "
+                     f"[{low:+.4f}, {high:+.4f}] | {np.mean(draws > 0):.0%} |")
+        print(lines[-1], file=sys.stderr, flush=True)
+    write_markdown(f"paired_{args.model}.md", lines)
+
+
+if __name__ == "__main__":
+    main()
