@@ -1,14 +1,16 @@
 """Is a model's lead or lag over its peer larger than the test sets' sampling noise? A paired bootstrap.
 
 The model and its peer (bench_models' pairs: embedlite-tiny and paraphrase-MiniLM-L3-v2, embedlite-small and
-all-MiniLM-L6-v2), both exported by embedlite to fp32 ONNX, embed the test texts once. Each metric is computed again
+all-MiniLM-L6-v2), both exported by embedlite to fp32 ONNX, embed the test texts once; or the model as an artifact
+already exported (--artifact: embedlite-small's embedded int8 one is sdk/default_model) and the peer exported at
+its precision. Each metric is computed again
 on resamples of its items (STS-B pairs, retrieval queries, amazon test reviews; the logistic regression is fit once
 on train), the same resample for both models, and the 95% interval of the difference is read from the resamples.
 An interval that holds 0 is a difference these test sets cannot tell from chance.
 
-    python benchmarks/bench_paired.py --models DIR [--model embedlite-tiny] [--resamples 2000] [--threads 2]
+    python benchmarks/bench_paired.py (--models DIR | --artifact DIR) [--model embedlite-tiny] [--resamples 2000]
 
-Writes benchmarks/results/paired_<model>.md.
+Writes benchmarks/results/paired_<model>.md (paired_<model>_<precision>.md for an artifact not at fp32).
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ def bootstrap(statistic, n: int, resamples: int, rng: np.random.Generator) -> np
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--models", type=Path, required=True, help="folder holding the trained model (as bench_models)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--models", type=Path, help="folder holding the trained model (as bench_models)")
+    source.add_argument("--artifact", type=Path, help="the model as an exported artifact directory")
     parser.add_argument("--model", default="embedlite-tiny", choices=[m for m, (kind, _) in MODELS.items()
                                                                        if kind == "recipe"])
     parser.add_argument("--resamples", type=int, default=2000)
@@ -39,21 +43,32 @@ def main() -> None:
     args = parser.parse_args()
 
     from embedlite import Embedder, export
+    from embedlite.artifact import read_manifest
     from embedlite.evaluation import load_retrieval, load_sts, retrieval_per_query, spearman, sts_cosines
 
     peer = MODELS[args.model][1]
-    trained = args.models / args.model
-    if not (trained / "modules.json").is_file():
-        sys.exit(f"{trained} is not a trained sentence-transformers directory (bench_models.py --models DIR)")
+    work = Path(tempfile.mkdtemp(prefix="embedlite-paired-"))
+    if args.artifact:
+        manifest = read_manifest(args.artifact)
+        if manifest.name != args.model:
+            sys.exit(f"{args.artifact} holds {manifest.name}, not {args.model} (--model)")
+        precision, model_path = manifest.precision, args.artifact
+    else:
+        trained = args.models / args.model
+        if not (trained / "modules.json").is_file():
+            sys.exit(f"{trained} is not a trained sentence-transformers directory (bench_models.py --models DIR)")
+        precision = "fp32"
+        (exported,) = export(trained, work / args.model, precisions=(precision,), name=args.model,
+                             progress=lambda m: print(f"[{args.model}] {m}", file=sys.stderr))
+        model_path = exported.path
+    (peer_artifact,) = export(peer, work / peer, precisions=(precision,), name=peer,
+                              progress=lambda m: print(f"[{peer}] {m}", file=sys.stderr))
     sts = load_sts(DATA / "stsb" / "sts-test.csv")
     retrieval = load_retrieval(DATA / "stsb-retrieval")
     reviews = amazon("test")
-    work = Path(tempfile.mkdtemp(prefix="embedlite-paired-"))
     items: dict[str, dict[str, np.ndarray]] = {}  # model -> set -> per-item values
-    for name, source in ((args.model, str(trained)), (peer, peer)):
-        (artifact,) = export(source, work / name, precisions=("fp32",), name=name,
-                             progress=lambda m, name=name: print(f"[{name}] {m}", file=sys.stderr))
-        vectors = Vectors(Embedder(artifact.path, device="cpu", threads=args.threads))
+    for name, path in ((args.model, model_path), (peer, peer_artifact.path)):
+        vectors = Vectors(Embedder(path, device="cpu", threads=args.threads))
         items[name] = {"STS-B": sts_cosines(vectors, sts),
                        "nDCG@10": retrieval_per_query(vectors, retrieval)["ndcg@10"],
                        **{d: correct(vectors, reviews[d]).astype(float) for d in DOMAINS}}
@@ -65,10 +80,13 @@ def main() -> None:
     def sts_difference(i):
         return spearman(a["STS-B"][i], sts.scores[i]) - spearman(b["STS-B"][i], sts.scores[i])
 
+    given = f"--artifact {args.artifact}" if args.artifact else "--models DIR"
+    origin = "the model as the artifact given, the peer exported by embedlite" if args.artifact else \
+        "exported by embedlite"
     lines = [f"# {args.model} against {peer}: paired bootstrap on the test splits", "",
-             f"Command: `python benchmarks/bench_paired.py --models DIR --model {args.model} --resamples "
-             f"{args.resamples} --seed {args.seed}`", "",
-             "fp32 ONNX of both, exported by embedlite. Each set's items (STS-B test pairs, stsb-retrieval queries, "
+             f"Command: `python benchmarks/bench_paired.py {given} --model {args.model} --resamples {args.resamples} "
+             f"--seed {args.seed}`", "",
+             f"{precision} ONNX of both, {origin}. Each set's items (STS-B test pairs, stsb-retrieval queries, "
              "amazon test reviews, the classifier fit once on train) are resampled with replacement, the same "
              f"draw for both models, {args.resamples} times; the interval holds 95% of the differences. Amazon test "
              "holds the train reviews too (the shared data's README), which favours a model trained on their "
@@ -88,7 +106,7 @@ def main() -> None:
         lines.append(f"| {name} | {n} | {value_a:.4f} | {value_b:.4f} | {value_a - value_b:+.4f} | "
                      f"[{low:+.4f}, {high:+.4f}] | {np.mean(draws > 0):.0%} |")
         print(lines[-1], file=sys.stderr, flush=True)
-    write_markdown(f"paired_{args.model}.md", lines)
+    write_markdown(f"paired_{args.model}{'' if precision == 'fp32' else '_' + precision}.md", lines)
 
 
 if __name__ == "__main__":
