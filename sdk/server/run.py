@@ -48,15 +48,18 @@ def serve(config: ServeConfig) -> None:
 
 
 def _load_workers(config: ServeConfig) -> list[Embedder]:
-    """One Embedder per worker, the cores split between them. By default a worker per core (at most
-    DEFAULT_WORKERS) on a CPU, and one on an accelerator, which runs a call on its own."""
+    """One Embedder per worker, the cores split between them (6 cores, 4 workers: 2, 2, 1, 1 threads). By default a
+    worker per core (at most DEFAULT_WORKERS) on a CPU, and one on an accelerator, which runs a call on its own."""
     cores = os.cpu_count() or 1
     workers = config.workers or min(cores, DEFAULT_WORKERS)
-    threads = None if workers == 1 else max(1, cores // workers)
-    first = Embedder(config.model, device=config.device, threads=threads)
+
+    def threads(worker: int) -> int | None:
+        return None if workers == 1 else max(1, cores // workers + (worker < cores % workers))
+
+    first = Embedder(config.model, device=config.device, threads=threads(0))
     if config.workers is None and first.device != "cpu":
         workers = 1
-    return [first] + [Embedder(config.model, device=config.device, threads=threads) for _ in range(workers - 1)]
+    return [first] + [Embedder(config.model, device=config.device, threads=threads(i)) for i in range(1, workers)]
 
 
 def _bind(host: str, port: int) -> socket.socket:
