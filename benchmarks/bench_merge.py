@@ -31,7 +31,7 @@ def main() -> None:
     from embedlite.evaluation import load_sts, retrieval_from_sts, retrieval_scores, sts_spearman
     from embedlite.training import config_from_file
     from embedlite.training.distill import build_student
-    from embedlite.training.merge import average
+    from embedlite.training.merge import merge_with_initial
 
     config = config_from_file(RECIPES / f"{args.recipe}.toml", {"output": args.trained})
     runs = [args.trained / "runs" / m.name for m in config.runs()]
@@ -50,9 +50,8 @@ def main() -> None:
         if weight == 1:
             model = initial
         else:
-            models = [SentenceTransformer(str(p), device="cpu") for p in runs] + [initial]
-            model = average(models, [str(p) for p in runs] + ["initial student"],
-                            [(1 - weight) / len(runs)] * len(runs) + [weight])
+            model = merge_with_initial([SentenceTransformer(str(p), device="cpu") for p in runs],
+                                       [str(p) for p in runs], initial, weight)
         model.save(str(work / f"w{weight}"))
         (artifact,) = export(work / f"w{weight}", work / f"w{weight}-onnx", precisions=("fp32",),
                              progress=lambda _: None)

@@ -121,7 +121,7 @@ def sts_cosines(embedder: TextEmbedder, data: StsData, batch_size: int = 32) -> 
 def retrieval_scores(embedder: TextEmbedder, data: RetrievalData, batch_size: int = 32) -> dict[str, float]:
     """nDCG@10 and Recall@100 of cosine retrieval; queries and documents (with their titles) embedded with the
     model's query and document prompts."""
-    return {name: float(np.mean(values)) for name, values in retrieval_per_query(embedder, data, batch_size).items()}
+    return _averaged(retrieval_per_query(embedder, data, batch_size))
 
 
 def retrieval_per_query(embedder: TextEmbedder, data: RetrievalData, batch_size: int = 32) -> dict[str, np.ndarray]:
@@ -139,7 +139,10 @@ def retrieval_per_query(embedder: TextEmbedder, data: RetrievalData, batch_size:
 def rank_metrics(scores: np.ndarray, query_ids: list[str], doc_ids: list[str],
                  qrels: dict[str, dict[str, float]], ndcg_k: int = 10, recall_k: int = 100) -> dict[str, float]:
     """nDCG@ndcg_k and Recall@recall_k of a query x document score matrix, averaged over the queries."""
-    per_query = query_metrics(scores, query_ids, doc_ids, qrels, ndcg_k, recall_k)
+    return _averaged(query_metrics(scores, query_ids, doc_ids, qrels, ndcg_k, recall_k))
+
+
+def _averaged(per_query: dict[str, np.ndarray]) -> dict[str, float]:
     return {name: float(np.mean(values)) for name, values in per_query.items()}
 
 

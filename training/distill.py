@@ -60,7 +60,7 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
         raise EmbedliteError(f"{output} exists and is not empty; choose a new output directory")
 
     from .data import load_texts
-    from .merge import average
+    from .merge import merge_with_initial
     from .parallel import from_environment
     from .teacher import teacher_embeddings
 
@@ -94,13 +94,8 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
         if len(runs) > 1 and workers.main:
             model.save(str(output / "runs" / mixture.name))
         models.append(model)
-    names = [m.name for m in runs]
-    weights = [(1 - config.merge_initial) / len(models)] * len(models)
-    if config.merge_initial:
-        models.append(build_student(config))
-        names.append("initial student")
-        weights.append(config.merge_initial)
-    model = models[0] if len(models) == 1 else average(models, names, weights)
+    initial = build_student(config) if config.merge_initial else None
+    model = merge_with_initial(models, [m.name for m in runs], initial, config.merge_initial)
     if config.matryoshka_axes:
         from .student import matryoshka_axes, rotate_output
 

@@ -32,6 +32,18 @@ def average(models: Sequence, names: Sequence[str], weights: Sequence[float] | N
     return models[0]
 
 
+def merge_with_initial(runs: Sequence, names: Sequence[str], initial=None, share: float = 0.0):
+    """The runs averaged with equal weights, and beside them `initial` (the student they started from) with weight
+    `share` (weight-space ensembling, as WiSE-FT); one run and no share: that run."""
+    models, names = list(runs), list(names)
+    weights = [(1 - share) / len(models)] * len(models)
+    if share:
+        models.append(initial)
+        names.append("initial student")
+        weights.append(share)
+    return models[0] if len(models) == 1 else average(models, names, weights)
+
+
 def merge(paths: list[Path], out: Path, weights: list[float] | None = None) -> Path:
     """Average sentence-transformers directories of the same architecture into `out`."""
     from sentence_transformers import SentenceTransformer

@@ -179,11 +179,11 @@ class Batcher:
         tokens = await loop.run_in_executor(self._executor, _tokenize, first, batch)
         ids = [row for part in tokens if not isinstance(part, Exception) for row in part]
         vectors = np.empty((len(ids), self.width), dtype=np.float32)
-        shares = _share(ids, len(self.embedders))
+        busy = [(embedder, rows) for embedder, rows in zip(self.embedders, _share(ids, len(self.embedders))) if rows]
         results = await asyncio.gather(*(
             loop.run_in_executor(self._executor, _embed_rows, embedder, [ids[i] for i in rows], self.width)
-            for embedder, rows in zip(self.embedders, shares) if rows))
-        for rows, part in zip([rows for rows in shares if rows], results):
+            for embedder, rows in busy))
+        for (_, rows), part in zip(busy, results):
             vectors[rows] = part
         return tokens, vectors
 
