@@ -119,6 +119,8 @@ def _write_artifact(target: Target, converted: dict, base: Manifest, seq_buckets
                     reference: np.ndarray, texts: list[str], eval_data: Path | None, staging: Path,
                     progress: Callable[[str], object]) -> ExportResult:
     """Finish one precision, then its tokenizer, manifest, parity and report, in staging/<format>-<precision>."""
+    from embedlite.runtimes.cpu import int8_kernels
+
     from . import parity
     from .notice import write_notice
     from .report import evaluate, write_report
@@ -134,8 +136,9 @@ def _write_artifact(target: Target, converted: dict, base: Manifest, seq_buckets
     manifest = write_manifest(folder, dataclasses.replace(base, format=fmt.name, precision=target.precision,
                                                           **fmt.manifest_fields(seq_buckets)))
     result = parity.compare_artifact(reference, folder, texts)
+    # the int8 kernels differ between CPUs (embedlite.runtimes.cpu): say which ones measured the parity
     report = {"format": fmt.name, "precision": target.precision, "parity": dataclasses.asdict(result),
-              "bytes": manifest.files[manifest.model_file]["bytes"], **notes}
+              "bytes": manifest.files[manifest.model_file]["bytes"], "cpu": int8_kernels(), **notes}
     if eval_data is not None:
         progress(f"evaluating {fmt.name} {target.precision}")
         report.update(evaluate(folder, Path(eval_data)))

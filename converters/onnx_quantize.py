@@ -1,10 +1,11 @@
 """fp32 model.onnx -> fp16 / int8 / int8-accurate / int4, with the recipes that measured best on all-MiniLM-L6-v2.
 
 - int8 (speed): dynamic quantization, onnxruntime's integer GEMMs (u8 activations quantized per tensor at run time,
-  s8 weights per output channel) on every constant MatMul and on the fused Attention (QAttention), plus int8
-  per-row word embeddings. On the 2758 STS-B test sentences: STS-B -0.001, nDCG@10 -0.003 vs fp32, min cosine
-  0.96; about 2x fp32's sentences/s at batch 32 (an A/B on 2 threads). Keeping the GELU-fed MatMuls in float
-  raised the min cosine to 0.978 but moved STS-B by -0.003, so every MatMul is quantized.
+  s8 weights per output channel, 7 bits of them: see _dynamic_int8) on every constant MatMul and on the fused
+  Attention (QAttention), plus int8 per-row word embeddings. On the 2758 STS-B test sentences (8-bit weights, a
+  VNNI CPU): STS-B -0.001, nDCG@10 -0.003 vs fp32, min cosine 0.96; about 2x fp32's sentences/s at batch 32 (an
+  A/B on 2 threads). Keeping the GELU-fed MatMuls in float raised the min cosine to 0.978 but moved STS-B by
+  -0.003, so every MatMul is quantized.
 - int8-accurate (size at near-fp32 accuracy): weight-only int8 in blocks of 32 (MatMulNBits) plus int8 per-row
   word embeddings: min cosine 0.998, but no faster than fp32 on x86 (weights are dequantized on every call).
 - int4 (smallest): the same with 4-bit blocks, embeddings included (GatherBlockQuantized).
@@ -53,13 +54,21 @@ def quantize(src: Path, dst: Path, precision: str) -> dict:
 
 
 def _dynamic_int8(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Integer MatMuls (MatMulInteger, fused at load into DynamicQuantizeMatMul) and QAttention."""
+    """Integer MatMuls (MatMulInteger, fused at load into DynamicQuantizeMatMul) and QAttention.
+
+    Weights use 7 bits (reduce_range): on x86 CPUs without VNNI, onnxruntime sums u8 x s8 products in pairs into
+    16 bits (vpmaddubsw), which saturate with 8-bit weights (255 * 127 * 2 > 32767) but not with 7-bit ones
+    (255 * 64 * 2 = 32640). On all-MiniLM-L6-v2, 200 STS-B test sentences, min cosine to fp32: 8-bit weights 0.9889
+    with VNNI and 0.9877 on AVX2 (qemu -cpu Haswell), two different sets of vectors (cosine 0.985 to each other);
+    7-bit weights 0.9880 on both, the same vectors; 1154 vs 1170 sentences/s with VNNI (batch 32, 2 threads).
+    u8 weights (U8U8) gave 0.9899 on both but 613 sentences/s with VNNI, which has no kernel for them.
+    """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with tempfile.TemporaryDirectory(prefix="embedlite-int8-") as tmp, quiet():
         out = Path(tmp) / "int8.onnx"
         quantize_dynamic(model, out, op_types_to_quantize=["MatMul", "Attention"], per_channel=True,
-                         weight_type=QuantType.QInt8, extra_options={"MatMulConstBOnly": True})
+                         weight_type=QuantType.QInt8, reduce_range=True, extra_options={"MatMulConstBOnly": True})
         return onnx.load(str(out))
 
 

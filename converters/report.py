@@ -30,7 +30,8 @@ def write_report(directory: Path, manifest: Manifest, report: dict) -> None:
     lines = [f"# {manifest.name}: {manifest.format} {manifest.precision}", "",
              f"- size: {report['bytes'] / 1e6:.1f} MB",
              f"- min cosine to the source model: {report['parity']['min_cosine']:.6f} "
-             f"(mean {report['parity']['mean_cosine']:.6f}, {report['parity']['sentences']} sentences)"]
+             f"(mean {report['parity']['mean_cosine']:.6f}, {report['parity']['sentences']} sentences)",
+             f"- measured on: {report['cpu']} (int8 kernels differ between CPUs)"]
     if report.get("fused_ops"):
         lines.append("- fused ops: " + ", ".join(f"{n} {op}" for op, n in report["fused_ops"].items()))
     for key in ("sts_spearman", "ndcg@10", "sentences_per_s"):

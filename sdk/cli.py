@@ -267,11 +267,13 @@ def merge(checkpoints, output):
 @clean_errors
 def info(artifact, as_json):
     """Show an artifact's manifest and check its files."""
+    from embedlite.runtimes.cpu import int8_kernels
+
     from .artifact import read_manifest
 
     manifest = read_manifest(artifact)
     if as_json:
-        click.echo(manifest.to_json())
+        click.echo(json.dumps({**json.loads(manifest.to_json()), "cpu": int8_kernels()}))
         return
     size = sum(f["bytes"] for f in manifest.files.values())
     rows = [
@@ -282,6 +284,7 @@ def info(artifact, as_json):
         ("max length", manifest.max_seq_length),
         ("tasks", ", ".join(manifest.prompts) or "-"),
         ("size", f"{size / 1e6:.1f} MB"), ("checksums", "ok"),
+        ("this cpu", int8_kernels()),  # which int8 kernels onnxruntime runs here (VNNI or not)
     ]
     for key, value in rows:
         click.echo(f"{key:<13}{value}")

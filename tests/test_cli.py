@@ -43,7 +43,22 @@ def test_similarity(minilm_artifact):
 def test_info(minilm_artifact):
     res = run("info", str(minilm_artifact))
     assert res.exit_code == 0 and "all-MiniLM-L6-v2" in res.output and "checksums    ok" in res.output
-    assert json.loads(run("info", str(minilm_artifact), "--json").output)["dim"] == 384
+    info = json.loads(run("info", str(minilm_artifact), "--json").output)
+    assert info["dim"] == 384
+    from embedlite.runtimes.cpu import int8_kernels
+
+    assert info["cpu"] == int8_kernels() and f"this cpu     {int8_kernels()}" in res.output
+
+
+def test_int8_kernels_named_from_cpu_flags():
+    from embedlite.runtimes.cpu import has_vnni, int8_kernels
+
+    epyc_rome = frozenset("fpu sse4_2 avx fma avx2 bmi2".split())  # AVX2, no AVX-512, no VNNI
+    assert "AVX2 without VNNI" in int8_kernels(epyc_rome) and not has_vnni(epyc_rome)
+    sapphire = epyc_rome | {"avx512f", "avx512bw", "avx512_vnni", "amx_int8"}
+    assert "AMX-INT8" in int8_kernels(sapphire) and has_vnni(sapphire)
+    assert "AVX-512BW without VNNI" in int8_kernels(epyc_rome | {"avx512f", "avx512bw"})
+    assert "NEON dot product" in int8_kernels(frozenset({"fp", "asimd", "asimddp"}))
 
 
 def test_eval_sts_on_slice(minilm_artifact, data_dir, tmp_path):

@@ -5,6 +5,7 @@ import collections
 import numpy as np
 import onnx
 import pytest
+from onnx import numpy_helper
 
 from embedlite import Embedder, export
 from embedlite.evaluation import sts_spearman
@@ -37,6 +38,18 @@ def test_int8_computes_in_int8_on_the_fused_graph(quantized):
                                    .graph.node)
     assert accurate["MatMulNBits"] == 36  # weight-only, all 6 projections of 6 layers: float compute
 
+
+
+def test_int8_weights_leave_headroom_for_cpus_without_vnni(quantized):
+    """u8 activations x s8 weights are summed in pairs into 16 bits on x86 without VNNI (vpmaddubsw): 7-bit weights
+    cannot saturate them (255 * 64 * 2 = 32640 <= 32767), 8-bit ones can (255 * 127 * 2 = 64770)."""
+    model = onnx.load(str(quantized["int8"].path / "model.onnx"))
+    inits = {i.name: i for i in model.graph.initializer}
+    integer = [n.input[1] for n in model.graph.node if n.op_type in ("MatMulInteger", "QAttention")]
+    assert len(integer) == 24
+    for name in integer:
+        weights = numpy_helper.to_array(inits[name])
+        assert weights.dtype == np.int8 and -64 <= weights.min() and weights.max() <= 64, name
 
 def test_sizes(quantized, minilm_artifact):
     fp32 = (minilm_artifact / "model.onnx").stat().st_size
