@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -347,24 +348,47 @@ def index():
 @DEVICE_OPTION
 @click.option("--quantization", default=None, help="float32 (default), float16, int8 or binary; new stores only.")
 @click.option("--batch-size", default=256, show_default=True, help="Records per transaction.")
-@click.option("--upsert", is_flag=True, help="Replace records whose id exists.")
+@click.option("--upsert", is_flag=True, help="Replace records whose id exists with another text or metadata.")
+@click.option("--id-field", default="id", show_default=True, help="Field (column) holding the id, if any.")
+@click.option("--text-field", default="text", show_default=True, help="Field (column) holding the text.")
 @clean_errors
-def index_add(db, file, model, device, quantization, batch_size, upsert):
-    """Add FILE to the store DB: JSONL with id/text/metadata, or plain text (one record per line)."""
+def index_add(db, file, model, device, quantization, batch_size, upsert, id_field, text_field):
+    """Add FILE to the store DB: JSONL, CSV/TSV with a header, Parquet, or plain text (one record per line).
+
+    Records without an id get FILE's name and their line (row): notes.txt:3. Run it again to resume: records
+    already stored with the same text and metadata are skipped, not embedded again."""
     from tqdm.auto import tqdm
 
+    from .record_files import count_records, read_records
     from .store import VectorStore
 
-    records = list(_read_records(file))
+    total = count_records(file)
+    records = read_records(file, id_field, text_field)
+    added = replaced = unchanged = 0
     with VectorStore(db, quantization=quantization, embedder=_embedder(model, device)) as store:
-        write = store.upsert if upsert else store.add
-        with tqdm(total=len(records), unit="rec", desc="indexing") as bar:
-            for start in range(0, len(records), batch_size):
-                chunk = records[start:start + batch_size]
-                write([r["id"] for r in chunk], texts=[r["text"] for r in chunk],
-                      metadata=[r.get("metadata") for r in chunk])
+        with tqdm(total=total, unit="rec", desc="indexing", disable=None) as bar:
+            while chunk := list(itertools.islice(records, batch_size)):
+                new, changed = store.compare([r.id for r in chunk], [r.text for r in chunk],
+                                             [r.metadata for r in chunk])
+                if changed and not upsert:
+                    ids = [chunk[n].id for n in changed]
+                    raise EmbedliteError(f"{file}: {len(ids)} record(s) of this batch have ids already in {db} with "
+                                         f"another text or metadata ({', '.join(ids[:3])}); pass --upsert to "
+                                         "replace them, or give them other ids")
+                todo = [chunk[n] for n in sorted(new + changed)]
+                if todo:
+                    store.upsert([r.id for r in todo], texts=[r.text for r in todo],
+                                 metadata=[r.metadata for r in todo])
+                added, replaced = added + len(new), replaced + len(changed)
+                unchanged += len(chunk) - len(todo)
                 bar.update(len(chunk))
-        click.echo(f"{len(records)} records added; {store.count()} in {db}")
+        count = store.count()
+    skipped = f", {unchanged:,} already there" if unchanged else ""
+    click.echo(f"{_records(added)} added, {replaced:,} replaced{skipped}; {_records(count)} in {db}")
+
+
+def _records(n: int) -> str:
+    return f"{n:,} record" + ("" if n == 1 else "s")
 
 
 @index.command("import")
@@ -460,22 +484,3 @@ def serve(stores, max_body_mb, batch_window_ms, **settings):
 
     run_server(ServeConfig(stores=parse_stores(stores), max_body_bytes=int(max_body_mb * 2**20),
                            batch_window=batch_window_ms / 1000, **settings))
-
-
-def _read_records(path: Path):
-    """JSONL objects with id, text and optional metadata; or plain lines, numbered from 1."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    jsonl = bool(lines) and lines[0].lstrip().startswith("{")
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        if not jsonl:
-            yield {"id": str(number), "text": line}
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise EmbedliteError(f"{path}:{number}: not valid JSON: {exc}") from None
-        if not isinstance(row, dict) or "text" not in row:
-            raise EmbedliteError(f"{path}:{number}: a record needs at least a 'text' field")
-        yield {"id": str(row.get("id", number)), "text": row["text"], "metadata": row.get("metadata")}

@@ -1,7 +1,11 @@
-"""(id, text) records streamed from a corpus file: JSONL, Parquet, CSV/TSV with a header row, or plain lines.
+"""Records (id, text, metadata) streamed from a corpus file: JSONL, Parquet, CSV/TSV with a header row, or plain
+lines. Every command that reads records reads them here, the same way.
 
 Records are read one at a time (Parquet a row group at a time), so a file of any size reads in flat memory.
-A record without an id field gets its line number (JSONL, plain lines) or row number (CSV, Parquet), from 1.
+A record without an id gets `<file name>:<n>`, n its line (JSONL, plain lines) or row (CSV, Parquet) from 1:
+stable across reruns, and two files of notes without ids never collide (numbering each from 1 made the second
+file's notes replace the first's under --upsert). Metadata is the JSONL `metadata` object where there is one,
+else the fields (columns) other than the id and the text, or None when there are none.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 from .errors import EmbedliteError, require
 
@@ -17,8 +22,14 @@ LINE_FORMATS = (".jsonl", ".ndjson")
 CSV_DELIMITERS = {".csv": ",", ".tsv": "\t"}
 
 
-def read_records(path: Path, id_field: str = "id", text_field: str = "text") -> Iterator[tuple[str, str]]:
-    """(id, text) of every record of `path`, in file order; a bad record is an error naming its line or row."""
+class Record(NamedTuple):
+    id: str
+    text: str
+    metadata: dict | None
+
+
+def read_records(path: Path, id_field: str = "id", text_field: str = "text") -> Iterator[Record]:
+    """Every record of `path`, in file order; a bad record is an error naming its line or row."""
     path = Path(path)
     if not path.is_file():
         raise EmbedliteError(f"input file not found: {path}")
@@ -44,9 +55,9 @@ def count_records(path: Path) -> int | None:
         return sum(1 for line in f if line.strip())
 
 
-def _jsonl(path: Path, id_field: str, text_field: str) -> Iterator[tuple[str, str]]:
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
+def _jsonl(path: Path, id_field: str, text_field: str) -> Iterator[Record]:
+    with _open_text(path) as f:
+        for number, line in _numbered(path, f):
             if not line.strip():
                 continue
             try:
@@ -55,45 +66,70 @@ def _jsonl(path: Path, id_field: str, text_field: str) -> Iterator[tuple[str, st
                 raise EmbedliteError(f"{path}:{number}: not valid JSON: {exc}") from None
             if not isinstance(row, dict):
                 raise EmbedliteError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
-            yield _record(row, number, id_field, text_field, f"{path}:{number}")
+            yield _record(row, path, number, id_field, text_field, f"{path}:{number}")
 
 
-def _csv(path: Path, id_field: str, text_field: str, delimiter: str) -> Iterator[tuple[str, str]]:
-    with open(path, encoding="utf-8", newline="") as f:
+def _csv(path: Path, id_field: str, text_field: str, delimiter: str) -> Iterator[Record]:
+    with _open_text(path, newline="") as f:
         reader = csv.DictReader(f, delimiter=delimiter)
         if reader.fieldnames is None or text_field not in reader.fieldnames:
             raise EmbedliteError(f"{path}: the header row {reader.fieldnames} has no {text_field!r} column "
                                  "(name it with --text-field)")
-        for number, row in enumerate(reader, 1):
-            yield _record(row, number, id_field, text_field, f"{path}: row {number}")
+        number = 0
+        try:
+            for number, row in enumerate(reader, 1):
+                yield _record(row, path, number, id_field, text_field, f"{path}: row {number}")
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(path, f"row {number + 1}", exc) from None
 
 
-def _parquet(path: Path, id_field: str, text_field: str) -> Iterator[tuple[str, str]]:
+def _parquet(path: Path, id_field: str, text_field: str) -> Iterator[Record]:
     parquet = require("pyarrow.parquet", "parquet", "Reading Parquet")
     file = parquet.ParquetFile(path)
     names = file.schema_arrow.names
     if text_field not in names:
         raise EmbedliteError(f"{path} has no {text_field!r} column (columns: {', '.join(names)}); "
                              "name it with --text-field")
-    columns = [text_field] + ([id_field] if id_field in names else [])
     number = 0
-    for batch in file.iter_batches(columns=columns):
+    for batch in file.iter_batches():
         for row in batch.to_pylist():
             number += 1
-            yield _record(row, number, id_field, text_field, f"{path}: row {number}")
+            yield _record(row, path, number, id_field, text_field, f"{path}: row {number}")
 
 
-def _lines(path: Path) -> Iterator[tuple[str, str]]:
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
+def _lines(path: Path) -> Iterator[Record]:
+    with _open_text(path) as f:
+        for number, line in _numbered(path, f):
             if line.strip():
-                yield str(number), line.rstrip("\r\n")
+                yield Record(f"{path.name}:{number}", line.rstrip("\r\n"), None)
 
 
-def _record(row: dict, number: int, id_field: str, text_field: str, where: str) -> tuple[str, str]:
+def _open_text(path: Path, newline: str | None = None):
+    return open(path, encoding="utf-8", newline=newline)
+
+
+def _numbered(path: Path, lines) -> Iterator[tuple[int, str]]:
+    """(line number, line), or an error naming the first line that is not UTF-8."""
+    number = 0
+    try:
+        for number, line in enumerate(lines, 1):
+            yield number, line
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path, f"line {number + 1}", exc) from None
+
+
+def _not_utf8(path: Path, where: str, exc: UnicodeDecodeError) -> EmbedliteError:
+    return EmbedliteError(f"{path}: not UTF-8 text at or after {where} ({exc.reason}); convert the file to UTF-8")
+
+
+def _record(row: dict, path: Path, number: int, id_field: str, text_field: str, where: str) -> Record:
     text = row.get(text_field)
     if not isinstance(text, str):
         raise EmbedliteError(f"{where}: expected a string in field {text_field!r}, got "
                              f"{'nothing' if text is None else type(text).__name__}")
     key = row.get(id_field)
-    return (str(number) if key is None or key == "" else str(key)), text
+    metadata = row.get("metadata") if "metadata" in row else {
+        k: v for k, v in row.items() if isinstance(k, str) and k not in (id_field, text_field)} or None
+    if metadata is not None and not isinstance(metadata, dict):
+        raise EmbedliteError(f"{where}: field 'metadata' must be a JSON object, got {type(metadata).__name__}")
+    return Record(f"{path.name}:{number}" if key is None or key == "" else str(key), text, metadata)

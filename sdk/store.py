@@ -297,6 +297,21 @@ class VectorStore:
                 self._conn.execute("INSERT OR REPLACE INTO settings VALUES ('model', ?)", (json.dumps(source.model),))
             self._settings["model"] = source.model
 
+    def compare(self, ids: Sequence[str], texts: Sequence[str | None],
+                metadata: Sequence[dict | None] | None = None) -> tuple[list[int], list[int]]:
+        """Which of these records the store lacks, and which it holds under the same id with another text or
+        metadata, as positions in `ids`; the others are already stored as given (a rerun can skip them)."""
+        ids = _check_ids(ids)
+        meta = [None] * len(ids) if metadata is None else list(metadata)
+        stored: dict[str, tuple] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            stored.update((r[0], (r[1], (json.loads(r[2]) if r[2] else None) or None)) for r in self._conn.execute(
+                f"SELECT id, text, metadata FROM records WHERE id IN ({', '.join('?' * len(chunk))})", chunk))
+        new = [n for n, i in enumerate(ids) if i not in stored]
+        changed = [n for n, i in enumerate(ids) if i in stored and stored[i] != (texts[n], meta[n] or None)]
+        return new, changed
+
     def _existing(self, ids: list[str]) -> list[str]:
         found = []
         for start in range(0, len(ids), 500):

@@ -107,8 +107,14 @@ def test_index_add_search_info(minilm_artifact, data_dir, tmp_path):
     assert all(h["metadata"]["n"] == 0 for h in json.loads(res.output))
     info = json.loads(run("index", "info", str(db), "--json").output)
     assert info["count"] == 300 and info["dim"] == 384 and info["model"] == DEFAULT_MODEL  # the embedded default
+    res = run("index", "add", str(db), str(src))  # a rerun resumes: what is stored as given is skipped
+    assert res.exit_code == 0 and "0 records added, 0 replaced, 300 already there" in res.output, res.output
+    changed = src.read_text(encoding="utf-8").replace(rows[7]["text"], "a note that was edited")
+    src.write_text(changed, encoding="utf-8")
     res = run("index", "add", str(db), str(src))
-    assert res.exit_code == 1 and "already in the store" in res.output
+    assert res.exit_code == 1 and "pass --upsert" in res.output and rows[7]["_id"] in res.output
+    res = run("index", "add", str(db), str(src), "--upsert")
+    assert res.exit_code == 0 and "0 records added, 1 replaced, 299 already there" in res.output, res.output
     assert json.loads(run("index", "info", str(db), "--json").output)["count"] == 300
     res = run("index", "search", str(db), "x", "--filter", "{bad")
     assert res.exit_code == 1 and "--filter is not valid JSON" in res.output
@@ -137,3 +143,77 @@ def test_export_prints_no_library_chatter(minilm_dir, tmp_path):
     assert res.returncode == 0, res.stderr
     assert "deprecat" not in (res.stdout + res.stderr).lower() and "Warning" not in res.stderr
     assert "converting to onnx" in res.stderr and "parity: min cosine" in res.stdout
+
+
+def test_two_files_of_notes_without_ids_keep_every_note(minilm_artifact, tmp_path):
+    """Lines without ids were numbered from 1 in every file: the second file's notes collided with the first's,
+    and --upsert then replaced them."""
+    from embedlite import VectorStore
+
+    (tmp_path / "monday.txt").write_text("buy milk\ncall mum\n", encoding="utf-8")
+    (tmp_path / "tuesday.txt").write_text("fix the bike\n", encoding="utf-8")
+    db = tmp_path / "notes.db"
+    assert run("index", "add", str(db), str(tmp_path / "monday.txt")).exit_code == 0
+    res = run("index", "add", str(db), str(tmp_path / "tuesday.txt"), "--upsert")
+    assert res.exit_code == 0 and "1 record added, 0 replaced; 3 records in" in res.output, res.output
+    with VectorStore(db, read_only=True) as store:
+        got = store.get(["monday.txt:1", "monday.txt:2", "tuesday.txt:1"])
+    assert [r.text for r in got if r] == ["buy milk", "call mum", "fix the bike"]
+
+
+def test_index_add_reads_csv_and_jsonl_metadata_like_embed_file(minilm_artifact, tmp_path):
+    from embedlite import VectorStore
+
+    (tmp_path / "books.csv").write_text('title,text\nDune,"Sand, spice and worms"\nEmma,A comedy of manners\n',
+                                        encoding="utf-8")
+    (tmp_path / "notes.jsonl").write_text(json.dumps({"text": "ring the plumber", "metadata": {"tag": "home"}}) + "\n",
+                                          encoding="utf-8")
+    db = tmp_path / "all.db"
+    assert run("index", "add", str(db), str(tmp_path / "books.csv")).exit_code == 0
+    assert run("index", "add", str(db), str(tmp_path / "notes.jsonl")).exit_code == 0
+    with VectorStore(db, read_only=True) as store:
+        assert store.count() == 3  # the header row is not a note
+        dune, note = store.get(["books.csv:1", "notes.jsonl:1"])
+    assert dune.text == "Sand, spice and worms" and dune.metadata == {"title": "Dune"}
+    assert note.metadata == {"tag": "home"}
+    res = run("index", "search", str(db), "desert planet", "--filter", '{"title": "Dune"}', "--json")
+    assert [h["id"] for h in json.loads(res.output)] == ["books.csv:1"]
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9 au lait\n".encode("latin-1"))
+    res = run("index", "add", str(db), str(tmp_path / "latin1.txt"))
+    assert res.exit_code == 1 and "latin1.txt: not UTF-8 text at or after line 1" in res.output
+
+
+def test_index_add_interrupted_resumes_without_embedding_again(minilm_artifact, data_dir, tmp_path):
+    """Ctrl-C in the middle of `index add`, then the same command: nothing lost, nothing embedded twice."""
+    import signal
+    import sqlite3
+    import time
+
+    from embedlite.text_files import distinct_texts, read_texts
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("\n".join(distinct_texts(read_texts(data_dir / "stsb" / "sts-train.csv"))[:2000]) + "\n",
+                     encoding="utf-8")
+    db = tmp_path / "notes.db"
+    command = [sys.executable, "-c", "from embedlite.cli import main; main()", "index", "add", str(db), str(notes),
+               "--batch-size", "50"]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stored = 0
+    for _ in range(6000):  # at most about 5 minutes
+        if db.exists():
+            try:
+                with sqlite3.connect(db) as conn:
+                    stored = conn.execute("SELECT count(*) FROM records").fetchone()[0]
+            except sqlite3.OperationalError:
+                stored = 0
+        if stored >= 100 or first.poll() is not None:
+            break
+        time.sleep(0.05)
+    first.send_signal(signal.SIGINT)
+    first.communicate(timeout=120)
+    with sqlite3.connect(db) as conn:
+        kept = conn.execute("SELECT count(*) FROM records").fetchone()[0]
+    assert 100 <= kept < 2000, kept  # interrupted in the middle
+    second = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr
+    assert f"{2000 - kept:,} records added, 0 replaced, {kept:,} already there; 2,000 records in" in second.stdout
