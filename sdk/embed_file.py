@@ -22,7 +22,8 @@ from pathlib import Path
 
 from .embedder import Embedder
 from .errors import EmbedliteError, require
-from .record_files import count_records, read_records
+from .file_lock import exclusive
+from .record_files import Record, count_records, read_records
 from .vector_files import model_record, vector_schema, vector_table
 
 PART = re.compile(r"rows-(\d{12})-(\d{12})\.parquet")
@@ -44,11 +45,21 @@ def embed_file(embedder: Embedder, source: Path, output: Path, *, id_field: str 
                task: str | None = None, precision: str = "float32", with_text: bool = True, window: int = 4096,
                batch_size: int = 32, progress: bool = True) -> EmbedFileResult:
     """Embed every record of `source` (JSONL, Parquet, CSV/TSV or plain lines) into the Parquet file `output`,
-    resuming an interrupted run of the same job."""
-    parquet = require("pyarrow.parquet", "parquet", "embed-file")
+    resuming an interrupted run of the same job. Two runs on one output cannot overlap: the second is refused."""
+    require("pyarrow.parquet", "parquet", "embed-file")
     source, output = Path(source), Path(output)
     schema = vector_schema(model_record(embedder), precision, task, with_text)
     records = read_records(source, id_field, text_field)  # checks the input exists before anything is written
+    with exclusive(output, "embed-file"):
+        return _embed_file(embedder, source, output, records, schema, id_field=id_field, text_field=text_field,
+                           task=task, precision=precision, with_text=with_text, window=window,
+                           batch_size=batch_size, progress=progress)
+
+
+def _embed_file(embedder: Embedder, source: Path, output: Path, records: Iterator[Record], schema, *,
+                id_field: str, text_field: str, task: str | None, precision: str, with_text: bool, window: int,
+                batch_size: int, progress: bool) -> EmbedFileResult:
+    parquet = require("pyarrow.parquet", "parquet", "embed-file")
     parts = partial_dir(output)
     if output.exists() and not parts.exists():
         raise EmbedliteError(f"{output} already exists: remove it or choose another output")
@@ -61,7 +72,7 @@ def embed_file(embedder: Embedder, source: Path, output: Path, *, id_field: str 
 
     total = count_records(source)
     with tqdm(total=total, initial=committed, unit="text", desc="embedding", disable=not progress) as bar:
-        pending: collections.deque[tuple[str, str]] = collections.deque()
+        pending: collections.deque[Record] = collections.deque()
         stream = embedder.embed_stream(_texts(islice(records, committed, None), pending), task=task,
                                        batch_size=batch_size, window=window)
         for start, vectors in stream:
@@ -74,7 +85,7 @@ def embed_file(embedder: Embedder, source: Path, output: Path, *, id_field: str 
     return EmbedFileResult(output, _merge(parts, output, schema), committed)
 
 
-def _texts(records: Iterator[tuple[str, str]], pending: collections.deque) -> Iterator[str]:
+def _texts(records: Iterator[Record], pending: collections.deque) -> Iterator[str]:
     """The texts of `records`, keeping each record in `pending` until its vector is written."""
     for record in records:
         pending.append(record)

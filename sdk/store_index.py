@@ -6,6 +6,11 @@ process, is logged). The index remembers the last change it applied; before a se
 replayed but handed to the search as `lagging` rowids, which it scores exactly beside the index's candidates: an
 HNSW insertion costs about as much as a search, so a search right after adding a note does not pay for it. When the
 log was pruned past that point, the saved file is reloaded, or the index rebuilt.
+
+The saved file proves it belongs to its database before it is used: its header holds a token that the database
+records in the same step as the save (a file left beside a re-created or restored database, whose recall fell to
+0.03 when trusted, is rebuilt instead), and a CRC-32 of the graph (usearch crashed with SIGSEGV on a few flipped
+bytes; a damaged file is rebuilt).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import os
 import shutil
 import sqlite3
 import sys
+import uuid
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,7 +34,7 @@ from .errors import EmbedliteError, require
 if TYPE_CHECKING:
     from usearch.index import Index
 
-MAGIC = b"EMBEDLITE-HNSW 2\n"  # 2: the i8 graph holds vectors scaled by I8_RANGE (1 let usearch scale them)
+MAGIC = b"EMBEDLITE-HNSW 3\n"  # 3: the header holds the database's token and the graph's CRC-32; 2: i8 scaled
 # HNSW "M": on bench_store's 1M real-derived int8 set, M=32 took the store's recall@10 at ef=96 from 0.963 (M=16) to
 # 0.971 for 15% more build time and 30% more index bytes (the set's near-duplicate clusters need the extra links)
 CONNECTIVITY = 32
@@ -103,7 +110,7 @@ class AnnIndex:
         try:
             pruned = pruned_through(conn)
             if self.index is None or self.seq < pruned:
-                if not self._load() or self.seq < pruned:
+                if not self._load(conn) or self.seq < pruned:
                     self._build(conn, progress)
                     built = True
             self._replay(conn)
@@ -115,7 +122,7 @@ class AnnIndex:
             # freed first, rather than restored from its bytes beside it, it searched in 0.46 ms instead of 0.57
             # (as fast as in a process that opens the saved file).
             self.index = None
-            if not self._load():
+            if not self._load(conn):
                 raise EmbedliteError(f"the HNSW index {self.path} was written but cannot be read back; the "
                                      "database is unchanged, and the next search builds the index again")
 
@@ -173,7 +180,7 @@ class AnnIndex:
         return vectors
 
     # -- the file ------------------------------------------------------------------------------------
-    def _load(self) -> bool:
+    def _load(self, conn: sqlite3.Connection) -> bool:
         from usearch.index import Index
 
         try:
@@ -183,9 +190,11 @@ class AnnIndex:
                 header = json.loads(f.readline(1 << 16))
                 if not isinstance(header, dict) or {k: header.get(k) for k in self._header()} != self._header():
                     return False
+                if header.get("token") is None or header.get("token") != index_token(conn):
+                    return False  # another database's index, or this one's from before a restore
                 graph = bytearray(os.fstat(f.fileno()).st_size - f.tell())  # the graph read once, into one buffer
-                if f.readinto(graph) != len(graph):
-                    return False
+                if f.readinto(graph) != len(graph) or zlib.crc32(graph) != header.get("crc32"):
+                    return False  # damaged: usearch would read it out of bounds
             index = Index.restore(graph)
             del graph
         except (OSError, ValueError, RuntimeError):
@@ -202,11 +211,17 @@ class AnnIndex:
             return False  # nothing to save, or another process saved a newer index already
         if not force and self.replayed <= SAVE_AFTER * max(len(self.index), 1):
             return False
-        header = json.dumps({**self._header(), "seq": self.seq, "count": len(self.index)}).encode()
+        token = uuid.uuid4().hex
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         graph = tmp.with_name(tmp.name + ".graph")
         try:
             self.index.save(str(graph))  # straight to disk: its bytes in memory would double the index's size
+            crc = 0
+            with open(graph, "rb") as g:
+                while block := g.read(1 << 24):
+                    crc = zlib.crc32(block, crc)
+            header = json.dumps({**self._header(), "seq": self.seq, "count": len(self.index), "token": token,
+                                 "crc32": crc}).encode()
             with open(tmp, "wb") as f, open(graph, "rb") as g:
                 f.write(MAGIC + header + b"\n")
                 shutil.copyfileobj(g, f, 1 << 24)
@@ -218,6 +233,9 @@ class AnnIndex:
         self.replayed = 0
         conn.execute("BEGIN IMMEDIATE")
         try:
+            # the database names the file it trusts; a crash before this commit leaves a file it does not trust,
+            # which is rebuilt: slower, never wrong
+            conn.execute("INSERT OR REPLACE INTO settings VALUES ('index_token', ?)", (json.dumps(token),))
             conn.execute("DELETE FROM changes WHERE seq <= ?", (self.seq,))
             conn.execute("INSERT OR REPLACE INTO settings VALUES ('changes_pruned_through', ?)",
                          (json.dumps(max(self.seq, pruned_through(conn))),))
@@ -236,6 +254,12 @@ class AnnIndex:
         index.expansion_search = max(EXPANSION_SEARCH, count)
         found = index.search(self.graph_form(query), count, threads=1).keys.astype(np.int64)
         return np.concatenate([found, self.lagging]) if len(self.lagging) else found
+
+
+def index_token(conn: sqlite3.Connection) -> str | None:
+    """The token of the index file this database last saved (None: none saved since it was created)."""
+    row = conn.execute("SELECT value FROM settings WHERE key = 'index_token'").fetchone()
+    return json.loads(row[0]) if row else None
 
 
 def pruned_through(conn: sqlite3.Connection) -> int:

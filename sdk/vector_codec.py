@@ -30,10 +30,16 @@ def prepare(vectors: np.ndarray, metric: str) -> np.ndarray:
     """Cosine stores unit vectors so that search is a dot product."""
     if metric != "cosine":
         return vectors
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    if (norms == 0).any():
-        raise ValueError("a zero vector has no direction: cosine similarity is undefined for it")
-    return vectors / norms
+    # in float64: float32 squares overflow above ~1.8e19 (a norm of inf made such a vector all zeros) and
+    # underflow below ~1e-19 (a valid tiny vector was refused as zero)
+    # (float64 holds the square of any float32, 1e-90 to 1e77)
+    wide = vectors.astype(np.float64)
+    norms = np.linalg.norm(wide, axis=1, keepdims=True)
+    zero = np.flatnonzero(norms[:, 0] == 0)
+    if len(zero):
+        raise ValueError(f"rows {zero[:10].tolist()} are zero vectors, which have no direction: cosine similarity "
+                         "is undefined for them")
+    return (wide / norms).astype(np.float32)
 
 
 def encode(vector: np.ndarray, quantization: str) -> bytes:

@@ -58,7 +58,8 @@ def test_every_input_format_gives_embed_vectors(tmp_path, embedder, texts):
     (tmp_path / "lines.txt").write_text("first line\n\nthird line\n", encoding="utf-8")
     ids, _, got_texts = rows_of(embed_file(embedder, tmp_path / "lines.txt", tmp_path / "lines.parquet",
                                            progress=False).path)
-    assert ids == ["1", "3"] and got_texts == ["first line", "third line"]  # plain lines: ids are line numbers
+    assert ids == ["lines.txt:1", "lines.txt:3"]  # no ids: the file's name and the line, unique across files
+    assert got_texts == ["first line", "third line"]
 
 
 @pytest.mark.parametrize("precision, tolerance", [("float16", 1e-3), ("int8", 1e-2)])
@@ -87,6 +88,23 @@ def test_bad_input_and_reruns_are_refused(tmp_path, embedder):
         embed_file(embedder, good, tmp_path / "good.parquet", progress=False)
     res = CliRunner().invoke(main, ["embed-file", str(tmp_path / "nope.csv"), "-o", str(tmp_path / "o.parquet")])
     assert res.exit_code == 1 and "input file not found" in res.output and "Traceback" not in res.output
+
+
+def test_a_second_run_on_the_same_output_is_refused_while_the_first_writes(tmp_path, embedder):
+    """Two runs on one output had no lock: the loser crashed with a traceback and, 2 times in 5, the winner left
+    an unreadable Parquet file."""
+    from embedlite.file_lock import exclusive, lock_path
+
+    source = tmp_path / "in.txt"
+    source.write_text("one\ntwo\n", encoding="utf-8")
+    out = tmp_path / "out.parquet"
+    with exclusive(out, "a first embed-file run"):  # as a first run holds it, on another open file
+        with pytest.raises(EmbedliteError, match=rf"out.parquet is being written by process {os.getpid()}"):
+            embed_file(embedder, source, out, progress=False)
+        assert not out.exists() and not partial_dir(out).exists()
+    assert not lock_path(out).exists()  # released and removed with its holder
+    assert embed_file(embedder, source, out, progress=False).rows == 2
+    assert not lock_path(out).exists()
 
 
 def test_an_interrupted_run_with_other_settings_is_refused(tmp_path, embedder):

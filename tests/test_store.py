@@ -185,3 +185,21 @@ def test_reader_sees_other_writer(tmp_path, rng):
     assert len(reader.search(unit(rng, 1)[0], k=10)) == 1
     writer.add(["b", "c"], unit(rng, 2))
     assert len(reader.search(unit(rng, 1)[0], k=10)) == 3  # cache reloaded, not stale
+
+
+def test_huge_and_tiny_vectors_keep_their_direction(tmp_path):
+    """float32 norms overflowed above ~1.8e19 (stored as all zeros) and underflowed below ~1e-19 (refused as zero)."""
+    store = VectorStore(tmp_path / "s.db")
+    direction = np.array([3.0, 4.0, 0.0, 0.0], dtype=np.float32) / 5
+    store.add(["huge", "tiny", "denormal"], np.stack([direction * 3e38, direction * 1e-30,
+                                                      np.array([1e-45, 0, 0, 0], np.float32)]))
+    huge, tiny, denormal = store.get(["huge", "tiny", "denormal"])
+    np.testing.assert_allclose(huge.vector, direction, atol=1e-6)
+    np.testing.assert_allclose(tiny.vector, direction, atol=1e-6)
+    np.testing.assert_allclose(denormal.vector, [1, 0, 0, 0], atol=1e-6)
+    assert store.search(direction * 1e25, k=1)[0].id in ("huge", "tiny")
+    with pytest.raises(ValueError, match=r"rows \[1\] are zero vectors"):
+        store.add(["a", "zero"], np.stack([direction, np.zeros(4, np.float32)]))
+    half = VectorStore(tmp_path / "h.db", metric="dot", quantization="float16")
+    with pytest.raises(ValueError, match="beyond float16's range"):
+        half.add(["big"], [[1e6, 0, 0, 0]])

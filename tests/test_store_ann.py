@@ -112,6 +112,42 @@ def test_damaged_index_is_rebuilt(tmp_path):
     assert path.with_name("s.db.hnsw").stat().st_size > 100_000
 
 
+
+def test_flipped_bytes_in_the_index_are_caught_before_usearch_reads_them(tmp_path):
+    """usearch restored a graph with a few flipped bytes and crashed on the first search (SIGSEGV): the header's
+    CRC-32 is checked first. The search runs in a child process, so a crash fails the test instead of ending it."""
+    import subprocess
+    import sys
+
+    path, vecs = saved_index(tmp_path)
+    index_file = path.with_name("s.db.hnsw")
+    data = bytearray(index_file.read_bytes())
+    header_end = data.index(b"\n", len(b"EMBEDLITE-HNSW 3\n")) + 1
+    for offset in range(header_end + 4096, len(data), 4099):  # one byte in every 4 kB of the nodes
+        data[offset] ^= 0xFF
+    index_file.write_bytes(bytes(data))
+    script = ("import sys, numpy as np; from embedlite import VectorStore; "
+              f"s = VectorStore(sys.argv[1], ann_threshold={THRESHOLD}); "
+              "print([s.search(q, k=10)[0].id for q in np.load(sys.argv[2])][7])")
+    np.save(tmp_path / "q.npy", vecs[:50])
+    run = subprocess.run([sys.executable, "-c", script, str(path), str(tmp_path / "q.npy")],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip() == "7", (run.returncode, run.stderr[-1000:])  # -11: SIGSEGV
+
+
+def test_index_of_another_database_is_not_trusted(tmp_path):
+    """A .hnsw left beside a re-created (or restored) database was used as it was: recall fell to 0.03."""
+    path, _ = saved_index(tmp_path)
+    stale = path.with_name("s.db.hnsw").read_bytes()
+    for suffix in ("", "-wal", "-shm"):
+        path.with_name("s.db" + suffix).unlink(missing_ok=True)
+    other = clustered(seed=7)
+    with VectorStore(path, ann_threshold=THRESHOLD) as store:
+        store.add([f"new{i}" for i in range(len(other))], other)
+    path.with_name("s.db.hnsw").write_bytes(stale)  # as if left behind, or restored with an older database
+    with VectorStore(path, ann_threshold=THRESHOLD) as store:
+        assert overlap(store, other[:40] + 0.05) >= 0.97
+
 def test_read_only_store_uses_saved_index(tmp_path):
     path, vecs = saved_index(tmp_path)
     with VectorStore(path, read_only=True, ann_threshold=THRESHOLD) as store:
