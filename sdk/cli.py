@@ -263,16 +263,27 @@ def merge(checkpoints, output):
 
 
 @main.command()
-@click.argument("artifact", type=click.Path(path_type=Path))
+@click.argument("artifact")
 @JSON_OPTION
 @clean_errors
 def info(artifact, as_json):
-    """Show an artifact's manifest and check its files."""
+    """Show an artifact's manifest and check its files: ARTIFACT is a directory or a model name."""
     from embedlite.runtimes.cpu import int8_kernels
 
-    from .artifact import read_manifest
+    from .artifact import MANIFEST, read_manifest
+    from .models import DEFAULT_MODEL, default_artifact, home, known_names, suggestion
 
-    manifest = read_manifest(artifact)
+    path = Path(artifact)
+    if artifact == DEFAULT_MODEL:
+        path = default_artifact()
+    elif artifact in known_names() and not (path / MANIFEST).is_file():
+        path = home() / "models" / artifact
+        if not (path / MANIFEST).is_file():
+            raise EmbedliteError(f"{artifact} is known but not converted yet: it is fetched and converted on first "
+                                 f"use (embedlite embed -m {artifact} x, with embedlite[export])")
+    elif not path.exists():
+        raise EmbedliteError(f"{artifact}: no such artifact directory{suggestion(artifact)}")
+    manifest = read_manifest(path)
     if as_json:
         click.echo(json.dumps({**json.loads(manifest.to_json()), "cpu": int8_kernels()}))
         return
@@ -289,6 +300,23 @@ def info(artifact, as_json):
     ]
     for key, value in rows:
         click.echo(f"{key:<13}{value}")
+
+
+@main.command("models")
+@JSON_OPTION
+@clean_errors
+def models_command(as_json):
+    """List the models known by name: the shipped default and those fetched and converted on first use."""
+    from .models import catalog
+
+    rows = catalog()
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    click.echo(f"{'name':<26}{'dims':<18}{'license':<20}status")
+    for row in rows:
+        dims = ",".join(map(str, row["dims"])) if row["dims"] else "-"
+        click.echo(f"{row['name']:<26}{dims:<18}{row['license']:<20}{row['status']}")
 
 
 @main.group("eval")

@@ -43,8 +43,9 @@ def resolve(model: str | Path | None) -> Path:
         key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
         return cached_export(str(path), f"{path.name}-{key}")
     if path.exists() or str(model).startswith((".", "/", "~")) or str(model).count("/") != 1:
-        raise EmbedliteError(f"model {model!r} not found: give an artifact directory, "
-                             "a sentence-transformers directory or a hub id like org/name")
+        raise EmbedliteError(f"model {model!r} not found{suggestion(str(model))}: give a known name (embedlite "
+                             "models lists them), an artifact directory, a sentence-transformers directory or a hub "
+                             "id like org/name")
     return cached_export(str(model), str(model).replace("/", "--"))
 
 
@@ -78,3 +79,41 @@ def source_dir(name: str) -> Path:
         raise EmbedliteError(f"{name!r} is not a known sentence-transformers source; "
                              f"known: {', '.join(n for n, s in SOURCES.items() if s.kind == 'zip')}")
     return fetch(name, home() / "sources")
+
+
+def known_names() -> list[str]:
+    """Every model known by name: the embedded default, then the sources converted on first use."""
+    return [DEFAULT_MODEL, *SOURCES]
+
+
+def suggestion(name: str) -> str:
+    """' (did you mean X?)' for a near miss of a known name, else ''."""
+    import difflib
+
+    names = known_names()
+    lowered = {n.lower(): n for n in names}
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+    return f" (did you mean {lowered[close[0]]}?)" if close else ""
+
+
+def catalog() -> list[dict]:
+    """What `embedlite models` lists: name, dims, licence, where it comes from and whether it is here."""
+    import json
+
+    from .artifact import MANIFEST
+
+    default = json.loads((EMBEDDED / MANIFEST).read_text(encoding="utf-8"))
+    rows = [{"name": DEFAULT_MODEL, "dims": default["matryoshka_dims"], "license": "Apache-2.0",
+             "source": "shipped in the package (recipes/embedlite-small.toml)", "status": "shipped (default)",
+             "mb": round(sum(f["bytes"] for f in default["files"].values()) / 1e6, 1),
+             "precision": default["precision"]}]
+    for name, source in SOURCES.items():
+        converted = (home() / "models" / name / MANIFEST).is_file()
+        fetched = (home() / "sources" / name).is_dir()
+        rows.append({"name": name, "dims": list(source.dims) or None, "license": source.license,
+                     "source": f"{source.hub_id} (PyPI: {source.requirements[0].split('==')[0]}"
+                               + (f", {len(source.requirements)} parts" if len(source.requirements) > 1 else "")
+                               + ")",
+                     "status": "converted" if converted else "fetched" if fetched else "fetched on first use",
+                     "mb": round(source.size / 1e6, 1) if source.size else None, "precision": "fp32"})
+    return rows

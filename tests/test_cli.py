@@ -217,3 +217,20 @@ def test_index_add_interrupted_resumes_without_embedding_again(minilm_artifact, 
     second = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr
     assert f"{2000 - kept:,} records added, 0 replaced, {kept:,} already there; 2,000 records in" in second.stdout
+
+
+def test_models_by_name_and_near_misses(minilm_artifact):
+    res = run("models", "--json")
+    rows = {r["name"]: r for r in json.loads(res.output)}
+    assert list(rows)[0] == DEFAULT_MODEL and rows[DEFAULT_MODEL]["status"] == "shipped (default)"
+    assert rows["embeddinggemma-300m"]["license"] == "Gemma Terms of Use"
+    assert rows["embeddinggemma-300m"]["dims"] == [768, 512, 256, 128]
+    assert rows["all-MiniLM-L6-v2"]["status"] == "converted"  # by the session's fixture
+    assert "embeddinggemma-300m" in run("models").output
+    res = run("info", DEFAULT_MODEL)
+    assert res.exit_code == 0 and "int8-accurate" in res.output
+    assert run("info", "all-MiniLM-L6-v2").exit_code == 0
+    res = run("info", "embedlite-smal")
+    assert res.exit_code == 1 and "did you mean embedlite-small?" in res.output
+    res = run("embed", "-m", "embedinggemma-300m", "x")
+    assert res.exit_code == 1 and "did you mean embeddinggemma-300m?" in res.output and "Traceback" not in res.output
