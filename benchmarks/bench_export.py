@@ -8,12 +8,13 @@ Usage: python benchmarks/bench_export.py [--data ../shared/data] [--threads 2]
 from __future__ import annotations
 
 import argparse
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 from bench_common import DATA, RESULTS, pyplot, write_markdown
+
+from embedlite.runtimes.cpu import int8_kernels
 
 PRECISIONS = ("fp32", "fp16", "int8", "int8-accurate", "int4")
 
@@ -78,7 +79,8 @@ def main() -> None:
         "# Exported all-MiniLM-L6-v2 artifacts vs sentence-transformers",
         "",
         f"Command: `python benchmarks/bench_export.py --threads {args.threads} --formats {args.formats}`",
-        f"Machine: {platform.machine()}, {args.threads} threads. Cosines are to sentence-transformers fp32 over "
+        f"Machine: {int8_kernels()}, {args.threads} threads (int8 figures hold for CPUs with the same int8 "
+        "instructions). Cosines are to sentence-transformers fp32 over "
         f"all {len(texts)} STS-B test sentences; STS-B test Spearman; nDCG@10 on stsb-retrieval; "
         "sentences/s at batch 32 over the same sentences, one pass each, in this one run.",
         "",

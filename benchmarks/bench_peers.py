@@ -30,6 +30,8 @@ from pathlib import Path
 
 from bench_common import DATA, RESULTS, pyplot, write_markdown
 
+from embedlite.runtimes.cpu import int8_kernels
+
 CACHE = Path(__file__).resolve().parent / ".cache" / "peers"
 MODEL = "all-MiniLM-L6-v2"
 PRECISIONS = ("fp32", "fp16", "int8", "int8-accurate", "int4")
@@ -197,7 +199,7 @@ def main() -> None:
         "# embedlite vs sentence-transformers vs fastembed: all-MiniLM-L6-v2 on CPU", "",
         f"Command: `python benchmarks/bench_peers.py --rounds {args.rounds} --threads {args.threads} "
         f"--formats {args.formats}" + (" --fastembed-python PY`" if fe else "`"), "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, {args.threads} threads per engine, Python "
+        f"Machine: {int8_kernels()}, {os.cpu_count()} cores, {args.threads} threads per engine, Python "
         f"{platform.python_version()}. Sentences: the {len(texts)} STS-B test sentences ({tokens:.1f} tokens "
         f"each on average) at batch 32, and the first {args.batch1} one at a time (batch-1 p50). Each engine in its "
         f"own process, {args.rounds} alternating rounds, medians. sgemm peak: numpy float32 matmul, {peak:.0f} "
