@@ -431,7 +431,7 @@ def index_import(db, vectors, quantization, batch_size):
 
     with VectorStore(db, quantization=quantization) as store:
         added = store.import_parquet(vectors, batch_size=batch_size, progress=True)
-        click.echo(f"{added} records imported; {store.count()} in {db}")
+        click.echo(f"{_records(added)} imported; {_records(store.count())} in {db}")
 
 
 @index.command("search")

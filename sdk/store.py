@@ -28,6 +28,7 @@ MODES = ("vector", "keyword", "hybrid")
 ANN_THRESHOLD = 100_000  # above this many records, vector search goes through the HNSW index
 OVERFETCH = 4  # ANN candidates per result asked for; they are re-scored exactly
 SELECTIVE_FILTER = 0.05  # a filter that keeps fewer rows than this share is searched exactly
+MAX_KEYWORD_TERMS = 256  # distinct terms of one keyword (or hybrid) query
 RELOAD_SHARE = 0.25  # more changed records than this share of the matrix: reload it rather than patch it
 
 SCHEMA = """
@@ -251,7 +252,8 @@ class VectorStore:
 
         A file of another dim or model is refused before anything is written. Each transaction also records how
         far the import got, so an interrupted import resumes there when run again. Above `ann_threshold` records
-        the HNSW index is built once, at the end."""
+        the HNSW index is built once, at the end. Rows whose id is stored with the same text are skipped, so a
+        finished import can be run again."""
         from tqdm.auto import tqdm
 
         from .vector_files import open_vector_file
@@ -269,21 +271,28 @@ class VectorStore:
                 raise EmbedliteError(f"{self.path} holds a partial import of {source.path} ({before['done']} rows), "
                                      "but the file has changed since; import it under another name")
             done = before["done"]
-        first = done
+        added = 0
         with tqdm(total=source.rows, initial=done, unit="row", desc="importing", disable=not progress) as bar:
             for ids, vectors, texts in source.batches(batch_size, skip=done):
                 try:
-                    self._write(ids, vectors, texts, None, upsert=False,
+                    # rows already stored as given (a rerun of a finished import) are skipped
+                    new, changed = self.compare(ids, texts if texts is not None else [None] * len(ids))
+                    if changed:
+                        raise ValueError("ids already in the store with another text: "
+                                         f"{[ids[n] for n in changed][:5]}")
+                    self._write([ids[n] for n in new], np.asarray(vectors)[new],
+                                None if texts is None else [texts[n] for n in new], None, upsert=False,
                                 marker=(key, {**size, "done": done + len(ids)}))
                 except (TypeError, ValueError) as exc:
                     raise type(exc)(f"{source.path}, rows {done}-{done + len(ids) - 1}: {exc}") from None
                 done += len(ids)
+                added += len(new)
                 bar.update(len(ids))
         with self._transaction():
             self._conn.execute("DELETE FROM settings WHERE key = ?", (key,))
         if self.ann_threshold is not None and self.count() > self.ann_threshold:
             self._ann_index()  # builds (or brings up to date) and saves the index now, not on the first search
-        return done - first
+        return added
 
     def _check_import(self, source) -> None:
         """Refuse a vector file whose dim or model differs from the store's; an empty store takes its model."""
@@ -429,9 +438,12 @@ class VectorStore:
         return self._ann
 
     def _keyword(self, query: str, k: int, condition: str, params: list) -> list[tuple[int, float]]:
-        terms = [t for t in "".join(c if c.isalnum() else " " for c in query).split() if t]
+        # each term once (FTS5 folds case): 3,000 repeats of a term took 30 s, as FTS5 ranks every OR'd phrase
+        terms = list(dict.fromkeys(t.lower() for t in "".join(c if c.isalnum() else " " for c in query).split()))
         if not terms:
             return []
+        if len(terms) > MAX_KEYWORD_TERMS:
+            raise ValueError(f"a keyword query holds {len(terms)} distinct terms; at most {MAX_KEYWORD_TERMS}")
         match = " OR ".join(f'"{t}"' for t in terms)
         rows = self._conn.execute(
             f"SELECT records.rowid, bm25(records_fts) FROM records_fts JOIN records "
