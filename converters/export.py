@@ -15,6 +15,7 @@ import numpy as np
 
 from embedlite.artifact import MODEL_FILES, Manifest, package_version, write_manifest
 from embedlite.errors import EmbedliteError
+from embedlite.sources import SOURCES
 
 from .formats import Target, targets
 from .parity import Parity
@@ -48,7 +49,9 @@ def export(model: str | Path, out: str | Path, *, formats: tuple[str, ...] = ("o
     if src.architecture.startswith("gemma") and "fp16" in precisions:
         raise EmbedliteError("Gemma activations overflow fp16 (EmbeddingGemma does not support float16); "
                              "export fp32, int8 or int4 instead")
-    dims = check_dims(dims or default_dims(src.dim), src.dim)
+    known = SOURCES.get(str(model))
+    trained = known.dims if known and len(known.dims) > 1 else ()  # a lone full dim: the usual ladder below it
+    dims = check_dims(dims or trained or default_dims(src.dim), src.dim)
     if output_dim is not None and output_dim not in dims:
         raise EmbedliteError(f"output_dim {output_dim} is not one of the dims {list(dims)}")
     from . import parity
@@ -68,7 +71,8 @@ def export(model: str | Path, out: str | Path, *, formats: tuple[str, ...] = ("o
             format="onnx", precision="fp32", pooling=src.pooling, normalize=src.normalize, dim=src.dim,
             matryoshka_dims=dims, max_seq_length=src.max_seq_length, prompts=src.prompts,
             default_task=src.default_task, output_dim=output_dim,
-            created_by=f"embedlite {package_version()}")
+            created_by=f"embedlite {package_version()}",
+            license="Gemma Terms of Use" if src.architecture.startswith("gemma") else (known.license if known else ""))
         results = [_write_artifact(target, converted, base, seq_buckets, reference, texts, eval_data, staging,
                                    progress) for target in plan]
         for path in converted.values():
@@ -130,7 +134,7 @@ def _write_artifact(target: Target, converted: dict, base: Manifest, seq_buckets
     folder.mkdir()
     fmt = target.format
     notes = fmt.finish(converted[(fmt.name, fmt.variant(target.precision))], target.precision,
-                       folder / MODEL_FILES[fmt.name])
+                       folder / MODEL_FILES[fmt.name], base.architecture)
     shutil.copyfile(staging / "tokenizer.json", folder / "tokenizer.json")
     write_notice(folder, base.architecture)
     manifest = write_manifest(folder, dataclasses.replace(base, format=fmt.name, precision=target.precision,

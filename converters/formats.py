@@ -39,10 +39,10 @@ class OnnxFormat:
         if getattr(graph, "additive_mask", False):
             mark_fusable(path, graph.encoder.config.num_attention_heads, graph.encoder.config.hidden_size)
 
-    def finish(self, converted: Path, precision: str, path: Path) -> dict:
+    def finish(self, converted: Path, precision: str, path: Path, architecture: str = "") -> dict:
         from .onnx_quantize import quantize
 
-        return quantize(converted, path, precision)
+        return quantize(converted, path, precision, architecture)
 
     def manifest_fields(self, seq_buckets: tuple[int, ...]) -> dict:
         return {}
@@ -60,7 +60,7 @@ class TfliteFormat:
 
         export_tflite(with_packed_embeddings(graph) if variant == "packed-embeddings" else graph, path, seq_buckets)
 
-    def finish(self, converted: Path, precision: str, path: Path) -> dict:
+    def finish(self, converted: Path, precision: str, path: Path, architecture: str = "") -> dict:
         from .tflite_export import quantize_tflite
 
         if precision == "fp32":

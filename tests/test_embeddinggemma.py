@@ -111,7 +111,8 @@ def test_artifact_carries_the_gemma_notice(gemma_onnx, minilm_artifact):
         notice = (path / NOTICE).read_text()
         assert "Gemma Terms of Use" in notice and "ai.google.dev/gemma/terms" in notice
         assert NOTICE in read_manifest(path).files  # checksummed with the model files
-    assert not (minilm_artifact / NOTICE).exists()
+        assert read_manifest(path).license == "Gemma Terms of Use"
+    assert not (minilm_artifact / NOTICE).exists() and read_manifest(minilm_artifact).license != "Gemma Terms of Use"
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "tflite"])
