@@ -28,18 +28,38 @@ class RetrievalData:
 
 
 def load_sts(path: str | Path, limit: int | None = None) -> StsData:
-    """STS Benchmark TSV: genre, file, year, id, score, sentence1, sentence2 [, extra columns]."""
+    """STS Benchmark TSV (genre, file, year, id, score, sentence1, sentence2 [, extra columns]), or the CSV of
+    stsb-multi-mt (sentence1, sentence2, score)."""
     path = Path(path)
     if not path.is_file():
         raise EmbedliteError(f"STS file not found: {path}")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if lines and len(lines[0].split("\t")) < 7:
+        return _sts_csv(path, lines, limit)
     s1, s2, scores = [], [], []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(lines, 1):
         cols = line.split("\t")
         if len(cols) < 7:
             raise EmbedliteError(f"{path}:{number}: expected at least 7 tab-separated columns")
         scores.append(float(cols[4]))
         s1.append(cols[5])
         s2.append(cols[6])
+        if limit and len(scores) == limit:
+            break
+    return StsData(s1, s2, np.asarray(scores))
+
+
+def _sts_csv(path: Path, lines: list[str], limit: int | None) -> StsData:
+    import csv
+
+    s1, s2, scores = [], [], []
+    for number, cols in enumerate(csv.reader(lines), 1):
+        try:
+            scores.append(float(cols[2]))
+        except (IndexError, ValueError):
+            raise EmbedliteError(f"{path}:{number}: expected sentence1, sentence2, score") from None
+        s1.append(cols[0])
+        s2.append(cols[1])
         if limit and len(scores) == limit:
             break
     return StsData(s1, s2, np.asarray(scores))
