@@ -254,3 +254,24 @@ def test_two_processes_under_torchrun_follow_one(data_dir, minilm_artifact, tmp_
     assert one.keys() == two.keys()
     for key in one:
         assert two[key] == pytest.approx(one[key], rel=0.05, abs=1e-3), key
+
+
+def test_teacher_cache_is_kept_per_model_and_prompt(gemma_dir, tmp_path):
+    """EmbeddingGemma as the teacher reads its task prompt before each text; the cache never hands the vectors of
+    one prompt (or one model) to another."""
+    from embedlite import Embedder
+    from embedlite.models import resolve
+    from embedlite.training.teacher import teacher_embeddings
+
+    texts = ["A man is playing a guitar.", "A woman is slicing an onion.", "A man is playing a guitar."]
+    sts = teacher_embeddings(texts, gemma_dir, cache_dir=tmp_path, progress=False, task="STS")
+    query = teacher_embeddings(texts, gemma_dir, cache_dir=tmp_path, progress=False, task="query")
+    plain = teacher_embeddings(texts, gemma_dir, cache_dir=tmp_path, progress=False)
+    assert len(list(tmp_path.iterdir())) == 3  # one cache per prompt
+    expected = Embedder(resolve(gemma_dir), device="cpu").embed(texts, task="STS")
+    np.testing.assert_allclose(sts, expected / np.linalg.norm(expected, axis=1, keepdims=True), atol=1e-6)
+    assert np.abs(sts - query).max() > 1e-3 and np.abs(sts - plain).max() > 1e-3
+    again = teacher_embeddings(texts[:2], gemma_dir, cache_dir=tmp_path, progress=False, task="STS")
+    np.testing.assert_array_equal(again, sts[:2])  # read back from its cache
+    with pytest.raises(EmbedliteError, match="teacher_task 'Typo' is not a task of .*its tasks: query, document"):
+        teacher_embeddings(texts, gemma_dir, cache_dir=tmp_path, progress=False, task="Typo")

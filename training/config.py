@@ -32,6 +32,8 @@ class DistillConfig:
     teacher: a sentence-transformers directory or a known source name (embedlite.sources, e.g.
     'all-mpnet-base-v2'); its embeddings are computed once by its exported ONNX artifact and cached. Or
     teacher_embeddings: a .npy, one row per training text, from any model or API.
+    teacher_task: a task of the teacher's manifest whose prompt the teacher reads before every text (EmbeddingGemma:
+    "STS", its sentence-similarity prompt); the cache is kept per model and prompt.
     student: 'layers' starts from `student_source` (a directory or known name; default: the teacher) keeping
     `student_layers` (empty: all); 'random' builds a small BERT ('tiny'); 'decoder' turns the causal Gemma 3 LM
     at `student_source` into a bidirectional encoder.
@@ -64,6 +66,7 @@ class DistillConfig:
     merge_initial: float = 0.0
     teacher: Path | str | None = None
     teacher_embeddings: Path | None = None
+    teacher_task: str | None = None  # the teacher's task prompt for every text (EmbeddingGemma: "STS")
     student: str = "layers"
     student_source: Path | str | None = None
     student_layers: tuple[int, ...] = (0, 2, 4)
@@ -130,6 +133,8 @@ class DistillConfig:
         if self.merge_initial and self.student == "random":
             raise EmbedliteError("merge_initial averages the trained student with the one it started from; "
                                  "a random student has nothing to keep")
+        if self.teacher_task is not None and self.teacher is None:
+            raise EmbedliteError("teacher_task names a prompt of the teacher: give a teacher")
         if self.mixtures and self.teacher_embeddings is not None:
             raise EmbedliteError("teacher_embeddings (one row per text) needs a single run over train_texts")
         sources = [s.path for m in self.runs() for s in m.train_texts]

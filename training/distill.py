@@ -76,7 +76,7 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
             if config.student == "layers":
                 _model_dir(config.student_source or config.teacher or "")
             targets = teacher_embeddings(texts, config.teacher, config.teacher_embeddings, config.cache_dir,
-                                         progress)
+                                         progress, task=config.teacher_task)
         workers.barrier()
     row = {t: i for i, t in enumerate(texts)}
     pairs = _Pairs.of(first, second, targets, row) if first else None

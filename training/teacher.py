@@ -16,31 +16,37 @@ SAVE_EVERY = 8192  # texts embedded between cache saves
 
 
 def teacher_embeddings(texts: list[str], teacher: Path | str | None = None, precomputed: Path | None = None,
-                       cache_dir: Path | None = None, progress: bool = True) -> np.ndarray:
-    """float32 (len(texts), dim), L2-normalised."""
+                       cache_dir: Path | None = None, progress: bool = True, task: str | None = None) -> np.ndarray:
+    """float32 (len(texts), dim), L2-normalised; `task`: a prompt of the teacher's manifest, read before each text."""
     if precomputed is not None:
         vectors = np.load(precomputed)
         if vectors.ndim != 2 or len(vectors) != len(texts):
             raise EmbedliteError(f"{precomputed} holds shape {vectors.shape}; expected one row per text "
                                  f"({len(texts)} texts)")
     else:
-        vectors = _cached_embeddings(texts, teacher, cache_dir, progress)
+        vectors = _cached_embeddings(texts, teacher, cache_dir, progress, task)
     if not np.isfinite(vectors).all():
         raise EmbedliteError("teacher embeddings hold NaN or inf")
     return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
 
 
 def _cached_embeddings(texts: list[str], teacher: Path | str | None, cache_dir: Path | None,
-                       progress: bool) -> np.ndarray:
-    """The teacher artifact's embeddings of `texts`; every text embedded is kept in a per-teacher cache
-    (vectors.npy + texts.json), so a new data mixture embeds only the texts not seen before."""
+                       progress: bool, task: str | None = None) -> np.ndarray:
+    """The teacher artifact's embeddings of `texts`; every text embedded is kept in a cache per teacher and
+    prompt (vectors.npy + texts.json), so a new data mixture embeds only the texts not seen before, and another
+    model or prompt never reads this one's vectors."""
     from embedlite.artifact import read_manifest
     from embedlite.embedder import Embedder
     from embedlite.models import home, resolve
 
     artifact = resolve(teacher)
-    files = read_manifest(artifact, verify=False).files
-    key = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
+    manifest = read_manifest(artifact, verify=False)
+    if task is not None and task not in manifest.prompts:
+        raise EmbedliteError(f"teacher_task {task!r} is not a task of {manifest.name}; its tasks: "
+                             f"{', '.join(manifest.prompts) or 'none'}")
+    prompt = manifest.prompts.get(task, "") if task else ""
+    keyed = manifest.files if not prompt else {"files": manifest.files, "prompt": prompt}  # no prompt: as before
+    key = hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:16]
     folder = Path(cache_dir or home() / "teacher-cache") / key
     known: list[str] = json.loads((folder / "texts.json").read_text()) if (folder / "texts.json").is_file() else []
     stored = [np.load(folder / "vectors.npy")] if known else []  # one matrix, row i for known[i]
@@ -53,7 +59,7 @@ def _cached_embeddings(texts: list[str], teacher: Path | str | None, cache_dir: 
         chunk = missing[start:start + SAVE_EVERY]
         if progress:
             print(f"teacher embeddings: {start + len(chunk)} of {len(missing)} new texts", file=sys.stderr)
-        fresh = embedder.embed(chunk, batch_size=64, show_progress=progress)
+        fresh = embedder.embed(chunk, task=task, batch_size=64, show_progress=progress)
         stored = [np.concatenate([*stored, fresh])]
         row.update((t, len(known) + i) for i, t in enumerate(chunk))
         known += chunk
