@@ -148,8 +148,15 @@ def read_manifest(directory: Path | str, verify: bool = True) -> Manifest:
 
 
 def verify_files(directory: Path, manifest: Manifest) -> None:
+    root = directory.resolve()
     for name, info in manifest.files.items():
         path = directory / name
+        # a manifest names files of its own directory: "../../etc/passwd" (or a link leading out) was read and
+        # hashed on every load
+        if Path(name).is_absolute() or not path.resolve().is_relative_to(root):
+            raise ArtifactError(f"{directory / MANIFEST} names {name!r}, which is outside the artifact directory")
+        if not isinstance(info, dict):
+            raise ArtifactError(f"{directory / MANIFEST}: files[{name!r}] must be an object with sha256 and bytes")
         if not path.is_file():
             raise ArtifactError(f"{path} is missing from the model artifact")
         size = path.stat().st_size

@@ -80,3 +80,16 @@ def test_manifest_dim_that_is_not_the_models_is_named(artifact_copy):
     write_manifest(artifact_copy, dataclasses.replace(manifest, dim=512, matryoshka_dims=(512, 256)))
     with pytest.raises(ArtifactError, match=r"returns vectors of shape \(384,\), but manifest.json says dim 512"):
         Embedder(artifact_copy, device="cpu").embed(["x"])
+
+
+def test_manifest_naming_files_outside_the_artifact_is_refused(artifact_copy, tmp_path):
+    """A manifest could name "../../etc/passwd", or a link leading out; it was read and hashed on every load."""
+    manifest = json.loads((artifact_copy / "manifest.json").read_text())
+    outside = tmp_path / "secret.txt"
+    outside.write_text("not the model's")
+    (artifact_copy / "link.txt").symlink_to(outside)
+    for name in ("../secret.txt", str(outside), "link.txt"):
+        files = {**manifest["files"], name: {"sha256": "0" * 64, "bytes": 15}}
+        (artifact_copy / "manifest.json").write_text(json.dumps({**manifest, "files": files}))
+        with pytest.raises(ArtifactError, match="outside the artifact directory"):
+            read_manifest(artifact_copy)
