@@ -266,3 +266,33 @@ def test_overload_gives_429_and_the_server_stays_up(server, sts_slice):
     assert big["reply"][0] == 200 and len(big["reply"][2]["data"]) == MAX_QUEUE
     assert server.request("POST", "/v1/embeddings", {"input": "after"}, key=KEY)[0] == 200
     assert math.isclose(server.request("GET", "/health")[2]["queued_texts"], 0)
+
+
+def test_a_non_ascii_api_key_matches_a_utf8_client():
+    """The header was decoded as latin-1 and compared with the key's UTF-8 bytes: such a key could never match."""
+    import asyncio
+
+    from embedlite.server.guards import ApiKeyGuard
+
+    async def ok(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    def status(authorization: bytes) -> int:
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        scope = {"type": "http", "path": "/v1/models", "method": "GET", "headers": [(b"authorization", authorization)],
+                 "query_string": b""}
+        asyncio.run(ApiKeyGuard(ok, "clé-ß€")(scope, receive, send))
+        return sent[0]["status"]
+
+    assert status("Bearer clé-ß€".encode()) == 200
+    assert status("bearer  clé-ß€ ".encode()) == 200
+    assert status("Bearer clé-ß€".encode("latin-1", "replace")) == 401
+    assert status(b"Bearer wrong") == 401 and status(b"") == 401

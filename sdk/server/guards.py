@@ -17,12 +17,14 @@ class ApiKeyGuard:
 
     def __init__(self, app: ASGIApp, api_key: str | None):
         self.app = app
-        self.key = api_key.encode() if api_key else None
+        self.key = api_key.encode("utf-8") if api_key else None  # a client sends a non-ASCII key as UTF-8
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.key is not None and scope["type"] == "http" and scope["path"] not in OPEN_PATHS:
-            scheme, _, token = Headers(scope=scope).get("authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), self.key):
+            # the header's bytes as sent: Headers() decodes them as latin-1, and a UTF-8 key then never matched
+            raw = next((v for k, v in scope["headers"] if k.lower() == b"authorization"), b"")
+            scheme, _, token = raw.partition(b" ")
+            if scheme.lower() != b"bearer" or not hmac.compare_digest(token.strip(), self.key):
                 error = ApiError(401, "missing or wrong API key: send 'Authorization: Bearer KEY'",
                                  code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
                 await error.response()(scope, receive, send)
