@@ -162,7 +162,10 @@ def similarity(text_a, text_b, model, device, dim, as_json):
 @clean_errors
 def export(model, output, formats, precisions, dims, output_dim, name, eval_data, target, parity_texts, as_json):
     """Export a sentence-transformers MODEL (a directory, a hub id, or a known name such as all-MiniLM-L6-v2,
-    all-mpnet-base-v2, paraphrase-MiniLM-L3-v2) to embedlite artifacts."""
+    all-mpnet-base-v2, paraphrase-MiniLM-L3-v2, embeddinggemma-300m) to embedlite artifacts."""
+    from .errors import require
+
+    require("torch", "export", "embedlite export")  # before the converters import it: one line, not a traceback
     from embedlite.converters import summary_table
 
     from . import export as run_export

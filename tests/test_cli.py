@@ -234,3 +234,12 @@ def test_models_by_name_and_near_misses(minilm_artifact):
     assert res.exit_code == 1 and "did you mean embedlite-small?" in res.output
     res = run("embed", "-m", "embedinggemma-300m", "x")
     assert res.exit_code == 1 and "did you mean embeddinggemma-300m?" in res.output and "Traceback" not in res.output
+
+
+def test_export_without_torch_is_one_line_naming_the_extra(tmp_path):
+    """On the light install `embedlite export` ended in a 25-line ModuleNotFoundError traceback."""
+    script = "import sys; sys.modules['torch'] = None; from embedlite.cli import main; main()"  # as if not installed
+    res = subprocess.run([sys.executable, "-c", script, "export", "all-MiniLM-L6-v2", "-o", str(tmp_path / "o")],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    assert "embedlite export needs the 'torch' package: pip install 'embedlite[export]'" in res.stderr
