@@ -148,12 +148,13 @@ def read_manifest(directory: Path | str, verify: bool = True) -> Manifest:
 
 
 def verify_files(directory: Path, manifest: Manifest) -> None:
-    root = directory.resolve()
+    # the folder, and where its manifest really lives (an editable install links the package's files one by one)
+    roots = (directory.resolve(), (directory / MANIFEST).resolve().parent)
     for name, info in manifest.files.items():
         path = directory / name
         # a manifest names files of its own directory: "../../etc/passwd" (or a link leading out) was read and
         # hashed on every load
-        if Path(name).is_absolute() or not path.resolve().is_relative_to(root):
+        if Path(name).is_absolute() or not any(path.resolve().is_relative_to(root) for root in roots):
             raise ArtifactError(f"{directory / MANIFEST} names {name!r}, which is outside the artifact directory")
         if not isinstance(info, dict):
             raise ArtifactError(f"{directory / MANIFEST}: files[{name!r}] must be an object with sha256 and bytes")
