@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embedlite.artifact import MODEL_FILES, Manifest, package_version, write_manifest
+from embedlite.artifact import GEMMA_LICENSE, MODEL_FILES, Manifest, package_version, write_manifest
 from embedlite.errors import EmbedliteError
 from embedlite.sources import SOURCES
 
@@ -72,7 +72,7 @@ def export(model: str | Path, out: str | Path, *, formats: tuple[str, ...] = ("o
             matryoshka_dims=dims, max_seq_length=src.max_seq_length, prompts=src.prompts,
             default_task=src.default_task, output_dim=output_dim,
             created_by=f"embedlite {package_version()}",
-            license="Gemma Terms of Use" if src.architecture.startswith("gemma") else (known.license if known else ""))
+            license=GEMMA_LICENSE if src.architecture.startswith("gemma") else (known.license if known else ""))
         results = [_write_artifact(target, converted, base, seq_buckets, reference, texts, eval_data, staging,
                                    progress) for target in plan]
         for path in converted.values():

@@ -15,6 +15,7 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 MODEL_FILES = {"onnx": "model.onnx", "tflite": "model.tflite"}
 NOTICE = "NOTICE"  # a licence notice the model's files come with (Gemma), checksummed like them where present
+GEMMA_LICENSE = "Gemma Terms of Use"  # the manifest's `license` of Gemma models and of what is made from them
 GEMMA_NOTICE = (
     "Gemma is provided under and subject to the Gemma Terms of Use found at ai.google.dev/gemma/terms.\n"
     "This artifact holds Gemma materials (model weights derived from a Gemma model and the Gemma tokenizer);\n"

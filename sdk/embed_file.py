@@ -46,43 +46,35 @@ def embed_file(embedder: Embedder, source: Path, output: Path, *, id_field: str 
                batch_size: int = 32, progress: bool = True) -> EmbedFileResult:
     """Embed every record of `source` (JSONL, Parquet, CSV/TSV or plain lines) into the Parquet file `output`,
     resuming an interrupted run of the same job. Two runs on one output cannot overlap: the second is refused."""
-    require("pyarrow.parquet", "parquet", "embed-file")
+    parquet = require("pyarrow.parquet", "parquet", "embed-file")
     source, output = Path(source), Path(output)
     schema = vector_schema(model_record(embedder), precision, task, with_text)
     records = read_records(source, id_field, text_field)  # checks the input exists before anything is written
     with exclusive(output, "embed-file"):
-        return _embed_file(embedder, source, output, records, schema, id_field=id_field, text_field=text_field,
-                           task=task, precision=precision, with_text=with_text, window=window,
-                           batch_size=batch_size, progress=progress)
+        parts = partial_dir(output)
+        if output.exists() and not parts.exists():
+            raise EmbedliteError(f"{output} already exists: remove it or choose another output")
+        job = {"input": str(source.resolve()), "input_bytes": source.stat().st_size,
+               "input_mtime_ns": source.stat().st_mtime_ns, "model": model_record(embedder),
+               "model_files": embedder.manifest.files, "task": task, "precision": precision, "id_field": id_field,
+               "text_field": text_field, "with_text": with_text}
+        committed = _resume(parts, job)
+        from tqdm.auto import tqdm
 
-
-def _embed_file(embedder: Embedder, source: Path, output: Path, records: Iterator[Record], schema, *,
-                id_field: str, text_field: str, task: str | None, precision: str, with_text: bool, window: int,
-                batch_size: int, progress: bool) -> EmbedFileResult:
-    parquet = require("pyarrow.parquet", "parquet", "embed-file")
-    parts = partial_dir(output)
-    if output.exists() and not parts.exists():
-        raise EmbedliteError(f"{output} already exists: remove it or choose another output")
-    job = {"input": str(source.resolve()), "input_bytes": source.stat().st_size,
-           "input_mtime_ns": source.stat().st_mtime_ns, "model": model_record(embedder),
-           "model_files": embedder.manifest.files, "task": task, "precision": precision, "id_field": id_field,
-           "text_field": text_field, "with_text": with_text}
-    committed = _resume(parts, job)
-    from tqdm.auto import tqdm
-
-    total = count_records(source)
-    with tqdm(total=total, initial=committed, unit="text", desc="embedding", disable=not progress) as bar:
-        pending: collections.deque[Record] = collections.deque()
-        stream = embedder.embed_stream(_texts(islice(records, committed, None), pending), task=task,
-                                       batch_size=batch_size, window=window)
-        for start, vectors in stream:
-            rows = [pending.popleft() for _ in range(len(vectors))]
-            first = committed + start
-            table = vector_table(schema, [r[0] for r in rows], vectors, [r[1] for r in rows] if with_text else None)
-            _write_atomic(parts / f"rows-{first:012d}-{first + len(rows):012d}.parquet",
-                          lambda path: parquet.write_table(table, path))
-            bar.update(len(rows))
-    return EmbedFileResult(output, _merge(parts, output, schema), committed)
+        total = count_records(source)
+        with tqdm(total=total, initial=committed, unit="text", desc="embedding", disable=not progress) as bar:
+            pending: collections.deque[Record] = collections.deque()
+            stream = embedder.embed_stream(_texts(islice(records, committed, None), pending), task=task,
+                                           batch_size=batch_size, window=window)
+            for start, vectors in stream:
+                rows = [pending.popleft() for _ in range(len(vectors))]
+                first = committed + start
+                table = vector_table(schema, [r.id for r in rows], vectors,
+                                     [r.text for r in rows] if with_text else None)
+                _write_atomic(parts / f"rows-{first:012d}-{first + len(rows):012d}.parquet",
+                              lambda path: parquet.write_table(table, path))
+                bar.update(len(rows))
+        return EmbedFileResult(output, _merge(parts, output, schema), committed)
 
 
 def _texts(records: Iterator[Record], pending: collections.deque) -> Iterator[str]:

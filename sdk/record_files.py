@@ -56,7 +56,7 @@ def count_records(path: Path) -> int | None:
 
 
 def _jsonl(path: Path, id_field: str, text_field: str) -> Iterator[Record]:
-    with _open_text(path) as f:
+    with open(path, encoding="utf-8") as f:
         for number, line in _numbered(path, f):
             if not line.strip():
                 continue
@@ -70,7 +70,7 @@ def _jsonl(path: Path, id_field: str, text_field: str) -> Iterator[Record]:
 
 
 def _csv(path: Path, id_field: str, text_field: str, delimiter: str) -> Iterator[Record]:
-    with _open_text(path, newline="") as f:
+    with open(path, encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f, delimiter=delimiter)
         if reader.fieldnames is None or text_field not in reader.fieldnames:
             raise EmbedliteError(f"{path}: the header row {reader.fieldnames} has no {text_field!r} column "
@@ -98,14 +98,10 @@ def _parquet(path: Path, id_field: str, text_field: str) -> Iterator[Record]:
 
 
 def _lines(path: Path) -> Iterator[Record]:
-    with _open_text(path) as f:
+    with open(path, encoding="utf-8") as f:
         for number, line in _numbered(path, f):
             if line.strip():
                 yield Record(f"{path.name}:{number}", line.rstrip("\r\n"), None)
-
-
-def _open_text(path: Path, newline: str | None = None):
-    return open(path, encoding="utf-8", newline=newline)
 
 
 def _numbered(path: Path, lines) -> Iterator[tuple[int, str]]:

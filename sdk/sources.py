@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from .artifact import GEMMA_NOTICE, NOTICE, sha256_file
+from .artifact import GEMMA_LICENSE, GEMMA_NOTICE, NOTICE, sha256_file
 from .errors import EmbedliteError
 
 CHUNK = 1 << 20
@@ -93,7 +93,7 @@ SOURCES = {s.name: s for s in (
         files={"2_Dense/model.safetensors": "c327f2acb00149676ade24a75e11eb6ebbd367f9ee050267ba56829d2979f702",
                "3_Dense/model.safetensors": "ffb6cc5162e11e2ce6bc2367e121ee3bbbc4e82e1ee26826bd7573d4948d81b8",
                "tokenizer.json": "6852f8d561078cc0cebe70ca03c5bfdd0d60a45f9d2e0e1e4cc05b68e9ec329e"},
-        size=1_147_303_689, notice=GEMMA_NOTICE, license="Gemma Terms of Use", dims=(768, 512, 256, 128)),
+        size=1_147_303_689, notice=GEMMA_NOTICE, license=GEMMA_LICENSE, dims=(768, 512, 256, 128)),
 )}
 
 Part = tuple[str, int, Callable[[], contextlib.AbstractContextManager[IO[bytes]]]]  # label, size, opener

@@ -7,7 +7,7 @@ import os
 import sqlite3
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -316,22 +316,21 @@ class VectorStore:
         metadata, as positions in `ids`; the others are already stored as given (a rerun can skip them)."""
         ids = _check_ids(ids)
         meta = [None] * len(ids) if metadata is None else list(metadata)
-        stored: dict[str, tuple] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            stored.update((r[0], (r[1], (json.loads(r[2]) if r[2] else None) or None)) for r in self._conn.execute(
-                f"SELECT id, text, metadata FROM records WHERE id IN ({', '.join('?' * len(chunk))})", chunk))
+        stored = {r[0]: (r[1], (json.loads(r[2]) if r[2] else None) or None)
+                  for r in self._rows_of("id, text, metadata", ids)}
         new = [n for n, i in enumerate(ids) if i not in stored]
         changed = [n for n, i in enumerate(ids) if i in stored and stored[i] != (texts[n], meta[n] or None)]
         return new, changed
 
     def _existing(self, ids: list[str]) -> list[str]:
-        found = []
+        return [r[0] for r in self._rows_of("id", ids)]
+
+    def _rows_of(self, columns: str, ids: list[str]) -> Iterator[tuple]:
+        """`columns` of the records with these ids, 500 ids per query (SQLite's bound on parameters)."""
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
-            found += [r[0] for r in self._conn.execute(
-                f"SELECT id FROM records WHERE id IN ({', '.join('?' * len(chunk))})", chunk)]
-        return found
+            yield from self._conn.execute(
+                f"SELECT {columns} FROM records WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
 
     def _transaction(self):
         return _Transaction(self._conn)
