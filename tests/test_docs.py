@@ -1,0 +1,45 @@
+"""Every fenced block the README and docs/ mark runnable runs as written: `<!-- runnable: light -->` on the light
+install (torch, transformers and sentence-transformers cannot be imported), `<!-- runnable -->` with the extras."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+MARKED = re.compile(r"<!-- runnable(?P<light>: light)? -->\n```python\n(?P<code>.*?)\n```", re.S)
+# what the light install lacks: an import of it fails as it would there
+LIGHT = """import sys
+class _LightInstall:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "transformers", "sentence_transformers"):
+            raise ImportError(f"{name} is not part of the light install")
+sys.meta_path.insert(0, _LightInstall())
+"""
+
+
+def snippets() -> list:
+    found = []
+    for doc in DOCS:
+        text = doc.read_text(encoding="utf-8")
+        for match in MARKED.finditer(text):
+            line = text[: match.start()].count("\n") + 1
+            found.append(pytest.param(match["code"], bool(match["light"]), id=f"{doc.name}:{line}"))
+    return found
+
+
+def test_the_readme_marks_its_python_snippets_runnable():
+    readme = [s for s in snippets() if s.id.startswith("README.md")]
+    assert len(readme) >= 2, "README.md marks fewer runnable snippets than it shows"
+
+
+@pytest.mark.parametrize("code, light", snippets())
+def test_snippet_runs(code, light, tmp_path):
+    run = subprocess.run([sys.executable, "-c", (LIGHT if light else "") + code], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
