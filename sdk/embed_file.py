@@ -62,7 +62,8 @@ def embed_file(embedder: Embedder, source: Path, output: Path, *, id_field: str 
         from tqdm.auto import tqdm
 
         total = count_records(source)
-        with tqdm(total=total, initial=committed, unit="text", desc="embedding", disable=not progress) as bar:
+        with tqdm(total=total, initial=committed, unit="text", desc="embedding",
+                  disable=None if progress else True) as bar:  # None: shown on a terminal only
             pending: collections.deque[Record] = collections.deque()
             stream = embedder.embed_stream(_texts(islice(records, committed, None), pending), task=task,
                                            batch_size=batch_size, window=window)

@@ -272,7 +272,8 @@ class VectorStore:
                                      "but the file has changed since; import it under another name")
             done = before["done"]
         added = 0
-        with tqdm(total=source.rows, initial=done, unit="row", desc="importing", disable=not progress) as bar:
+        with tqdm(total=source.rows, initial=done, unit="row", desc="importing",
+                  disable=None if progress else True) as bar:  # None: shown on a terminal only
             for ids, vectors, texts in source.batches(batch_size, skip=done):
                 try:
                     # rows already stored as given (a rerun of a finished import) are skipped

@@ -133,7 +133,8 @@ class AnnIndex:
         self.seq = latest_change(conn)
         total = conn.execute("SELECT count(*) FROM records").fetchone()[0]
         rows = conn.execute("SELECT rowid, vector FROM records")
-        with tqdm(total=total, desc="building HNSW index", unit="vec", disable=not progress or total < 50_000) as bar:
+        with tqdm(total=total, desc="building HNSW index", unit="vec",
+                  disable=None if progress and total >= 50_000 else True) as bar:
             while batch := rows.fetchmany(50_000):
                 self._add(batch)
                 bar.update(len(batch))

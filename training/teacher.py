@@ -59,7 +59,7 @@ def _cached_embeddings(texts: list[str], teacher: Path | str | None, cache_dir: 
         chunk = missing[start:start + SAVE_EVERY]
         if progress:
             print(f"teacher embeddings: {start + len(chunk)} of {len(missing)} new texts", file=sys.stderr)
-        fresh = embedder.embed(chunk, task=task, batch_size=64, show_progress=progress)
+        fresh = embedder.embed(chunk, task=task, batch_size=64, show_progress=None if progress else False)
         stored = [np.concatenate([*stored, fresh])]
         row.update((t, len(known) + i) for i, t in enumerate(chunk))
         known += chunk
