@@ -32,6 +32,16 @@ def test_similarity_matching_is_rotation_invariant():
     assert losses.similarity_matching(torch.randn(6, 4), t) > 0.05
 
 
+def test_similarity_correlation_ignores_the_teachers_cosine_band():
+    # a teacher whose cosines are all shifted up (EmbeddingGemma's band): an extra shared direction added to each
+    # vector raises every cosine; the plain MSE then penalises a student with the same order, correlation does not
+    student = torch.nn.functional.normalize(torch.randn(8, 16), dim=-1)
+    teacher = torch.cat([student, torch.ones(8, 1)], dim=1)
+    assert losses.similarity_correlation(student, teacher) == pytest.approx(0.0, abs=1e-3)
+    assert losses.similarity_matching(student, teacher) > 0.05
+    assert losses.similarity_correlation(torch.randn(8, 16), teacher) > 0.3
+
+
 def test_info_nce_by_hand():
     e = torch.eye(2)
     assert losses.info_nce(e, e, temperature=1.0) == pytest.approx(math.log(1 + math.exp(-1)))
@@ -155,6 +165,7 @@ def test_merge_is_the_average(minilm_dir, tmp_path):
     (dict(train_texts=("/no/such/file.tsv",)), "file not found"),
     (dict(teacher=None), "exactly one of teacher"),
     (dict(qat_bits=3), "qat_bits"),
+    (dict(geometry="angles"), "geometry must be one of"),
     (dict(train_pairs=({"path": "pairs.csv", "window": 2},)), "takes no window"),
     (dict(train_pairs=("/no/such/pairs.csv",)), "file not found"),
     (dict(matryoshka_axes=("/no/such/texts.txt",)), "file not found"),
@@ -186,6 +197,25 @@ def test_merge_keeps_a_share_of_the_initial_student(minilm_dir, st_minilm, data_
     merged, a, b = (state[key] for state in states)
     assert not torch.allclose(a, initial[key], atol=1e-4)  # the runs moved away from the start
     assert torch.allclose(merged, 0.2 * a + 0.2 * b + 0.6 * initial[key], atol=1e-6)
+
+    # the saved runs are reused by the same recipe with another merge share (the runs are the slow part) ...
+    import dataclasses
+    import json
+    import shutil
+
+    for item in out.iterdir():
+        if item.name != "runs":
+            shutil.rmtree(item) if item.is_dir() else item.unlink()
+    out = distill(dataclasses.replace(config, merge_initial=0.3), progress=False)
+    remerged = SentenceTransformer(str(out), device="cpu").state_dict()[key]
+    assert torch.allclose(remerged, 0.35 * a + 0.35 * b + 0.3 * initial[key], atol=1e-6)
+    assert "run a (saved)" in json.loads((out / "distill.json").read_text())["seconds"]
+    # ... and refused to a recipe that would have trained them otherwise
+    for item in out.iterdir():
+        if item.name != "runs":
+            shutil.rmtree(item) if item.is_dir() else item.unlink()
+    with pytest.raises(EmbedliteError, match="trained with other settings"):
+        distill(dataclasses.replace(config, learning_rate=2e-3), progress=False)
 
 
 def test_short_distillation_raises_agreement(minilm_dir, st_minilm, data_dir, tmp_path):

@@ -14,6 +14,7 @@ from .data import TextSource
 
 STUDENT_INITS = ("layers", "random", "decoder")
 PROJECTIONS = ("learned", "pca")
+GEOMETRIES = ("cosines", "correlation")
 QAT_BITS = (8, 4)
 
 
@@ -47,7 +48,9 @@ class DistillConfig:
     batch pairs its texts with one of their neighbours, so the contrastive and geometry losses see close pairs.
     geometry_weight, match_weight, nce_weight, spread_out_weight: the weights of geometry matching, embedding
     matching, the contrastive loss and the spread-out regulariser; same_tower_negatives adds the other students'
-    embeddings to the contrastive loss's negatives.
+    embeddings to the contrastive loss's negatives. geometry: 'cosines' matches the teacher's pairwise cosines
+    as they are (MSE); 'correlation' up to an affine map (1 - Pearson r), for a teacher whose cosines sit in a
+    shifted band the spread-out regulariser would fight (EmbeddingGemma's).
     qat_bits: after training (and merging), `qat_epochs` more epochs with weights fake-quantized to these
     bit widths in turn (blocks of `qat_block` along the input, as the int8/int4 exports quantize).
     train_pairs: sentence-pair files (STS Benchmark TSV, {path, limit}; their gold scores are never read: ranked
@@ -79,6 +82,7 @@ class DistillConfig:
     learning_rate: float = 1e-4
     temperature: float = 0.05
     geometry_weight: float = 1.0
+    geometry: str = "cosines"
     match_weight: float = 1.0
     nce_weight: float = 1.0
     same_tower_negatives: bool = True
@@ -153,6 +157,8 @@ class DistillConfig:
         if dims != sorted(set(dims), reverse=True) or any(d <= 0 for d in dims):
             raise EmbedliteError(f"matryoshka_dims {dims} must be distinct positive dims, largest first, "
                                  "so that each nests in the one before")
+        if self.geometry not in GEOMETRIES:
+            raise EmbedliteError(f"geometry must be one of {', '.join(GEOMETRIES)}, got {self.geometry!r}")
         if self.projection not in PROJECTIONS:
             raise EmbedliteError(f"projection must be one of {', '.join(PROJECTIONS)}, got {self.projection!r}")
         if any(b not in QAT_BITS for b in self.qat_bits):

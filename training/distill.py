@@ -56,8 +56,9 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
     """Train a student per `config` and save it (a sentence-transformers directory) at config.output."""
     config.validate()
     output = Path(config.output)
-    if output.exists() and any(output.iterdir()):
+    if output.exists() and any(p.name != "runs" for p in output.iterdir()):
         raise EmbedliteError(f"{output} exists and is not empty; choose a new output directory")
+    fingerprint = _runs_fingerprint(config)
 
     from .data import load_texts
     from .merge import merge_with_initial
@@ -85,6 +86,14 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
     phases, models = [], []
     for number, (mixture, group) in enumerate(zip(runs, run_texts)):
         start = time.perf_counter()
+        saved = output / "runs" / mixture.name
+        reused = _saved_run(saved, fingerprint)
+        if reused is not None:  # trained by an earlier call of this recipe (killed later, or re-merged)
+            model, record = reused
+            phases.append(record["phase"])
+            timings[f"run {mixture.name} (saved)"] = record["seconds"]
+            models.append(model)
+            continue
         model = build_student(config)
         rows = np.array([row[t] for t in group])
         phases.append(_train(model, [texts[i] for i in rows], targets[rows], _subset(neighbours, rows), pairs,
@@ -92,7 +101,10 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
                              seed=config.seed + number, qat_bits=(), progress=progress, name=mixture.name))
         timings[f"run {mixture.name}"] = round(time.perf_counter() - start, 1)
         if len(runs) > 1 and workers.main:
-            model.save(str(output / "runs" / mixture.name))
+            model.save(str(saved))
+            (saved / RUN_RECORD).write_text(json.dumps(
+                {"fingerprint": fingerprint, "phase": phases[-1], "seconds": timings[f"run {mixture.name}"]}))
+        workers.barrier()
         models.append(model)
     initial = build_student(config) if config.merge_initial else None
     model = merge_with_initial(models, [m.name for m in runs], initial, config.merge_initial)
@@ -120,6 +132,32 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
              "seconds": timings}, indent=2) + "\n")
     workers.barrier()  # the others return once the student is on disk
     return output
+
+
+RUN_RECORD = "distill_run.json"  # beside each saved run: which settings trained it
+# settings read only after the per-mixture runs: a recipe that changes them reuses the saved runs
+AFTER_RUNS = ("output", "cache_dir", "merge_initial", "matryoshka_axes", "matryoshka_axes_steps", "qat_bits",
+              "qat_epochs", "qat_learning_rate", "qat_block")
+
+
+def _runs_fingerprint(config: DistillConfig) -> str:
+    import hashlib
+
+    record = {k: v for k, v in dataclasses.asdict(config).items() if k not in AFTER_RUNS}
+    return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _saved_run(folder: Path, fingerprint: str):
+    """(model, record) of a run saved by this recipe's settings, else None; a run of other settings is refused."""
+    if not (folder / RUN_RECORD).is_file():
+        return None
+    record = json.loads((folder / RUN_RECORD).read_text())
+    if record.get("fingerprint") != fingerprint:
+        raise EmbedliteError(f"{folder} holds a run trained with other settings; choose a new output directory "
+                             "or delete it")
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(folder), device="cpu"), record
 
 
 def _load_pairs(sources: tuple[TextSource, ...]) -> tuple[list[str], list[str]]:
@@ -219,7 +257,7 @@ def _train(model, texts: list[str], targets: np.ndarray, neighbours: np.ndarray 
     pair_rng = np.random.default_rng(seed + 1)  # apart from rng: pairs leave the text batches as they were
     history: list[dict] = []
     model.train()
-    bar = tqdm(total=total, desc=f"distilling ({name})", unit="step", disable=not progress)
+    bar = tqdm(total=total, desc=f"distilling ({name})", unit="step", disable=None if progress else True)
     while len(history) < total:
         for idx in batches(len(texts), config.batch_size, rng, neighbours):
             if len(history) == total:
@@ -242,8 +280,9 @@ def _train(model, texts: list[str], targets: np.ndarray, neighbours: np.ndarray 
                          for d in dims}
                 parts["nce"] = config.nce_weight * losses.info_nce(embeddings, reduced, config.temperature,
                                                                    config.same_tower_negatives)
+            geometry = losses.similarity_correlation if config.geometry == "correlation" else losses.similarity_matching
             for d in dims:  # Matryoshka: every prefix must keep the teacher's geometry on its own
-                parts[f"geo@{d}"] = config.geometry_weight * losses.similarity_matching(embeddings[:, :d], teacher)
+                parts[f"geo@{d}"] = config.geometry_weight * geometry(embeddings[:, :d], teacher)
                 parts[f"spread@{d}"] = config.spread_out_weight * losses.spread_out(embeddings[:, :d])
             if pairs is not None:
                 parts.update(_pair_losses(model, pairs, pairs.batch(pair_rng, config.pair_batch_size), dims,

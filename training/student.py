@@ -66,7 +66,8 @@ def matryoshka_axes(model, texts: list[str], dims: tuple[int, ...], neighbours: 
     optimizer = torch.optim.Adam(turn.parameters(), lr=1e-3)
     generator = torch.Generator().manual_seed(0)
     prefixes = [d for d in dims if d < x.shape[1]]
-    for _ in tqdm(range(steps if prefixes and len(full) else 0), desc="matryoshka axes", disable=not progress):
+    for _ in tqdm(range(steps if prefixes and len(full) else 0), desc="matryoshka axes",
+                  disable=None if progress else True):
         pick = torch.randint(0, len(full), (4096,), generator=generator)
         with parametrize.cached():
             ta, tb = a[pick] @ turn.weight.T, b[pick] @ turn.weight.T
