@@ -54,6 +54,19 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def _check_signature(path: Path, session) -> None:
+    """An embedding graph takes input_ids and attention_mask and gives one output: refused at load, not at the
+    first request (a graph with two outputs failed there with 'too many values to unpack')."""
+    inputs = [i.name for i in session.get_inputs()]
+    outputs = [o.name for o in session.get_outputs()]
+    if sorted(inputs) != ["attention_mask", "input_ids"]:
+        raise ArtifactError(f"{path} takes the inputs {inputs}; an embedlite model takes input_ids and "
+                            "attention_mask")
+    if len(outputs) != 1:
+        raise ArtifactError(f"{path} has {len(outputs)} outputs {outputs}; an embedlite model has one, the "
+                            "embeddings")
+
+
 class OnnxModel:
     """Runs model.onnx: (input_ids, attention_mask) -> float32 embeddings."""
 
@@ -73,6 +86,7 @@ class OnnxModel:
             self._session = ort.InferenceSession(str(path), options, providers=providers)
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf types
             raise ArtifactError(f"{path} could not be loaded by onnxruntime: {exc}") from None
+        _check_signature(path, self._session)
         log.info("embedlite: onnxruntime on %s (%s)", self.device, ", ".join(providers))
 
     def run_length(self, length: int) -> int:

@@ -75,10 +75,43 @@ class Manifest:
         if missing:
             raise ArtifactError(f"manifest.json lacks the fields: {', '.join(missing)}")
         kwargs = {k: v for k, v in data.items() if k in known}
+        for key, value in kwargs.items():
+            kind, check = FIELD_TYPES.get(key, ("text", _is_str))
+            if not check(value):
+                raise ArtifactError(f"manifest.json: {key} must be {kind}, got {json.dumps(value)[:80]}")
         for key in ("matryoshka_dims", "sequence_buckets", "batch_buckets"):
             if key in kwargs:
                 kwargs[key] = tuple(kwargs[key])
         return cls(**kwargs)
+
+
+def _is_str(value) -> bool:
+    return isinstance(value, str)
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _is_counts(value) -> bool:
+    return isinstance(value, list) and all(_is_count(v) for v in value)
+
+
+# each field's type, as a manifest must hold it (checked on load: a "dim": "384" failed far from the file)
+FIELD_TYPES = {
+    "normalize": ("true or false", lambda v: isinstance(v, bool)),
+    "dim": ("a positive integer", _is_count),
+    "max_seq_length": ("a positive integer", _is_count),
+    "format_version": ("a positive integer", _is_count),
+    "output_dim": ("a positive integer or null", lambda v: v is None or _is_count(v)),
+    "default_task": ("a text or null", lambda v: v is None or _is_str(v)),
+    "matryoshka_dims": ("a list of positive integers", _is_counts),
+    "sequence_buckets": ("a list of positive integers", _is_counts),
+    "batch_buckets": ("a list of positive integers", _is_counts),
+    "prompts": ("an object of texts", lambda v: isinstance(v, dict) and all(map(_is_str, v.values()))),
+    "files": ("an object of {sha256, bytes} objects", lambda v: isinstance(v, dict)
+              and all(isinstance(f, dict) for f in v.values())),
+}
 
 
 def signature_name(batch: int, seq: int) -> str:

@@ -503,6 +503,15 @@ def index_info(db, as_json):
 @click.option("--max-body-mb", default=16.0, show_default=True, help="Largest request body (then 413).")
 @click.option("--batch-window-ms", default=1.0, show_default=True,
               help="How long the batcher waits for more texts when it has fewer than --max-batch.")
+@click.option("--keep-alive", default=5.0, show_default=True,
+              help="Seconds an idle connection stays open between requests.")
+@click.option("--read-timeout", default=30.0, show_default=True,
+              help="Seconds a request's headers, then its body, may take to arrive (then 408 and the connection "
+                   "is closed).")
+@click.option("--max-connections", default=1000, show_default=True,
+              help="Open connections; at the limit idle ones are closed to make room, then new requests get 503.")
+@click.option("--shutdown-grace", default=10.0, show_default=True,
+              help="Seconds SIGTERM waits for the stores to close; then the server exits with status 1.")
 @clean_errors
 def serve(stores, max_body_mb, batch_window_ms, **settings):
     """Serve embeddings over HTTP (OpenAI's /v1/embeddings) and the stores given (needs embedlite[serve])."""

@@ -9,6 +9,10 @@ class ArtifactError(EmbedliteError):
     """A model artifact is missing, corrupt or of an unknown format."""
 
 
+class ReadOnlyStoreError(EmbedliteError):
+    """A write to a store opened read-only (asked for, or its file or folder cannot be written)."""
+
+
 class MissingDependencyError(EmbedliteError, ImportError):
     """An optional dependency is needed; the message gives the install command."""
 

@@ -81,6 +81,10 @@ def _csv(path: Path, id_field: str, text_field: str, delimiter: str) -> Iterator
                 yield _record(row, path, number, id_field, text_field, f"{path}: row {number}")
         except UnicodeDecodeError as exc:
             raise _not_utf8(path, f"row {number + 1}", exc) from None
+        except csv.Error as exc:  # a field over csv's limit (128 KB), a NUL byte, a quote left open at the end
+            hint = (f" (a field over {csv.field_size_limit()} characters, the csv module's limit: give texts this "
+                    "long as JSONL or Parquet)" if "field limit" in str(exc) else "")
+            raise EmbedliteError(f"{path}: row {number + 1} (line {reader.line_num}): {exc}{hint}") from None
 
 
 def _parquet(path: Path, id_field: str, text_field: str) -> Iterator[Record]:

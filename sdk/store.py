@@ -15,9 +15,9 @@ from typing import cast
 import numpy as np
 
 from . import vector_codec as codec
-from .errors import EmbedliteError, MissingDependencyError
+from .errors import EmbedliteError, MissingDependencyError, ReadOnlyStoreError
 from .protocols import TextEmbedder
-from .store_filters import to_sql
+from .store_filters import INT64, to_sql
 from .store_index import LOG_SCHEMA, AnnIndex, latest_change, pruned_through
 from .store_matrix import VectorMatrix
 from .vector_files import model_record
@@ -81,7 +81,10 @@ class VectorStore:
             embedder = Embedder(embedder)
         self.embedder = cast("TextEmbedder | None", embedder)  # mypy does not narrow a union through hasattr
         exists = self.path.exists()
-        self.read_only = read_only or (exists and not os.access(self.path, os.W_OK))
+        # SQLite writes beside the file (-wal, -shm): a folder it cannot write is read-only media for it
+        cannot_write = exists and not (os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK))
+        self.read_only = read_only or cannot_write
+        self._read_only_why = "" if read_only or not cannot_write else " (its file or folder cannot be written)"
         if self.read_only and not exists:
             raise EmbedliteError(f"{self.path} does not exist; a read-only store must open an existing file")
         self._conn = self._connect()
@@ -99,8 +102,7 @@ class VectorStore:
     def _connect(self) -> sqlite3.Connection:
         try:
             if self.read_only:
-                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
-                                       check_same_thread=False)
+                conn = self._connect_read_only()
             else:
                 conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
                 conn.execute("PRAGMA journal_mode=WAL")
@@ -112,6 +114,24 @@ class VectorStore:
         except sqlite3.DatabaseError as exc:
             raise EmbedliteError(f"{self.path} is not a usable embedlite store: {exc}") from None
         return conn
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """mode=ro; on read-only media, where SQLite cannot create the WAL's -shm beside the file, immutable=1
+        (nothing can change the file there, so nothing needs the lock it would take)."""
+        uri = self.path.resolve().as_uri()
+        try:
+            conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+            conn.execute("SELECT count(*) FROM settings").fetchone()
+            return conn
+        except sqlite3.OperationalError:
+            if os.access(self.path.parent, os.W_OK):
+                raise
+        wal = self.path.with_name(self.path.name + "-wal")
+        if wal.exists() and wal.stat().st_size:
+            warnings.warn(f"{wal} holds writes not yet in {self.path}, and read-only media cannot take them in: "
+                          "they are not read (open the store once where it can be written to fold them in)",
+                          stacklevel=4)
+        return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None, check_same_thread=False)
 
     def _load_settings(self, dim, metric, quantization) -> dict:
         stored = {k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM settings")}
@@ -181,7 +201,11 @@ class VectorStore:
     # -- writing -------------------------------------------------------------------------------------
     def add(self, ids: Sequence[str], vectors=None, texts: Sequence[str] | None = None,
             metadata: Sequence[dict | None] | None = None) -> int:
-        """Insert new records in one transaction; an id that already exists is an error and nothing is written."""
+        """Insert new records in one transaction; returns how many were written.
+
+        A record already stored exactly as given (same text and metadata, and the same vector where vectors are
+        given) is skipped, so an add retried after a timeout or a lost reply succeeds; an id stored with anything
+        else is an error and nothing is written."""
         return self._write(ids, vectors, texts, metadata, upsert=False)
 
     def upsert(self, ids: Sequence[str], vectors=None, texts: Sequence[str] | None = None,
@@ -210,21 +234,25 @@ class VectorStore:
 
             texts = check_texts(texts)
             _same_length("texts", texts, ids)
+        meta = [None] * len(ids) if metadata is None else list(metadata)
+        _same_length("metadata", meta, ids)
+        meta_json = [_metadata_json(m, i) for i, m in enumerate(meta)]
+        if vectors is not None:
+            vectors = self._prepare(vectors, ids)
+        if not upsert and marker is None:
+            keep = self._not_stored(ids, texts, meta_json, vectors)
+            if len(keep) < len(ids):
+                ids, meta_json = [ids[n] for n in keep], [meta_json[n] for n in keep]
+                texts = None if texts is None else [texts[n] for n in keep]
+                vectors = None if vectors is None else vectors[keep]
+                if not ids:
+                    return 0
         if vectors is None:
             if texts is None:
                 raise ValueError("give vectors, or texts with an embedder bound to the store")
             if self.embedder is None:
                 raise EmbedliteError("this store has no embedder: pass vectors, or open it with embedder=...")
-            vectors = self.embedder.embed_documents(texts)
-        vectors = codec.check_vectors(vectors, self.dim)
-        _same_length("vectors", vectors, ids)
-        vectors = codec.prepare(vectors, self.metric)
-        if self.quantization == "float16" and len(vectors) and np.abs(vectors).max() > np.finfo(np.float16).max:
-            raise ValueError(f"vectors hold components beyond float16's range (±65504), which this store keeps: "
-                             f"{float(np.abs(vectors).max()):.3g}")
-        meta = [None] * len(ids) if metadata is None else list(metadata)
-        _same_length("metadata", meta, ids)
-        meta_json = [_metadata_json(m, i) for i, m in enumerate(meta)]
+            vectors = self._prepare(self.embedder.embed_documents(texts), ids)
         rows = [(i, t, m, codec.encode(v, self.quantization))
                 for i, t, m, v in zip(ids, texts or [None] * len(ids), meta_json, vectors)]
         with self._transaction():
@@ -323,6 +351,39 @@ class VectorStore:
         changed = [n for n, i in enumerate(ids) if i in stored and stored[i] != (texts[n], meta[n] or None)]
         return new, changed
 
+    def _prepare(self, vectors, ids: list[str]) -> np.ndarray:
+        """Checked vectors, one per id, as this store keeps them (unit length for cosine, within float16)."""
+        vectors = codec.check_vectors(vectors, self.dim)
+        _same_length("vectors", vectors, ids)
+        vectors = codec.prepare(vectors, self.metric)
+        if self.quantization == "float16" and len(vectors) and np.abs(vectors).max() > np.finfo(np.float16).max:
+            raise ValueError(f"vectors hold components beyond float16's range (±65504), which this store keeps: "
+                             f"{float(np.abs(vectors).max()):.3g}")
+        return vectors
+
+    def _not_stored(self, ids: list[str], texts: list[str] | None, meta_json: list[str | None],
+                    vectors: np.ndarray | None) -> list[int]:
+        """Positions of the records to add: those whose id is not stored. One stored as given (text, metadata and,
+        where given, the vector as this store encodes it) is left out; one stored otherwise is a ValueError."""
+        stored = {r[0]: r[1:] for r in self._rows_of("id, text, metadata, vector", ids)}
+        if not stored:
+            return list(range(len(ids)))
+        keep, changed = [], []
+        for n, i in enumerate(ids):
+            if i not in stored:
+                keep.append(n)
+                continue
+            text, meta, blob = stored[i]
+            same = (text == (None if texts is None else texts[n])
+                    and _loads(meta) == _loads(meta_json[n])
+                    and (vectors is None or blob == codec.encode(vectors[n], self.quantization)))
+            if not same:
+                changed.append(i)
+        if changed:
+            raise ValueError(f"ids already in the store: {changed[:5]} with another text, metadata or vector; "
+                             "use upsert to replace them")
+        return keep
+
     def _existing(self, ids: list[str]) -> list[str]:
         return [r[0] for r in self._rows_of("id", ids)]
 
@@ -338,7 +399,7 @@ class VectorStore:
 
     def _check_writable(self):
         if self.read_only:
-            raise EmbedliteError(f"{self.path} is open read-only")
+            raise ReadOnlyStoreError(f"{self.path} is open read-only{self._read_only_why}")
 
     # -- reading -------------------------------------------------------------------------------------
     def get(self, ids: Sequence[str]) -> list[Record | None]:
@@ -388,7 +449,10 @@ class VectorStore:
             query = self.embedder.embed_query([query])
         if self.dim is None:
             raise EmbedliteError("the store is empty and has no dim yet")
-        return codec.prepare(codec.check_vectors(query, self.dim), self.metric)[0]
+        vectors = codec.check_vectors(query, self.dim)
+        if len(vectors) != 1:  # searching with the first and dropping the others answered a question not asked
+            raise ValueError(f"a query is one vector; this one holds {len(vectors)} (search them one at a time)")
+        return codec.prepare(vectors, self.metric)[0]
 
     def _vector(self, query: np.ndarray, k: int, condition: str, params: list,
                 exact: bool) -> list[tuple[int, float]]:
@@ -515,10 +579,20 @@ class VectorStore:
 
     # -- lifetime ------------------------------------------------------------------------------------
     def close(self) -> None:
-        if self._ann is not None:
-            self._ann.flush(self._conn)
-            self._ann.save(self._conn)
-        self._conn.close()
+        """Save the HNSW index where that is worth it, and close the database. The database is closed even when
+        the index cannot be saved (a full disk): the error says so, and the index is rebuilt when next needed."""
+        ann = self._ann
+        try:
+            if ann is not None:
+                ann.flush(self._conn)
+                ann.save(self._conn)
+        except (OSError, RuntimeError, sqlite3.Error) as exc:  # usearch reports a failed write as RuntimeError
+            assert ann is not None
+            raise EmbedliteError(f"{self.path}: its HNSW index could not be saved to {ann.path} ({exc}); "
+                                 "the records are safe in the database, and the index will be rebuilt from them "
+                                 "when next needed") from None
+        finally:
+            self._conn.close()
 
     def __enter__(self) -> VectorStore:
         return self
@@ -560,10 +634,32 @@ def _metadata_json(value, index: int) -> str | None:
         return None
     if not isinstance(value, dict):
         raise TypeError(f"metadata[{index}] is {type(value).__name__}, expected a dict")
+    _check_integers(value, f"metadata[{index}]")
     try:
         return json.dumps(value, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"metadata[{index}] is not JSON-serialisable: {exc}") from None
+
+
+def _check_integers(value: dict, where: str) -> None:
+    """Refuse integers beyond 64 bits anywhere in a metadata dict: SQLite's JSON functions read them as floats, so
+    a filter would not match them as written. Iterative, so nesting costs no recursion."""
+    low, high = INT64
+    stack: list[tuple[str, object]] = [(where, value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend((f"{path}.{k}", v) for k, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{n}]", v) for n, v in enumerate(item))
+        elif isinstance(item, int) and not isinstance(item, bool) and not low <= item <= high:
+            raise ValueError(f"{path} is {item}, beyond the 64-bit integers a store keeps ({low} to {high}); "
+                             "store it as a string")
+
+
+def _loads(metadata: str | None) -> dict | None:
+    """Stored metadata as compared: no metadata and an empty dict are the same."""
+    return (json.loads(metadata) if metadata else None) or None
 
 
 def _show(value) -> str:

@@ -228,9 +228,12 @@ class AnnIndex:
                 shutil.copyfileobj(g, f, 1 << 24)
                 f.flush()
                 os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a full disk must not keep a partial copy that fills it further
+            raise
         finally:
             graph.unlink(missing_ok=True)
-        os.replace(tmp, self.path)
         self.replayed = 0
         conn.execute("BEGIN IMMEDIATE")
         try:

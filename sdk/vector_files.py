@@ -81,6 +81,7 @@ class VectorFile:
             ["text"] if self.with_text else [])
         seen = 0
         for part in self.parts:
+            start = seen  # rows of the earlier parts
             file = parquet.ParquetFile(part)
             try:
                 for group in range(file.num_row_groups):
@@ -89,13 +90,22 @@ class VectorFile:
                         seen += rows
                         continue
                     table = file.read_row_group(group, columns=columns).slice(max(0, skip - seen))
-                    seen = max(seen, skip) + table.num_rows
+                    row = max(seen, skip)
+                    seen = row + table.num_rows
                     for batch in table.to_batches(max_chunksize=size):
-                        yield self._rows(batch)
+                        yield self._rows(batch, part, row - start)
+                        row += batch.num_rows
             finally:
                 file.close()
 
-    def _rows(self, batch) -> tuple[list[str], np.ndarray, list[str] | None]:
+    def _rows(self, batch, part: Path, first: int) -> tuple[list[str], np.ndarray, list[str] | None]:
+        """The batch's columns; a null vector (or scale) is an error naming the file and its row (from 0; `first`
+        is the batch's): flatten() would skip it and shift every later vector."""
+        for name in ("vector", "scale"):
+            if name in batch.schema.names and batch.column(name).null_count:
+                at = batch.column(name).is_null().to_numpy(zero_copy_only=False).nonzero()[0][0]
+                raise EmbedliteError(f"{part}: row {first + int(at)} has a null {name}; a vector file holds one "
+                                     "vector per row")
         flat = batch.column("vector").flatten().to_numpy(zero_copy_only=False)
         vectors = flat.reshape(batch.num_rows, self.dim).astype(np.float32)
         if self.precision == "int8":

@@ -139,3 +139,11 @@ def test_kill_9_then_resume_gives_the_same_file(tmp_path, minilm_artifact, embed
     assert (tmp_path / "out.parquet").read_bytes() == straight.read_bytes()
     assert pq.read_table(tmp_path / "out.parquet").equals(pq.read_table(straight))
     assert not parts.exists()
+
+
+def test_a_csv_field_over_the_csv_limit_is_an_error_naming_the_row(tmp_path, embedder):
+    """csv's 128 KB field limit came out as a bare '_csv.Error: field larger than field limit'."""
+    path = tmp_path / "long.csv"
+    path.write_text("id,text\na,short\nb," + "x" * 200_000 + "\n", encoding="utf-8")
+    with pytest.raises(EmbedliteError, match=r"long.csv: row 2 .*field larger than field limit .*JSONL or Parquet"):
+        embed_file(embedder, path, tmp_path / "long.parquet", progress=False)

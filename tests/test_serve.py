@@ -175,9 +175,18 @@ def test_hostile_requests_get_clear_errors(server):
         assert got == status and message in reply["error"]["message"], (body[:30], reply)
     assert server.request("GET", "/v1/nothing", key=KEY)[0] == 404
     assert server.request("GET", "/v1/embeddings", key=KEY)[0] == 405
-    # a page whose DNS name was rebound to 127.0.0.1 sends its own Host
-    assert server.request("GET", "/health", headers={"Host": "evil.example"})[0] == 400
     assert server.request("GET", "/health")[0] == 200
+
+
+def test_a_wrong_host_gets_the_apis_json_error(server):
+    """A page whose DNS name was rebound to 127.0.0.1 sends its own Host: refused, in the error shape every other
+    refusal has (Starlette's TrustedHostMiddleware answered in plain text)."""
+    for host in ("evil.example", "evil.example:8000", "[::2]:8000"):
+        status, _, reply = server.request("GET", "/health", headers={"Host": host})
+        assert status == 400 and reply["error"]["code"] == "invalid_host", reply
+        assert f"the Host header {host!r} is not one this server answers to" in reply["error"]["message"]
+    for host in ("localhost", f"127.0.0.1:{server.port}", f"LOCALHOST:{server.port}"):
+        assert server.request("GET", "/health", headers={"Host": host})[0] == 200, host
 
 
 def test_store_endpoints(server, embedder, data_dir):
@@ -185,7 +194,7 @@ def test_store_endpoints(server, embedder, data_dir):
     meta = [{"kind": "shopping"}, {"kind": "health", "year": 2026}, {"kind": "admin", "year": 2025}]
     status, _, reply = server.request("POST", "/v1/stores/notes/add",
                                       {"ids": ["n1", "n2", "n3"], "texts": texts, "metadata": meta}, key=KEY)
-    assert status == 200 and reply == {"written": 3, "count": 3}
+    assert status == 200 and reply == {"written": 3, "count": 3, "already_stored": 0}
     vector = embedder.embed("a visit to the doctor").tolist()
     status, _, reply = server.request("POST", "/v1/stores/notes/add",
                                       {"ids": ["v1"], "vectors": [vector], "metadata": [{"kind": "health"}]}, key=KEY)
@@ -296,3 +305,37 @@ def test_a_non_ascii_api_key_matches_a_utf8_client():
     assert status("bearer  clé-ß€ ".encode()) == 200
     assert status("Bearer clé-ß€".encode("latin-1", "replace")) == 401
     assert status(b"Bearer wrong") == 401 and status(b"") == 401
+
+
+def test_store_requests_beyond_sqlites_limits_get_400_naming_them(server):
+    """Each came back as '500 internal error: OperationalError' (or OverflowError), or was taken as something else
+    (a query of two vectors searched with the first)."""
+    query = [0.1] * 384
+    cases = [
+        ("search", {"query": query, "filter": {"n": {"$in": list(range(40_000))}}}, "more than 900 values"),
+        ("search", {"query": query, "filter": {f"k{i}": i for i in range(2000)}}, "2000 keys; at most 64"),
+        ("search", {"query": query, "filter": {"n": 2**64}}, "filter 'n': 18446744073709551616 is beyond"),
+        ("search", {"query": [query, query]}, "a query is one vector; this one holds 2"),
+        ("add", {"ids": ["big"], "vectors": [query], "metadata": [{"n": 2**64}]}, r"metadata[0].n is 1844"),
+    ]
+    for route, body, message in cases:
+        status, _, reply = server.request("POST", f"/v1/stores/notes/{route}", body, key=KEY)
+        assert status == 400 and message in reply["error"]["message"], (route, reply)
+    status, _, reply = server.request("POST", "/v1/stores/notes/get", {"ids": ["big"]}, key=KEY)
+    assert reply["data"] == [None]
+
+
+def test_a_store_locked_by_another_writer_gets_503_with_retry_after(server):
+    """SQLite's 'database is locked' (another process writing past the busy timeout) came back as a 500."""
+    import sqlite3
+
+    holder = sqlite3.connect(server.log.parent / "notes.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        status, headers, reply = server.request("POST", "/v1/stores/notes/add",
+                                                {"ids": ["locked"], "vectors": [[0.1] * 384]}, key=KEY)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert status == 503 and headers.get("retry-after") == "1" and reply["error"]["code"] == "store_busy", reply
+    assert "store 'notes' (" in reply["error"]["message"] and "locked by another writer" in reply["error"]["message"]

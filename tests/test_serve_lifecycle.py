@@ -109,3 +109,92 @@ def test_a_request_waiting_past_the_timeout_gets_503(minilm_artifact, tmp_path, 
     assert status == 503 and reply["error"]["code"] == "timeout" and headers["retry-after"] == "1"
     assert server.request("GET", "/health")[0] == 200
     server.stop()
+
+
+def _hold_write_lock(db) -> sqlite3.Connection:
+    """Another process's writer, as SQLite sees it: a connection in BEGIN IMMEDIATE (the store's writes wait for
+    its busy timeout, 10 s, then fail)."""
+    holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    return holder
+
+
+def _kill(server: ServeProcess) -> None:
+    """A server a failed test left running."""
+    if server.proc.poll() is None:
+        server.proc.kill()
+        server.proc.wait()
+
+
+def _vectors(n: int, seed: int = 0) -> list:
+    return np.random.default_rng(seed).normal(size=(n, 384)).astype(np.float32).tolist()
+
+
+def test_sigterm_exits_within_the_grace_while_a_store_thread_is_stuck(minilm_artifact, tmp_path):
+    """A store thread stuck in a call kept the server from exiting on SIGTERM (only SIGKILL stopped it)."""
+    db = tmp_path / "stuck.db"
+    VectorStore(db, dim=384).close()
+    server = ServeProcess(tmp_path, "--model", str(minilm_artifact), "--store", str(db), "--timeout", "1",
+                          "--shutdown-grace", "1")
+    holder = _hold_write_lock(db)
+    try:
+        status, _, reply = server.request("POST", "/v1/stores/stuck/add", {"ids": ["a"], "vectors": _vectors(1)})
+        assert status == 503 and reply["error"]["code"] == "timeout"  # its thread still waits for the lock
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(60) == 1
+    finally:
+        holder.rollback()
+        holder.close()
+        _kill(server)
+    log = server.log.read_text()
+    assert "store 'stuck' did not close within 1 s (--shutdown-grace); exiting without waiting" in log, log
+    assert "Traceback" not in log
+
+
+def test_a_write_answered_503_that_then_landed_can_be_retried(minilm_artifact, tmp_path):
+    """A write can time out (503) and still land; its retry failed with 'already in the store'. An add of the same
+    records now succeeds, saying they were already stored."""
+    db = tmp_path / "notes.db"
+    server = ServeProcess(tmp_path, "--model", str(minilm_artifact), "--store", str(db), "--timeout", "1")
+    body = {"ids": ["a", "b"], "vectors": _vectors(2), "texts": ["one", "two"], "metadata": [{"n": 1}, None]}
+    assert server.request("GET", "/v1/stores/notes")[0] == 200  # the store has its settings before the lock
+    holder = _hold_write_lock(db)
+    release = threading.Timer(3, holder.rollback)
+    release.start()
+    try:
+        status, _, reply = server.request("POST", "/v1/stores/notes/add", body)
+        assert status == 503 and reply["error"]["code"] == "timeout"
+        release.join()
+        deadline = time.monotonic() + 60
+        while server.request("GET", "/v1/stores/notes")[2]["count"] != 2:  # it landed once the lock was gone
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        status, _, reply = server.request("POST", "/v1/stores/notes/add", body)  # the client's retry
+        assert status == 200 and reply == {"written": 0, "count": 2, "already_stored": 2}
+        status, _, reply = server.request("POST", "/v1/stores/notes/add", {**body, "texts": ["one", "TWO"]})
+        assert status == 400 and "ids already in the store: ['b'] with another text" in reply["error"]["message"]
+        assert server.stop() in (0, -signal.SIGTERM)
+    finally:
+        release.join()
+        holder.close()
+        _kill(server)
+
+
+def test_a_damaged_store_gets_an_error_naming_the_file(minilm_artifact, tmp_path):
+    """A corrupt page came back as '500 internal error: DatabaseError', naming neither the file nor the fix."""
+    db = tmp_path / "notes.db"
+    with VectorStore(db, dim=384) as store:
+        store.add([f"n{i}" for i in range(2000)], np.asarray(_vectors(2000), dtype=np.float32))
+    with open(db, "r+b") as f:  # a page in the middle of the records' b-tree, overwritten
+        size = f.seek(0, os.SEEK_END)
+        f.seek(size // 2 // 4096 * 4096)
+        f.write(b"\xa5" * 4096)
+    server = ServeProcess(tmp_path, "--model", str(minilm_artifact), "--store", str(db))
+    try:
+        status, _, reply = server.request("POST", "/v1/stores/notes/search", {"query": _vectors(1)[0]})
+        assert status == 500 and reply["error"]["code"] == "store_damaged", reply
+        assert f"store 'notes' ({db}) is damaged: database disk image is malformed" in reply["error"]["message"]
+        assert server.request("GET", "/health")[0] == 200
+        assert server.stop() in (0, -signal.SIGTERM)
+    finally:
+        _kill(server)

@@ -214,3 +214,124 @@ def test_keyword_query_of_repeated_terms_is_each_term_once(tmp_path, rng):
     assert [h.id for h in store.search("Cat " * 200_000, mode="keyword")] == ["a"]
     with pytest.raises(ValueError, match=f"holds {MAX_KEYWORD_TERMS + 1} distinct terms; at most"):
         store.search(" ".join(f"w{i}" for i in range(MAX_KEYWORD_TERMS + 1)), mode="keyword")
+
+
+def test_an_add_retried_after_it_landed_succeeds_as_already_stored(tmp_path, rng):
+    """A write answered 'timed out' may still land; its retry failed with 'already in the store'."""
+    vecs = unit(rng, 3)
+    store = VectorStore(tmp_path / "s.db")
+    meta = [{"n": 1}, None, {}]
+    assert store.add(["a", "b", "c"], vecs, texts=["one", "two", "three"], metadata=meta) == 3
+    assert store.add(["a", "b", "c"], vecs, texts=["one", "two", "three"], metadata=meta) == 0  # the retry
+    assert store.add(["c", "d"], np.stack([vecs[2], vecs[0]]), texts=["three", "four"], metadata=[{}, None]) == 1
+    assert store.count() == 4
+    for changed in [dict(texts=["ONE"]), dict(texts=["one"], metadata=[{"n": 2}]),
+                    dict(texts=["one"], vectors=vecs[1:2])]:
+        args = {"vectors": vecs[:1], "metadata": [{"n": 1}], **changed}
+        with pytest.raises(ValueError, match=r"ids already in the store: \['a'\] with another text, metadata or "
+                                             "vector; use upsert"):
+            store.add(["a"], **args)
+    assert store.get(["a"])[0].text == "one" and store.count() == 4
+
+
+def test_store_inputs_beyond_sqlites_limits_are_errors_naming_them(tmp_path, rng):
+    """Each came out of SQLite as OperationalError / OverflowError with no word of the limit or the field."""
+    store = VectorStore(tmp_path / "s.db")
+    with pytest.raises(ValueError, match=r"metadata\[1\].stats.views\[1\] is 18446744073709551616, beyond the "
+                                         "64-bit integers"):
+        store.add(["a", "b"], unit(rng, 2), metadata=[{"n": 2**63 - 1}, {"stats": {"views": [1, 2**64]}}])
+    store.add(["a"], unit(rng, 1), metadata=[{"n": 2**63 - 1}])
+    query = unit(rng, 1)[0]
+    cases = [({"n": 2**63}, r"filter 'n': 9223372036854775808 is beyond the 64-bit integers"),
+             ({"n": {"$in": list(range(40_000))}}, "more than 900 values .* at most 900 in all"),
+             ({f"k{i}": i for i in range(2000)}, "2000 keys; at most 64")]
+    for where, message in cases:
+        with pytest.raises(ValueError, match=message):
+            store.search(query, filter=where)
+    assert [h.id for h in store.search(query, filter={"n": 2**63 - 1})] == ["a"]
+    with pytest.raises(ValueError, match="a query is one vector; this one holds 2"):
+        store.search(unit(rng, 2).tolist())
+
+
+def _read_only_mount_works(folder) -> bool:
+    import shutil
+    import subprocess
+
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(["unshare", "-rm", "sh", "-c", 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0"',
+                            str(folder)], capture_output=True)
+    return probe.returncode == 0
+
+
+def test_a_store_on_read_only_media_opens_for_search(tmp_path, rng):
+    """WAL needs a -shm file beside the database: on read-only media even a read-only open failed."""
+    import json
+    import subprocess
+    import sys
+
+    folder = tmp_path / "media"
+    folder.mkdir()
+    vecs = unit(rng, 20)
+    with VectorStore(folder / "s.db") as store:
+        store.add([f"id{i}" for i in range(20)], vecs)
+    assert not (folder / "s.db-shm").exists()
+    if not _read_only_mount_works(folder):
+        pytest.skip("no read-only mount here (unshare -rm with mount --bind)")
+    script = (
+        "import json, sys, numpy as np\n"
+        "from embedlite import VectorStore, EmbedliteError\n"
+        "store = VectorStore(sys.argv[1] + '/s.db')\n"
+        "hits = [h.id for h in store.search(np.array(json.loads(sys.argv[2]), dtype=np.float32), k=3)]\n"
+        "try:\n"
+        "    store.add(['new'], np.ones((1, 8), dtype=np.float32))\n"
+        "    refused = None\n"
+        "except EmbedliteError as exc:\n"
+        "    refused = f'{type(exc).__name__}: {exc}'\n"
+        "print(json.dumps({'read_only': store.read_only, 'hits': hits, 'refused': refused}))\n")
+    run = subprocess.run(["unshare", "-rm", "sh", "-c",
+                          'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$1" -c "$2" "$0" "$3"',
+                          str(folder), sys.executable, script, json.dumps(vecs[7].tolist())],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    got = json.loads(run.stdout)
+    assert got["read_only"] and got["hits"][0] == "id7"
+    assert got["refused"] == f"ReadOnlyStoreError: {folder / 's.db'} is open read-only (its file or folder cannot be " \
+                             "written)"
+
+
+def test_close_on_a_full_disk_closes_the_database_with_a_clear_error(tmp_path, rng):
+    """Saving the HNSW index on close raised usearch's raw RuntimeError and left the database open."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "s.db"
+    with VectorStore(path, ann_threshold=100) as store:
+        store.add([f"id{i}" for i in range(400)], unit(rng, 400, dim=32))
+        store.search(unit(rng, 1, dim=32)[0], k=5)  # builds and saves the index
+    script = (
+        "import resource, sqlite3, sys, numpy as np\n"
+        "from embedlite import VectorStore, EmbedliteError\n"
+        "store = VectorStore(sys.argv[1], ann_threshold=100)\n"
+        "rng = np.random.default_rng(1)\n"
+        "store.upsert([f'id{i}' for i in range(100)], rng.normal(size=(100, 32)).astype(np.float32))\n"
+        "store.search(rng.normal(size=32).astype(np.float32), k=5)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))  # as a full disk: EFBIG\n"
+        "try:\n"
+        "    store.close()\n"
+        "    print('closed without error')\n"
+        "except EmbedliteError as exc:\n"
+        "    print(f'EmbedliteError: {exc}')\n"
+        "try:\n"
+        "    store._conn.execute('SELECT 1')\n"
+        "    print('the database is still open')\n"
+        "except sqlite3.ProgrammingError:\n"
+        "    print('the database is closed')\n")
+    run = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+    assert "its HNSW index could not be saved to" in run.stdout and "the records are safe in the database" \
+        in run.stdout, run.stdout
+    assert run.stdout.endswith("the database is closed\n")
+    assert not list(tmp_path.glob("*.tmp")), "a partial index copy was left behind"
+    with VectorStore(path, ann_threshold=100) as store:  # intact, and searchable (the index is rebuilt or replayed)
+        assert store.count() == 400 and len(store.search(unit(rng, 1, dim=32)[0], k=5)) == 5

@@ -93,3 +93,17 @@ def test_cli_import(tmp_path):
     res = CliRunner().invoke(main, ["index", "import", str(tmp_path / "s.db"), str(vectors)])
     # a finished import run again: the README says a rerun resumes; it said "use upsert"
     assert res.exit_code == 0 and "0 records imported; 300 records in" in res.output, res.output
+
+
+def test_a_null_vector_is_an_error_naming_file_and_row(tmp_path):
+    """flatten() skipped the null, so the reshape failed with 'cannot reshape array' (or shifted every vector)."""
+    import pyarrow as pa
+
+    schema = vector_schema(MODEL, "float32", None, with_text=False)
+    vectors = [[0.5] * 32, None, [0.25] * 32]
+    table = pa.table({"id": ["a", "b", "c"], "vector": pa.array(vectors, type=schema.field("vector").type)},
+                     schema=schema)
+    pq.write_table(table, tmp_path / "v.parquet")
+    with VectorStore(tmp_path / "s.db") as store, pytest.raises(EmbedliteError, match=r"v.parquet: row 1 has a null "
+                                                                                     "vector"):
+        store.import_parquet(tmp_path / "v.parquet")

@@ -8,15 +8,15 @@ import ipaddress
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from embedlite.embedder import Embedder
 
 from . import embeddings, stores
 from .batcher import Batcher
 from .config import ServeConfig
-from .guards import ApiKeyGuard, BodyLimit
+from .guards import ApiKeyGuard, BodyLimit, HostGuard
 from .protocol import ApiError, api_error, http_error, server_error
+from .shutdown import close_or_exit
 
 LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]"]  # as Host headers write them
 
@@ -41,15 +41,13 @@ def create_app(config: ServeConfig, embedder: Embedder, batcher: Batcher,
     async def lifespan(app: Starlette):
         batcher.start()
         yield
-        # uvicorn has let in-flight requests finish before this runs
-        for store in served_stores.values():
-            await store.close()
-        await batcher.close()
+        # uvicorn has let in-flight requests finish before this runs; a store that does not close ends the process
+        await close_or_exit(config.shutdown_grace, served_stores, batcher)
 
     middleware = []
     if is_loopback(config.host):  # a web page that rebinds its DNS name to 127.0.0.1 is refused
         allowed = [*LOOPBACK_NAMES, bracketed(config.host)]
-        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=allowed))
+        middleware.append(Middleware(HostGuard, allowed=allowed))
     middleware += [Middleware(ApiKeyGuard, api_key=config.api_key),
                    Middleware(BodyLimit, max_bytes=config.max_body_bytes)]
     app = Starlette(routes=embeddings.ROUTES + stores.ROUTES, middleware=middleware, lifespan=lifespan,

@@ -71,10 +71,12 @@ class Batcher:
         self._runner = asyncio.create_task(self._run())
 
     async def close(self) -> None:
+        """Stop taking batches and wait for the model calls running (off the event loop, so a caller can bound
+        the wait: a batch of max-length texts can run for a long time on a busy machine)."""
         if self._runner is not None:
             self._runner.cancel()
             await asyncio.gather(self._runner, return_exceptions=True)
-        self._executor.shutdown(wait=True)
+        await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown)
 
     async def embed(self, texts: list[str], prompt: str = "") -> tuple[np.ndarray, list[int]]:
         """Full-width vectors and token counts of prompt + each text; Overloaded when the queue is full,

@@ -25,9 +25,14 @@ class ServeConfig:
     timeout: float  # seconds a request may wait for the model or its store
     max_body_bytes: int
     batch_window: float  # seconds the runner waits for more texts when it has fewer than max_batch
+    # Connections: a slow or idle client holds a socket (a file descriptor) and nothing more, and not for long.
+    keep_alive: float = 5.0  # seconds an idle connection stays open between requests
+    read_timeout: float = 30.0  # seconds a request's headers, then its body, may take to arrive (then 408/close)
+    max_connections: int = 1000  # open connections; idle ones are closed first to make room, then 503
+    shutdown_grace: float = 10.0  # seconds SIGTERM waits for stores to close (then exit 1 without them)
 
     def __post_init__(self):
-        for name in ("max_batch", "max_queue", "workers", "max_body_bytes"):
+        for name in ("max_batch", "max_queue", "workers", "max_body_bytes", "max_connections"):
             value = getattr(self, name)
             if value is None and name == "workers":
                 continue
@@ -37,6 +42,9 @@ class ServeConfig:
             raise ValueError(f"port must be 0-65535, got {self.port}")
         if self.timeout <= 0 or self.batch_window < 0:
             raise ValueError("timeout must be positive and the batch window not negative")
+        for name in ("keep_alive", "read_timeout", "shutdown_grace"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be a positive number of seconds, got {getattr(self, name)!r}")
         if self.api_key is not None and not self.api_key.strip():
             raise ValueError("the API key is empty")
 

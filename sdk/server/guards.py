@@ -1,4 +1,5 @@
-"""ASGI guards in front of every route: the API key, then the body size (checked before anything parses it)."""
+"""ASGI guards in front of every route: the Host (on loopback), the API key, then the body size (checked before
+anything parses it)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,27 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .protocol import ApiError
 
 OPEN_PATHS = ("/health",)  # answered without the key: liveness checks carry no secrets
+
+
+class HostGuard:
+    """Only requests whose Host header names one of `allowed` (a web page that rebinds its DNS name to 127.0.0.1 is
+    refused), answered in the API's error shape (Starlette's TrustedHostMiddleware answers in plain text)."""
+
+    def __init__(self, app: ASGIApp, allowed: list[str]):
+        self.app = app
+        self.allowed = {name.lower() for name in allowed}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = Headers(scope=scope).get("host", "")
+            # the name without the port: [::1]:8000 -> [::1], localhost:8000 -> localhost
+            name = host[:host.find("]") + 1] if host.startswith("[") else host.split(":")[0]
+            if name.lower() not in self.allowed:
+                error = ApiError(400, f"the Host header {host[:100]!r} is not one this server answers to "
+                                      f"({', '.join(sorted(self.allowed))})", code="invalid_host")
+                await error.response()(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class ApiKeyGuard:

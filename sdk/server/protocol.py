@@ -6,13 +6,15 @@ import asyncio
 import contextlib
 import json
 import logging
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
-from embedlite.errors import EmbedliteError
+from embedlite.errors import EmbedliteError, ReadOnlyStoreError
 
 from .batcher import Overloaded, TooManyTexts
 
@@ -40,7 +42,10 @@ async def read_json(request: Request) -> dict:
     if content_type != "application/json":
         raise ApiError(415, f"send the body as JSON with 'Content-Type: application/json' "
                             f"(got {content_type or 'no content type'!r})")
-    body = await request.body()
+    try:
+        body = await request.body()
+    except ClientDisconnect:  # nobody reads the answer; what matters is that it is not logged as a failure
+        raise ApiError(400, "the client closed the connection before sending the whole body") from None
     try:
         data = json.loads(body)
     except (ValueError, RecursionError) as exc:  # RecursionError: hostile nesting
@@ -62,6 +67,8 @@ def client_errors() -> Iterator[None]:
     """Bad input (the SDK's own messages), a full queue and timeouts as API errors."""
     try:
         yield
+    except ReadOnlyStoreError as exc:
+        raise ApiError(403, str(exc), code="store_read_only") from None
     except (ValueError, TypeError, EmbedliteError) as exc:
         raise ApiError(400, str(exc)) from None
     except TooManyTexts as exc:
@@ -72,6 +79,34 @@ def client_errors() -> Iterator[None]:
     except asyncio.TimeoutError:
         raise ApiError(503, "timed out waiting for the model or the store", code="timeout",
                        headers={"Retry-After": "1"}) from None
+
+
+def store_error(exc: sqlite3.Error | OverflowError, name: str, path: Path) -> ApiError:
+    """The one place where SQLite's errors become answers: busy is temporary (503, retry), a limit is the request's
+    (400, naming it), anything else is the file's (naming it, with what SQLite said), never a bare class name."""
+    if isinstance(exc, OverflowError):  # the store checks its own inputs; a number beyond SQLite's 64 bits got by
+        return ApiError(400, f"a number is beyond the 64-bit integers SQLite keeps: {exc}")
+    text = str(exc)
+    kind = getattr(exc, "sqlite_errorname", "")  # Python 3.11+; the message says the same on 3.10
+    said = text.lower()
+    where = f"store {name!r} ({path})"
+    if kind.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "database is locked" in said or "is busy" in said:
+        return ApiError(503, f"{where} is locked by another writer; retry in a second", code="store_busy",
+                        headers={"Retry-After": "1"})
+    limits = ("too many sql variables", "too many terms", "expression tree is too large", "string or blob too big")
+    if kind == "SQLITE_TOOBIG" or any(limit in said for limit in limits):
+        return ApiError(400, f"the request is beyond a SQLite limit: {text}; send fewer ids, filter keys or "
+                             "$in values", code="request_too_large")
+    if kind.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in said or "not a database" in said:
+        return ApiError(500, f"{where} is damaged: {text}; restore it from a backup, or recover what it holds "
+                             f"with: sqlite3 {path} .recover", code="store_damaged")
+    if kind.startswith("SQLITE_FULL") or "disk is full" in said:
+        return ApiError(507, f"{where}: the disk is full ({text}); nothing of this request was written",
+                        code="store_disk_full")
+    if kind.startswith("SQLITE_READONLY") or "readonly" in said:
+        return ApiError(403, f"{where} cannot be written: {text}", code="store_read_only")
+    log.error("store %r (%s): %s (%s)", name, path, text, kind or type(exc).__name__)
+    return ApiError(500, f"{where} failed: {text}", code="store_error")
 
 
 async def api_error(request: Request, exc: Exception) -> JSONResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import socket
 import sys
@@ -13,6 +14,7 @@ from embedlite.errors import EmbedliteError
 from .app import bracketed, create_app, is_loopback
 from .batcher import Batcher
 from .config import ServeConfig
+from .connections import allow_connections, protocol_class
 from .stores import ServedStore, StoreEmbedder
 
 DEFAULT_WORKERS = 4  # sessions cost memory each, and a batch of 32 texts has only a dozen lengths to spread
@@ -41,8 +43,11 @@ def serve(config: ServeConfig) -> None:
           file=sys.stderr, flush=True)
     if not is_loopback(config.host) and not config.api_key:
         print("embedlite serve: warning: listening beyond this machine without an API key", file=sys.stderr)
+    max_connections = allow_connections(config.max_connections)
     server = uvicorn.Server(uvicorn.Config(
         app, log_level="warning", access_log=False, lifespan="on",
+        timeout_keep_alive=math.ceil(config.keep_alive),  # a backstop: the protocol keeps the exact time
+        http=protocol_class(config.keep_alive, config.read_timeout, max_connections),
         timeout_graceful_shutdown=int(config.timeout) + 5))  # requests end by their own timeout before this
     server.run(sockets=[sock])
 

@@ -7,6 +7,7 @@ go through the server's batcher, so they share runtime calls, the queue limit an
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,7 +22,7 @@ from embedlite.embedder import Embedder, check_texts, check_titles, with_prompt
 from embedlite.store import VectorStore
 
 from .batcher import Batcher, Overloaded
-from .protocol import ApiError, check_fields, client_errors, read_json
+from .protocol import ApiError, check_fields, client_errors, read_json, store_error
 
 WRITE_FIELDS = ("ids", "texts", "vectors", "metadata")
 SEARCH_FIELDS = ("query", "k", "mode", "filter", "exact")
@@ -76,6 +77,8 @@ class ServedStore:
         try:  # on timeout a call that has not started is cancelled; one that has finishes on its own
             return await asyncio.wait_for(asyncio.wrap_future(self._thread.submit(fn, *args, **kwargs)),
                                           self._timeout)
+        except (sqlite3.Error, OverflowError) as exc:
+            raise store_error(exc, self.name, self.store.path) from None
         finally:
             self._waiting -= 1
 
@@ -123,9 +126,11 @@ async def _write(request: Request, upsert: bool) -> JSONResponse:
     write = store.upsert if upsert else store.add
 
     def run() -> dict:
-        written = write(_ids(body), vectors=body.get("vectors"), texts=body.get("texts"),
-                        metadata=body.get("metadata"))
-        return {"written": written, "count": store.count()}
+        ids = _ids(body)
+        written = write(ids, vectors=body.get("vectors"), texts=body.get("texts"), metadata=body.get("metadata"))
+        # an add retried after a 503 (which may have landed) skips what is stored as sent: already_stored
+        reply = {"written": written, "count": store.count()}
+        return reply if upsert else {**reply, "already_stored": len(ids) - written}
 
     with client_errors():
         return JSONResponse(await served.call(run))
