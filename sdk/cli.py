@@ -512,13 +512,23 @@ def index_info(db, as_json):
               help="Open connections; at the limit idle ones are closed to make room, then new requests get 503.")
 @click.option("--shutdown-grace", default=10.0, show_default=True,
               help="Seconds SIGTERM waits for the stores to close; then the server exits with status 1.")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="warning",
+              show_default=True, help="info: a line per request (method, path, status, texts, ms), never the texts.")
 @clean_errors
-def serve(stores, max_body_mb, batch_window_ms, **settings):
-    """Serve embeddings over HTTP (OpenAI's /v1/embeddings) and the stores given (needs embedlite[serve])."""
+def serve(stores, max_body_mb, batch_window_ms, log_level, **settings):
+    """Serve embeddings over HTTP (OpenAI's /v1/embeddings, Ollama's /api/embed) and the stores given (needs
+    embedlite[serve])."""
+    import logging
+
     from .errors import require
 
     for module in ("starlette", "uvicorn"):
         require(module, "serve", "embedlite serve")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("embedlite")  # embedlite's own lines only, not every library's
+    logger.addHandler(handler)
+    logger.setLevel(log_level.upper())
     from .server.config import ServeConfig, parse_stores
     from .server.run import serve as run_server
 

@@ -11,7 +11,8 @@ from starlette.middleware import Middleware
 
 from embedlite.embedder import Embedder
 
-from . import embeddings, stores
+from . import embeddings, ollama, stores
+from .access_log import AccessLog
 from .batcher import Batcher
 from .config import ServeConfig
 from .guards import ApiKeyGuard, BodyLimit, HostGuard
@@ -44,13 +45,13 @@ def create_app(config: ServeConfig, embedder: Embedder, batcher: Batcher,
         # uvicorn has let in-flight requests finish before this runs; a store that does not close ends the process
         await close_or_exit(config.shutdown_grace, served_stores, batcher)
 
-    middleware = []
+    middleware = [Middleware(AccessLog)]
     if is_loopback(config.host):  # a web page that rebinds its DNS name to 127.0.0.1 is refused
         allowed = [*LOOPBACK_NAMES, bracketed(config.host)]
         middleware.append(Middleware(HostGuard, allowed=allowed))
     middleware += [Middleware(ApiKeyGuard, api_key=config.api_key),
                    Middleware(BodyLimit, max_bytes=config.max_body_bytes)]
-    app = Starlette(routes=embeddings.ROUTES + stores.ROUTES, middleware=middleware, lifespan=lifespan,
+    app = Starlette(routes=embeddings.ROUTES + ollama.ROUTES + stores.ROUTES, middleware=middleware, lifespan=lifespan,
                     exception_handlers={ApiError: api_error, HTTPException: http_error, Exception: server_error})
     app.state.embedder = embedder
     app.state.batcher = batcher

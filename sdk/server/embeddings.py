@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 
 import numpy as np
 from starlette.concurrency import run_in_threadpool
@@ -16,8 +17,12 @@ from embedlite.embedder import Embedder
 from .batcher import Batcher
 from .protocol import ApiError, client_errors, read_json
 
+log = logging.getLogger("embedlite.server")
 FORMATS = ("float", "base64")
 RENDER_IN_THREAD = 1 << 16  # floats; larger responses are serialised off the event loop
+ALIASES = ["*"]  # what /v1/models says: the one served model answers any model name
+_logged_names: set[str] = set()  # the names already logged as answered by the served model
+MAX_LOGGED_NAMES = 64  # a client that sends a new name each time cannot grow the set (nor the log) without bound
 
 
 def _texts(value) -> list[str]:
@@ -43,20 +48,40 @@ def _payload(vectors: np.ndarray, tokens: list[int], encoding: str, model: str) 
             "usage": {"prompt_tokens": sum(tokens), "total_tokens": sum(tokens)}}
 
 
+def served_model(embedder: Embedder, requested) -> str:
+    """The served model's name, whatever model name the client sent: the server serves one model, and clients send
+    their own default (OpenAI's "text-embedding-3-small", LangChain's "text-embedding-ada-002", ...) unless told.
+    Each other name is logged once, so a user sees which vectors a client gets."""
+    name = embedder.manifest.name
+    if requested is not None and not isinstance(requested, str):
+        raise ApiError(400, f"model must be a string, got {type(requested).__name__}", param="model")
+    if requested and requested not in (name, embedder.manifest.source_model) and requested not in _logged_names:
+        if len(_logged_names) < MAX_LOGGED_NAMES:
+            _logged_names.add(requested)
+            log.info("model %r requested: answered by %r, the model this server serves", requested, name)
+    return name
+
+
+def checked_dim(embedder: Embedder, dim) -> int:
+    try:
+        return embedder.check_dim(dim)
+    except ValueError as exc:
+        raise ApiError(400, str(exc), param="dimensions") from None
+
+
+def count_texts(request: Request, texts: list[str]) -> None:
+    """Tell the request log how many texts this request embeds (it never sees the texts)."""
+    request.state.texts = len(texts)
+
+
 async def create_embeddings(request: Request) -> Response:
     embedder: Embedder = request.app.state.embedder
     batcher: Batcher = request.app.state.batcher
     body = await read_json(request)
     texts = _texts(body.get("input"))
-    name = embedder.manifest.name
-    model = body.get("model") or name
-    if model not in (name, embedder.manifest.source_model):
-        raise ApiError(404, f"model {model!r} is not served here; this server serves {name!r}",
-                       code="model_not_found", param="model")
-    try:
-        dim = embedder.check_dim(body.get("dimensions"))
-    except ValueError as exc:
-        raise ApiError(400, str(exc), param="dimensions") from None
+    count_texts(request, texts)
+    name = served_model(embedder, body.get("model"))
+    dim = checked_dim(embedder, body.get("dimensions"))
     encoding = body.get("encoding_format") or "float"
     if encoding not in FORMATS:
         raise ApiError(400, f"encoding_format {encoding!r}: choose one of {', '.join(FORMATS)}",
@@ -78,7 +103,7 @@ async def list_models(request: Request) -> JSONResponse:
     m = embedder.manifest
     created = int((embedder.path / "manifest.json").stat().st_mtime)
     return JSONResponse({"object": "list", "data": [{
-        "id": m.name, "object": "model", "created": created, "owned_by": "embedlite",
+        "id": m.name, "object": "model", "created": created, "owned_by": "embedlite", "aliases": ALIASES,
         "dimensions": list(embedder.dims), "max_input_tokens": m.max_seq_length, "tasks": list(embedder.tasks)}]})
 
 

@@ -1,0 +1,39 @@
+"""The request log: one line per request (method, path, status, texts, ms) at info, never the texts themselves."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("embedlite.server.access")
+
+
+class AccessLog:
+    """Outermost middleware, so refused requests (401, 413, a bad Host) are logged too. A route says how many texts
+    it embeds in request.state.texts; the log reads that count, never the body."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not log.isEnabledFor(logging.INFO):
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        state = scope.setdefault("state", {})  # the dict request.state reads and writes
+        status = 500  # what the client gets when the app raises before it answers
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            # the path without its query string, which could carry text
+            log.info("%s %s %d texts=%s %.1f ms", scope["method"], scope["path"], status, state.get("texts", "-"),
+                     (time.perf_counter() - start) * 1000)
