@@ -84,7 +84,8 @@ def built_once(target: Path, build: Callable[[Path], object]) -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     staging.parent.mkdir(parents=True, exist_ok=True)
     try:
-        build(staging)
+        with quiet():  # transformers' load report (an unused pooler "MISSING") and progress bars
+            build(staging)
         staging.rename(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
