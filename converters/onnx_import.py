@@ -22,10 +22,10 @@ ACTIVATIONS = ("Tanh", "Relu", "Sigmoid", "Gelu", "Erf")  # after a Dense layer:
 def bert_from_onnx(onnx_path: Path, tokenizer_dir: Path, out: Path, *, max_seq_length: int, output: str,
                    num_attention_heads: int | None = None, pooling: str = "mean", normalize: bool = False,
                    prompts: dict[str, str] | None = None) -> Path:
-    """Rebuild BertModel weights from the ONNX graph (each MatMul's weight is named by the bias added after it),
-    and the bias-free linear layers after pooling as Dense modules; save with `pooling` (and Normalize), and check
-    the result against the ONNX file's own `output` (the pooled vector). num_attention_heads: read from the graph's
-    head reshape where not given."""
+    """Rebuild BertModel weights from the ONNX graph (each MatMul's weight is named by the bias added after it)
+    and the linear layers after pooling (Gemm, without activation) as Dense modules; save with `pooling` (and
+    Normalize), and check the result against the ONNX file's own `output` (the pooled vector).
+    num_attention_heads: read from the graph's head reshape where not given."""
     import onnx
     import torch
     from sentence_transformers.models import Dense
@@ -100,12 +100,13 @@ def _linear_weight(node, inits: dict[str, np.ndarray]) -> np.ndarray | None:
     if node.op_type == "MatMulNBits":
         return matmul_nbits_weight(node, inits)
     if node.op_type == "Gemm":
-        attrs = {a.name: a for a in node.attribute}
-        if any(attrs[k].i for k in ("transA",) if k in attrs) or any(
-                attrs[k].f != 1.0 for k in ("alpha", "beta") if k in attrs):
+        from onnx import helper
+
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if attrs.get("transA", 0) or attrs.get("alpha", 1.0) != 1.0 or attrs.get("beta", 1.0) != 1.0:
             raise EmbedliteError(f"Gemm {node.name}: only transB, alpha = beta = 1 is rebuilt as a Dense layer")
         w = inits[node.input[1]]
-        return w if "transB" in attrs and attrs["transB"].i else w.T
+        return w if attrs.get("transB", 0) else w.T
     return None
 
 
