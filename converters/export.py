@@ -15,7 +15,7 @@ import numpy as np
 
 from embedlite.artifact import GEMMA_LICENSE, MODEL_FILES, Manifest, package_version, write_manifest
 from embedlite.errors import EmbedliteError
-from embedlite.sources import SOURCES
+from embedlite.models import origin
 
 from .formats import Target, targets
 from .parity import Parity
@@ -49,9 +49,8 @@ def export(model: str | Path, out: str | Path, *, formats: tuple[str, ...] = ("o
     if src.architecture.startswith("gemma") and "fp16" in precisions:
         raise EmbedliteError("Gemma activations overflow fp16 (EmbeddingGemma does not support float16); "
                              "export fp32, int8 or int4 instead")
-    known = SOURCES.get(str(model))
-    trained = known.dims if known and len(known.dims) > 1 else ()  # a lone full dim: the usual ladder below it
-    dims = check_dims(dims or trained or default_dims(src.dim), src.dim)
+    known = origin(str(model))  # a shipped model or a known source: its name, source, licence, dims and notice
+    dims = check_dims(dims or (known.dims if known else ()) or default_dims(src.dim), src.dim)
     if output_dim is not None and output_dim not in dims:
         raise EmbedliteError(f"output_dim {output_dim} is not one of the dims {list(dims)}")
     from . import parity
@@ -67,14 +66,16 @@ def export(model: str | Path, out: str | Path, *, formats: tuple[str, ...] = ("o
         parity.check_tokenizer(src.st_model, staging / "tokenizer.json", texts)
         reference = src.st_model.encode(texts, batch_size=32, convert_to_numpy=True)[:, :output_dim]
         base = Manifest(
-            name=name or src.name, source_model=source_name or str(model), architecture=src.architecture,
+            name=name or (known.name if known else src.name),
+            source_model=source_name or (known.source_model if known else str(model)), architecture=src.architecture,
             format="onnx", precision="fp32", pooling=src.pooling, normalize=src.normalize, dim=src.dim,
             matryoshka_dims=dims, max_seq_length=src.max_seq_length, prompts=src.prompts,
             default_task=src.default_task, output_dim=output_dim,
             created_by=f"embedlite {package_version()}",
             license=GEMMA_LICENSE if src.architecture.startswith("gemma") else (known.license if known else ""))
-        results = [_write_artifact(target, converted, base, seq_buckets, reference, texts, eval_data, staging,
-                                   progress) for target in plan]
+        notice = known.notice if known else None
+        results = [_write_artifact(target, converted, base, notice, seq_buckets, reference, texts, eval_data,
+                                   staging, progress) for target in plan]
         for path in converted.values():
             path.unlink()
         return _move_into_place(results, staging, out)
@@ -119,7 +120,7 @@ def _convert(graph, plan: list[Target], staging: Path, seq_buckets: tuple[int, .
     return converted
 
 
-def _write_artifact(target: Target, converted: dict, base: Manifest, seq_buckets: tuple[int, ...],
+def _write_artifact(target: Target, converted: dict, base: Manifest, notice: str | None, seq_buckets: tuple[int, ...],
                     reference: np.ndarray, texts: list[str], eval_data: Path | None, staging: Path,
                     progress: Callable[[str], object]) -> ExportResult:
     """Finish one precision, then its tokenizer, manifest, parity and report, in staging/<format>-<precision>."""
@@ -136,7 +137,7 @@ def _write_artifact(target: Target, converted: dict, base: Manifest, seq_buckets
     notes = fmt.finish(converted[(fmt.name, fmt.variant(target.precision))], target.precision,
                        folder / MODEL_FILES[fmt.name], base.architecture)
     shutil.copyfile(staging / "tokenizer.json", folder / "tokenizer.json")
-    write_notice(folder, base.architecture)
+    write_notice(folder, base.architecture, notice)
     manifest = write_manifest(folder, dataclasses.replace(base, format=fmt.name, precision=target.precision,
                                                           **fmt.manifest_fields(seq_buckets)))
     result = parity.compare_artifact(reference, folder, texts)

@@ -7,7 +7,9 @@ from pathlib import Path
 from embedlite.artifact import GEMMA_NOTICE, NOTICE
 
 
-def write_notice(directory: Path, architecture: str) -> None:
-    """NOTICE beside the model files of a Gemma-family artifact; other architectures need none from us."""
-    if architecture.startswith("gemma"):
-        (Path(directory) / NOTICE).write_text(GEMMA_NOTICE, encoding="utf-8")
+def write_notice(directory: Path, architecture: str, notice: str | None = None) -> None:
+    """NOTICE beside the model files: `notice` (the source's own, such as a shipped Gemma derivative's), else the
+    Gemma notice for a Gemma-family artifact; other models need none from us."""
+    text = notice or (GEMMA_NOTICE if architecture.startswith("gemma") else None)
+    if text:
+        (Path(directory) / NOTICE).write_text(text, encoding="utf-8")

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from embedlite.artifact import read_manifest
 from embedlite.errors import EmbedliteError, require
-from embedlite.models import home, source_dir
+from embedlite.models import SHIPPED, home, source_dir
 from embedlite.sources import SOURCES, fetch
 
 from .quiet import quiet
 
 POOLING_MODES = ("mean", "cls", "max")
+ARTIFACT_OUTPUT = "sentence_embedding"  # the output an embedlite ONNX artifact's graph names its vectors
 
 
 @dataclass(frozen=True)
@@ -33,23 +36,59 @@ class SourceModel:
     graph: Any = field(repr=False)  # EncoderGraph
 
 
+def is_known(name: str) -> bool:
+    """A model known by name: a shipped artifact or a source model (embedlite.sources)."""
+    return name in SHIPPED or name in SOURCES
+
+
 def known_source(name: str) -> Path:
-    """A source model known by name (embedlite.sources) as a sentence-transformers directory; one that ships as
-    ONNX only is rebuilt once from its weights (and checked against the file)."""
+    """A model known by name as a sentence-transformers directory: a source model (embedlite.sources), one that
+    ships as ONNX only rebuilt once from its weights, or a shipped artifact rebuilt once from its dequantized
+    weights (each checked against its ONNX file)."""
+    if name in SHIPPED:
+        return shipped_source(name)
     source = SOURCES[name]
     if source.kind == "zip":
         return source_dir(name)
-    target = home() / "sources" / f"{name}-st"
-    if not (target / "modules.json").is_file():
-        from .onnx_import import bert_from_onnx
+    from .onnx_import import bert_from_onnx
 
-        onnx_file = fetch(name, home() / "sources") / "model.onnx"
-        staging = target.with_name(f".{target.name}-{os.getpid()}")
-        shutil.rmtree(staging, ignore_errors=True)
-        bert_from_onnx(onnx_file, known_source(source.encoder["tokenizer_from"]), staging,
-                       num_attention_heads=source.encoder["num_attention_heads"],
-                       max_seq_length=source.encoder["max_seq_length"], output=source.encoder["output"])
+    return built_once(home() / "sources" / f"{name}-st", lambda staging: bert_from_onnx(
+        fetch(name, home() / "sources") / "model.onnx", known_source(source.encoder["tokenizer_from"]), staging,
+        num_attention_heads=source.encoder["num_attention_heads"], max_seq_length=source.encoder["max_seq_length"],
+        output=source.encoder["output"]))
+
+
+def shipped_source(name: str) -> Path:
+    """A shipped artifact as a sentence-transformers directory, rebuilt once into the user cache; the folder is named
+    by the model file's sha256, so a new embedlite that ships new weights under the same name rebuilds it."""
+    artifact = SHIPPED[name]
+    manifest = read_manifest(artifact)  # checks the sha256 of each file
+    model_file = artifact / manifest.model_file
+    if manifest.format != "onnx" or manifest.architecture != "bert":
+        raise EmbedliteError(f"{name}: only a shipped ONNX BERT artifact can be rebuilt as an export source "
+                             f"(this one is {manifest.format} {manifest.architecture})")
+    from .onnx_import import bert_from_onnx
+
+    target = home() / "sources" / f"{name}-st-{manifest.files[manifest.model_file]['sha256'][:12]}"
+    return built_once(target, lambda staging: bert_from_onnx(
+        model_file, artifact, staging, max_seq_length=manifest.max_seq_length, output=ARTIFACT_OUTPUT,
+        pooling=manifest.pooling, normalize=manifest.normalize, prompts=manifest.prompts or None))
+
+
+def built_once(target: Path, build: Callable[[Path], object]) -> Path:
+    """`target` (a sentence-transformers directory), built by build(staging) where it is missing, then moved into
+    place: an interrupted or failed build leaves nothing at `target`."""
+    if (target / "modules.json").is_file():
+        return target
+    staging = target.with_name(f".{target.name}-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with quiet():  # transformers' load report (an unused pooler "MISSING") and progress bars
+            build(staging)
         staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
@@ -61,7 +100,7 @@ def load_source(model: str | Path, output_dim: int | None = None) -> SourceModel
         st = require("sentence_transformers", "export", "Exporting a model")
     from .encoder_graph import EncoderGraph
 
-    if str(model) in SOURCES:
+    if is_known(str(model)):
         model = known_source(str(model))
     path = Path(model)
     if not path.exists():

@@ -28,14 +28,15 @@ def export(model: str | Path, out: str | Path, *, formats: tuple[str, ...] = ("o
     """Export a sentence-transformers encoder to embedlite artifacts (needs `pip install 'embedlite[export]'`;
     TFLite also needs 'embedlite[litert-export]').
 
-    model: a sentence-transformers directory, a hub id, or a known name (all-MiniLM-L6-v2, all-mpnet-base-v2,
-        paraphrase-MiniLM-L3-v2).
+    model: a sentence-transformers directory, a hub id, or a known name (a shipped model such as embedlite-small,
+        rebuilt from its weights; all-MiniLM-L6-v2, all-mpnet-base-v2, paraphrase-MiniLM-L3-v2, embeddinggemma-300m).
     out: the artifact directory (with several formats/precisions: a folder of <format>-<precision> artifacts).
     formats: any of 'onnx', 'tflite'.
     precisions: any of 'fp32', 'fp16', 'int8' (speed on CPU), 'int8-accurate' (weight-only), 'int4' (smallest).
     dims: the Matryoshka dims the artifact offers (default: the full dim and 512/256/128/64 below it).
     output_dim: make a fixed-dim artifact, sliced and re-normalised inside the graph.
-    name, source_name: the manifest's model name and source (default: taken from the model).
+    name, source_name: the manifest's model name and source (default: a known name's own, else taken from the
+        model); a known name's export also keeps its licence and NOTICE.
     parity_texts: texts to compare the artifact with the source model on (default: built-in sentences).
     eval_data: a folder with stsb/ and stsb-retrieval/: adds STS-B, nDCG@10 and speed to each report.
     progress: called with one line per step.

@@ -161,27 +161,24 @@ def similarity(text_a, text_b, model, device, dim, as_json):
 @JSON_OPTION
 @clean_errors
 def export(model, output, formats, precisions, dims, output_dim, name, eval_data, target, parity_texts, as_json):
-    """Export a sentence-transformers MODEL (a directory, a hub id, or a known name such as all-MiniLM-L6-v2,
-    all-mpnet-base-v2, paraphrase-MiniLM-L3-v2, embeddinggemma-300m) to embedlite artifacts."""
+    """Export a sentence-transformers MODEL (a directory, a hub id, or a known name: a shipped model such as
+    embedlite-small, or all-MiniLM-L6-v2, all-mpnet-base-v2, paraphrase-MiniLM-L3-v2, embeddinggemma-300m) to
+    embedlite artifacts."""
     from .errors import require
 
     require("torch", "export", "embedlite export")  # before the converters import it: one line, not a traceback
     from embedlite.converters import summary_table
 
     from . import export as run_export
-    from .sources import SOURCES
 
     precisions = precisions or ("int8" if target else "fp32")
     if target:
         formats = "tflite"
         if len(_csv(precisions)) != 1:
             raise click.UsageError(f"--target {target} makes one artifact: give one --precision")
-    known = SOURCES.get(model)
     results = run_export(model, output, formats=_csv(formats), precisions=_csv(precisions),
                          dims=tuple(int(d) for d in _csv(dims)) if dims else None, output_dim=output_dim,
-                         name=name or (known.name if known else None),
-                         source_name=known.hub_id if known else None, eval_data=eval_data,
-                         progress=lambda msg: click.echo(msg, err=True))
+                         name=name, eval_data=eval_data, progress=lambda msg: click.echo(msg, err=True))
     if target:
         from embedlite.converters.mobile_bundle import write_parity
         from embedlite.converters.parity import default_sentences
@@ -274,11 +271,11 @@ def info(artifact, as_json):
     from embedlite.runtimes.cpu import int8_kernels
 
     from .artifact import MANIFEST, read_manifest
-    from .models import DEFAULT_MODEL, default_artifact, home, known_names, suggestion
+    from .models import SHIPPED, home, known_names, shipped_artifact, suggestion
 
     path = Path(artifact)
-    if artifact == DEFAULT_MODEL:
-        path = default_artifact()
+    if artifact in SHIPPED:
+        path = shipped_artifact(artifact)
     elif artifact in known_names() and not (path / MANIFEST).is_file():
         path = home() / "models" / artifact
         if not (path / MANIFEST).is_file():

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from .artifact import MANIFEST
+from .artifact import MANIFEST, NOTICE, read_manifest
 from .errors import EmbedliteError
 from .sources import SOURCES, fetch
 
@@ -16,7 +17,38 @@ from .sources import SOURCES, fetch
 # still converted (fp32) on first use by name.
 DEFAULT_MODEL = "embedlite-small"
 EMBEDDED = Path(__file__).parent / "default_model"
+# Every artifact shipped inside the package, by name: it loads as it is, and exports (to other formats and
+# precisions) from a sentence-transformers directory rebuilt from its weights (converters/onnx_import.py).
+SHIPPED = {DEFAULT_MODEL: EMBEDDED}
+# The licence of a shipped artifact whose manifest predates the `license` field: the Apache-2.0 embedlite-small
+# (recipes/embedlite-small.toml: initialised from all-MiniLM-L6-v2, distilled from all-mpnet-base-v2, both Apache-2.0).
+UNSTATED_SHIPPED_LICENSE = "Apache-2.0"
 HUB_IDS = {s.hub_id: s.name for s in SOURCES.values()}
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a model known by name comes from: what an export of it says in its manifest and carries beside it."""
+
+    name: str
+    source_model: str
+    license: str
+    dims: tuple[int, ...]  # the Matryoshka dims it was trained for; () where only its full dim is stated
+    notice: str | None = None  # a licence notice its artifacts must carry
+
+
+def origin(name: str) -> Origin | None:
+    """The origin of a shipped artifact or a known source model, by its name; None for anything else."""
+    if name in SHIPPED:
+        manifest = read_manifest(SHIPPED[name], verify=False)
+        notice = SHIPPED[name] / NOTICE
+        return Origin(manifest.name, manifest.source_model, manifest.license or UNSTATED_SHIPPED_LICENSE,
+                      manifest.matryoshka_dims, notice.read_text(encoding="utf-8") if notice.is_file() else None)
+    if name in SOURCES:
+        source = SOURCES[name]
+        trained = source.dims if len(source.dims) > 1 else ()  # a lone full dim: the usual ladder below it
+        return Origin(source.name, source.hub_id, source.license, trained, source.notice)
+    return None
 
 
 def home() -> Path:
@@ -26,11 +58,13 @@ def home() -> Path:
 def resolve(model: str | Path | None) -> Path:
     """An artifact directory for `model`: the embedded default (None), a known source name, an artifact path, a
     sentence-transformers path or a hub id."""
-    if model is None or str(model) == DEFAULT_MODEL:
+    if model is None:
         return default_artifact()
+    if str(model) in SHIPPED:
+        return shipped_artifact(str(model))
     name = HUB_IDS.get(str(model), str(model))
     if name in SOURCES:
-        return cached_export(name, name, name=name, source_name=SOURCES[name].hub_id)
+        return cached_export(name, name)
     path = Path(model).expanduser()
     if (path / MANIFEST).is_file():
         return path
@@ -49,8 +83,9 @@ def resolve(model: str | Path | None) -> Path:
     return cached_export(str(model), str(model).replace("/", "--"))
 
 
-def cached_export(source: str, slug: str, name: str | None = None, source_name: str | None = None) -> Path:
-    """Convert `source` once into $EMBEDLITE_HOME/models/slug and return that artifact."""
+def cached_export(source: str, slug: str) -> Path:
+    """Convert `source` once into $EMBEDLITE_HOME/models/slug and return that artifact (a known name's export
+    takes its manifest's name and source from origin())."""
     target = home() / "models" / slug
     if (target / MANIFEST).is_file():
         return target
@@ -59,18 +94,24 @@ def cached_export(source: str, slug: str, name: str | None = None, source_name: 
     require("torch", "export", f"Converting {source} on first use")
     from embedlite.converters import export
 
-    print(f"embedlite: converting {source_name or source} to ONNX into {target} (first use only)",
+    known = origin(source)
+    print(f"embedlite: converting {known.source_model if known else source} to ONNX into {target} (first use only)",
           file=sys.stderr)
-    export(source, target, name=name, source_name=source_name or source,
-           progress=lambda msg: print(f"embedlite:   {msg}", file=sys.stderr))
+    export(source, target, progress=lambda msg: print(f"embedlite:   {msg}", file=sys.stderr))
     return target
 
 
 def default_artifact() -> Path:
     """The default model's artifact, embedded in the package: nothing to fetch or convert."""
-    if not (EMBEDDED / MANIFEST).is_file():
-        raise EmbedliteError(f"the embedded default model is missing from {EMBEDDED}: reinstall embedlite")
-    return EMBEDDED
+    return shipped_artifact(DEFAULT_MODEL)
+
+
+def shipped_artifact(name: str) -> Path:
+    """A shipped model's artifact, inside the package: nothing to fetch or convert."""
+    path = SHIPPED[name]
+    if not (path / MANIFEST).is_file():
+        raise EmbedliteError(f"the shipped model {name} is missing from {path}: reinstall embedlite")
+    return path
 
 
 def source_dir(name: str) -> Path:
@@ -82,8 +123,8 @@ def source_dir(name: str) -> Path:
 
 
 def known_names() -> list[str]:
-    """Every model known by name: the embedded default, then the sources converted on first use."""
-    return [DEFAULT_MODEL, *SOURCES]
+    """Every model known by name: the shipped ones (the default first), then the sources converted on first use."""
+    return [*SHIPPED, *SOURCES]
 
 
 def suggestion(name: str) -> str:
@@ -100,13 +141,15 @@ def catalog() -> list[dict]:
     """What `embedlite models` lists: name, dims, licence, where it comes from and whether it is here."""
     import json
 
-    from .artifact import MANIFEST
-
-    default = json.loads((EMBEDDED / MANIFEST).read_text(encoding="utf-8"))
-    rows = [{"name": DEFAULT_MODEL, "dims": default["matryoshka_dims"], "license": "Apache-2.0",
-             "source": "shipped in the package (recipes/embedlite-small.toml)", "status": "shipped (default)",
-             "mb": round(sum(f["bytes"] for f in default["files"].values()) / 1e6, 1),
-             "precision": default["precision"]}]
+    rows = []
+    for name, path in SHIPPED.items():
+        shipped = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+        rows.append({"name": name, "dims": shipped["matryoshka_dims"],
+                     "license": shipped.get("license") or UNSTATED_SHIPPED_LICENSE,
+                     "source": f"shipped in the package ({shipped['source_model']})",
+                     "status": "shipped (default)" if name == DEFAULT_MODEL else "shipped",
+                     "mb": round(sum(f["bytes"] for f in shipped["files"].values()) / 1e6, 1),
+                     "precision": shipped["precision"]})
     for name, source in SOURCES.items():
         converted = (home() / "models" / name / MANIFEST).is_file()
         fetched = (home() / "sources" / name).is_dir()

@@ -1,0 +1,116 @@
+"""Every model shipped inside the package: it loads without torch, passes its checksums and scores what was measured;
+it resolves by name and exports by name (rebuilt from its dequantized weights), keeping its name, licence and
+NOTICE."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from embedlite.models import SHIPPED
+
+STS_PAIRS = 200  # the first 200 pairs of STS-B test
+# Spearman on those pairs, measured on the artifact as shipped (CPU, onnxruntime 1.32, x86_64 AVX2 without VNNI,
+# 2026-12-03); a shipped model added without its figure fails here until it is measured and written down.
+STS_SLICE = {"embedlite-small": 0.9358}
+# The android bundle (TFLite int8) of the shipped default, against the shipped int8-accurate artifact on the 40
+# parity sentences. PROVISIONAL: not yet measured on this model (the export did not finish on a 2-core machine
+# shared with a training run); 0.98 is tests/test_tflite.py's TFLite int8 parity bound. Measure and tighten.
+ANDROID_MIN_COSINE = 0.98
+
+
+@pytest.mark.parametrize("name", list(SHIPPED))
+def test_shipped_artifact_loads_without_torch_passes_checksums_and_scores_as_measured(name, data_dir):
+    code = ("import sys, json\n"
+            "for mod in ('torch', 'transformers', 'sentence_transformers'): sys.modules[mod] = None\n"
+            "from embedlite import Embedder\n"
+            "from embedlite.artifact import read_manifest\n"
+            "from embedlite.evaluation import load_sts, sts_spearman\n"
+            "from embedlite.models import SHIPPED, resolve\n"
+            f"name = {name!r}\n"
+            "assert resolve(name) == SHIPPED[name]\n"
+            "manifest = read_manifest(SHIPPED[name], verify=True)\n"
+            f"data = load_sts({str(data_dir / 'stsb' / 'sts-test.csv')!r}, limit={STS_PAIRS})\n"
+            "print(json.dumps({'name': manifest.name, 'files': sorted(manifest.files),\n"
+            "                  'spearman': sts_spearman(Embedder(name), data),\n"
+            "                  'torch': [m for m in ('torch', 'transformers') if sys.modules.get(m)]}))\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["name"] == name and "tokenizer.json" in out["files"] and out["torch"] == []
+    assert name in STS_SLICE, f"measure {name}'s Spearman on the first {STS_PAIRS} STS-B test pairs and record it"
+    assert out["spearman"] == pytest.approx(STS_SLICE[name], abs=0.01)
+
+
+def test_shipped_default_exports_to_android_by_name_matching_the_shipped_vectors(tmp_path):
+    from click.testing import CliRunner
+
+    from embedlite import Embedder
+    from embedlite.artifact import NOTICE, read_manifest
+    from embedlite.cli import main
+    from embedlite.converters.parity import compare, default_sentences
+    from embedlite.models import DEFAULT_MODEL, origin
+
+    res = CliRunner().invoke(main, ["export", DEFAULT_MODEL, "--target", "android", "-o", str(tmp_path / "app")])
+    assert res.exit_code == 0, res.output
+    manifest = read_manifest(tmp_path / "app")
+    known = origin(DEFAULT_MODEL)
+    assert (manifest.format, manifest.precision) == ("tflite", "int8")
+    assert (manifest.name, manifest.license, manifest.matryoshka_dims) == (known.name, known.license, known.dims)
+    assert (tmp_path / "app" / NOTICE).is_file() == (known.notice is not None)
+    assert (tmp_path / "app" / "parity.json").is_file()
+    texts = default_sentences()
+    shipped = Embedder(DEFAULT_MODEL, device="cpu").embed(texts)
+    bundle = Embedder(tmp_path / "app", device="cpu").embed(texts)
+    assert compare(shipped, bundle).min_cosine >= ANDROID_MIN_COSINE
+
+
+def test_a_shipped_gemma_derivative_exports_with_its_licence_and_notice(tmp_path, monkeypatch):
+    """A shipped model under the Gemma terms (a BERT student distilled from EmbeddingGemma) keeps them through
+    `export NAME -f onnx -p int4`: the manifest's licence and the NOTICE file."""
+    from embedlite import export
+    from embedlite.artifact import GEMMA_LICENSE, GEMMA_NOTICE, NOTICE, read_manifest, write_manifest
+    from embedlite.models import DEFAULT_MODEL
+
+    derivative = tmp_path / "shipped"
+    shutil.copytree(SHIPPED[DEFAULT_MODEL], derivative)
+    (derivative / NOTICE).write_text(GEMMA_NOTICE, encoding="utf-8")
+    write_manifest(derivative, dataclasses.replace(read_manifest(derivative), name="embedlite-gemma-student",
+                                                   license=GEMMA_LICENSE))
+    monkeypatch.setitem(SHIPPED, "embedlite-gemma-student", derivative)
+    (result,) = export("embedlite-gemma-student", tmp_path / "int4", precisions=("int4",), progress=lambda _: None)
+    manifest = read_manifest(result.path)
+    assert (manifest.name, manifest.license, manifest.precision) == ("embedlite-gemma-student", GEMMA_LICENSE, "int4")
+    assert (result.path / NOTICE).read_text(encoding="utf-8") == GEMMA_NOTICE and NOTICE in manifest.files
+    assert result.parity.min_cosine >= 0.9  # int4 against the rebuilt model, as export checks every artifact
+
+
+@pytest.mark.parametrize("bits", [8, 4])
+def test_matmul_nbits_weights_dequantize_as_onnxruntime_multiplies(bits):
+    """The weights an int8-accurate / int4 artifact is rebuilt from are the ones onnxruntime multiplies by."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from embedlite.converters.onnx_quantize import _weight_only
+    from embedlite.converters.weight_dequant import float_initializers, matmul_nbits_weight
+
+    k, n = 80, 24  # K not a multiple of the block of 32: the last block is padded
+    weight = np.random.default_rng(bits).normal(size=(k, n)).astype(np.float32)
+    graph = helper.make_graph([helper.make_node("MatMul", ["a", "w"], ["y"])], "g",
+                              [helper.make_tensor_value_info("a", TensorProto.FLOAT, ["m", k])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["m", n])],
+                              [numpy_helper.from_array(weight, "w")])
+    model = _weight_only(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), bits=bits,
+                         ops=("MatMul",))
+    (node,) = [n for n in model.graph.node if n.op_type == "MatMulNBits"]
+    rebuilt = matmul_nbits_weight(node, float_initializers(model.graph))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (product,) = session.run(None, {"a": np.eye(k, dtype=np.float32)})  # the identity: exact in int8 blocks too
+    np.testing.assert_allclose(rebuilt.T, product, atol=1e-6)
+    assert np.abs(rebuilt.T - weight).max() > 1e-4  # quantized: not the float weight handed back
