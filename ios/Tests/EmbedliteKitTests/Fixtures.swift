@@ -56,34 +56,92 @@ extension XCTestCase {
     }
 }
 
-/// parity.json: what the Python runtime produced for the bundle's parity texts.
+/// parity.json: what the Python runtime produced for the bundle's parity texts (converters/mobile_bundle.py).
 struct Parity: Sendable {
+    /// The sections the tests check; ParityTests fails when parity.json has another.
+    static let sections: Set<String> = ["model", "max_seq_length", "texts", "ids", "embeddings", "blank_embeddings",
+                                        "truncated", "queries", "documents", "searches", "store_ties"]
+
     struct Search: Sendable {
         let quantization: Quantization
         let query: [Float]
         let top10: [String]
     }
 
+    /// Texts embedded with a prompt: `embed_query` (no titles) or `embed_documents(titles=)`.
+    struct Prompted: Sendable {
+        let count: Int
+        let titles: [String?]
+        let ids: [[Int32]]
+        let embeddings: [[Float]]
+    }
+
+    /// Puts and deletes on a store, then one search: how equal scores rank.
+    struct Ties: Sendable {
+        struct Op: Sendable {
+            let op: String
+            let id: String
+            let vector: [Float]?
+        }
+
+        let quantization: Quantization
+        let ops: [Op]
+        let query: [Float]
+        let top10: [String]
+    }
+
+    let keys: Set<String>
+    let model: String
+    let maxSeqLength: Int
     let texts: [String]
     let ids: [[Int32]]
     let embeddings: [[Float]]  // embeddings[i] belongs to texts[i]; blank texts come last and have none
+    let blankEmbeddings: [[Float]]  // the blank texts' (the texts after the embedded ones)
     let truncatedDim: Int
     let truncated: [[Float]]
+    let queries: Prompted
+    let documents: Prompted
     let searches: [Search]
+    let storeTies: [Ties]
 
     static func load() throws -> Parity {
         let root = try Fixtures.json(try Fixtures.bundle.appendingPathComponent("parity.json"))
         let truncated = root["truncated"]
         return Parity(
+            keys: Set((root.members ?? []).map { String(decoding: $0.key, as: UTF8.self) }),
+            model: root["model"]?.string ?? "",
+            maxSeqLength: root["max_seq_length"]?.int ?? 0,
             texts: strings(root["texts"]),
             ids: intRows(root["ids"]),
             embeddings: floatRows(root["embeddings"]),
+            blankEmbeddings: floatRows(root["blank_embeddings"]),
             truncatedDim: truncated?["dim"]?.int ?? 0,
             truncated: floatRows(truncated?["embeddings"]),
+            queries: prompted(root["queries"]),
+            documents: prompted(root["documents"]),
             searches: (root["searches"]?.array ?? []).map {
-                Search(quantization: $0["quantization"]?.string == "int8" ? .int8 : .float32,
-                       query: floats($0["query"]), top10: ($0["top10"]?.array ?? []).map { String($0.int ?? -1) })
+                Search(quantization: quantization($0["quantization"]), query: floats($0["query"]),
+                       top10: ($0["top10"]?.array ?? []).map { String($0.int ?? -1) })
+            },
+            storeTies: (root["store_ties"]?.array ?? []).map { tie in
+                Ties(quantization: quantization(tie["quantization"]),
+                     ops: (tie["ops"]?.array ?? []).map {
+                         Ties.Op(op: $0["op"]?.string ?? "", id: $0["id"]?.string ?? "",
+                                 vector: $0["vector"].map(floats))
+                     },
+                     query: floats(tie["query"]), top10: strings(tie["top10"]))
             })
+    }
+
+    private static func quantization(_ value: JSONTree?) -> Quantization {
+        value?.string == "int8" ? .int8 : .float32
+    }
+
+    private static func prompted(_ value: JSONTree?) -> Prompted {
+        let count = value?["count"]?.int ?? 0
+        let titles = value?["titles"]?.array.map { $0.map(\.string) } ?? [String?](repeating: nil, count: count)
+        return Prompted(count: count, titles: titles, ids: intRows(value?["ids"]),
+                        embeddings: floatRows(value?["embeddings"]))
     }
 }
 
