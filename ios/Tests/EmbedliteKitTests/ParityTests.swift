@@ -25,10 +25,8 @@ final class ParityTests: XCTestCase {
                                          ("documents", parity.documents, embedder.documentPrompt)] {
             XCTAssertGreaterThan(prompted.count, 0, name)
             XCTAssertEqual(prompted.titles.count, prompted.count, name)
-            let mine = parity.texts.prefix(prompted.count).enumerated().map {
-                artifact.tokenizer.encode(Embedder.withPrompt(prompt, $0.element, title: prompted.titles[$0.offset]))
-            }
-            XCTAssertEqual(mine, prompted.ids, name)
+            XCTAssertEqual(parity.promptedIds(prompted, prompt: prompt, tokenizer: artifact.tokenizer), prompted.ids,
+                           name)
         }
         XCTAssertTrue(parity.documents.titles.contains { $0 != nil })  // titles are exercised, not all nil
     }
@@ -37,15 +35,7 @@ final class ParityTests: XCTestCase {
         let parity = try Fixtures.parity()
         XCTAssertEqual(Set(parity.storeTies.map(\.quantization)), Set(Quantization.allCases))
         for tie in parity.storeTies {
-            let store = try VectorStore(url: tempURL(), dim: tie.query.count, quantization: tie.quantization)
-            for op in tie.ops {
-                if op.op == "delete" {
-                    try store.delete(op.id)
-                } else {
-                    try store.upsert(op.id, vector: try XCTUnwrap(op.vector, "\(op.op) \(op.id) has no vector"))
-                }
-            }
-            XCTAssertEqual(try store.search(tie.query, k: 10).map(\.id), tie.top10, "\(tie.quantization)")
+            XCTAssertEqual(try Parity.replay(tie, at: tempURL()), tie.top10, "\(tie.quantization)")
         }
     }
 }
