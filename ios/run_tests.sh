@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Build the Swift package EmbedliteKit and run its XCTest tests against real data; ends with XCTest's
 # "Executed N tests, with N failures" line.
-# Usage: ios/run_tests.sh [BUNDLE_DIR]
-#   BUNDLE_DIR: from `embedlite export all-MiniLM-L6-v2 --target ios --parity-texts ../shared/data/stsb/sts-test.csv`; by
-#   default the Kotlin runner's android_demo/build/bundle (the same bundle), exported here when it lacks parity.json.
+# Usage: ios/run_tests.sh [BUNDLE_DIR GEMMA_BUNDLE_DIR]
+#   BUNDLE_DIR: from `embedlite export all-MiniLM-L6-v2 --target ios --parity-texts ../shared/data/stsb/sts-test.csv`;
+#   GEMMA_BUNDLE_DIR: the same for the EmbeddingGemma replica (fixtures/embeddinggemma.py). By default the Kotlin
+#   runner's android_demo/build/bundle and bundle-gemma (the same bundles), made by android_demo/core/make_bundles.sh
+#   when missing.
 # Needs: swift 6 on PATH, and the repository's Python environment active (embedlite, tokenizers, and the
 # ai-edge-litert wheel, whose libLiteRt.so the LiteRT tests load). Data: ${EMBEDLITE_DATA:-../shared/data}.
 # EMBEDLITE_SWIFT_CONFIG=release builds optimised (slower to build, faster tests); debug is the default.
@@ -11,15 +13,15 @@ set -euo pipefail
 ios=$(cd "$(dirname "$0")" && pwd)
 data="${EMBEDLITE_DATA:-$ios/../../shared/data}"
 bundle="${1:-$ios/../android_demo/build/bundle}"
+gemma_bundle="${2:-$ios/../android_demo/build/bundle-gemma}"
 config="${EMBEDLITE_SWIFT_CONFIG:-debug}"
 
 if ! command -v swift >/dev/null; then
   echo "run_tests.sh needs a Swift 6 toolchain (swift on PATH): https://www.swift.org/install/linux/" >&2
   exit 1
 fi
-if [ ! -f "$bundle/parity.json" ]; then
-  rm -rf "$bundle"
-  embedlite export all-MiniLM-L6-v2 --target ios --parity-texts "$data/stsb/sts-test.csv" -o "$bundle" >&2
+if [ $# -eq 0 ]; then
+  "$ios/../android_demo/core/make_bundles.sh"
 fi
 
 # expected token ids from Python `tokenizers`, remade when the bundle, the script or the tokenizer changed
@@ -32,9 +34,10 @@ if [ ! -f "$fixtures/expected.json" ] || [ "$script" -nt "$fixtures/expected.jso
 fi
 
 EMBEDLITE_IOS_BUNDLE=$(cd "$bundle" && pwd)
+EMBEDLITE_IOS_GEMMA_BUNDLE=$(cd "$gemma_bundle" && pwd)
 litert_dir=$(python -c 'import ai_edge_litert, os; print(os.path.dirname(ai_edge_litert.__file__))')
 EMBEDLITE_LITERT_LIB="$litert_dir/libLiteRt.so"
-export EMBEDLITE_IOS_BUNDLE EMBEDLITE_LITERT_LIB EMBEDLITE_TOKENIZER_FIXTURES="$fixtures"
+export EMBEDLITE_IOS_BUNDLE EMBEDLITE_IOS_GEMMA_BUNDLE EMBEDLITE_LITERT_LIB EMBEDLITE_TOKENIZER_FIXTURES="$fixtures"
 
 cd "$ios"
 flags=(-c "$config")

@@ -3,15 +3,14 @@
 # LiteRT's C API (libLiteRt.so from the ai-edge-litert wheel), called through JNA.
 # Usage: android_demo/core/run_tests.sh [BUNDLE_DIR...]
 #   BUNDLE_DIR: from `embedlite export MODEL --target android --parity-texts ../shared/data/stsb/sts-test.csv`.
-#   With none given, two are made here (in android_demo/build/) and reused: all-MiniLM-L6-v2 (WordPiece) and a
-#   random-weight EmbeddingGemma replica with the Gemma 3 tokenizer (BPE; fixtures/embeddinggemma.py).
+#   With none given, make_bundles.sh makes two (in android_demo/build/, reused): all-MiniLM-L6-v2 (WordPiece) and
+#   a random-weight EmbeddingGemma replica with the Gemma 3 tokenizer (BPE; fixtures/embeddinggemma.py).
 # Needs Java 17 and JNA (`.ci/run` installs both), and the Python environment with embedlite[test] active.
 # Compiler: kotlinc 2.x from PATH when there is one; else JetBrains' compiler as shipped inside the PyPI wheel
 # kotlin-jupyter-kernel (no npm needed), fetched once with `pip download --no-deps` into
 # ${EMBEDLITE_TOOLS:-~/.cache/embedlite/tools} and reused from there.
 set -euo pipefail
 core=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$core/../.." && pwd)
 build="$core/../build"
 mkdir -p "$build"
 KERNEL_VERSION=0.19.0.944
@@ -48,22 +47,10 @@ else
   compile() { java -cp "$compiler_cp" org.jetbrains.kotlin.cli.jvm.K2JVMCompiler -no-stdlib -no-reflect "$@"; }
 fi
 
-data="${EMBEDLITE_DATA:-$repo/../shared/data}"
-current() { grep -q '"store_ties"' "$1/parity.json" 2>/dev/null; }  # made by this exporter, not an older one
 bundles=("$@")
 if [ ${#bundles[@]} -eq 0 ]; then
+  "$core/make_bundles.sh"
   bundles=("$build/bundle" "$build/bundle-gemma")
-  if ! current "$build/bundle"; then
-    rm -rf "$build/bundle"
-    embedlite export all-MiniLM-L6-v2 --target android --parity-texts "$data/stsb/sts-test.csv" -o "$build/bundle" >&2
-  fi
-  if ! current "$build/bundle-gemma"; then
-    rm -rf "$build/bundle-gemma" "$build/embeddinggemma-tiny"
-    (cd "$repo" && python -c "import sys; from fixtures.embeddinggemma import build_embeddinggemma; \
-      build_embeddinggemma(sys.argv[1], 'tiny', sys.argv[2])" "$build/embeddinggemma-tiny" "$data/gemma3-tokenizer/tokenizer.json")
-    embedlite export "$build/embeddinggemma-tiny" --target android --parity-texts "$data/stsb/sts-test.csv" \
-      -o "$build/bundle-gemma" >&2
-  fi
 fi
 
 classes="$build/core-classes"

@@ -59,27 +59,24 @@ actor NotesEngine {
     var count: Int { store.count }
 
     func add(_ text: String) throws {
-        let vector = try embedder.embed([text], task: task("document"), dim: store.dim)[0]
-        try store.put(UUID().uuidString, vector: vector, text: text)
+        let vector = try embedder.embedDocuments([text], dim: store.dim)[0]
+        try store.upsert(UUID().uuidString, vector: vector, text: text)
     }
 
     func delete(_ id: String) throws { try store.delete(id) }
 
     /// All notes, newest first.
     func notes() -> [Note] {
-        store.allIds.reversed().map { Note(id: $0, text: store.text(of: $0) ?? "") }
+        store.ids.reversed().map { Note(id: $0, text: store.text(of: $0) ?? "") }
     }
 
     /// The k notes closest in meaning to `query`, and how long embedding and search took.
     func search(_ query: String, k: Int = 10) throws -> (notes: [Note], milliseconds: Double) {
         let start = DispatchTime.now()
         guard store.count > 0 else { return ([], 0) }
-        let vector = try embedder.embed([query], task: task("query"), dim: store.dim)[0]
+        let vector = try embedder.embedQuery([query], dim: store.dim)[0]
         let hits = try store.search(vector, k: k)
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6
         return (hits.map { Note(id: $0.id, text: $0.text ?? "", score: $0.score) }, elapsed)
     }
-
-    /// EmbeddingGemma-style task prompts, when the model has them.
-    private func task(_ name: String) -> String? { embedder.tasks.contains(name) ? name : nil }
 }

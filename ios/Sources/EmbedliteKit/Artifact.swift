@@ -29,9 +29,24 @@ public struct Artifact: Sendable {
                                            maxLength: manifest.maxSeqLength)
     }
 
+    /// An artifact already checked elsewhere (tests build one around another manifest).
+    init(directory: URL, manifest: Manifest, tokenizer: any TextTokenizer) {
+        self.directory = directory
+        self.manifest = manifest
+        self.tokenizer = tokenizer
+    }
+
     private static func verifyFiles(_ directory: URL, _ manifest: Manifest) throws {
+        let root = directory.resolvingSymlinksInPath().standardizedFileURL.path
         for (name, entry) in manifest.files.sorted(by: { $0.key < $1.key }) {
             let url = directory.appendingPathComponent(name)
+            // a manifest names files of its own directory: "../x", or a link leading out, is refused (as in Python)
+            let resolved = url.resolvingSymlinksInPath().standardizedFileURL.path
+            guard !name.hasPrefix("/"), resolved.hasPrefix(root.hasSuffix("/") ? root : root + "/") else {
+                throw EmbedliteError.invalidArtifact(
+                    "\(directory.appendingPathComponent("manifest.json").path) names '\(name)', "
+                        + "which is outside the artifact directory")
+            }
             guard let attributes = try? FileManager.default.attributesOfItem(atPath: url.path),
                   let size = (attributes[.size] as? NSNumber)?.intValue else {
                 throw EmbedliteError.invalidArtifact("\(url.path) is missing from the model artifact")

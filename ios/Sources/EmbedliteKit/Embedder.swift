@@ -32,15 +32,60 @@ public final class Embedder {
         self.backend = backend
     }
 
+    /// What `embedQuery` puts before each text: the "query" prompt, else the default task's, else "".
+    public var queryPrompt: String { promptIfKnown("query") }
+    /// What `embedDocuments` puts before each text: the "document" prompt, else the default task's, else "".
+    public var documentPrompt: String { promptIfKnown("document") }
+
     /// One vector per text, in input order; `dim` is one of `dims` (default the largest), `task` one of `tasks`
     /// (default the manifest's default task). Empty texts are valid; an empty list gives an empty list.
     public func embed(_ texts: [String], task: String? = nil, dim: Int? = nil) throws -> [[Float]] {
-        let dim = try checkDim(dim)
         let prompt = try self.prompt(task)
-        let ids = texts.map { tokenizer.encode(prompt + $0) }
+        return try run(texts.map { prompt + $0 }, dim: dim)
+    }
+
+    /// Search queries, with the model's query prompt where it has one (EmbeddingGemma:
+    /// "task: search result | query: "), else as `embed` does.
+    public func embedQuery(_ texts: [String], dim: Int? = nil) throws -> [[Float]] {
+        let prompt = queryPrompt
+        return try run(texts.map { prompt + $0 }, dim: dim)
+    }
+
+    /// Documents to search, with the model's document prompt where it has one. `titles` (one per text; nil or ""
+    /// for none) fill the prompt's title slot ("title: none | text: " becomes "title: {title} | text: "), or go
+    /// before the text where the prompt has no slot.
+    public func embedDocuments(_ texts: [String], titles: [String?]? = nil, dim: Int? = nil) throws -> [[Float]] {
+        if let titles, titles.count != texts.count {
+            throw EmbedliteError.invalidInput("\(titles.count) titles for \(texts.count) texts")
+        }
+        let prompt = documentPrompt
+        return try run(texts.indices.map { Embedder.withPrompt(prompt, texts[$0], title: titles?[$0]) }, dim: dim)
+    }
+
+    /// EmbeddingGemma's document prompt is "title: none | text: ".
+    public static let titleSlot = "title: none"
+
+    /// The string the model reads: prompt + text, a title in the prompt's title slot or else before the text.
+    public static func withPrompt(_ prompt: String, _ text: String, title: String? = nil) -> String {
+        guard let title, !title.isEmpty else { return prompt + text }
+        if let slot = prompt.range(of: titleSlot) {
+            return prompt.replacingCharacters(in: slot, with: "title: \(title)") + text
+        }
+        return prompt + "\(title) \(text)".trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The first `dim` values of a full-width vector, re-normalised when the model normalises and `dim` is not
+    /// its full dim (as Python's `Embedder.truncate`): a model without normalisation keeps its raw prefix.
+    public func truncate(_ vector: [Float], to dim: Int) throws -> [Float] {
+        try Vectors.truncate(vector, to: dim, normalize: dim != manifest.dim && manifest.normalize)
+    }
+
+    private func run(_ prompted: [String], dim: Int?) throws -> [[Float]] {
+        let dim = try checkDim(dim)
+        let ids = prompted.map { tokenizer.encode($0) }
         let maxBatch = backend.buckets.map(\.batch).max() ?? 1
         let outputDim = manifest.outputDim ?? manifest.dim
-        var out = [[Float]](repeating: [], count: texts.count)
+        var out = [[Float]](repeating: [], count: prompted.count)
         // similar lengths share a batch, so little compute goes to padding
         let order = ids.indices.sorted { (ids[$0].count, $0) < (ids[$1].count, $1) }
         for start in stride(from: 0, to: order.count, by: maxBatch) {
@@ -57,8 +102,7 @@ public final class Embedder {
                         "the model returned \(vectors.count) rows of \(vectors.first?.count ?? 0) values; "
                             + "expected \(bucket.batch) of \(outputDim)")
                 }
-                out[i] = dim == outputDim
-                    ? vectors[j] : try Vectors.truncate(vectors[j], to: dim, normalize: manifest.normalize)
+                out[i] = try truncate(vectors[j], to: dim)
             }
         }
         return out
@@ -72,6 +116,11 @@ public final class Embedder {
                 "dim \(dim) is not supported by \(manifest.name); supported dims: \(supported)")
         }
         return dim
+    }
+
+    /// The prompt of `task` where the model has one, else the default task's.
+    private func promptIfKnown(_ task: String) -> String {
+        (try? prompt(manifest.prompts[task] != nil ? task : nil)) ?? ""
     }
 
     private func prompt(_ task: String?) throws -> String {

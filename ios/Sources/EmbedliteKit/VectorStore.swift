@@ -10,7 +10,8 @@ public enum Quantization: UInt8, Sendable, CaseIterable {
     case int8 = 1
 }
 
-public struct Hit: Equatable, Sendable {
+/// One search result: the record's id, its cosine similarity to the query, its text.
+public struct SearchResult: Equatable, Sendable {
     public let id: String
     public let score: Float
     public let text: String?
@@ -34,7 +35,7 @@ public final class VectorStore: @unchecked Sendable {
     private var fd: Int32 = -1
     private var fileSize = 0
     private var records = 0
-    private var ids: [String] = []
+    private var storedIds: [String] = []
     private var keys: [[UInt8]] = []
     private var texts: [String?] = []
     private var vectors: [[Float]] = []
@@ -67,10 +68,11 @@ public final class VectorStore: @unchecked Sendable {
 
     deinit { if fd >= 0 { Posix.close(fd) } }
 
-    public var count: Int { locked { ids.count } }
+    /// How many records the store holds.
+    public var count: Int { locked { storedIds.count } }
 
     /// Ids in store order (first insert first).
-    public var allIds: [String] { locked { ids } }
+    public var ids: [String] { locked { storedIds } }
 
     public func text(of id: String) -> String? {
         locked { position[Array(id.utf8)].flatMap { texts[$0] } }
@@ -78,13 +80,13 @@ public final class VectorStore: @unchecked Sendable {
 
     /// Inserts or replaces one record (a replaced record keeps its place); returns once it is on disk. Bad input
     /// is refused before anything is written.
-    public func put(_ id: String, vector: [Float], text: String? = nil) throws {
-        try put([(id, vector, text)])
+    public func upsert(_ id: String, vector: [Float], text: String? = nil) throws {
+        try upsert([(id, vector, text)])
     }
 
     /// Inserts or replaces many records with one write and one sync (a crash during it keeps a prefix of them).
     /// Every record is checked first: one bad record, or an id given twice, and nothing is written.
-    public func put(_ records: [(id: String, vector: [Float], text: String?)]) throws {
+    public func upsert(_ records: [(id: String, vector: [Float], text: String?)]) throws {
         var payloads: [[UInt8]] = []
         var seen = Set<[UInt8]>()
         for (i, (id, vector, text)) in records.enumerated() {
@@ -124,7 +126,7 @@ public final class VectorStore: @unchecked Sendable {
     }
 
     /// The k records most similar to `query` (cosine), best first; equal scores keep store order.
-    public func search(_ query: [Float], k: Int = 10) throws -> [Hit] {
+    public func search(_ query: [Float], k: Int = 10) throws -> [SearchResult] {
         guard k > 0 else { throw EmbedliteError.invalidInput("k must be positive, got \(k)") }
         guard query.count == dim else {
             throw EmbedliteError.invalidInput("query has dim \(query.count), this store holds dim \(dim)")
@@ -134,7 +136,7 @@ public final class VectorStore: @unchecked Sendable {
         return locked {
             let scores = vectors.map { Vectors.dot($0, q) }
             let top = scores.indices.sorted { (scores[$0], -$0) > (scores[$1], -$1) }.prefix(k)
-            return top.map { Hit(id: ids[$0], score: scores[$0], text: texts[$0]) }
+            return top.map { SearchResult(id: storedIds[$0], score: scores[$0], text: texts[$0]) }
         }
     }
 
@@ -193,8 +195,8 @@ public final class VectorStore: @unchecked Sendable {
             texts[at] = text
             vectors[at] = vector
         } else {
-            position[key] = ids.count
-            ids.append(String(decoding: key, as: UTF8.self))
+            position[key] = storedIds.count
+            storedIds.append(String(decoding: key, as: UTF8.self))
             keys.append(key)
             texts.append(text)
             vectors.append(vector)
@@ -203,7 +205,7 @@ public final class VectorStore: @unchecked Sendable {
 
     private func remove(_ key: [UInt8]) {
         guard let at = position.removeValue(forKey: key) else { return }
-        ids.remove(at: at)
+        storedIds.remove(at: at)
         keys.remove(at: at)
         texts.remove(at: at)
         vectors.remove(at: at)
@@ -238,10 +240,10 @@ public final class VectorStore: @unchecked Sendable {
     }
 
     private func compactIfMostlyDead() throws {
-        guard records >= 64, records >= 2 * ids.count else { return }
+        guard records >= 64, records >= 2 * storedIds.count else { return }
         let tmp = url.path + ".tmp"
         var bytes = NoteFile.header(dim, quantization)
-        for i in ids.indices {
+        for i in storedIds.indices {
             let stored = NoteFile.encode(vectors[i], quantization)
             bytes += NoteFile.frame(NoteFile.record(NoteFile.put, keys[i], texts[i], stored))
         }
@@ -266,7 +268,7 @@ public final class VectorStore: @unchecked Sendable {
         Posix.close(fd)
         fd = reopened
         fileSize = bytes.count
-        records = ids.count
+        records = storedIds.count
     }
 
     private static func readAll(_ fd: Int32, _ url: URL) throws -> [UInt8] {

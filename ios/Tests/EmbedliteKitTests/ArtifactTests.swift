@@ -74,5 +74,12 @@ final class ArtifactTests: XCTestCase {
         let other = try makeArtifact()
         try FileManager.default.removeItem(at: other.appendingPathComponent("tokenizer.json"))
         assertThrows(["tokenizer.json is missing"]) { try Artifact(directory: other) }
+        assertThrows(["names '../secret'", "outside the artifact directory"]) {
+            try Artifact(directory: makeArtifact {
+                var files = $0["files"] as? [String: Any] ?? [:]
+                files["../secret"] = ["sha256": "0"]
+                $0["files"] = files
+            })
+        }
     }
 }

@@ -3,7 +3,7 @@ import XCTest
 @testable import EmbedliteKit
 
 /// A backend that reports, for each row, how many real tokens it got: enough to check order, buckets and padding.
-private final class EchoBackend: InferenceBackend {
+final class EchoBackend: InferenceBackend {
     let device = "echo"
     let buckets = [Bucket(batch: 1, seq: 32), Bucket(batch: 8, seq: 32), Bucket(batch: 1, seq: 256),
                    Bucket(batch: 8, seq: 256)]
@@ -39,6 +39,51 @@ final class EmbedderTests: XCTestCase {
         XCTAssertEqual(try embedder.embed([]), [])
         assertThrows(["dim 7", "384, 256, 128, 64"]) { try embedder.embed(["hi"], dim: 7) }
         assertThrows(["unknown task 'query'", "none"]) { try embedder.embed(["hi"], task: "query") }
+    }
+
+    func testQueriesAndDocumentsGetTheirPromptsAndTitlesAsInPython() throws {
+        let base = try Fixtures.artifact()
+        let manifest = try Manifest.parse(Data("""
+            {"format_version": 1, "name": "prompted", "source_model": "t", "architecture": "gemma3",
+             "format": "tflite", "precision": "float32", "pooling": "mean", "normalize": true, "dim": 384,
+             "matryoshka_dims": [384, 64], "max_seq_length": 256,
+             "prompts": {"query": "task: search result | query: ", "document": "title: none | text: "},
+             "files": {"model.tflite": {"sha256": "0"}, "tokenizer.json": {"sha256": "0"}}}
+            """.utf8))
+        let artifact = Artifact(directory: base.directory, manifest: manifest, tokenizer: base.tokenizer)
+        let embedder = try Embedder(artifact: artifact, backend: EchoBackend(dim: 384))
+        func tokens(_ text: String) -> Float { Float(base.tokenizer.encode(text).count) }
+        XCTAssertEqual(embedder.queryPrompt, "task: search result | query: ")
+        XCTAssertEqual(embedder.documentPrompt, "title: none | text: ")
+        XCTAssertEqual(try embedder.embedQuery(["hi"]).map { $0[0] }, [tokens("task: search result | query: hi")])
+        XCTAssertEqual(try embedder.embedDocuments(["hi", "hi", "hi"], titles: ["Paris", nil, ""]).map { $0[0] },
+                       [tokens("title: Paris | text: hi"), tokens("title: none | text: hi"),
+                        tokens("title: none | text: hi")])
+        XCTAssertEqual(Embedder.withPrompt("", "hi", title: "Paris"), "Paris hi")
+        XCTAssertEqual(Embedder.withPrompt("", "", title: "Paris"), "Paris")
+        assertThrows(["1 titles for 2 texts"]) { try embedder.embedDocuments(["a", "b"], titles: ["t"]) }
+        let plain = try Embedder(artifact: base, backend: EchoBackend(dim: base.manifest.dim))
+        XCTAssertEqual(plain.queryPrompt, "")  // MiniLM has no prompts: queries embed as any text
+        XCTAssertEqual(try plain.embedDocuments(["hi"], titles: ["Paris"]).map { $0[0] }, [tokens("Paris hi")])
+    }
+
+    func testTruncationReNormalisesOnlyForModelsThatNormalise() throws {
+        let base = try Fixtures.artifact()
+        func embedder(normalize: Bool) throws -> Embedder {
+            let manifest = try Manifest.parse(Data("""
+                {"format_version": 1, "name": "m", "source_model": "t", "architecture": "bert", "format": "tflite",
+                 "precision": "float32", "pooling": "mean", "normalize": \(normalize), "dim": 384,
+                 "matryoshka_dims": [384, 64], "max_seq_length": 256,
+                 "files": {"model.tflite": {"sha256": "0"}, "tokenizer.json": {"sha256": "0"}}}
+                """.utf8))
+            let artifact = Artifact(directory: base.directory, manifest: manifest, tokenizer: base.tokenizer)
+            return try Embedder(artifact: artifact, backend: EchoBackend(dim: 384))
+        }
+        let count = Float(base.tokenizer.encode("hi").count)  // the echo vector is (count, 1, 0, ...)
+        XCTAssertEqual(Array(try embedder(normalize: false).embed(["hi"], dim: 64)[0].prefix(2)), [count, 1])
+        XCTAssertEqual(Array(try embedder(normalize: true).embed(["hi"], dim: 384)[0].prefix(2)), [count, 1])
+        let unit = try embedder(normalize: true).embed(["hi"], dim: 64)[0]
+        XCTAssertEqual(Vectors.dot(unit, unit), 1, accuracy: 1e-6)
     }
 
     func testMatryoshkaTruncationMatchesThePythonRuntime() throws {

@@ -35,6 +35,23 @@ final class LiteRtTests: XCTestCase {
         XCTAssertEqual(Vectors.dot(empty, empty), 1, accuracy: 1e-4)
     }
 
+    func testQueriesDocumentsAndBlankTextsMatchThePythonRuntime() throws {
+        let artifact = try Fixtures.artifact()
+        let parity = try Fixtures.parity()
+        let backend = try LiteRtBackend(model: artifact.modelURL, accelerator: .cpu, library: library())
+        let embedder = try Embedder(artifact: artifact, backend: backend)
+        let checks: [(String, [[Float]], [[Float]])] = [
+            ("queries", parity.queries.embeddings,
+             try embedder.embedQuery(Array(parity.texts.prefix(parity.queries.count)))),
+            ("documents", parity.documents.embeddings,
+             try embedder.embedDocuments(Array(parity.texts.prefix(parity.documents.count)),
+                                         titles: parity.documents.titles)),
+            ("blank texts", parity.blankEmbeddings,
+             try embedder.embed(Array(parity.texts.dropFirst(parity.embeddings.count)))),
+        ]
+        for (name, expected, mine) in checks { assertSameVectors(expected, mine, name) }
+    }
+
     func testGpuAndNpuEitherRunOrSayWhatIsMissing() throws {
         let artifact = try Fixtures.artifact()
         for (accelerator, name) in [(Accelerator.gpu, "GPU"), (.npu, "NPU")] {

@@ -25,7 +25,7 @@ import java.nio.channels.FileChannel
 class LiteRtBackend private constructor(
     private val interpreter: Interpreter,
     private val delegate: Delegate?,
-    override val description: String,
+    override val device: String,
     private val outputDim: Int,
 ) : InferenceBackend {
     override val buckets: List<Bucket> = interpreter.signatureKeys.mapNotNull(Bucket::parse)

@@ -5,43 +5,61 @@ import java.io.Closeable
 /** Runs one padded batch through the model and returns one embedding per row; the app implements it with LiteRT. */
 interface InferenceBackend : Closeable {
     /** What runs the model, for the UI: "LiteRT GPU delegate", "LiteRT CPU (XNNPACK, 4 threads)", ... */
-    val description: String
+    val device: String
     val buckets: List<Bucket>
     fun run(bucket: Bucket, batch: PaddedBatch): Array<FloatArray>
 }
 
 /**
- * Texts -> unit vectors as the Python Embedder makes them: task prompt, tokenisation, the smallest signature that
- * fits, Matryoshka truncation. Any text is valid, "" included; no texts give no vectors.
+ * Texts -> vectors as the Python Embedder makes them: task prompt, tokenisation, the smallest signature that fits,
+ * Matryoshka truncation. Any text is valid, "" included; no texts give no vectors.
  */
 class Embedder(val manifest: Manifest, val tokenizer: Tokenizer, private val backend: InferenceBackend) :
     Closeable {
-    val device: String get() = backend.description
+    /** An artifact from Artifact.load (checksums verified) on a backend. */
+    constructor(artifact: Artifact, backend: InferenceBackend) : this(artifact.manifest, artifact.tokenizer, backend)
 
-    /** Embed with the prompt of `task` (a key of manifest.prompts; null: the default task, if any). */
+    /** What runs the model (the backend's device). */
+    val device: String get() = backend.device
+
+    /** The dims embed can return, largest first (Matryoshka truncation). */
+    val dims: List<Int> get() = manifest.dims
+
+    /** Task names with a prompt in the manifest, for embed(task = name). */
+    val tasks: List<String> get() = manifest.prompts.keys.toList()
+
+    /** What embedQuery puts before each text: the "query" prompt, else the default task's, else "". */
+    val queryPrompt: String get() = manifest.queryPrompt
+
+    /** What embedDocuments puts before each text: the "document" prompt, else the default task's, else "". */
+    val documentPrompt: String get() = manifest.documentPrompt
+
+    /** Embed with the prompt of `task` (a name from tasks; null: the default task, if any). */
     fun embed(texts: List<String>, task: String? = null, dim: Int? = null): List<FloatArray> {
         val prompt = manifest.prompt(task)
         return run(texts.map { prompt + it }, dim)
     }
 
-    /** Search queries, with the model's query prompt where it has one (EmbeddingGemma), see Manifest.queryPrompt. */
+    /** Search queries, with the model's query prompt where it has one (EmbeddingGemma), else as embed does. */
     fun embedQuery(texts: List<String>, dim: Int? = null): List<FloatArray> {
-        val prompt = manifest.queryPrompt
+        val prompt = queryPrompt
         return run(texts.map { prompt + it }, dim)
     }
 
     /**
-     * Documents to search, with the model's document prompt where it has one; titles (one per text, null for none)
-     * fill its title slot ("title: none | text: " becomes "title: {title} | text: ").
+     * Documents to search, with the model's document prompt where it has one; titles (one per text, null or ""
+     * for none) fill its title slot ("title: none | text: " becomes "title: {title} | text: "), or go before the
+     * text where the prompt has no slot.
      */
     fun embedDocuments(texts: List<String>, titles: List<String?>? = null, dim: Int? = null): List<FloatArray> {
         require(titles == null || titles.size == texts.size) { "${titles?.size} titles for ${texts.size} texts" }
-        val prompt = manifest.documentPrompt
+        val prompt = documentPrompt
         return run(texts.mapIndexed { i, text -> withPrompt(prompt, text, titles?.get(i)) }, dim)
     }
 
     private fun run(prompted: List<String>, dim: Int?): List<FloatArray> {
-        require(dim == null || dim in manifest.dims) { "dim $dim: this model supports ${manifest.dims}" }
+        require(dim == null || dim in dims) { "dim $dim is not supported by ${manifest.name}; supported dims: ${dims.joinToString()}" }
+        val width = manifest.outputDim ?: manifest.dim
         val ids = prompted.map { tokenizer.encode(it) }
         val maxBatch = backend.buckets.maxOf { it.batch }
         val out = arrayOfNulls<FloatArray>(prompted.size)
@@ -51,10 +69,20 @@ class Embedder(val manifest: Manifest, val tokenizer: Tokenizer, private val bac
             val bucket = Bucket.choose(backend.buckets, rows.size, rows.maxOf { it.size })
                 ?: throw IllegalStateException("no signature holds ${rows.size} x ${rows.maxOf { it.size }} tokens")
             val vectors = backend.run(bucket, PaddedBatch.of(rows, tokenizer.padId, bucket.seq, bucket.batch))
-            chunk.forEachIndexed { j, i -> out[i] = if (dim == null) vectors[j] else Vectors.truncate(vectors[j], dim) }
+            check(vectors.size >= rows.size && vectors.all { it.size == width }) {
+                "the model returned ${vectors.size} rows of ${vectors.firstOrNull()?.size} values; expected ${bucket.batch} of $width"
+            }
+            chunk.forEachIndexed { j, i -> out[i] = truncate(vectors[j], dim ?: width) }
         }
         return out.map { it!! }
     }
+
+    /**
+     * The first dim values of a full-width vector, re-normalised when the model normalises and dim is not its full
+     * dim (as Python's Embedder.truncate): a model without normalisation keeps its raw prefix.
+     */
+    fun truncate(vector: FloatArray, dim: Int): FloatArray =
+        Vectors.truncate(vector, dim, normalize = dim != manifest.dim && manifest.normalize)
 
     override fun close() = backend.close()
 

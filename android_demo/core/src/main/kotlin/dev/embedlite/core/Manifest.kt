@@ -15,7 +15,15 @@ data class Manifest(
     val outputDim: Int?,
     val sequenceBuckets: List<Int>,
     val batchBuckets: List<Int>,
+    /** name -> (sha256, bytes) of every file the model needs, as `embedlite export` recorded them. */
+    val files: Map<String, FileEntry> = emptyMap(),
 ) {
+    /** One file of the artifact: its sha256 (hex) and size; `bytes` is null where the manifest omits it. */
+    data class FileEntry(val sha256: String, val bytes: Long?)
+
+    /** The model file this manifest describes (model.tflite or model.onnx). */
+    val modelFile: String get() = MODEL_FILES[format] ?: "model.$format"
+
     /** The dims a caller may ask for: the fixed output dim, or every Matryoshka dim. */
     val dims: List<Int> get() = outputDim?.let { listOf(it) } ?: matryoshkaDims
 
@@ -33,7 +41,9 @@ data class Manifest(
 
     companion object {
         const val FORMAT_VERSION = 1
+        val MODEL_FILES = mapOf("onnx" to "model.onnx", "tflite" to "model.tflite")
 
+        /** Parses and checks manifest.json: version, format, and that the model file and tokenizer are listed. */
         fun parse(json: String): Manifest {
             val m = Json.parse(json).asObject("manifest.json")
             val version = m["format_version"].asInt("format_version")
@@ -53,7 +63,19 @@ data class Manifest(
                 outputDim = m["output_dim"]?.asInt("output_dim"),
                 sequenceBuckets = ints("sequence_buckets"),
                 batchBuckets = ints("batch_buckets"),
-            )
+                files = (m["files"] ?: emptyMap<String, Any?>()).asObject("files").mapValues { (name, value) ->
+                    val entry = value.asObject("files.$name")
+                    FileEntry(entry["sha256"] as? String ?: throw IllegalArgumentException("files.$name: no sha256"),
+                        (entry["bytes"] as? Double)?.toLong())
+                },
+            ).also { it.check() }
+        }
+    }
+
+    private fun check() {
+        require(format in MODEL_FILES) { "manifest.json names an unknown format '$format'" }
+        for (file in listOf(modelFile, "tokenizer.json")) {
+            require(file in files) { "manifest.json does not list $file among its files" }
         }
     }
 }

@@ -11,7 +11,8 @@ import java.util.zip.CRC32
 
 enum class Quantization { FLOAT32, INT8 }
 
-data class Hit(val id: String, val score: Float, val text: String?)
+/** One search result: the record's id, its cosine similarity to the query, its text. */
+data class SearchResult(val id: String, val score: Float, val text: String?)
 
 /**
  * A persisted brute-force vector store for an app's notes: cosine similarity over unit vectors kept as float32
@@ -33,11 +34,12 @@ class VectorStore(val file: File, val dim: Int, val quantization: Quantization =
         if (fresh) writeHeader(log) else load()
     }
 
-    val size: Int get() = entries.size
+    /** How many records the store holds. */
+    val count: Int get() = entries.size
 
     /** Insert or replace one record; returns once it is on disk. */
     @Synchronized
-    fun put(id: String, vector: FloatArray, text: String? = null) {
+    fun upsert(id: String, vector: FloatArray, text: String? = null) {
         require(id.isNotEmpty()) { "ids are non-empty strings" }
         require(vector.size == dim) { "vector has dim ${vector.size}, this store holds dim $dim" }
         Vectors.checkFinite(vector)
@@ -59,17 +61,18 @@ class VectorStore(val file: File, val dim: Int, val quantization: Quantization =
 
     fun text(id: String): String? = entries[id]?.text
 
-    fun ids(): List<String> = entries.keys.toList()
+    /** Ids in store order (first insert first). */
+    val ids: List<String> get() = entries.keys.toList()
 
     /** The k records most similar to `query` (cosine), best first; equal scores rank the older record first (an
      *  upsert keeps a record's age, a delete and put makes it new), as the Python store ranks them. */
     @Synchronized
-    fun search(query: FloatArray, k: Int = 10): List<Hit> {
+    fun search(query: FloatArray, k: Int = 10): List<SearchResult> {
         require(k > 0) { "k must be positive, got $k" }
         require(query.size == dim) { "query has dim ${query.size}, this store holds dim $dim" }
         Vectors.checkFinite(query)
         val q = Vectors.normalize(query)
-        return entries.entries.map { (id, e) -> Hit(id, Vectors.dot(e.vector, q), e.text) }
+        return entries.entries.map { (id, e) -> SearchResult(id, Vectors.dot(e.vector, q), e.text) }
             .sortedByDescending { it.score }.take(k)
     }
 

@@ -6,10 +6,11 @@ import kotlin.math.sqrt
 
 /** Vector maths as the Python runtime does it: Matryoshka truncation, normalisation, int8 codes. */
 object Vectors {
-    /** The first `dim` values, re-normalised to unit length (Matryoshka truncation). */
-    fun truncate(vector: FloatArray, dim: Int): FloatArray {
+    /** The first `dim` values, re-normalised to unit length when `normalize` (Matryoshka truncation). */
+    fun truncate(vector: FloatArray, dim: Int, normalize: Boolean = true): FloatArray {
         require(dim in 1..vector.size) { "dim $dim: the vector has ${vector.size} values" }
-        return normalize(vector.copyOf(dim))
+        val head = vector.copyOf(dim)
+        return if (normalize) normalize(head) else head
     }
 
     /** A unit-length copy; a zero vector has no direction and is refused. */

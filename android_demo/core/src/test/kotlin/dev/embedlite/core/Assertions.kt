@@ -1,6 +1,6 @@
 package dev.embedlite.core
 
-// The three assertions the tests use, so they compile with nothing but the Kotlin stdlib (the compiler that
+// The assertions the tests use, so they compile with nothing but the Kotlin stdlib (the compiler that
 // run_tests.sh installs from PyPI ships no kotlin-test jar).
 
 fun assertTrue(actual: Boolean, message: String? = null) {
@@ -19,4 +19,10 @@ inline fun <reified E : Throwable> assertFailsWith(block: () -> Unit): E {
         throw AssertionError("expected ${E::class.java.simpleName}, got ${e::class.java.simpleName}: ${e.message}")
     }
     throw AssertionError("expected ${E::class.java.simpleName}, nothing was thrown")
+}
+
+/** Asserts that `block` throws an IllegalArgumentException whose message holds every fragment. */
+fun assertMessage(fragments: List<String>, block: () -> Unit) {
+    val e = assertFailsWith<IllegalArgumentException>(block)
+    for (fragment in fragments) assertTrue(fragment in (e.message ?: ""), "'${e.message}' does not mention '$fragment'")
 }

@@ -58,18 +58,24 @@ private fun assertSameVectors(expected: List<FloatArray>, actual: List<FloatArra
 /** Checks against one bundle's parity.json: tokenizer, prompts, model (with a LiteRT library), truncation, store. */
 class BundleTests(private val bundle: File, library: File?) {
     val tests = LinkedHashMap<String, () -> Unit>()
-    private val manifest = Manifest.parse(File(bundle, "manifest.json").readText())
-    private val tokenizer by lazy { Tokenizer.fromJson(File(bundle, "tokenizer.json").readText(), manifest.maxSeqLength) }
+    private val artifact = Artifact.load(bundle)  // checksums verified
+    private val manifest = artifact.manifest
+    private val tokenizer = artifact.tokenizer
     private val parity by lazy { Json.parse(File(bundle, "parity.json").readText()).asObject("parity.json") }
     private val texts by lazy { parity["texts"].asList("texts").map { it as String } }
     private val embeddings by lazy { floatRows(parity["embeddings"]) }
-    private val embedder by lazy { Embedder(manifest, tokenizer, LiteRtJvmBackend(library!!, File(bundle, "model.tflite"))) }
+    private val embedder by lazy { Embedder(artifact, LiteRtJvmBackend(library!!, File(bundle, manifest.modelFile))) }
     private val kotlinEmbeddings by lazy { embedder.embed(texts.take(embeddings.size)) }
 
     private fun test(name: String, body: () -> Unit) { tests["${manifest.name}: $name"] = body }
 
     init {
-        test("manifest: dims, buckets and max length of a TFLite artifact") {
+        test("parity.json: every section has a test here") {
+            assertEquals(PARITY_SECTIONS, parity.keys, "sections of parity.json")
+        }
+
+        test("manifest: name, dims, buckets and max length of a TFLite artifact") {
+            assertEquals(parity["model"], manifest.name)
             assertEquals("tflite", manifest.format)
             assertEquals(manifest.dim, manifest.dims.first())
             assertTrue(manifest.sequenceBuckets.isNotEmpty() && manifest.sequenceBuckets.last() == manifest.maxSeqLength)
@@ -114,6 +120,37 @@ class BundleTests(private val bundle: File, library: File?) {
             }
         }
 
+        test("artifact: a changed, truncated, missing or outside file is refused, naming it") {
+            val copy = Files.createTempDirectory("embedlite-artifact").toFile()
+            val names = listOf("manifest.json") + manifest.files.keys  // NOTICE too, where the model has one
+            fun restore() = names.forEach { File(bundle, it).copyTo(File(copy, it), overwrite = true) }
+            try {
+                restore()
+                assertEquals(manifest, Artifact.load(copy).manifest)
+                val model = File(copy, manifest.modelFile)
+                val bytes = model.readBytes()
+                bytes[bytes.size / 2] = (bytes[bytes.size / 2] + 1).toByte()  // same size, other content
+                model.writeBytes(bytes)
+                assertMessage(listOf("${manifest.modelFile} fails its sha256 check")) { Artifact.load(copy) }
+                assertEquals(manifest, Artifact.load(copy, verify = false).manifest)
+                restore()
+                File(copy, manifest.modelFile).writeBytes(ByteArray(5))
+                assertMessage(listOf("${manifest.modelFile} is 5 bytes", "truncated or replaced")) { Artifact.load(copy) }
+                restore()
+                File(copy, "tokenizer.json").delete()
+                assertMessage(listOf("tokenizer.json is missing")) { Artifact.load(copy) }
+                restore()
+                val outside = File(copy, "manifest.json").readText().replaceFirst("\"files\": {", "\"files\": {\"../secret\": {\"sha256\": \"0\"}, ")
+                File(copy, "manifest.json").writeText(outside)
+                assertMessage(listOf("'../secret'", "outside the artifact directory")) { Artifact.load(copy) }
+                File(copy, "manifest.json").delete()
+                assertMessage(listOf("manifest.json is missing")) { Artifact.load(copy) }
+                assertMessage(listOf("not a directory")) { Artifact.load(File(copy, "nowhere")) }
+            } finally {
+                copy.deleteRecursively()
+            }
+        }
+
         for (quantization in Quantization.entries) {
             val name = pythonName(quantization)
             test("store: same top-10 as Python's VectorStore on Python's vectors, $name storage") {
@@ -127,7 +164,7 @@ class BundleTests(private val bundle: File, library: File?) {
                     for (op in case["ops"].asList("ops").map { it.asObject("op") }) {
                         val id = op["id"] as String
                         if (op["op"] == "delete") store.delete(id)
-                        else store.put(id, (op["vector"].asList("vector")).map { (it as Double).toFloat() }.toFloatArray())
+                        else store.upsert(id, (op["vector"].asList("vector")).map { (it as Double).toFloat() }.toFloatArray())
                     }
                     val query = case["query"].asList("query").map { (it as Double).toFloat() }.toFloatArray()
                     assertEquals(case["top10"].asList("top10"), store.search(query, 10).map { it.id })
@@ -148,6 +185,14 @@ class BundleTests(private val bundle: File, library: File?) {
                 assertEquals(0, embedder.embed(emptyList()).size)
             }
 
+            test("model: dim-truncated embeddings equal the Python runtime's embed(dim=)") {
+                val truncated = parity["truncated"].asObject("truncated")
+                val expected = floatRows(truncated["embeddings"])
+                val mine = embedder.embed(texts.take(expected.size), dim = truncated["dim"].asInt("dim"))
+                assertSameVectors(expected, mine, "truncated")
+                assertTrue(mine.all { abs(Vectors.dot(it, it) - 1f) < 1e-4 }, "truncated vectors are unit length")
+            }
+
             test("model: queries and titled documents embed as Python's embed_query / embed_documents") {
                 val queries = parity["queries"].asObject("queries")
                 assertSameVectors(floatRows(queries["embeddings"]),
@@ -166,13 +211,19 @@ class BundleTests(private val bundle: File, library: File?) {
         }
     }
 
+    private companion object {
+        /** The sections of parity.json (converters/mobile_bundle.py) that the tests above check. */
+        val PARITY_SECTIONS = setOf("model", "max_seq_length", "texts", "ids", "embeddings", "blank_embeddings",
+            "truncated", "queries", "documents", "searches", "store_ties")
+    }
+
     private fun pythonName(quantization: Quantization) = if (quantization == Quantization.INT8) "int8" else "float32"
 
     /** Stores `vectors` under their index and asks Python's queries (blends of two stored vectors, rebuilt here). */
     private fun assertSameTop10(quantization: Quantization, vectors: List<FloatArray>) {
         val file = tempFile()
         VectorStore(file, manifest.dim, quantization).use { store ->
-            vectors.forEachIndexed { i, v -> store.put(i.toString(), v) }
+            vectors.forEachIndexed { i, v -> store.upsert(i.toString(), v) }
             val searches = parity["searches"].asList("searches").map { it.asObject("search") }
                 .filter { it["quantization"] == pythonName(quantization) }
             assertTrue(searches.isNotEmpty())
@@ -196,16 +247,16 @@ class UnitTests {
         test("store: records survive reopening; upsert replaces in place, delete removes") {
             val file = tempFile()
             VectorStore(file, 4).use { s ->
-                s.put("a", floatArrayOf(1f, 0f, 0f, 0f), "first")
-                s.put("b", floatArrayOf(0f, 1f, 0f, 0f), "second")
-                s.put("c", floatArrayOf(0f, 1f, 0f, 0f), "third")
-                s.put("a", floatArrayOf(0f, 0f, 1f, 0f), "first, edited")
+                s.upsert("a", floatArrayOf(1f, 0f, 0f, 0f), "first")
+                s.upsert("b", floatArrayOf(0f, 1f, 0f, 0f), "second")
+                s.upsert("c", floatArrayOf(0f, 1f, 0f, 0f), "third")
+                s.upsert("a", floatArrayOf(0f, 0f, 1f, 0f), "first, edited")
                 assertTrue(s.delete("b"))
                 assertTrue(!s.delete("b"))
-                assertEquals(listOf("a", "c"), s.ids())
+                assertEquals(listOf("a", "c"), s.ids)
             }
             VectorStore(file, 4).use { s ->
-                assertEquals(listOf("a", "c"), s.ids())
+                assertEquals(listOf("a", "c"), s.ids)
                 assertEquals("first, edited", s.text("a"))
                 assertEquals("a", s.search(floatArrayOf(0f, 0f, 2f, 0f), 1).single().id)
             }
@@ -214,42 +265,42 @@ class UnitTests {
 
         test("store: a torn last write is dropped, every earlier record kept") {
             val file = tempFile()
-            VectorStore(file, 4).use { s -> (0 until 10).forEach { s.put("id$it", floatArrayOf(1f, it.toFloat(), 0f, 0f)) } }
+            VectorStore(file, 4).use { s -> (0 until 10).forEach { s.upsert("id$it", floatArrayOf(1f, it.toFloat(), 0f, 0f)) } }
             RandomAccessFile(file, "rw").use { it.setLength(it.length() - 5) }  // a crash in the middle of the last write
             VectorStore(file, 4).use { s ->
-                assertEquals((0 until 9).map { "id$it" }, s.ids())
-                s.put("after", floatArrayOf(0f, 0f, 0f, 1f))
+                assertEquals((0 until 9).map { "id$it" }, s.ids)
+                s.upsert("after", floatArrayOf(0f, 0f, 0f, 1f))
             }
-            VectorStore(file, 4).use { s -> assertEquals(10, s.size) }
+            VectorStore(file, 4).use { s -> assertEquals(10, s.count) }
             file.delete()
         }
 
         test("store: compaction keeps the live records in their order") {
             val file = tempFile()
             VectorStore(file, 2, Quantization.INT8).use { s ->
-                repeat(200) { s.put("k${it % 5}", floatArrayOf(1f, it.toFloat())) }
+                repeat(200) { s.upsert("k${it % 5}", floatArrayOf(1f, it.toFloat())) }
             }
             val uncompacted = 200 * 29  // bytes of 200 put records of this size
             assertTrue(file.length() < uncompacted / 2, "file is ${file.length()} bytes after compaction")
-            VectorStore(file, 2, Quantization.INT8).use { s -> assertEquals(listOf("k0", "k1", "k2", "k3", "k4"), s.ids()) }
+            VectorStore(file, 2, Quantization.INT8).use { s -> assertEquals(listOf("k0", "k1", "k2", "k3", "k4"), s.ids) }
             file.delete()
         }
 
         test("store: bad input is refused and nothing stored is lost") {
             val file = tempFile()
             VectorStore(file, 3).use { s ->
-                s.put("keep", floatArrayOf(1f, 2f, 3f))
-                assertFailsWith<IllegalArgumentException> { s.put("x", floatArrayOf(1f, 2f)) }
-                assertFailsWith<IllegalArgumentException> { s.put("x", floatArrayOf(1f, Float.NaN, 0f)) }
-                assertFailsWith<IllegalArgumentException> { s.put("x", floatArrayOf(0f, 0f, 0f)) }
-                assertFailsWith<IllegalArgumentException> { s.put("", floatArrayOf(1f, 0f, 0f)) }
+                s.upsert("keep", floatArrayOf(1f, 2f, 3f))
+                assertFailsWith<IllegalArgumentException> { s.upsert("x", floatArrayOf(1f, 2f)) }
+                assertFailsWith<IllegalArgumentException> { s.upsert("x", floatArrayOf(1f, Float.NaN, 0f)) }
+                assertFailsWith<IllegalArgumentException> { s.upsert("x", floatArrayOf(0f, 0f, 0f)) }
+                assertFailsWith<IllegalArgumentException> { s.upsert("", floatArrayOf(1f, 0f, 0f)) }
                 assertFailsWith<IllegalArgumentException> { s.search(floatArrayOf(1f), 3) }
             }
             val wrongDim = assertFailsWith<IllegalArgumentException> { VectorStore(file, 4) }
             assertTrue("dim 3" in wrongDim.message!!)
             val other = tempFile().apply { writeText("not a store at all") }
             assertFailsWith<IllegalArgumentException> { VectorStore(other, 3) }
-            VectorStore(file, 3).use { s -> assertEquals(listOf("keep"), s.ids()) }
+            VectorStore(file, 3).use { s -> assertEquals(listOf("keep"), s.ids) }
             file.delete(); other.delete()
         }
 
@@ -263,7 +314,7 @@ class UnitTests {
                 assertTrue(file.readBytes().contentEquals(golden), "this store wrote other bytes than $name: ${file.path}")
                 file.writeBytes(golden)
                 VectorStore(file, 4, quantization).use { s ->
-                    assertEquals(listOf("alpha", "empty", "gamma"), s.ids().sorted())
+                    assertEquals(listOf("alpha", "empty", "gamma"), s.ids.sorted())
                     assertEquals("first note, edited", s.text("alpha"))
                     assertEquals("", s.text("empty"))
                     assertEquals("alpha", s.search(floatArrayOf(1f, 1f, 1f, 1f), 1).single().id)
@@ -295,7 +346,7 @@ class UnitTests {
             }
             val used = ArrayList<Bucket>()
             val backend = object : InferenceBackend {
-                override val description = "echo"
+                override val device = "echo"
                 override val buckets = listOf(Bucket(1, 32), Bucket(8, 32), Bucket(1, 256), Bucket(8, 256))
                 // each row's vector is (number of real tokens, 1, 0, 0): enough to check order and padding
                 override fun run(bucket: Bucket, batch: PaddedBatch): Array<FloatArray> {
@@ -323,6 +374,25 @@ class UnitTests {
             assertFailsWith<IllegalArgumentException> { embedder.embedDocuments(listOf("a", "b"), listOf("t")) }
         }
 
+        test("embedder: truncation re-normalises only for models that normalise, and only below the full dim") {
+            val backend = object : InferenceBackend {  // every row is (3, 4, 12, 0): norm 13, prefix (3, 4) norm 5
+                override val device = "constant"
+                override val buckets = listOf(Bucket(8, 32))
+                override fun run(bucket: Bucket, batch: PaddedBatch) = Array(bucket.batch) { floatArrayOf(3f, 4f, 12f, 0f) }
+                override fun close() {}
+            }
+            val tokenizer = object : Tokenizer {
+                override val padId = 0
+                override val maxLength = 32
+                override fun encode(text: String) = IntArray(1) { 1 }
+            }
+            fun embedder(normalize: Boolean) = Embedder(Manifest("m", "tflite", "float32", "mean", normalize, 4,
+                listOf(4, 2), 32, emptyMap(), null, null, listOf(32), listOf(8)), tokenizer, backend)
+            assertEquals(listOf(3f, 4f), embedder(normalize = false).embed(listOf("x"), dim = 2).single().toList())
+            assertEquals(listOf(0.6f, 0.8f), embedder(normalize = true).embed(listOf("x"), dim = 2).single().toList())
+            assertEquals(listOf(3f, 4f, 12f, 0f), embedder(normalize = true).embed(listOf("x"), dim = 4).single().toList())
+        }
+
         test("json: escapes, nesting, numbers; errors name the offset") {
             val v = Json.parse("""{"a": [1, -2.5e3, true, null], "s": "q\"\\\u00e9\n", "o": {}}""").asObject("v")
             assertEquals(listOf(1.0, -2500.0, true, null), v["a"])
@@ -335,10 +405,10 @@ class UnitTests {
 
 /** The records of the golden store files; the Swift core's StoreTests writes the same ones and must get the same bytes. */
 private fun writeGoldenRecords(store: VectorStore) {
-    store.put("alpha", floatArrayOf(0.5f, -1f, 2f, 0.25f), "first note")
-    store.put("beta", floatArrayOf(1f, 0f, 0f, 0f))
-    store.put("gamma", floatArrayOf(0f, 3f, 0f, 4f), "ünïcödé ✓ 東京 😀")
-    store.put("alpha", floatArrayOf(1f, 1f, 1f, 1f), "first note, edited")
+    store.upsert("alpha", floatArrayOf(0.5f, -1f, 2f, 0.25f), "first note")
+    store.upsert("beta", floatArrayOf(1f, 0f, 0f, 0f))
+    store.upsert("gamma", floatArrayOf(0f, 3f, 0f, 4f), "ünïcödé ✓ 東京 😀")
+    store.upsert("alpha", floatArrayOf(1f, 1f, 1f, 1f), "first note, edited")
     store.delete("beta")
-    store.put("empty", floatArrayOf(0f, 0f, 1e-3f, 0f), "")
+    store.upsert("empty", floatArrayOf(0f, 0f, 1e-3f, 0f), "")
 }

@@ -58,7 +58,7 @@ class LiteRtJvmBackend(library: File, modelFile: File) : InferenceBackend {
     private val model = handle("loading ${modelFile.path}") { api.LiteRtCreateModelFromFile(environment, modelFile.absolutePath, it) }
     private val compiled: Pointer
     private val signatures = HashMap<Bucket, Signature>()
-    override val description = "LiteRT CPU via the C API (JVM test backend)"
+    override val device = "LiteRT CPU via the C API (JVM test backend)"
     override val buckets: List<Bucket>
 
     init {
