@@ -37,6 +37,18 @@ def _embedder(model, device, dim=None):
     return Embedder(model, device=device, dim=dim)
 
 
+def _recorded_model(db) -> str | None:
+    """The known model name a store records, if it exists and records one (else None: the default)."""
+    from .models import known_names
+    from .store import VectorStore
+
+    if not Path(db).is_file():
+        return None
+    with VectorStore(db, read_only=True) as store:
+        name = (store.model or {}).get("name")
+    return name if name in known_names() else None
+
+
 @click.group()
 @click.version_option(package_name="embedlite")
 def main():
@@ -452,7 +464,9 @@ def index_search(db, query, k, filter_json, mode, model, device, as_json):
         flt = json.loads(filter_json) if filter_json else None
     except json.JSONDecodeError as exc:
         raise click.ClickException(f"--filter is not valid JSON: {exc}") from None
-    with VectorStore(db, read_only=True, embedder=_embedder(model, device) if mode != "keyword" else None) as store:
+    # without -m, a text query is embedded by the model the store records (VectorStore loads it by name)
+    embedder = _embedder(model, device) if model is not None and mode != "keyword" else None
+    with VectorStore(db, read_only=True, embedder=embedder) as store:
         hits = store.search(query, k=k, filter=flt, mode=mode)
     if as_json:
         click.echo(json.dumps([{"id": h.id, "score": h.score, "text": h.text, "metadata": h.metadata}
@@ -529,5 +543,8 @@ def serve(stores, max_body_mb, batch_window_ms, log_level, **settings):
     from .server.config import ServeConfig, parse_stores
     from .server.run import serve as run_server
 
-    run_server(ServeConfig(stores=parse_stores(stores), max_body_bytes=int(max_body_mb * 2**20),
+    parsed = parse_stores(stores)
+    if settings.get("model") is None and parsed:  # serve the model the first store was made with
+        settings["model"] = _recorded_model(parsed[0][1])
+    run_server(ServeConfig(stores=parsed, max_body_bytes=int(max_body_mb * 2**20),
                            batch_window=batch_window_ms / 1000, **settings))

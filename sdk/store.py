@@ -182,6 +182,26 @@ class VectorStore:
     def model(self) -> dict | None:
         return self._settings["model"]
 
+    def _text_embedder(self, what: str) -> TextEmbedder:
+        """The embedder given, else the model this store records (by its name, at its dim), loaded once."""
+        if self.embedder is None:
+            recorded = self.model
+            from .models import known_names
+
+            if recorded is None or recorded.get("name") not in known_names():
+                made = f"was made with {recorded['name']!r}" if recorded else "records no model"
+                raise EmbedliteError(f"{what} need an embedder: {self.path} {made}; open it with "
+                                     "embedder=... (a model name or artifact directory), or pass vectors")
+            from .embedder import Embedder
+
+            embedder = Embedder(recorded["name"], dim=recorded["dim"])
+            if model_record(embedder) != recorded:
+                raise EmbedliteError(f"{self.path} was made with {_show(recorded)}; the model of that name here is "
+                                     f"{_show(model_record(embedder))}: open it with embedder=<the model it was "
+                                     "made with>")
+            self.embedder = embedder
+        return self.embedder
+
     def _records_dim(self) -> int:
         """The dim, where records exist: the first write sets it."""
         if self.dim is None:
@@ -250,9 +270,7 @@ class VectorStore:
         if vectors is None:
             if texts is None:
                 raise ValueError("give vectors, or texts with an embedder bound to the store")
-            if self.embedder is None:
-                raise EmbedliteError("this store has no embedder: pass vectors, or open it with embedder=...")
-            vectors = self._prepare(self.embedder.embed_documents(texts), ids)
+            vectors = self._prepare(self._text_embedder("texts").embed_documents(texts), ids)
         rows = [(i, t, m, codec.encode(v, self.quantization))
                 for i, t, m, v in zip(ids, texts or [None] * len(ids), meta_json, vectors)]
         with self._transaction():
@@ -444,9 +462,7 @@ class VectorStore:
 
     def _query_vector(self, query) -> np.ndarray:
         if isinstance(query, str):
-            if self.embedder is None:
-                raise EmbedliteError("a text query needs an embedder: open the store with embedder=...")
-            query = self.embedder.embed_query([query])
+            query = self._text_embedder("a text query").embed_query([query])
         if self.dim is None:
             raise EmbedliteError("the store is empty and has no dim yet")
         vectors = codec.check_vectors(query, self.dim)

@@ -3,8 +3,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
+from embedlite import EmbedliteError
 from embedlite.cli import main
 from embedlite.models import DEFAULT_MODEL
 
@@ -243,3 +245,28 @@ def test_export_without_torch_is_one_line_naming_the_extra(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
     assert "embedlite export needs the 'torch' package: pip install 'embedlite[export]'" in res.stderr
+
+
+def test_a_store_searches_with_the_model_it_records(minilm_artifact, tmp_path):
+    """Issue 30 item 8: a store made with all-MiniLM-L6-v2 is searched with it, from Python without embedder= and
+    from `index search` without -m (both used the default model, or said "no embedder")."""
+    from embedlite import VectorStore
+
+    db = tmp_path / "notes.db"
+    with VectorStore(db, embedder="all-MiniLM-L6-v2") as store:
+        store.add(["milk", "dentist"], texts=["Buy oat milk", "Dentist on Friday at 10"])
+    with VectorStore(db) as store:
+        assert store.search("when is my appointment", k=1)[0].id == "dentist"
+    result = run("index", "search", str(db), "when is my appointment", "-k", "1", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)[0]["id"] == "dentist"
+
+
+def test_a_store_of_an_unknown_model_asks_for_it(tmp_path):
+    from embedlite import VectorStore
+
+    db = tmp_path / "vectors.db"
+    with VectorStore(db, dim=3) as store:
+        store.add(["a"], vectors=[[1.0, 0.0, 0.0]])
+    with VectorStore(db) as store, pytest.raises(EmbedliteError, match="records no model; open it with embedder="):
+        store.search("a text", k=1)
