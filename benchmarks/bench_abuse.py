@@ -23,15 +23,13 @@ import platform
 import random
 import re
 import shlex
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections import Counter
 from pathlib import Path
 
-from bench_common import write_markdown
+from bench_common import start_server, write_markdown
 
 KINDS = ("oversized", "slow", "terms", "idle")
 HEALTH_EVERY = 0.05  # seconds between /health probes
@@ -45,15 +43,7 @@ class Server:
 
     def __init__(self, log: Path, args: list[str]):
         self.log = log
-        self.proc = subprocess.Popen([sys.executable, "-c", "from embedlite.cli import main; main()", "serve",
-                                      "--port", "0", *args], stdout=subprocess.DEVNULL, stderr=log.open("w"))
-        deadline = time.monotonic() + 300
-        while not (found := re.search(r" on http://127\.0\.0\.1:(\d+)", log.read_text())):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.proc.kill()
-                raise SystemExit(f"the server did not start:\n{log.read_text()}")
-            time.sleep(0.1)
-        self.port = int(found.group(1))
+        self.proc, self.port = start_server(log, args)
 
     def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
@@ -115,16 +105,19 @@ class Attack:
                           {"query": " ".join(f"term{n}" for n in range(300)), "mode": "keyword"}).encode())]
         self.slow_body = json.dumps({"ids": ["slow"], "texts": ["x" * 100_000]}).encode()
 
-    async def _connect(self):
-        return await asyncio.open_connection("127.0.0.1", self.port, limit=2**20)
-
-    async def _exchange(self, kind: str, request: bytes) -> None:
+    async def _connect(self, kind: str):
+        """(reader, writer), or None once a refused connection is counted under `kind` (then a short pause)."""
         try:
-            reader, writer = await self._connect()
+            return await asyncio.open_connection("127.0.0.1", self.port, limit=2**20)
         except OSError:
             self.counts[kind]["connect failed"] += 1
             await asyncio.sleep(0.1)
+            return None
+
+    async def _exchange(self, kind: str, request: bytes) -> None:
+        if (connection := await self._connect(kind)) is None:
             return
+        reader, writer = connection
         try:
             writer.write(request)
             await writer.drain()
@@ -147,12 +140,9 @@ class Attack:
 
     async def slow_loop(self, n: int) -> None:
         while True:
-            try:
-                reader, writer = await self._connect()
-            except OSError:
-                self.counts["slow"]["connect failed"] += 1
-                await asyncio.sleep(0.1)
+            if (connection := await self._connect("slow")) is None:
                 continue
+            reader, writer = connection
             request = post(f"/v1/stores/{self.store}/add", self.slow_body)
             head = request.index(b"\r\n\r\n") + 4
             try:
@@ -172,12 +162,9 @@ class Attack:
 
     async def idle_loop(self, n: int) -> None:
         while True:
-            try:
-                reader, writer = await self._connect()
-            except OSError:
-                self.counts["idle"]["connect failed"] += 1
-                await asyncio.sleep(0.1)
+            if (connection := await self._connect("idle")) is None:
                 continue
+            reader, writer = connection
             try:
                 if n % 2:
                     writer.write(b"GET /health HT")  # half a request line, never finished

@@ -36,3 +36,20 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def start_server(log: Path, args: list[str]):
+    """`embedlite serve --port 0 ARGS` in a subprocess, stderr into `log`: (process, port) once it listens."""
+    import re
+    import subprocess
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", "from embedlite.cli import main; main()", "serve", "--port", "0",
+                             *args], stdout=subprocess.DEVNULL, stderr=log.open("w"))
+    deadline = time.monotonic() + 300
+    while not (found := re.search(r" on http://127\.0\.0\.1:(\d+)", log.read_text())):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise SystemExit(f"the server did not start:\n{log.read_text()}")
+        time.sleep(0.1)
+    return proc, int(found.group(1))

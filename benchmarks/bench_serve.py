@@ -29,7 +29,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench_common import DATA, default_model_label, write_markdown
+from bench_common import DATA, default_model_label, start_server, write_markdown
 from bench_embed import sentences
 
 WRK_SCRIPT = r"""
@@ -98,14 +98,7 @@ class Server:
 
     def __init__(self, log: Path, extra: list[str]):
         self.log = log
-        self.proc = subprocess.Popen([sys.executable, "-c", "from embedlite.cli import main; main()", "serve",
-                                      "--port", "0", *extra], stdout=subprocess.DEVNULL, stderr=log.open("w"))
-        deadline = time.monotonic() + 300
-        while not (found := re.search(r" on http://127\.0\.0\.1:(\d+)", log.read_text())):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the server did not start:\n{log.read_text()}")
-            time.sleep(0.1)
-        self.port = int(found.group(1))
+        self.proc, self.port = start_server(log, extra)
         self.max_queue = self.get("/health")["max_queue"]
         self.model = self.get("/v1/models")["data"][0]["id"]  # the name requests must ask for
 
