@@ -24,16 +24,25 @@ class AccessLog:
         start = time.perf_counter()
         state = scope.setdefault("state", {})  # the dict request.state reads and writes
         status = 500  # what the client gets when the app raises before it answers
+        logged = False
+
+        def write_line() -> None:
+            nonlocal logged
+            logged = True
+            # the path without its query string, which could carry text
+            log.info("%s %s %d texts=%s %.1f ms", scope["method"], scope["path"], status, state.get("texts", "-"),
+                     (time.perf_counter() - start) * 1000)
 
         async def send_status(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                write_line()  # before the last bytes go out: a client that has its answer finds the line
             await send(message)
 
         try:
             await self.app(scope, receive, send_status)
         finally:
-            # the path without its query string, which could carry text
-            log.info("%s %s %d texts=%s %.1f ms", scope["method"], scope["path"], status, state.get("texts", "-"),
-                     (time.perf_counter() - start) * 1000)
+            if not logged:
+                write_line()
