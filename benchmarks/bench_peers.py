@@ -13,6 +13,7 @@ model's tokenizer files. "share of sgemm peak": useful model FLOPs per second (2
 layers, plus attention, per real token; padding not counted) over numpy float32 matmul's GFLOP/s measured here with
 the same threads. Writes benchmarks/results/peers.md and peers.png.
 Usage: python benchmarks/bench_peers.py [--rounds 2] [--threads 2] [--formats onnx,tflite] [--fastembed-python PY]
+       [--artifact LABEL=DIR ...]   (other artifacts beside them, e.g. the embedded default and its predecessor)
 """
 
 from __future__ import annotations
@@ -81,7 +82,16 @@ def worker(engine: str, target: str, data: Path, threads: int, batch1: int, limi
         times.append((time.perf_counter() - start) * 1000)
     start = time.perf_counter()
     encode(texts, 32)
-    return {"batch32": len(texts) / (time.perf_counter() - start), "p50_ms": statistics.median(times)}
+    result = {"batch32": len(texts) / (time.perf_counter() - start), "p50_ms": statistics.median(times)}
+    if engine == "embedlite":  # one text, one vector? alone vs in a batch of 32 of mixed lengths, and reversed
+        import numpy as np
+
+        group = texts[:32]
+        batched = np.asarray(encode(group, 32))
+        alone = np.vstack([model.embed([t]) for t in group])
+        reverse = np.asarray(encode(group[::-1], 32))[::-1]
+        result["max_delta"] = float(max(np.abs(alone - batched).max(), np.abs(reverse - batched).max()))
+    return result
 
 
 def sgemm_gflops(n: int = 2048, repeats: int = 5) -> float:
@@ -156,6 +166,8 @@ def main() -> None:
     parser.add_argument("--formats", default="onnx,tflite")
     parser.add_argument("--fastembed-python", default=None, help="a python with fastembed installed")
     parser.add_argument("--worker", nargs=2, metavar=("ENGINE", "TARGET"))
+    parser.add_argument("--artifact", action="append", default=[], metavar="LABEL=DIR",
+                        help="another embedlite artifact to time beside them (its own weights), e.g. the default")
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(*args.worker, args.data, args.threads, args.batch1, args.sentences)))
@@ -170,6 +182,9 @@ def main() -> None:
         engines["fastembed fp32 (same weights)"] = ("fastembed", str(fastembed_dir(source)), args.fastembed_python)
     engines.update({label: ("embedlite", str(path), sys.executable)
                     for label, path in prepare(tuple(args.formats.split(","))).items()})
+    for item in args.artifact:
+        label, _, path = item.partition("=")
+        engines[label] = ("embedlite", str(Path(path).resolve()), sys.executable)
     engines["sgemm"] = ("sgemm", "-", sys.executable)
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "OPENBLAS_NUM_THREADS": str(args.threads)}
     runs: dict[str, list[dict]] = {label: [] for label in engines}
@@ -192,27 +207,32 @@ def main() -> None:
     flops = flops_per_token(source, tokens)
     med = {label: {k: statistics.median(run[k] for run in rs) for k in ("batch32", "p50_ms")}
            for label, rs in runs.items()}
+    delta = {label: max(run["max_delta"] for run in rs) for label, rs in runs.items() if "max_delta" in rs[0]}
     sizes = {label: _model_bytes(Path(engines[label][1])) for label in runs}
     st = med["sentence-transformers fp32 (PyTorch)"]["batch32"]
     fe = med.get("fastembed fp32 (same weights)", {}).get("batch32")
     lines = [
         "# embedlite vs sentence-transformers vs fastembed: all-MiniLM-L6-v2 on CPU", "",
         f"Command: `python benchmarks/bench_peers.py --rounds {args.rounds} --threads {args.threads} "
-        f"--formats {args.formats}" + (" --fastembed-python PY`" if fe else "`"), "",
+        f"--formats {args.formats}" + (" --fastembed-python PY" if fe else "")
+        + "".join(f" --artifact '{a}'" for a in args.artifact) + "`", "",
         f"Machine: {int8_kernels()}, {os.cpu_count()} cores, {args.threads} threads per engine, Python "
         f"{platform.python_version()}. Sentences: the {len(texts)} STS-B test sentences ({tokens:.1f} tokens "
         f"each on average) at batch 32, and the first {args.batch1} one at a time (batch-1 p50). Each engine in its "
         f"own process, {args.rounds} alternating rounds, medians. sgemm peak: numpy float32 matmul, {peak:.0f} "
-        f"GFLOP/s here; the model does {flops / 1e6:.1f} MFLOP per token.", "",
+        f"GFLOP/s here; the model does {flops / 1e6:.1f} MFLOP per token. Invariance: the largest |difference| "
+        "in any component between the first 32 sentences embedded alone, as one batch, and as the reversed batch "
+        "(0 or ~1e-7: one text, one vector).", "",
         "| engine | MB | sent/s batch 32 | batch-1 p50 ms | share of sgemm peak | vs sentence-transformers "
-        "| vs fastembed |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| vs fastembed | max \\|Δ\\| alone vs batched |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for label, m in med.items():
         share = m["batch32"] * tokens * flops / 1e9 / peak
         vs_fe = f"{m['batch32'] / fe:.2f}×" if fe else ""
+        invariance = f"{delta[label]:.1e}" if label in delta else ""
         lines.append(f"| {label} | {sizes[label] / 1e6:.1f} | {m['batch32']:.0f} | {m['p50_ms']:.2f} | {share:.0%} "
-                     f"| {m['batch32'] / st:.2f}× | {vs_fe} |")
+                     f"| {m['batch32'] / st:.2f}× | {vs_fe} | {invariance} |")
     write_markdown("peers.md", lines)
     plot(med, RESULTS / "peers.png")
 

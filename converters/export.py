@@ -65,6 +65,7 @@ def export(model: str | Path, out: str | Path, *, formats: tuple[str, ...] = ("o
         save_tokenizer(src.st_model, staging / "tokenizer.json")
         parity.check_tokenizer(src.st_model, staging / "tokenizer.json", texts)
         reference = src.st_model.encode(texts, batch_size=32, convert_to_numpy=True)[:, :output_dim]
+        calibration = _calibration_feeds(staging / "tokenizer.json", texts, src.max_seq_length)
         base = Manifest(
             name=name or (known.name if known else src.name),
             source_model=source_name or (known.source_model if known else str(model)), architecture=src.architecture,
@@ -75,7 +76,7 @@ def export(model: str | Path, out: str | Path, *, formats: tuple[str, ...] = ("o
             license=GEMMA_LICENSE if src.architecture.startswith("gemma") else (known.license if known else ""))
         notice = known.notice if known else None
         results = [_write_artifact(target, converted, base, notice, seq_buckets, reference, texts, eval_data,
-                                   staging, progress) for target in plan]
+                                   staging, progress, calibration) for target in plan]
         for path in converted.values():
             path.unlink()
         return _move_into_place(results, staging, out)
@@ -107,6 +108,19 @@ def save_tokenizer(st_model, path: Path) -> None:
     backend.save(str(path))
 
 
+def _calibration_feeds(tokenizer: Path, texts: list[str], max_length: int) -> list[dict[str, np.ndarray]]:
+    """The parity texts as model inputs, in batches of 8: what int8 chooses its smoothing on."""
+    from embedlite.runtimes.tokenizer import TextTokenizer, pad_batch
+
+    tok = TextTokenizer(tokenizer, max_length)
+    ids, _ = tok.encode(texts)
+    feeds = []
+    for i in range(0, len(ids), 8):
+        input_ids, mask = pad_batch(ids[i:i + 8], tok.pad_id)
+        feeds.append({"input_ids": input_ids, "attention_mask": mask})
+    return feeds
+
+
 def _convert(graph, plan: list[Target], staging: Path, seq_buckets: tuple[int, ...],
              progress: Callable[[str], object]) -> dict[tuple[str, str], Path]:
     """Each format variant the plan needs, converted once: (format, variant) -> file."""
@@ -122,7 +136,7 @@ def _convert(graph, plan: list[Target], staging: Path, seq_buckets: tuple[int, .
 
 def _write_artifact(target: Target, converted: dict, base: Manifest, notice: str | None, seq_buckets: tuple[int, ...],
                     reference: np.ndarray, texts: list[str], eval_data: Path | None, staging: Path,
-                    progress: Callable[[str], object]) -> ExportResult:
+                    progress: Callable[[str], object], calibration: list[dict[str, np.ndarray]]) -> ExportResult:
     """Finish one precision, then its tokenizer, manifest, parity and report, in staging/<format>-<precision>."""
     from embedlite.runtimes.cpu import int8_kernels
 
@@ -135,7 +149,7 @@ def _write_artifact(target: Target, converted: dict, base: Manifest, notice: str
     folder.mkdir()
     fmt = target.format
     notes = fmt.finish(converted[(fmt.name, fmt.variant(target.precision))], target.precision,
-                       folder / MODEL_FILES[fmt.name], base.architecture)
+                       folder / MODEL_FILES[fmt.name], base.architecture, calibration)
     shutil.copyfile(staging / "tokenizer.json", folder / "tokenizer.json")
     write_notice(folder, base.architecture, notice)
     manifest = write_manifest(folder, dataclasses.replace(base, format=fmt.name, precision=target.precision,

@@ -19,7 +19,7 @@ from embedlite.errors import EmbedliteError
 PRECISIONS = {
     "fp32": "the reference",
     "fp16": "half the size (fp16 weights)",
-    "int8": "speed on CPU: integer matrix products, activations quantized at run time",
+    "int8": "speed on CPU: integer matrix products, activations quantized per token (batch-independent)",
     "int8-accurate": "a quarter of the size at near-fp32 accuracy: int8 weights, float compute",
     "int4": "the smallest file: 4-bit weight blocks, float compute",
 }
@@ -39,10 +39,11 @@ class OnnxFormat:
         if getattr(graph, "additive_mask", False):
             mark_fusable(path, graph.encoder.config.num_attention_heads, graph.encoder.config.hidden_size)
 
-    def finish(self, converted: Path, precision: str, path: Path, architecture: str = "") -> dict:
+    def finish(self, converted: Path, precision: str, path: Path, architecture: str = "",
+               calibration: list | None = None) -> dict:
         from .onnx_quantize import quantize
 
-        return quantize(converted, path, precision, architecture)
+        return quantize(converted, path, precision, architecture, calibration)
 
     def manifest_fields(self, seq_buckets: tuple[int, ...]) -> dict:
         return {}
@@ -60,7 +61,9 @@ class TfliteFormat:
 
         export_tflite(with_packed_embeddings(graph) if variant == "packed-embeddings" else graph, path, seq_buckets)
 
-    def finish(self, converted: Path, precision: str, path: Path, architecture: str = "") -> dict:
+    def finish(self, converted: Path, precision: str, path: Path, architecture: str = "",
+               calibration: list | None = None) -> dict:
+        """calibration: unused (LiteRT's int8 quantizes activations per row on its own)."""
         from .tflite_export import quantize_tflite
 
         if precision == "fp32":

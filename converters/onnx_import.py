@@ -12,6 +12,7 @@ import numpy as np
 
 from embedlite.errors import EmbedliteError
 
+from .token_int8 import CHAIN_PARTS, as_float, products
 from .weight_dequant import float_initializers, matmul_nbits_weight
 
 MIN_COSINE = 0.9999  # the rebuilt model must reproduce the ONNX file's vectors
@@ -33,13 +34,14 @@ def bert_from_onnx(onnx_path: Path, tokenizer_dir: Path, out: Path, *, max_seq_l
 
     from .st_directory import save_sentence_transformer
 
-    graph = onnx.load(str(onnx_path)).graph
+    model_proto = onnx.load(str(onnx_path))
+    graph = model_proto.graph
     inits = float_initializers(graph)
     anchor = next((n for n in inits if n.endswith(WORD_EMBEDDINGS)), None)
     if anchor is None:
         raise EmbedliteError(f"{onnx_path} has no BERT word-embedding table")
     prefix = anchor[: -len(WORD_EMBEDDINGS)]
-    weights = {n[len(prefix):]: a for n, a in inits.items() if n.startswith(prefix)}
+    weights = {n[len(prefix):]: a for n, a in inits.items() if n.startswith(prefix) and not n.endswith(CHAIN_PARTS)}
     consumers: dict[str, list] = {}
     for node in graph.node:
         for name in node.input:
@@ -54,12 +56,16 @@ def bert_from_onnx(onnx_path: Path, tokenizer_dir: Path, out: Path, *, max_seq_l
             continue
         if len(node.input) > 5 and node.input[5]:  # MatMulNBits with its bias folded in
             biases = [node.input[5]]
-        else:
-            biases = [i for c in consumers.get(node.output[0], []) if c.op_type == "Add"
-                      for i in c.input if i.startswith(prefix) and i.endswith(".bias")]
+        else:  # the bias is added after the product (Add), or inside the fused BiasGelu
+            biases = _biases(node.output[0], consumers, prefix)
         if len(biases) != 1:
             raise EmbedliteError(f"{onnx_path}: cannot tell which layer the {node.op_type} {node.name} belongs to")
         weights[biases[0][len(prefix):-len("bias")] + "weight"] = weight
+    for _, product, weight, chain in products(model_proto):  # int8's per-token chains
+        biases = _biases(product, consumers, prefix)
+        if len(biases) != 1:
+            raise EmbedliteError(f"{onnx_path}: cannot tell which layer the int8 product {chain} belongs to")
+        weights[biases[0][len(prefix):-len("bias")] + "weight"] = weight.T
     vocab, hidden = weights["embeddings.word_embeddings.weight"].shape
     heads = num_attention_heads or _attention_heads(graph, inits, hidden, onnx_path)
     config = BertConfig(
@@ -89,6 +95,12 @@ def bert_from_onnx(onnx_path: Path, tokenizer_dir: Path, out: Path, *, max_seq_l
                               after_pooling=tuple(after_pooling), normalize=normalize, prompts=prompts)
     _check_against_onnx(onnx_path, output, out)
     return out
+
+
+def _biases(product: str, consumers: dict, prefix: str) -> list[str]:
+    """The bias added to a product: by an Add, or inside the fused BiasGelu."""
+    return [i for c in consumers.get(product, []) if c.op_type in ("Add", "BiasGelu")
+            for i in c.input if i.startswith(prefix) and i.endswith(".bias")]
 
 
 def _linear_weight(node, inits: dict[str, np.ndarray]) -> np.ndarray | None:
@@ -125,6 +137,9 @@ def _attention_heads(graph, inits: dict[str, np.ndarray], hidden: int, onnx_path
     its projections to (a Concat of constants, as torch exports it, or one constant shape)."""
     from onnx import numpy_helper
 
+    heads = {a.i for n in graph.node if n.op_type == "MultiHeadAttention" for a in n.attribute if a.name == "num_heads"}
+    if len(heads) == 1:
+        return heads.pop()
     consts = dict(inits)
     for node in graph.node:
         if node.op_type == "Constant" and node.attribute and node.attribute[0].type == node.attribute[0].TENSOR:
@@ -171,10 +186,12 @@ def _check_against_onnx(onnx_path: Path, output: str, st_dir: Path) -> None:
 
 
 def float_compute(model):
-    """`model` with its MatMulNBits multiplying in float (accuracy_level 0): the function its weights define. At the
-    int8 artifacts' accuracy_level 4, onnxruntime also rounds the activations to int8 blocks where the CPU has the
-    kernels, which no float model reproduces: embedlite-small rebuilt gives min cosine 1.000000 to the float-compute
-    graph, 0.99976 to the graph as shipped (40 parity sentences, AVX2 without VNNI)."""
+    """`model` multiplying in float: the function its weights define. int8's per-token chains become float MatMuls;
+    MatMulNBits get accuracy_level 0. At the int8-accurate artifacts' accuracy_level 4, onnxruntime also rounds the
+    activations to int8 blocks where the CPU has the kernels, which no float model reproduces: embedlite-small
+    rebuilt gives min cosine 1.000000 to the float-compute graph, 0.99976 to the graph as shipped (40 parity
+    sentences, AVX2 without VNNI)."""
+    model = as_float(model)
     for node in model.graph.node:
         if node.op_type == "MatMulNBits":
             for attr in node.attribute:

@@ -1,20 +1,20 @@
 """fp32 model.onnx -> fp16 / int8 / int8-accurate / int4, with the recipes that measured best on all-MiniLM-L6-v2.
 
-- int8 (speed): dynamic quantization, onnxruntime's integer GEMMs (u8 activations quantized per tensor at run time,
-  s8 weights per output channel, 7 bits of them: see _dynamic_int8) on every constant MatMul and on the fused
-  Attention (QAttention), plus int8 per-row word embeddings. On the 2758 STS-B test sentences (8-bit weights, a
-  VNNI CPU): STS-B -0.001, nDCG@10 -0.003 vs fp32, min cosine 0.96; about 2x fp32's sentences/s at batch 32 (an
-  A/B on 2 threads). Keeping the GELU-fed MatMuls in float raised the min cosine to 0.978 but moved STS-B by
-  -0.003, so every MatMul is quantized.
+- int8 (speed, one vector per text): integer GEMMs with activations quantized per token (converters/token_int8.py:
+  7-bit weights per column, per-channel smoothing calibrated on the parity texts, Q/K/V as one GEMM beside a float
+  MultiHeadAttention), plus int8 per-row word embeddings. On all-MiniLM-L6-v2, STS-B test (AVX2 without VNNI):
+  0.8194 vs fp32 0.8203, min cosine 0.984. Weights use 7 bits: on x86 CPUs without VNNI, onnxruntime sums u8 x s8
+  products in pairs into 16 bits (vpmaddubsw), which saturate with 8-bit weights (255 * 127 * 2 > 32767) but not
+  with 7-bit ones (255 * 64 * 2 = 32640); 8-bit weights gave other vectors on AVX2 than on VNNI CPUs (cosine 0.985
+  to each other, measured with the earlier per-tensor int8 under qemu -cpu Haswell).
 - int8-accurate (size at near-fp32 accuracy): weight-only int8 in blocks of 32 (MatMulNBits) plus int8 per-row
-  word embeddings: min cosine 0.998, but no faster than fp32 on x86 (weights are dequantized on every call).
+  word embeddings: min cosine 0.998, but slower than fp32 on x86 (weights are dequantized on every call).
 - int4 (smallest): the same with 4-bit blocks, embeddings included (GatherBlockQuantized). Gemma keeps its layers
   at 8 bits (GEMMA_INT4), below.
 """
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +24,11 @@ from onnx import helper, numpy_helper
 from .formats import PRECISIONS
 from .onnx_fusion import fuse
 from .quiet import quiet
+from .token_int8 import quantize_per_token
 
 BLOCK_SIZE = 32
-# fp16 and the weight-only precisions keep the plain graph: MatMulNBits needs the MatMuls that Attention hides
+# fp16 and the weight-only precisions keep the plain graph: MatMulNBits needs the MatMuls that Attention hides;
+# int8 fuses, then splits Attention's packed Q/K/V back out (token_int8)
 FUSED_PRECISIONS = ("fp32", "int8")
 # Embedding tables (and Gemm weights) smaller than this stay float: the saving is not worth a dequantize.
 MIN_EMBEDDING_ELEMENTS = 1 << 20
@@ -44,11 +46,14 @@ MIN_EMBEDDING_ELEMENTS = 1 << 20
 GEMMA_INT4 = {"table_bits": 4, "layer_bits": 8}
 
 
-def quantize(src: Path, dst: Path, precision: str, architecture: str = "") -> dict:
-    """Write `src` (fp32 ONNX) at `precision` to `dst`, fused first where that helps; returns the fused ops."""
+def quantize(src: Path, dst: Path, precision: str, architecture: str = "",
+             calibration: list[dict[str, np.ndarray]] | None = None) -> dict:
+    """Write `src` (fp32 ONNX) at `precision` to `dst`, fused first where that helps; returns the fused ops.
+    calibration: input feeds (input_ids, attention_mask) whose activations int8 calibrates on."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
     model = onnx.load(str(src))
+    bias_names = _unique_biases(model)
     fused: dict[str, int] = {}
     if precision in FUSED_PRECISIONS:
         model, fused = fuse(model)
@@ -57,7 +62,9 @@ def quantize(src: Path, dst: Path, precision: str, architecture: str = "") -> di
 
         model = convert_float_to_float16(model, keep_io_types=True)
     elif precision == "int8":
-        model = quantize_embeddings_int8(_dynamic_int8(model))
+        if not calibration:
+            raise ValueError("int8 needs calibration feeds")
+        model = quantize_embeddings_int8(quantize_per_token(model, calibration, bias_names))
     elif precision == "int8-accurate":
         model = quantize_embeddings_int8(_weight_only(_gemm_as_matmul(model), bits=8, ops=("MatMul",)))
     elif precision == "int4" and architecture.startswith("gemma"):
@@ -69,23 +76,14 @@ def quantize(src: Path, dst: Path, precision: str, architecture: str = "") -> di
     return {"fused_ops": fused} if fused else {}
 
 
-def _dynamic_int8(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Integer MatMuls (MatMulInteger, fused at load into DynamicQuantizeMatMul) and QAttention.
-
-    Weights use 7 bits (reduce_range): on x86 CPUs without VNNI, onnxruntime sums u8 x s8 products in pairs into
-    16 bits (vpmaddubsw), which saturate with 8-bit weights (255 * 127 * 2 > 32767) but not with 7-bit ones
-    (255 * 64 * 2 = 32640). On all-MiniLM-L6-v2, 200 STS-B test sentences, min cosine to fp32: 8-bit weights 0.9889
-    with VNNI and 0.9877 on AVX2 (qemu -cpu Haswell), two different sets of vectors (cosine 0.985 to each other);
-    7-bit weights 0.9880 on both, the same vectors; 1154 vs 1170 sentences/s with VNNI (batch 32, 2 threads).
-    u8 weights (U8U8) gave 0.9899 on both but 613 sentences/s with VNNI, which has no kernel for them.
-    """
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    with tempfile.TemporaryDirectory(prefix="embedlite-int8-") as tmp, quiet():
-        out = Path(tmp) / "int8.onnx"
-        quantize_dynamic(model, out, op_types_to_quantize=["MatMul", "Attention"], per_channel=True,
-                         weight_type=QuantType.QInt8, reduce_range=True, extra_options={"MatMulConstBOnly": True})
-        return onnx.load(str(out))
+def _unique_biases(model: onnx.ModelProto) -> dict[bytes, str]:
+    """Bias vectors by their bytes, where one name holds them: how int8 names the Q/K/V biases it splits out of a
+    fused Attention (a rebuild finds each layer by its bias names)."""
+    names: dict[bytes, list[str]] = {}
+    for init in model.graph.initializer:
+        if len(init.dims) == 1 and init.name.endswith(".bias"):
+            names.setdefault(numpy_helper.to_array(init).tobytes(), []).append(init.name)
+    return {key: found[0] for key, found in names.items() if len(found) == 1}
 
 
 def _weight_only(model: onnx.ModelProto, bits: int, ops: tuple[str, ...]) -> onnx.ModelProto:

@@ -21,19 +21,19 @@ def card_figure() -> float:
     return float(match.group(1))
 
 
-def test_embedded_default_is_an_int8_weight_onnx_artifact_that_passes_its_checksums():
+def test_embedded_default_is_an_int8_onnx_artifact_that_passes_its_checksums():
     from embedlite.artifact import read_manifest
     from embedlite.models import DEFAULT_MODEL, EMBEDDED, resolve
 
     assert resolve(None) == resolve(DEFAULT_MODEL) == EMBEDDED != resolve("all-MiniLM-L6-v2")  # the peer: fp32
     manifest = read_manifest(EMBEDDED, verify=True)  # size and sha256 of every file
-    assert manifest.name == DEFAULT_MODEL and manifest.format == "onnx" and manifest.precision == "int8-accurate"
+    assert manifest.name == DEFAULT_MODEL and manifest.format == "onnx" and manifest.precision == "int8"
     assert sum(f.stat().st_size for f in EMBEDDED.iterdir()) <= 30e6
 
 
 def test_embedded_default_gives_a_text_the_same_vector_whatever_its_batch(sts_slice):
-    """Float compute: a text's vector does not depend on the texts embedded with it (the int8 speed precision's
-    per-tensor activation scales would move it by up to 0.07)."""
+    """int8 with per-token activation scales: a text's vector does not depend on the texts embedded with it (the
+    old per-tensor scales moved it by up to 0.07)."""
     import numpy as np
 
     import embedlite
