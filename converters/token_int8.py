@@ -216,7 +216,8 @@ def _split_attention(model: onnx.ModelProto, bias_names: dict[bytes, str]) -> on
     """Each fused Attention (packed QKV weight and bias) as three MatMul + Add and a MultiHeadAttention, so Q, K and
     V become integer products; the biases take their original names where `bias_names` knows them."""
     inits = {i.name: i for i in model.graph.initializer}
-    out, extra = [], []
+    out: list[onnx.NodeProto] = []
+    extra: list[onnx.TensorProto] = []
     for node in model.graph.node:
         if node.op_type != "Attention" or node.domain != "com.microsoft":
             out.append(node)
