@@ -63,7 +63,7 @@ class TfliteFormat:
 
     def finish(self, converted: Path, precision: str, path: Path, architecture: str = "",
                calibration: list | None = None) -> dict:
-        """calibration: unused (LiteRT's int8 quantizes activations per row on its own)."""
+        """calibration: unused (LiteRT's dynamic-range int8 takes its activation scales at run time)."""
         from .tflite_export import quantize_tflite
 
         if precision == "fp32":
