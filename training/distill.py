@@ -47,7 +47,7 @@ def build_student(config: DistillConfig):
 def _model_dir(model: Path | str) -> Path:
     """A sentence-transformers directory for a path or a known source name."""
     from embedlite.converters.source import known_source
-    from embedlite.sources import SOURCES
+    from embedlite.models.sources import SOURCES
 
     return known_source(str(model)) if str(model) in SOURCES else Path(model)
 

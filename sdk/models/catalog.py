@@ -8,15 +8,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .artifact import MANIFEST, NOTICE, read_manifest
-from .errors import EmbedliteError
+from ..artifact import MANIFEST, NOTICE, read_manifest
+from ..errors import EmbedliteError
 from .sources import SOURCES, fetch
 
 # The default: embedlite-small (recipes/embedlite-small.toml) as an ONNX artifact with int8 weights shipped inside
 # the package (nothing to fetch or convert); it beat all-MiniLM-L6-v2 on the dev splits (MODEL_CARD.md), which is
 # still converted (fp32) on first use by name.
 DEFAULT_MODEL = "embedlite-small"
-EMBEDDED = Path(__file__).parent / "default_model"
+EMBEDDED = Path(__file__).parent.parent / "default_model"
 # Every artifact shipped inside the package, by name: it loads as it is, and exports (to other formats and
 # precisions) from a sentence-transformers directory rebuilt from its weights (converters/onnx_import.py).
 SHIPPED = {DEFAULT_MODEL: EMBEDDED}
@@ -89,7 +89,7 @@ def cached_export(source: str, slug: str) -> Path:
     target = home() / "models" / slug
     if (target / MANIFEST).is_file():
         return target
-    from .errors import require
+    from ..errors import require
 
     require("torch", "export", f"Converting {source} on first use")
     from embedlite.converters import export
@@ -120,6 +120,11 @@ def source_dir(name: str) -> Path:
         raise EmbedliteError(f"{name!r} is not a known sentence-transformers source; "
                              f"known: {', '.join(n for n, s in SOURCES.items() if s.kind == 'zip')}")
     return fetch(name, home() / "sources")
+
+
+def is_known(name: str) -> bool:
+    """A model known by name: a shipped artifact or a source model (embedlite.models.sources)."""
+    return name in SHIPPED or name in SOURCES
 
 
 def known_names() -> list[str]:

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from .artifact import GEMMA_LICENSE, GEMMA_NOTICE, NOTICE, sha256_file
-from .errors import EmbedliteError
+from ..artifact import GEMMA_LICENSE, GEMMA_NOTICE, NOTICE, sha256_file
+from ..errors import EmbedliteError
 
 CHUNK = 1 << 20
 
