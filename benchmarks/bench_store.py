@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 from bench_common import DATA, RESULTS, pyplot, write_markdown
 
-import embedlite.store_index as store_index
-from embedlite.store_index import CONNECTIVITY, EXPANSION_ADD, EXPANSION_SEARCH
+import embedlite.store.index as store_index
+from embedlite.store.index import CONNECTIVITY, EXPANSION_ADD, EXPANSION_SEARCH
 
 DIM = 256
 REAL_TEXTS = 100_000

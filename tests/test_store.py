@@ -207,7 +207,7 @@ def test_huge_and_tiny_vectors_keep_their_direction(tmp_path):
 
 def test_keyword_query_of_repeated_terms_is_each_term_once(tmp_path, rng):
     """3,000 repeats of one term took 30 s (every OR'd phrase ranked); 500k held an empty store for 3 minutes."""
-    from embedlite.store import MAX_KEYWORD_TERMS
+    from embedlite.store.vector_store import MAX_KEYWORD_TERMS
 
     store = VectorStore(tmp_path / "s.db")
     store.add(["a", "b"], unit(rng, 2), texts=["the cat sat on the mat", "dogs bark at night"])

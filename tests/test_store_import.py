@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from embedlite import EmbedliteError, VectorStore
 from embedlite.cli import main
-from embedlite.store_index import index_path
+from embedlite.store.index import index_path
 from embedlite.vector_files import vector_schema, vector_table
 
 pq = pytest.importorskip("pyarrow.parquet")

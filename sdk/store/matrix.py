@@ -9,16 +9,19 @@ pass picks the rows that can be in the top k first (see `_int8_candidates`).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 
 import numpy as np
 
-from . import vector_codec as codec
+from .. import vector_codec as codec
+from .index import latest_change, pruned_through
 
 HEADROOM = 16  # a loaded matrix keeps 1/16 spare rows, so the first writes after a load copy nothing
 INT8_PASS_MIN = 4096  # fewer rows than this are decoded and scored at once: bounding them costs more than it saves
 # slack on the int8 pass's error bound, relative to |row| |query|, for float32 rounding in either pass
 ROUNDING = 1e-4
+RELOAD_SHARE = 0.25  # more changed records than this share of the matrix: reload it rather than patch it
 
 
 class VectorMatrix:
@@ -186,3 +189,67 @@ class VectorMatrix:
         kth = np.partition(estimate, len(estimate) - k)[len(estimate) - k]
         keep = np.flatnonzero(estimate >= kth - 2 * (slack + ROUNDING * largest * largest))
         return keep if slots is None else slots[keep]
+
+
+class MatrixCache:
+    """A store's vectors as one VectorMatrix, brought up to date when this or another connection changed the file:
+    from the change log (only the records written since), or by reading every vector where the log cannot say."""
+
+    def __init__(self) -> None:
+        self.matrix: VectorMatrix | None = None
+        self.version = None  # SQLite's data_version when the matrix was last brought up to date
+        self.seq = 0  # the last logged change the matrix holds
+        self.stale = False  # this connection wrote since (its own commits do not move data_version)
+        self.loads = 0  # full reads of every vector
+        self.updates = 0  # times the matrix changed: loads and patches
+
+    def current(self, conn: sqlite3.Connection, dim: int, metric: str, quantization: str) -> VectorMatrix:
+        """The matrix, up to date with the file as `conn` sees it."""
+        # data_version moves when another connection commits; this one's own writes set `stale`.
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        matrix = self.matrix
+        if matrix is not None and version == self.version and not self.stale:
+            return matrix
+        conn.execute("BEGIN")  # one snapshot for the log and the records read
+        try:
+            if matrix is None or not self._patch(conn, matrix):
+                matrix = self._load(conn, dim, metric, quantization)
+        finally:
+            conn.execute("COMMIT")
+        self.version, self.stale = version, False
+        self.updates += 1
+        return matrix
+
+    def _load(self, conn: sqlite3.Connection, dim: int, metric: str, quantization: str) -> VectorMatrix:
+        self.matrix = VectorMatrix(dim, metric, quantization)
+        count = conn.execute("SELECT count(*) FROM records").fetchone()[0]
+        rows = conn.execute("SELECT rowid, vector FROM records ORDER BY rowid")
+        self.matrix.reset(count, iter(lambda: rows.fetchmany(50_000), []))
+        self.seq = _logged_through(conn)
+        self.loads += 1
+        return self.matrix
+
+    def _patch(self, conn: sqlite3.Connection, matrix: VectorMatrix) -> bool:
+        """Apply the records logged since the matrix was current; False where it must be reloaded instead (the
+        log was pruned past it, a file without a log, or so many changes that reading everything is cheaper)."""
+        try:
+            if pruned_through(conn) > self.seq:
+                return False
+            newer = "SELECT DISTINCT rowid FROM changes WHERE seq > ?"
+            touched = np.fromiter((r[0] for r in conn.execute(newer, (self.seq,))), dtype=np.int64)
+        except sqlite3.OperationalError:  # a read-only file written before the change log existed
+            return False
+        if len(touched) > RELOAD_SHARE * max(matrix.size, 1):
+            return False
+        rows = conn.execute(f"SELECT rowid, vector FROM records WHERE rowid IN ({newer})", (self.seq,)).fetchall()
+        if not matrix.update(touched, rows):
+            return False
+        self.seq = _logged_through(conn)
+        return True
+
+
+def _logged_through(conn: sqlite3.Connection) -> int:
+    try:
+        return latest_change(conn)
+    except sqlite3.OperationalError:
+        return 0
