@@ -118,7 +118,7 @@ def ray(source: Path, rows: int, workers: int) -> dict:
 def ray_job(source: str, output: str, workers: int) -> None:
     """Inside the measured process: start a local cluster on this machine's cores, then embed."""
     start = time.perf_counter()
-    from embedlite.distributed import connect, embed_parquet
+    from embedlite.jobs.distributed import connect, embed_parquet
 
     connect("auto")
     started = time.perf_counter()
@@ -156,7 +156,7 @@ def synthetic_vectors(rows: int, dim: int = 384) -> Path:
     them: the import measured at 1M without embedding a corpus first (hours on 2 cores)."""
     import pyarrow.parquet as pq
 
-    from embedlite.vector_files import vector_schema, vector_table
+    from embedlite.files.vectors import vector_schema, vector_table
 
     path = CACHE / f"synthetic-{rows}x{dim}.parquet"
     if path.exists():
@@ -179,7 +179,7 @@ def synthetic_vectors(rows: int, dim: int = 384) -> Path:
 
 def same_vectors(a: Path, b: Path) -> float:
     """Largest |difference| between two vector files' vectors, matched by id (0.0: the same bits)."""
-    from embedlite.vector_files import open_vector_file
+    from embedlite.files.vectors import open_vector_file
 
     def load(path):
         ids, vectors = [], []

@@ -117,13 +117,13 @@ def embed_file(source, output, id_field, text_field, dim, task, precision, no_te
     options = {"id_column": id_field, "text_column": text_field, "dim": dim, "task": task, "precision": precision,
                "with_text": not no_text, "batch_size": batch_size, "window": window}
     if ray_address is not None:
-        from .distributed import connect, embed_parquet
+        from .jobs.distributed import connect, embed_parquet
 
         connect(ray_address)
         written = embed_parquet(source, output, model, workers=workers, **options)
         info = {"path": written, "workers": workers}
     else:
-        from .embed_file import embed_file as run
+        from .jobs.embed_file import embed_file as run
 
         result = run(_embedder(model, device, dim), Path(source), Path(output), id_field=id_field,
                      text_field=text_field, task=task, precision=precision, with_text=not no_text, window=window,
@@ -195,7 +195,7 @@ def export(model, output, formats, precisions, dims, output_dim, name, eval_data
         from embedlite.converters.mobile_bundle import write_parity
         from embedlite.converters.parity import default_sentences
 
-        from .text_files import distinct_texts, read_texts
+        from .files.records import distinct_texts, read_texts
 
         texts = distinct_texts(read_texts(parity_texts)) if parity_texts else default_sentences()
         app_assets = {"android": "android_demo/app/src/main/assets/embedlite/", "ios": "ios/DemoApp/embedlite/"}
@@ -399,7 +399,7 @@ def index_add(db, file, model, device, quantization, batch_size, upsert, id_fiel
     already stored with the same text and metadata are skipped, not embedded again."""
     from tqdm.auto import tqdm
 
-    from .record_files import count_records, read_records
+    from .files.records import count_records, read_records
     from .store import VectorStore
 
     total = count_records(file)

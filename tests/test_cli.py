@@ -191,7 +191,7 @@ def test_index_add_interrupted_resumes_without_embedding_again(minilm_artifact, 
     import sqlite3
     import time
 
-    from embedlite.text_files import distinct_texts, read_texts
+    from embedlite.files.records import distinct_texts, read_texts
 
     notes = tmp_path / "notes.txt"
     notes.write_text("\n".join(distinct_texts(read_texts(data_dir / "stsb" / "sts-train.csv"))[:2000]) + "\n",

@@ -6,8 +6,8 @@ from click.testing import CliRunner
 
 from embedlite import VectorStore
 from embedlite.cli import main
-from embedlite.embed_file import embed_file
-from embedlite.vector_files import open_vector_file
+from embedlite.files.vectors import open_vector_file
+from embedlite.jobs.embed_file import embed_file
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -15,7 +15,7 @@ pq = pytest.importorskip("pyarrow.parquet")
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory, data_dir):
-    from embedlite.text_files import distinct_texts, read_texts
+    from embedlite.files.records import distinct_texts, read_texts
 
     texts = distinct_texts(read_texts(data_dir / "stsb" / "sts-test.csv"))[:300]
     path = tmp_path_factory.mktemp("ray") / "corpus.parquet"
@@ -31,7 +31,7 @@ def by_id(path):
 
 
 def test_embed_dataset_matches_embedder(ray_cluster, minilm_artifact, embedder, corpus):
-    from embedlite.distributed import embed_dataset
+    from embedlite.jobs.distributed import embed_dataset
 
     path, texts = corpus
     ds = ray_cluster.data.read_parquet(str(path), num_cpus=0.25)

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 from embedlite import EmbedliteError
 from embedlite.cli import main
-from embedlite.embed_file import embed_file, partial_dir
-from embedlite.vector_files import open_vector_file
+from embedlite.files.vectors import open_vector_file
+from embedlite.jobs.embed_file import embed_file, partial_dir
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -24,7 +24,7 @@ pq = pytest.importorskip("pyarrow.parquet")
 
 @pytest.fixture(scope="module")
 def texts(data_dir):
-    from embedlite.text_files import distinct_texts, read_texts
+    from embedlite.files.records import distinct_texts, read_texts
 
     return distinct_texts(read_texts(data_dir / "stsb" / "sts-train.csv"))
 
@@ -93,7 +93,7 @@ def test_bad_input_and_reruns_are_refused(tmp_path, embedder):
 def test_a_second_run_on_the_same_output_is_refused_while_the_first_writes(tmp_path, embedder):
     """Two runs on one output had no lock: the loser crashed with a traceback and, 2 times in 5, the winner left
     an unreadable Parquet file."""
-    from embedlite.file_lock import exclusive, lock_path
+    from embedlite.files.lock import exclusive, lock_path
 
     source = tmp_path / "in.txt"
     source.write_text("one\ntwo\n", encoding="utf-8")

@@ -137,7 +137,7 @@ def test_hub_id_offline_fails_at_once(monkeypatch):
 
 @pytest.fixture(scope="module")
 def sts_texts(data_dir):
-    from embedlite.text_files import distinct_texts, read_texts
+    from embedlite.files.records import distinct_texts, read_texts
 
     return distinct_texts(read_texts(data_dir / "stsb" / "sts-dev.csv"))[:400]
 

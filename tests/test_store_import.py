@@ -6,8 +6,8 @@ from click.testing import CliRunner
 
 from embedlite import EmbedliteError, VectorStore
 from embedlite.cli import main
+from embedlite.files.vectors import vector_schema, vector_table
 from embedlite.store.index import index_path
-from embedlite.vector_files import vector_schema, vector_table
 
 pq = pytest.importorskip("pyarrow.parquet")
 MODEL = {"name": "synthetic", "dim": 32, "prompts": {}}

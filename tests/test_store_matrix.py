@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from embedlite import VectorStore
-from embedlite import vector_codec as codec
+from embedlite.files import codec
 
 
 def unit(rng, n, dim=16):

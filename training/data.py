@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embedlite.errors import EmbedliteError
-from embedlite.text_files import distinct_texts, read_texts
+from embedlite.files.records import distinct_texts, read_texts
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 

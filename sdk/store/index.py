@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .. import vector_codec as codec
 from ..errors import EmbedliteError, require
+from ..files import codec
 
 if TYPE_CHECKING:
     from usearch.index import Index

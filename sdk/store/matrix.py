@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .. import vector_codec as codec
+from ..files import codec
 from .index import latest_change, pruned_through
 
 HEADROOM = 16  # a loaded matrix keeps 1/16 spare rows, so the first writes after a load copy nothing

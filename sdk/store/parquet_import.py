@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import EmbedliteError
 
 if TYPE_CHECKING:
-    from ..vector_files import VectorFile
+    from ..files.vectors import VectorFile
     from .vector_store import VectorStore
 
 
@@ -24,7 +24,7 @@ def import_parquet(store: VectorStore, path: str | Path, batch_size: int = 5000,
     """See VectorStore.import_parquet."""
     from tqdm.auto import tqdm
 
-    from ..vector_files import open_vector_file
+    from ..files.vectors import open_vector_file
 
     store._check_writable()
     source = open_vector_file(path)

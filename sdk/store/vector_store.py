@@ -14,10 +14,10 @@ from typing import cast
 
 import numpy as np
 
-from .. import vector_codec as codec
 from ..errors import EmbedliteError, MissingDependencyError, ReadOnlyStoreError
+from ..files import codec
+from ..files.vectors import model_record
 from ..protocols import TextEmbedder
-from ..vector_files import model_record
 from .filters import INT64, to_sql
 from .index import LOG_SCHEMA, AnnIndex
 from .matrix import MatrixCache, VectorMatrix

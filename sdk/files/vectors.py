@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import EmbedliteError, require
-from .vector_codec import int8_rows
+from ..errors import EmbedliteError, require
+from .codec import int8_rows
 
 META_KEY = b"embedlite"
 FORMAT_VERSION = 1

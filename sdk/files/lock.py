@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import EmbedliteError
+from ..errors import EmbedliteError
 
 
 def lock_path(output: Path) -> Path:

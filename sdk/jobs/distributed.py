@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .embedder import Embedder
-from .errors import EmbedliteError, require
-from .vector_files import model_record, vector_schema, vector_table
+from ..embedder import Embedder
+from ..errors import EmbedliteError, require
+from ..files.vectors import model_record, vector_schema, vector_table
 
 WORKER_ERROR = re.compile(r"(?:\w+\.)*(\w+(?:Error|Exception)): (.*)")  # a traceback's last line
 IO_CPUS = 0.25  # what Ray reserves for each read and write task (they are light next to embedding)

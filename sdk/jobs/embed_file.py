@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
-from .embedder import Embedder
-from .errors import EmbedliteError, require
-from .file_lock import exclusive
-from .record_files import Record, count_records, read_records
-from .vector_files import model_record, vector_schema, vector_table
+from ..embedder import Embedder
+from ..errors import EmbedliteError, require
+from ..files.lock import exclusive
+from ..files.records import Record, count_records, read_records
+from ..files.vectors import model_record, vector_schema, vector_table
 
 PART = re.compile(r"rows-(\d{12})-(\d{12})\.parquet")
 JOB = "job.json"
