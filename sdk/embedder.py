@@ -18,7 +18,7 @@ from .models import resolve
 class Embedder:
     """Embeds texts with a model artifact.
 
-    model: None (the default: all-MiniLM-L6-v2 int8, shipped in the package), an artifact directory, a
+    model: None (the default: embedlite-small, int8, shipped in the package), an artifact directory, a
     sentence-transformers directory or hub id (converted once into the cache). dim: default Matryoshka dim.
     """
 

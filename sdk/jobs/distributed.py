@@ -3,7 +3,7 @@ rows of vectors, and `embed_parquet` is the Parquet-to-Parquet job behind `embed
 
 Each worker is an actor of Ray Data's actor pool that loads the model once, with as many onnxruntime threads as
 the CPUs it stands for. The rows have the schema of embed-file's vector files, and the vectors are the bits
-`Embedder.embed` gives (see Embedder._embed_window). Every node needs embedlite and the model: give `model` as a
+`Embedder.embed` gives (see Embedder._embed). Every node needs embedlite and the model: give `model` as a
 name the nodes resolve alike (the default, a known source name) or a path on storage they share.
 """
 
