@@ -7,7 +7,7 @@ import pytest
 
 from embedlite import Embedder, EmbedliteError, export
 from embedlite.artifact import read_manifest
-from embedlite.training.student import random_bert as tiny_bert_st  # noqa: E402
+from embedlite.training.student import random_bert as tiny_bert_st
 
 
 @pytest.mark.parametrize("pooling, dense, normalize", [("cls", 48, True), ("max", None, False), ("mean", 32, True)])

@@ -7,9 +7,9 @@ import pytest
 
 pytest.importorskip("litert_torch")
 
-from embedlite import ArtifactError, Embedder, export  # noqa: E402
-from embedlite.artifact import read_manifest, signature_name, write_manifest  # noqa: E402
-from embedlite.training.student import random_bert as tiny_bert_st  # noqa: E402
+from embedlite import ArtifactError, Embedder, export
+from embedlite.artifact import read_manifest, signature_name, write_manifest
+from embedlite.training.student import random_bert as tiny_bert_st
 
 MIN_COSINE = {"fp32": 0.9999, "fp16": 0.999, "int8": 0.98, "int4": 0.9}
 
