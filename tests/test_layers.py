@@ -9,8 +9,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def contract_layers() -> list[str]:
     """The layers contract's `layers` list (sliced out as text: tomllib is not on Python 3.10)."""
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    contract = pyproject[pyproject.index('type = "layers"'):]
-    listed = contract[contract.index("layers = ["):contract.index("\n]")]
+    contract = pyproject[pyproject.index('type = "layers"') :]
+    listed = contract[contract.index("layers = [") : contract.index("\n]")]
     return re.findall(r'"([^"]+)"', listed)
 
 

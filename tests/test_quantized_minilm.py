@@ -18,8 +18,10 @@ def quantized(minilm_dir, tmp_path_factory):
     return {r.manifest.precision: r for r in results}
 
 
-@pytest.mark.parametrize("precision, min_cos, max_sts_drop", [("fp16", 0.999, 0.001), ("int8", 0.95, 0.003),
-                                                               ("int8-accurate", 0.99, 0.002), ("int4", 0.8, 0.015)])
+@pytest.mark.parametrize(
+    "precision, min_cos, max_sts_drop",
+    [("fp16", 0.999, 0.001), ("int8", 0.95, 0.003), ("int8-accurate", 0.99, 0.002), ("int4", 0.8, 0.015)],
+)
 def test_quality_targets(quantized, embedder, sts_slice, precision, min_cos, max_sts_drop):
     q = Embedder(quantized[precision].path)
     texts = sts_slice.sentences1 + sts_slice.sentences2
@@ -34,10 +36,10 @@ def test_int8_computes_in_int8_on_the_fused_graph(quantized):
     ops = collections.Counter(n.op_type for n in onnx.load(str(result.path / "model.onnx")).graph.node)
     # every projection is an integer GEMM: Q/K/V inside QAttention, the rest MatMulInteger; no float MatMul left
     assert ops["QAttention"] == 6 and ops["MatMulInteger"] == 18 and ops["MatMul"] == 0
-    accurate = collections.Counter(n.op_type for n in onnx.load(str(quantized["int8-accurate"].path / "model.onnx"))
-                                   .graph.node)
+    accurate = collections.Counter(
+        n.op_type for n in onnx.load(str(quantized["int8-accurate"].path / "model.onnx")).graph.node
+    )
     assert accurate["MatMulNBits"] == 36  # weight-only, all 6 projections of 6 layers: float compute
-
 
 
 def test_int8_weights_leave_headroom_for_cpus_without_vnni(quantized):
@@ -50,6 +52,7 @@ def test_int8_weights_leave_headroom_for_cpus_without_vnni(quantized):
     for name in integer:
         weights = numpy_helper.to_array(inits[name])
         assert weights.dtype == np.int8 and -64 <= weights.min() and weights.max() <= 64, name
+
 
 def test_sizes(quantized, minilm_artifact):
     fp32 = (minilm_artifact / "model.onnx").stat().st_size

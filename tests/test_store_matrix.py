@@ -71,9 +71,11 @@ def test_writes_of_another_process_are_read_from_the_log(tmp_path):
         writer.add([str(i) for i in range(200)], vecs)
     reader.search(vecs[0], k=1)
     loads = reader._matrix_cache.loads
-    script = ("import sys, numpy as np; from embedlite import VectorStore\n"
-              "s = VectorStore(sys.argv[1]); v = -np.array(eval(sys.argv[2]), dtype=np.float32)\n"
-              "s.add(['other'], v[None]); s.upsert(['1'], v[None]); s.delete(['2']); s.close()")
+    script = (
+        "import sys, numpy as np; from embedlite import VectorStore\n"
+        "s = VectorStore(sys.argv[1]); v = -np.array(eval(sys.argv[2]), dtype=np.float32)\n"
+        "s.add(['other'], v[None]); s.upsert(['1'], v[None]); s.delete(['2']); s.close()"
+    )
     subprocess.run([sys.executable, "-c", script, str(path), repr(vecs[9].tolist())], check=True)
     top = [h.id for h in reader.search(-vecs[9], k=2)]
     assert sorted(top) == ["1", "other"]
@@ -107,8 +109,12 @@ def test_int8_search_gives_the_decoded_float_ranking(tmp_path, metric):
         store.delete([str(i) for i in gone])
         stored = codec.prepare(vecs, metric)
         decoded = codec.decode_matrix([codec.encode(v, "int8") for v in stored], 64, "int8")
-        for query, condition in [(vecs[3], None), (vecs[10] * 0.3 + vecs[11], None), (-vecs[5], None),
-                                 (vecs[8], {"even": True})]:
+        for query, condition in [
+            (vecs[3], None),
+            (vecs[10] * 0.3 + vecs[11], None),
+            (-vecs[5], None),
+            (vecs[8], {"even": True}),
+        ]:
             q = codec.prepare(query[None], metric)[0]
             scores = codec.scores(decoded, q, metric, "int8")
             allowed = [i for i in range(6000) if i not in gone and (condition is None or i % 2 == 0)]

@@ -19,8 +19,7 @@ def main():
     """embedlite: on-device text embeddings."""
 
 
-for command in (embed, embed_file, similarity, export, distill, merge, info, models_command, eval_group, index,
-                serve):
+for command in (embed, embed_file, similarity, export, distill, merge, info, models_command, eval_group, index, serve):
     main.add_command(command)
 
 __all__ = ["main"]

@@ -27,8 +27,12 @@ from .options import (
 @DIM_OPTION
 @click.option("--task", default=None, help="Task prompt name from the model's manifest (embedlite info lists them).")
 @click.option("--query", "as_query", is_flag=True, help="Embed as search queries (the model's query prompt, if any).")
-@click.option("--document", "as_document", is_flag=True,
-              help="Embed as documents to search (the model's document prompt, if any).")
+@click.option(
+    "--document",
+    "as_document",
+    is_flag=True,
+    help="Embed as documents to search (the model's document prompt, if any).",
+)
 @JSON_OPTION
 @clean_errors
 def embed(texts, model, device, dim, task, as_query, as_document, as_json):
@@ -45,8 +49,9 @@ def embed(texts, model, device, dim, task, as_query, as_document, as_json):
     else:
         vectors = embedder.embed(list(texts), dim=dim, task=task)
     if as_json:
-        click.echo(json.dumps([{"text": t, "embedding": [round(float(x), 7) for x in v]}
-                               for t, v in zip(texts, vectors)]))
+        click.echo(
+            json.dumps([{"text": t, "embedding": [round(float(x), 7) for x in v]} for t, v in zip(texts, vectors)])
+        )
         return
     for text, vector in zip(texts, vectors):
         head = " ".join(f"{x:+.4f}" for x in vector[:6])
@@ -56,31 +61,73 @@ def embed(texts, model, device, dim, task, as_query, as_document, as_json):
 @click.command("embed-file")
 @click.argument("source")
 @click.option("--output", "-o", required=True, help="The Parquet file to write (with --ray: a folder of parts).")
-@click.option("--id-field", default="id", show_default=True,
-              help="Field or column of each record's id; records without one get their line or row number.")
+@click.option(
+    "--id-field",
+    default="id",
+    show_default=True,
+    help="Field or column of each record's id; records without one get their line or row number.",
+)
 @click.option("--text-field", default="text", show_default=True, help="Field or column of the text.")
 @DIM_OPTION
 @click.option("--task", default=None, help="Task prompt name from the model's manifest.")
-@click.option("--precision", type=click.Choice(["float32", "float16", "int8"]), default="float32", show_default=True,
-              help="How the vectors are written (int8: per-row scale in a 'scale' column).")
+@click.option(
+    "--precision",
+    type=click.Choice(["float32", "float16", "int8"]),
+    default="float32",
+    show_default=True,
+    help="How the vectors are written (int8: per-row scale in a 'scale' column).",
+)
 @click.option("--no-text", is_flag=True, help="Leave the texts out of the output.")
-@click.option("--window", default=4096, show_default=True,
-              help="Texts read, tokenised and written together: memory and the resume step.")
+@click.option(
+    "--window",
+    default=4096,
+    show_default=True,
+    help="Texts read, tokenised and written together: memory and the resume step.",
+)
 @click.option("--batch-size", default=32, show_default=True)
-@click.option("--ray", "ray_address", is_flag=False, flag_value="auto", default=None,
-              help="Run on a Ray cluster: --ray (this machine's cluster, or a new local one) or --ray ADDRESS. "
-                   "Reads and writes Parquet: local paths or URIs pyarrow reaches.")
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="auto",
+    default=None,
+    help="Run on a Ray cluster: --ray (this machine's cluster, or a new local one) or --ray ADDRESS. "
+    "Reads and writes Parquet: local paths or URIs pyarrow reaches.",
+)
 @click.option("--workers", default=1, show_default=True, help="With --ray: embedding actors.")
 @MODEL_OPTION
 @DEVICE_OPTION
 @JSON_OPTION
 @clean_errors
-def embed_file(source, output, id_field, text_field, dim, task, precision, no_text, window, batch_size,
-               ray_address, workers, model, device, as_json):
+def embed_file(
+    source,
+    output,
+    id_field,
+    text_field,
+    dim,
+    task,
+    precision,
+    no_text,
+    window,
+    batch_size,
+    ray_address,
+    workers,
+    model,
+    device,
+    as_json,
+):
     """Embed every record of SOURCE (JSONL, Parquet, CSV/TSV with a header, or plain lines) into a Parquet file
     of id, vector and text. Run it again after an interruption: it goes on from the last rows written."""
-    options = {"id_column": id_field, "text_column": text_field, "dim": dim, "task": task, "precision": precision,
-               "with_text": not no_text, "batch_size": batch_size, "window": window}
+    options = {
+        "id_column": id_field,
+        "text_column": text_field,
+        "dim": dim,
+        "task": task,
+        "precision": precision,
+        "with_text": not no_text,
+        "batch_size": batch_size,
+        "window": window,
+    }
     if ray_address is not None:
         from ..jobs.distributed import connect, embed_parquet
 
@@ -90,9 +137,19 @@ def embed_file(source, output, id_field, text_field, dim, task, precision, no_te
     else:
         from ..jobs.embed_file import embed_file as run
 
-        result = run(embedder_for(model, device, dim), Path(source), Path(output), id_field=id_field,
-                     text_field=text_field, task=task, precision=precision, with_text=not no_text, window=window,
-                     batch_size=batch_size, progress=not as_json)
+        result = run(
+            embedder_for(model, device, dim),
+            Path(source),
+            Path(output),
+            id_field=id_field,
+            text_field=text_field,
+            task=task,
+            precision=precision,
+            with_text=not no_text,
+            window=window,
+            batch_size=batch_size,
+            progress=not as_json,
+        )
         info = {"path": str(result.path), "rows": result.rows, "resumed_at": result.resumed_at}
     if as_json:
         click.echo(json.dumps(info))

@@ -52,17 +52,21 @@ def index_add(db, file, model, device, quantization, batch_size, upsert, id_fiel
     with VectorStore(db, quantization=quantization, embedder=embedder_for(model, device)) as store:
         with tqdm(total=total, unit="rec", desc="indexing", disable=None) as bar:
             while chunk := list(itertools.islice(records, batch_size)):
-                new, changed = store.compare([r.id for r in chunk], [r.text for r in chunk],
-                                             [r.metadata for r in chunk])
+                new, changed = store.compare(
+                    [r.id for r in chunk], [r.text for r in chunk], [r.metadata for r in chunk]
+                )
                 if changed and not upsert:
                     ids = [chunk[n].id for n in changed]
-                    raise EmbedliteError(f"{file}: {len(ids)} record(s) of this batch have ids already in {db} with "
-                                         f"another text or metadata ({', '.join(ids[:3])}); pass --upsert to "
-                                         "replace them, or give them other ids")
+                    raise EmbedliteError(
+                        f"{file}: {len(ids)} record(s) of this batch have ids already in {db} with "
+                        f"another text or metadata ({', '.join(ids[:3])}); pass --upsert to "
+                        "replace them, or give them other ids"
+                    )
                 todo = [chunk[n] for n in sorted(new + changed)]
                 if todo:
-                    store.upsert([r.id for r in todo], texts=[r.text for r in todo],
-                                 metadata=[r.metadata for r in todo])
+                    store.upsert(
+                        [r.id for r in todo], texts=[r.text for r in todo], metadata=[r.metadata for r in todo]
+                    )
                 added, replaced = added + len(new), replaced + len(changed)
                 unchanged += len(chunk) - len(todo)
                 bar.update(len(chunk))
@@ -113,8 +117,12 @@ def index_search(db, query, k, filter_json, mode, model, device, as_json):
     with VectorStore(db, read_only=True, embedder=embedder) as store:
         hits = store.search(query, k=k, filter=flt, mode=mode)
     if as_json:
-        click.echo(json.dumps([{"id": h.id, "score": h.score, "text": h.text, "metadata": h.metadata}
-                               for h in hits], ensure_ascii=False))
+        click.echo(
+            json.dumps(
+                [{"id": h.id, "score": h.score, "text": h.text, "metadata": h.metadata} for h in hits],
+                ensure_ascii=False,
+            )
+        )
         return
     for rank, h in enumerate(hits, 1):
         click.echo(f"{rank:>3}. {h.score:7.4f}  {short(h.id, 16):<16}  {short(h.text or '', 52)}")
@@ -129,9 +137,15 @@ def index_info(db, as_json):
     from ..store import VectorStore
 
     with VectorStore(db, read_only=True) as store:
-        info = {"path": str(db), "count": store.count(), "dim": store.dim, "metric": store.metric,
-                "quantization": store.quantization, "model": (store.model or {}).get("name"),
-                "bytes": db.stat().st_size}
+        info = {
+            "path": str(db),
+            "count": store.count(),
+            "dim": store.dim,
+            "metric": store.metric,
+            "quantization": store.quantization,
+            "model": (store.model or {}).get("name"),
+            "bytes": db.stat().st_size,
+        }
     if as_json:
         click.echo(json.dumps(info))
         return

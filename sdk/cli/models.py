@@ -31,8 +31,10 @@ def info(artifact, as_json):
     elif artifact in known_names() and not (path / MANIFEST).is_file():
         path = home() / "models" / artifact
         if not (path / MANIFEST).is_file():
-            raise EmbedliteError(f"{artifact} is known but not converted yet: it is fetched and converted on first "
-                                 f"use (embedlite embed -m {artifact} x, with embedlite[export])")
+            raise EmbedliteError(
+                f"{artifact} is known but not converted yet: it is fetched and converted on first "
+                f"use (embedlite embed -m {artifact} x, with embedlite[export])"
+            )
     elif not path.exists():
         raise EmbedliteError(f"{artifact}: no such artifact directory{suggestion(artifact)}")
     manifest = read_manifest(path)
@@ -41,13 +43,17 @@ def info(artifact, as_json):
         return
     size = sum(f["bytes"] for f in manifest.files.values())
     rows = [
-        ("name", manifest.name), ("source", manifest.source_model),
-        ("architecture", manifest.architecture), ("format", f"{manifest.format} / {manifest.precision}"),
+        ("name", manifest.name),
+        ("source", manifest.source_model),
+        ("architecture", manifest.architecture),
+        ("format", f"{manifest.format} / {manifest.precision}"),
         ("pooling", manifest.pooling + (" + normalize" if manifest.normalize else "")),
         ("dims", ", ".join(map(str, manifest.matryoshka_dims))),
         ("max length", manifest.max_seq_length),
         ("tasks", ", ".join(manifest.prompts) or "-"),
-        ("license", manifest.license or "-"), ("size", f"{size / 1e6:.1f} MB"), ("checksums", "ok"),
+        ("license", manifest.license or "-"),
+        ("size", f"{size / 1e6:.1f} MB"),
+        ("checksums", "ok"),
         ("this cpu", int8_kernels()),  # which int8 kernels onnxruntime runs here (VNNI or not)
     ]
     for key, value in rows:

@@ -13,28 +13,56 @@ from .options import (
 
 
 @click.command()
-@click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
-              help="A TOML file of settings (DistillConfig field names); flags given here override it.")
-@click.option("--teacher", type=click.Path(exists=True, path_type=Path), default=None,
-              help="Teacher: a sentence-transformers directory.")
-@click.option("--teacher-embeddings", type=click.Path(exists=True, path_type=Path), default=None,
-              help="Teacher: a .npy of embeddings, one row per training text (from any model or API).")
-@click.option("--data", "train_texts", multiple=True, type=click.Path(path_type=Path),
-              help="Training texts: STS-B/SST-2 TSV, JSONL {text} or plain lines; repeatable.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A TOML file of settings (DistillConfig field names); flags given here override it.",
+)
+@click.option(
+    "--teacher",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="Teacher: a sentence-transformers directory.",
+)
+@click.option(
+    "--teacher-embeddings",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="Teacher: a .npy of embeddings, one row per training text (from any model or API).",
+)
+@click.option(
+    "--data",
+    "train_texts",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Training texts: STS-B/SST-2 TSV, JSONL {text} or plain lines; repeatable.",
+)
 @click.option("--output", "-o", type=click.Path(path_type=Path))
 @click.option("--student", type=click.Choice(["layers", "random", "decoder"]), default="layers", show_default=True)
-@click.option("--layers", "student_layers", default="0,2,4", show_default=True,
-              help="Teacher layers the student keeps.")
-@click.option("--student-source", type=click.Path(path_type=Path), default=None,
-              help="Gemma 3 LM directory for --student decoder.")
+@click.option(
+    "--layers", "student_layers", default="0,2,4", show_default=True, help="Teacher layers the student keeps."
+)
+@click.option(
+    "--student-source",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Gemma 3 LM directory for --student decoder.",
+)
 @click.option("--dims", "matryoshka_dims", default=None, help="Matryoshka dims, largest first, e.g. 384,256,128,64.")
 @click.option("--max-texts", type=int, default=None)
 @click.option("--epochs", default=1, show_default=True)
 @click.option("--batch-size", default=64, show_default=True)
 @click.option("--lr", "learning_rate", default=1e-4, show_default=True)
 @click.option("--spread-out", "spread_out_weight", default=1.0, show_default=True, help="0 turns it off.")
-@click.option("--qat", "qat_bits", type=click.Choice(["8", "4"]), default=None,
-              help="Fake-quantize weights in the last part of training.")
+@click.option(
+    "--qat",
+    "qat_bits",
+    type=click.Choice(["8", "4"]),
+    default=None,
+    help="Fake-quantize weights in the last part of training.",
+)
 @click.option("--max-seq-length", default=128, show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @clean_errors

@@ -75,8 +75,9 @@ def _csv(path: Path, id_field: str, text_field: str, delimiter: str) -> Iterator
     with open(path, encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f, delimiter=delimiter)
         if reader.fieldnames is None or text_field not in reader.fieldnames:
-            raise EmbedliteError(f"{path}: the header row {reader.fieldnames} has no {text_field!r} column "
-                                 "(name it with --text-field)")
+            raise EmbedliteError(
+                f"{path}: the header row {reader.fieldnames} has no {text_field!r} column (name it with --text-field)"
+            )
         number = 0
         try:
             for number, row in enumerate(reader, 1):
@@ -84,8 +85,12 @@ def _csv(path: Path, id_field: str, text_field: str, delimiter: str) -> Iterator
         except UnicodeDecodeError as exc:
             raise _not_utf8(path, f"row {number + 1}", exc) from None
         except csv.Error as exc:  # a field over csv's limit (128 KB), a NUL byte, a quote left open at the end
-            hint = (f" (a field over {csv.field_size_limit()} characters, the csv module's limit: give texts this "
-                    "long as JSONL or Parquet)" if "field limit" in str(exc) else "")
+            hint = (
+                f" (a field over {csv.field_size_limit()} characters, the csv module's limit: give texts this "
+                "long as JSONL or Parquet)"
+                if "field limit" in str(exc)
+                else ""
+            )
             raise EmbedliteError(f"{path}: row {number + 1} (line {reader.line_num}): {exc}{hint}") from None
 
 
@@ -94,8 +99,9 @@ def _parquet(path: Path, id_field: str, text_field: str) -> Iterator[Record]:
     file = parquet.ParquetFile(path)
     names = file.schema_arrow.names
     if text_field not in names:
-        raise EmbedliteError(f"{path} has no {text_field!r} column (columns: {', '.join(names)}); "
-                             "name it with --text-field")
+        raise EmbedliteError(
+            f"{path} has no {text_field!r} column (columns: {', '.join(names)}); name it with --text-field"
+        )
     number = 0
     for batch in file.iter_batches():
         for row in batch.to_pylist():
@@ -127,11 +133,16 @@ def _not_utf8(path: Path, where: str, exc: UnicodeDecodeError) -> EmbedliteError
 def _record(row: dict, path: Path, number: int, id_field: str, text_field: str, where: str) -> Record:
     text = row.get(text_field)
     if not isinstance(text, str):
-        raise EmbedliteError(f"{where}: expected a string in field {text_field!r}, got "
-                             f"{'nothing' if text is None else type(text).__name__}")
+        raise EmbedliteError(
+            f"{where}: expected a string in field {text_field!r}, got "
+            f"{'nothing' if text is None else type(text).__name__}"
+        )
     key = row.get(id_field)
-    metadata = row.get("metadata") if "metadata" in row else {
-        k: v for k, v in row.items() if isinstance(k, str) and k not in (id_field, text_field)} or None
+    metadata = (
+        row.get("metadata")
+        if "metadata" in row
+        else {k: v for k, v in row.items() if isinstance(k, str) and k not in (id_field, text_field)} or None
+    )
     if metadata is not None and not isinstance(metadata, dict):
         raise EmbedliteError(f"{where}: field 'metadata' must be a JSON object, got {type(metadata).__name__}")
     return Record(f"{path.name}:{number}" if key is None or key == "" else str(key), text, metadata)

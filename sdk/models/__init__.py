@@ -23,6 +23,21 @@ from .catalog import (
     suggestion,
 )
 
-__all__ = ["DEFAULT_MODEL", "EMBEDDED", "HUB_IDS", "SHIPPED", "Origin", "cached_export", "catalog",
-           "default_artifact", "home", "is_known", "known_names", "origin", "resolve", "shipped_artifact", "source_dir",
-           "suggestion"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "EMBEDDED",
+    "HUB_IDS",
+    "SHIPPED",
+    "Origin",
+    "cached_export",
+    "catalog",
+    "default_artifact",
+    "home",
+    "is_known",
+    "known_names",
+    "origin",
+    "resolve",
+    "shipped_artifact",
+    "source_dir",
+    "suggestion",
+]

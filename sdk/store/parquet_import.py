@@ -36,26 +36,35 @@ def import_parquet(store: VectorStore, path: str | Path, batch_size: int = 5000,
     if row is not None:
         before = json.loads(row[0])
         if {k: before.get(k) for k in size} != size:
-            raise EmbedliteError(f"{store.path} holds a partial import of {source.path} ({before['done']} rows), "
-                                 "but the file has changed since; import it under another name")
+            raise EmbedliteError(
+                f"{store.path} holds a partial import of {source.path} ({before['done']} rows), "
+                "but the file has changed since; import it under another name"
+            )
         done = before["done"]
     added = 0
-    with tqdm(total=source.rows, initial=done, unit="row", desc="importing",
-              disable=None if progress else True) as bar:  # None: shown on a terminal only
+    with tqdm(
+        total=source.rows, initial=done, unit="row", desc="importing", disable=None if progress else True
+    ) as bar:  # None: shown on a terminal only
         for ids, vectors, texts in source.batches(batch_size, skip=done):
             try:
                 # rows already stored as given (a rerun of a finished import) are skipped
                 new, changed = store.compare(ids, texts if texts is not None else [None] * len(ids))
                 if changed:
-                    raise ValueError("ids already in the store with another text: "
-                                     f"{[ids[n] for n in changed][:5]}")
-                rows = store._prepared([ids[n] for n in new], np.asarray(vectors)[new],
-                                       None if texts is None else [texts[n] for n in new], None, skip_stored=False)
+                    raise ValueError(f"ids already in the store with another text: {[ids[n] for n in changed][:5]}")
+                rows = store._prepared(
+                    [ids[n] for n in new],
+                    np.asarray(vectors)[new],
+                    None if texts is None else [texts[n] for n in new],
+                    None,
+                    skip_stored=False,
+                )
                 assert rows is not None  # only skip_stored leaves nothing to write
                 with store._transaction():  # the rows and how far the import got, in one step
                     store._insert(*rows, upsert=False)
-                    store._conn.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)",
-                                        (key, json.dumps({**size, "done": done + len(ids)})))
+                    store._conn.execute(
+                        "INSERT OR REPLACE INTO settings VALUES (?, ?)",
+                        (key, json.dumps({**size, "done": done + len(ids)})),
+                    )
                 store._matrix_cache.stale = True
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"{source.path}, rows {done}-{done + len(ids) - 1}: {exc}") from None
@@ -74,14 +83,14 @@ def _check_import(store: VectorStore, source: VectorFile) -> None:
     from .vector_store import _show
 
     if source.model is not None and source.model.get("dim") != source.dim:
-        raise EmbedliteError(f"{source.path}: its metadata says dim {source.model.get('dim')}, "
-                             f"its vectors have dim {source.dim}")
+        raise EmbedliteError(
+            f"{source.path}: its metadata says dim {source.model.get('dim')}, its vectors have dim {source.dim}"
+        )
     if store.dim is not None and store.dim != source.dim:
         raise EmbedliteError(f"{source.path} holds vectors of dim {source.dim}; {store.path} holds dim {store.dim}")
     if store.model is not None and source.model != store.model:
         made = _show(source.model) if source.model else "a model it does not name"
-        raise EmbedliteError(f"{source.path} holds vectors of {made}; {store.path} was built with "
-                             f"{_show(store.model)}")
+        raise EmbedliteError(f"{source.path} holds vectors of {made}; {store.path} was built with {_show(store.model)}")
     if store.model is None and source.model is not None and store.count() == 0:
         with store._transaction():
             store._conn.execute("INSERT OR REPLACE INTO settings VALUES ('model', ?)", (json.dumps(source.model),))

@@ -69,9 +69,16 @@ class VectorStore:
     Above `ann_threshold` records, vector search uses an HNSW index kept in `<path>.hnsw` (None: always exact).
     """
 
-    def __init__(self, path: str | Path, dim: int | None = None, metric: str | None = None,
-                 quantization: str | None = None, embedder: TextEmbedder | str | Path | None = None,
-                 read_only: bool = False, ann_threshold: int | None = ANN_THRESHOLD):
+    def __init__(
+        self,
+        path: str | Path,
+        dim: int | None = None,
+        metric: str | None = None,
+        quantization: str | None = None,
+        embedder: TextEmbedder | str | Path | None = None,
+        read_only: bool = False,
+        ann_threshold: int | None = ANN_THRESHOLD,
+    ):
         self.path = Path(path)
         self.ann_threshold = ann_threshold
         if embedder is not None and not hasattr(embedder, "embed_documents"):
@@ -122,16 +129,19 @@ class VectorStore:
                 raise
         wal = self.path.with_name(self.path.name + "-wal")
         if wal.exists() and wal.stat().st_size:
-            warnings.warn(f"{wal} holds writes not yet in {self.path}, and read-only media cannot take them in: "
-                          "they are not read (open the store once where it can be written to fold them in)",
-                          stacklevel=4)
+            warnings.warn(
+                f"{wal} holds writes not yet in {self.path}, and read-only media cannot take them in: "
+                "they are not read (open the store once where it can be written to fold them in)",
+                stacklevel=4,
+            )
         return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None, check_same_thread=False)
 
     def _load_settings(self, dim, metric, quantization) -> dict:
         stored = {k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM settings")}
         if stored.get("format_version", FORMAT_VERSION) != FORMAT_VERSION:
-            raise EmbedliteError(f"{self.path} has store format {stored['format_version']}; "
-                                 f"this embedlite reads {FORMAT_VERSION}")
+            raise EmbedliteError(
+                f"{self.path} has store format {stored['format_version']}; this embedlite reads {FORMAT_VERSION}"
+            )
         if metric is not None and metric not in codec.METRICS:
             raise ValueError(f"metric {metric!r}: choose one of {', '.join(codec.METRICS)}")
         if quantization is not None and quantization not in codec.QUANTIZATIONS:
@@ -147,16 +157,23 @@ class VectorStore:
             have = stored.get(key)
             if value is not None and have is not None and value != have:
                 what = "model" if key == "model" else key
-                raise EmbedliteError(f"{self.path} was built with {what} {_show(have)}; "
-                                     f"it cannot be opened with {what} {_show(value)}")
-        settings = {"format_version": FORMAT_VERSION, "dim": None, "metric": "cosine",
-                    "quantization": "float32", "model": None}
+                raise EmbedliteError(
+                    f"{self.path} was built with {what} {_show(have)}; it cannot be opened with {what} {_show(value)}"
+                )
+        settings = {
+            "format_version": FORMAT_VERSION,
+            "dim": None,
+            "metric": "cosine",
+            "quantization": "float32",
+            "model": None,
+        }
         settings.update(stored)
         settings.update({k: v for k, v in wanted.items() if v is not None and stored.get(k) is None})
         if settings != stored and not self.read_only:
             with self._transaction():
-                self._conn.executemany("INSERT OR REPLACE INTO settings VALUES (?, ?)",
-                                       [(k, json.dumps(v)) for k, v in settings.items()])
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO settings VALUES (?, ?)", [(k, json.dumps(v)) for k, v in settings.items()]
+                )
         return settings
 
     # -- properties ----------------------------------------------------------------------------------
@@ -184,15 +201,19 @@ class VectorStore:
 
             if recorded is None or recorded.get("name") not in known_names():
                 made = f"was made with {recorded['name']!r}" if recorded else "records no model"
-                raise EmbedliteError(f"{what} need an embedder: {self.path} {made}; open it with "
-                                     "embedder=... (a model name or artifact directory), or pass vectors")
+                raise EmbedliteError(
+                    f"{what} need an embedder: {self.path} {made}; open it with "
+                    "embedder=... (a model name or artifact directory), or pass vectors"
+                )
             from ..embedder import Embedder
 
             embedder = Embedder(recorded["name"], dim=recorded["dim"])
             if model_record(embedder) != recorded:
-                raise EmbedliteError(f"{self.path} was made with {_show(recorded)}; the model of that name here is "
-                                     f"{_show(model_record(embedder))}: open it with embedder=<the model it was "
-                                     "made with>")
+                raise EmbedliteError(
+                    f"{self.path} was made with {_show(recorded)}; the model of that name here is "
+                    f"{_show(model_record(embedder))}: open it with embedder=<the model it was "
+                    "made with>"
+                )
             self.embedder = embedder
         return self.embedder
 
@@ -209,12 +230,19 @@ class VectorStore:
         return self.count()
 
     def __repr__(self) -> str:
-        return (f"VectorStore({str(self.path)!r}, dim={self.dim}, metric={self.metric!r}, "
-                f"quantization={self.quantization!r}, count={self.count()})")
+        return (
+            f"VectorStore({str(self.path)!r}, dim={self.dim}, metric={self.metric!r}, "
+            f"quantization={self.quantization!r}, count={self.count()})"
+        )
 
     # -- writing -------------------------------------------------------------------------------------
-    def add(self, ids: Sequence[str], vectors=None, texts: Sequence[str] | None = None,
-            metadata: Sequence[dict | None] | None = None) -> int:
+    def add(
+        self,
+        ids: Sequence[str],
+        vectors=None,
+        texts: Sequence[str] | None = None,
+        metadata: Sequence[dict | None] | None = None,
+    ) -> int:
         """Insert new records in one transaction; returns how many were written.
 
         A record already stored exactly as given (same text and metadata, and the same vector where vectors are
@@ -222,8 +250,13 @@ class VectorStore:
         else is an error and nothing is written."""
         return self._write(ids, vectors, texts, metadata, upsert=False)
 
-    def upsert(self, ids: Sequence[str], vectors=None, texts: Sequence[str] | None = None,
-               metadata: Sequence[dict | None] | None = None) -> int:
+    def upsert(
+        self,
+        ids: Sequence[str],
+        vectors=None,
+        texts: Sequence[str] | None = None,
+        metadata: Sequence[dict | None] | None = None,
+    ) -> int:
         """Insert or replace records in one transaction."""
         return self._write(ids, vectors, texts, metadata, upsert=True)
 
@@ -276,8 +309,10 @@ class VectorStore:
             if texts is None:
                 raise ValueError("give vectors, or texts with an embedder bound to the store")
             vectors = self._prepare(self._text_embedder("texts").embed_documents(texts), ids)
-        rows = [(i, t, m, codec.encode(v, self.quantization))
-                for i, t, m, v in zip(ids, texts or [None] * len(ids), meta_json, vectors)]
+        rows = [
+            (i, t, m, codec.encode(v, self.quantization))
+            for i, t, m, v in zip(ids, texts or [None] * len(ids), meta_json, vectors)
+        ]
         return rows, vectors
 
     def _insert(self, rows: list[tuple], vectors: np.ndarray, upsert: bool) -> None:
@@ -288,7 +323,9 @@ class VectorStore:
         if upsert:
             self._conn.executemany(
                 "INSERT INTO records (id, text, metadata, vector) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO "
-                "UPDATE SET text = excluded.text, metadata = excluded.metadata, vector = excluded.vector", rows)
+                "UPDATE SET text = excluded.text, metadata = excluded.metadata, vector = excluded.vector",
+                rows,
+            )
         else:
             taken = self._existing([r[0] for r in rows])
             if taken:
@@ -308,14 +345,16 @@ class VectorStore:
 
         return import_parquet(self, path, batch_size, progress)
 
-    def compare(self, ids: Sequence[str], texts: Sequence[str | None],
-                metadata: Sequence[dict | None] | None = None) -> tuple[list[int], list[int]]:
+    def compare(
+        self, ids: Sequence[str], texts: Sequence[str | None], metadata: Sequence[dict | None] | None = None
+    ) -> tuple[list[int], list[int]]:
         """Which of these records the store lacks, and which it holds under the same id with another text or
         metadata, as positions in `ids`; the others are already stored as given (a rerun can skip them)."""
         ids = _check_ids(ids)
         meta = [None] * len(ids) if metadata is None else list(metadata)
-        stored = {r[0]: (r[1], (json.loads(r[2]) if r[2] else None) or None)
-                  for r in self._rows_of("id, text, metadata", ids)}
+        stored = {
+            r[0]: (r[1], (json.loads(r[2]) if r[2] else None) or None) for r in self._rows_of("id, text, metadata", ids)
+        }
         new = [n for n, i in enumerate(ids) if i not in stored]
         changed = [n for n, i in enumerate(ids) if i in stored and stored[i] != (texts[n], meta[n] or None)]
         return new, changed
@@ -326,12 +365,15 @@ class VectorStore:
         _same_length("vectors", vectors, ids)
         vectors = codec.prepare(vectors, self.metric)
         if self.quantization == "float16" and len(vectors) and np.abs(vectors).max() > np.finfo(np.float16).max:
-            raise ValueError(f"vectors hold components beyond float16's range (±65504), which this store keeps: "
-                             f"{float(np.abs(vectors).max()):.3g}")
+            raise ValueError(
+                f"vectors hold components beyond float16's range (±65504), which this store keeps: "
+                f"{float(np.abs(vectors).max()):.3g}"
+            )
         return vectors
 
-    def _not_stored(self, ids: list[str], texts: list[str] | None, meta_json: list[str | None],
-                    vectors: np.ndarray | None) -> list[int]:
+    def _not_stored(
+        self, ids: list[str], texts: list[str] | None, meta_json: list[str | None], vectors: np.ndarray | None
+    ) -> list[int]:
         """Positions of the records to add: those whose id is not stored. One stored as given (text, metadata and,
         where given, the vector as this store encodes it) is left out; one stored otherwise is a ValueError."""
         stored = {r[0]: r[1:] for r in self._rows_of("id, text, metadata, vector", ids)}
@@ -343,14 +385,18 @@ class VectorStore:
                 keep.append(n)
                 continue
             text, meta, blob = stored[i]
-            same = (text == (None if texts is None else texts[n])
-                    and _loads(meta) == _loads(meta_json[n])
-                    and (vectors is None or blob == codec.encode(vectors[n], self.quantization)))
+            same = (
+                text == (None if texts is None else texts[n])
+                and _loads(meta) == _loads(meta_json[n])
+                and (vectors is None or blob == codec.encode(vectors[n], self.quantization))
+            )
             if not same:
                 changed.append(i)
         if changed:
-            raise ValueError(f"ids already in the store: {changed[:5]} with another text, metadata or vector; "
-                             "use upsert to replace them")
+            raise ValueError(
+                f"ids already in the store: {changed[:5]} with another text, metadata or vector; "
+                "use upsert to replace them"
+            )
         return keep
 
     def _existing(self, ids: list[str]) -> list[str]:
@@ -359,9 +405,10 @@ class VectorStore:
     def _rows_of(self, columns: str, ids: list[str]) -> Iterator[tuple]:
         """`columns` of the records with these ids, 500 ids per query (SQLite's bound on parameters)."""
         for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+            chunk = ids[start : start + 500]
             yield from self._conn.execute(
-                f"SELECT {columns} FROM records WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
+                f"SELECT {columns} FROM records WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+            )
 
     def _transaction(self):
         return _Transaction(self._conn)
@@ -387,8 +434,9 @@ class VectorStore:
             out.append(Record(row[0], row[1], json.loads(row[2]) if row[2] else None, vector))
         return out
 
-    def search(self, query, k: int = 10, filter: dict | None = None, mode: str = "vector",
-               exact: bool = False) -> list[SearchResult]:
+    def search(
+        self, query, k: int = 10, filter: dict | None = None, mode: str = "vector", exact: bool = False
+    ) -> list[SearchResult]:
         """Top k records for a query vector or text; mode 'vector', 'keyword' (BM25) or 'hybrid' (RRF of both).
         exact=True skips the HNSW index."""
         if mode not in MODES:
@@ -400,8 +448,9 @@ class VectorStore:
         condition, params = to_sql(filter)
         if mode == "keyword":
             return self._results(self._keyword(query, k, condition, params))
-        vector_hits = self._vector(self._query_vector(query), k if mode == "vector" else max(4 * k, 50),
-                                   condition, params, exact)
+        vector_hits = self._vector(
+            self._query_vector(query), k if mode == "vector" else max(4 * k, 50), condition, params, exact
+        )
         if mode == "vector":
             return self._results(vector_hits)
         keyword_hits = self._keyword(query, max(4 * k, 50), condition, params)
@@ -421,13 +470,14 @@ class VectorStore:
             raise ValueError(f"a query is one vector; this one holds {len(vectors)} (search them one at a time)")
         return codec.prepare(vectors, self.metric)[0]
 
-    def _vector(self, query: np.ndarray, k: int, condition: str, params: list,
-                exact: bool) -> list[tuple[int, float]]:
+    def _vector(self, query: np.ndarray, k: int, condition: str, params: list, exact: bool) -> list[tuple[int, float]]:
         matrix = self._matrix_cache.current(self._conn, self.dim or 0, self.metric, self.quantization)
         allowed = None
         if condition != "1":
-            allowed = np.fromiter((r[0] for r in self._conn.execute(
-                f"SELECT rowid FROM records WHERE {condition}", params)), dtype=np.int64)
+            allowed = np.fromiter(
+                (r[0] for r in self._conn.execute(f"SELECT rowid FROM records WHERE {condition}", params)),
+                dtype=np.int64,
+            )
         slots = None if exact else self._ann_slots(query, k, matrix, allowed)
         if slots is None and allowed is not None:
             slots = matrix.slots_of(allowed)
@@ -451,8 +501,7 @@ class VectorStore:
     def _ann_index(self) -> AnnIndex | None:
         if self._ann is None:
             try:
-                self._ann = AnnIndex(self.path, self._records_dim(), self.metric, self.quantization,
-                                     not self.read_only)
+                self._ann = AnnIndex(self.path, self._records_dim(), self.metric, self.quantization, not self.read_only)
             except MissingDependencyError as exc:
                 warnings.warn(f"exact search over {self.count()} vectors: {exc}", stacklevel=4)
                 self.ann_threshold = None
@@ -461,8 +510,9 @@ class VectorStore:
             try:
                 self._ann.sync(self._conn)
             except sqlite3.OperationalError as exc:  # a read-only file written before the change log existed
-                warnings.warn(f"exact search: the HNSW index cannot be kept in sync with {self.path}: {exc}",
-                              stacklevel=4)
+                warnings.warn(
+                    f"exact search: the HNSW index cannot be kept in sync with {self.path}: {exc}", stacklevel=4
+                )
                 self.ann_threshold, self._ann = None, None
                 return None
             self._ann_synced = self._matrix_cache.updates
@@ -479,18 +529,28 @@ class VectorStore:
         rows = self._conn.execute(
             f"SELECT records.rowid, bm25(records_fts) FROM records_fts JOIN records "
             f"ON records.rowid = records_fts.rowid WHERE records_fts MATCH ? AND {condition} "
-            f"ORDER BY bm25(records_fts) LIMIT ?", [match, *params, k])
+            f"ORDER BY bm25(records_fts) LIMIT ?",
+            [match, *params, k],
+        )
         return [(r[0], -float(r[1])) for r in rows]  # bm25() is lower-is-better
 
     def _results(self, hits: list[tuple[int, float]]) -> list[SearchResult]:
         """The hits' records, in the hits' order (one query for all of them, not one per hit)."""
         rows: dict[int, tuple] = {}
         for start in range(0, len(hits), 500):
-            chunk = [rowid for rowid, _ in hits[start:start + 500]]
-            rows.update((r[0], r[1:]) for r in self._conn.execute(
-                f"SELECT rowid, id, text, metadata FROM records WHERE rowid IN ({', '.join('?' * len(chunk))})", chunk))
-        return [SearchResult(row[0], score, row[1], json.loads(row[2]) if row[2] else None)
-                for rowid, score in hits if (row := rows.get(rowid)) is not None]
+            chunk = [rowid for rowid, _ in hits[start : start + 500]]
+            rows.update(
+                (r[0], r[1:])
+                for r in self._conn.execute(
+                    f"SELECT rowid, id, text, metadata FROM records WHERE rowid IN ({', '.join('?' * len(chunk))})",
+                    chunk,
+                )
+            )
+        return [
+            SearchResult(row[0], score, row[1], json.loads(row[2]) if row[2] else None)
+            for rowid, score in hits
+            if (row := rows.get(rowid)) is not None
+        ]
 
     # -- lifetime ------------------------------------------------------------------------------------
     def close(self) -> None:
@@ -503,9 +563,11 @@ class VectorStore:
                 ann.save(self._conn)
         except (OSError, RuntimeError, sqlite3.Error) as exc:  # usearch reports a failed write as RuntimeError
             assert ann is not None
-            raise EmbedliteError(f"{self.path}: its HNSW index could not be saved to {ann.path} ({exc}); "
-                                 "the records are safe in the database, and the index will be rebuilt from them "
-                                 "when next needed") from None
+            raise EmbedliteError(
+                f"{self.path}: its HNSW index could not be saved to {ann.path} ({exc}); "
+                "the records are safe in the database, and the index will be rebuilt from them "
+                "when next needed"
+            ) from None
         finally:
             self._conn.close()
 
@@ -568,8 +630,9 @@ def _check_integers(value: dict, where: str) -> None:
         elif isinstance(item, list):
             stack.extend((f"{path}[{n}]", v) for n, v in enumerate(item))
         elif isinstance(item, int) and not isinstance(item, bool) and not low <= item <= high:
-            raise ValueError(f"{path} is {item}, beyond the 64-bit integers a store keeps ({low} to {high}); "
-                             "store it as a string")
+            raise ValueError(
+                f"{path} is {item}, beyond the 64-bit integers a store keeps ({low} to {high}); store it as a string"
+            )
 
 
 def _loads(metadata: str | None) -> dict | None:
