@@ -34,8 +34,10 @@ from bench_common import start_server, write_markdown
 KINDS = ("oversized", "slow", "terms", "idle")
 HEALTH_EVERY = 0.05  # seconds between /health probes
 TARGET_P99_MS, TARGET_RSS_MB = 100.0, 1024.0
-WORDS = ("river stone lamp orchard copper violin harbor meadow ledger falcon quartz saddle tunnel beacon "
-         "pepper marble walnut glacier anchor cobalt").split()
+WORDS = (
+    "river stone lamp orchard copper violin harbor meadow ledger falcon quartz saddle tunnel beacon "
+    "pepper marble walnut glacier anchor cobalt"
+).split()
 
 
 class Server:
@@ -70,8 +72,10 @@ class Server:
 
 
 def post(path: str, body: bytes, content_length: int | None = None) -> bytes:
-    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body) if content_length is None else content_length}\r\n\r\n")
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body) if content_length is None else content_length}\r\n\r\n"
+    )
     return head.encode() + body
 
 
@@ -97,12 +101,17 @@ class Attack:
         self.port, self.store = port, store
         self.counts: dict[str, Counter] = {kind: Counter() for kind in KINDS}
         text3 = " ".join(random.Random(1).choices(WORDS, k=3 * 2**20 // 7))  # ~3 MB of words
-        self.oversized = [post("/v1/embeddings", json.dumps({"input": text3, "model": model}).encode()),
-                          post("/v1/embeddings", json.dumps({"input": text3 * 5, "model": model}).encode())]
-        self.terms = [post(f"/v1/stores/{store}/search", json.dumps(
-                          {"query": "river " * 100_000, "mode": "keyword"}).encode()),
-                      post(f"/v1/stores/{store}/search", json.dumps(
-                          {"query": " ".join(f"term{n}" for n in range(300)), "mode": "keyword"}).encode())]
+        self.oversized = [
+            post("/v1/embeddings", json.dumps({"input": text3, "model": model}).encode()),
+            post("/v1/embeddings", json.dumps({"input": text3 * 5, "model": model}).encode()),
+        ]
+        self.terms = [
+            post(f"/v1/stores/{store}/search", json.dumps({"query": "river " * 100_000, "mode": "keyword"}).encode()),
+            post(
+                f"/v1/stores/{store}/search",
+                json.dumps({"query": " ".join(f"term{n}" for n in range(300)), "mode": "keyword"}).encode(),
+            ),
+        ]
         self.slow_body = json.dumps({"ids": ["slow"], "texts": ["x" * 100_000]}).encode()
 
     async def _connect(self, kind: str):
@@ -150,7 +159,7 @@ class Attack:
                 answer = asyncio.ensure_future(read_status(reader))
                 at = head
                 while not answer.done() and at < len(request):  # 16 bytes a second: the body never finishes
-                    writer.write(request[at:at + 16])
+                    writer.write(request[at : at + 16])
                     await writer.drain()
                     at += 16
                     await asyncio.wait([answer], timeout=1.0)
@@ -176,8 +185,12 @@ class Attack:
             n += 1
 
     async def run(self, seconds: float, connections: int) -> None:
-        loops = {"oversized": self.oversized_loop, "slow": self.slow_loop, "terms": self.terms_loop,
-                 "idle": self.idle_loop}
+        loops = {
+            "oversized": self.oversized_loop,
+            "slow": self.slow_loop,
+            "terms": self.terms_loop,
+            "idle": self.idle_loop,
+        }
         tasks = [asyncio.ensure_future(loops[KINDS[i % len(KINDS)]](i)) for i in range(connections)]
         await asyncio.sleep(seconds)
         for task in tasks:
@@ -238,14 +251,17 @@ def main() -> None:
             model = server.request("GET", "/v1/models")[1]["data"][0]["id"]
             rng = random.Random(0)
             texts = [" ".join(rng.choices(WORDS, k=12)) for _ in range(200)]
-            status, reply = server.request("POST", "/v1/stores/abuse/add",
-                                           {"ids": [f"doc{n}" for n in range(len(texts))], "texts": texts})
+            status, reply = server.request(
+                "POST", "/v1/stores/abuse/add", {"ids": [f"doc{n}" for n in range(len(texts))], "texts": texts}
+            )
             if status != 200:
                 raise SystemExit(f"could not fill the store: {status} {reply}")
             baseline = server.peak_rss_mb()
             stop, latencies, failures, peak = threading.Event(), [], Counter(), [0.0]
-            watchers = [threading.Thread(target=probe_health, args=(server.port, stop, latencies, failures)),
-                        threading.Thread(target=sample_rss, args=(server.proc.pid, stop, peak))]
+            watchers = [
+                threading.Thread(target=probe_health, args=(server.port, stop, latencies, failures)),
+                threading.Thread(target=sample_rss, args=(server.proc.pid, stop, peak)),
+            ]
             for thread in watchers:
                 thread.start()
             attack = Attack(server.port, "abuse", model)
@@ -275,8 +291,7 @@ def report(args, attack: Attack, latencies, failures, sampled, hwm, baseline, al
     lines = [
         "# `embedlite serve` under hostile traffic",
         "",
-        f"`{command}`"
-        f" on {platform.machine()} ({platform.system()}), Python {platform.python_version()}.",
+        f"`{command}` on {platform.machine()} ({platform.system()}), Python {platform.python_version()}.",
         f"{args.connections} hostile connections (~{per_kind} of each kind) for {args.seconds:g} s; /health probed "
         f"on a new connection every {HEALTH_EVERY * 1000:.0f} ms.",
         "",

@@ -44,8 +44,11 @@ def start_server(log: Path, args: list[str]):
     import subprocess
     import time
 
-    proc = subprocess.Popen([sys.executable, "-c", "from embedlite.cli import main; main()", "serve", "--port", "0",
-                             *args], stdout=subprocess.DEVNULL, stderr=log.open("w"))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from embedlite.cli import main; main()", "serve", "--port", "0", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("w"),
+    )
     deadline = time.monotonic() + 300
     while not (found := re.search(r" on http://127\.0\.0\.1:(\d+)", log.read_text())):
         if proc.poll() is not None or time.monotonic() > deadline:

@@ -68,9 +68,18 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="embedlite-distill-"))
     teacher = source_dir("all-MiniLM-L6-v2")
     train = (args.data / "stsb" / "sts-train.csv", args.data / "stsb" / "sts-dev.csv", args.data / "sst2" / "train.tsv")
-    base = dict(train_texts=train, teacher=teacher, student_layers=(0, 2, 4), max_texts=args.max_texts,
-                epochs=args.epochs, batch_size=64, learning_rate=2e-4, max_seq_length=64, matryoshka_dims=DIMS,
-                cache_dir=work / "cache")
+    base = dict(
+        train_texts=train,
+        teacher=teacher,
+        student_layers=(0, 2, 4),
+        max_texts=args.max_texts,
+        epochs=args.epochs,
+        batch_size=64,
+        learning_rate=2e-4,
+        max_seq_length=64,
+        matryoshka_dims=DIMS,
+        cache_dir=work / "cache",
+    )
     runs = {
         "student (full recipe)": dict(seed=0),
         "student seed 1": dict(seed=1),
@@ -91,12 +100,15 @@ def main() -> None:
     rows = [evaluate(f"m{i}", d, work, sts, retrieval, texts) | {"model": n} for i, (n, d) in enumerate(dirs.items())]
     t = rows[0]
     lines = [
-        "# Distillation on CPU: all-MiniLM-L6-v2 teacher → 3-layer students (layers 0, 2, 4)", "",
-        f"Command: `python benchmarks/bench_distill.py --max-texts {args.max_texts} --epochs {args.epochs}`", "",
+        "# Distillation on CPU: all-MiniLM-L6-v2 teacher → 3-layer students (layers 0, 2, 4)",
+        "",
+        f"Command: `python benchmarks/bench_distill.py --max-texts {args.max_texts} --epochs {args.epochs}`",
+        "",
         f"Training texts: the first {args.max_texts} distinct texts of STS-B train + dev and SST-2 train; "
         f"batch 64, lr 2e-4, {args.epochs} epoch(s), max 64 tokens; loss = embedding matching + NCE (SamToNe) "
         "+ geometry matching and spread-out at each Matryoshka dim (384/256/128/64). Training time per run: "
-        + ", ".join(f"{n}: {s / 60:.1f} min" for n, s in times.items()) + ". "
+        + ", ".join(f"{n}: {s / 60:.1f} min" for n, s in times.items())
+        + ". "
         "Every model is measured as an int8 ONNX artifact, in this one run: STS-B test Spearman at each dim, "
         "nDCG@10 on stsb-retrieval (full dim, dim 128, and binary sign codes), sentences/s at batch 32 (2 threads).",
         "",
@@ -105,12 +117,18 @@ def main() -> None:
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['params'] / 1e6:.1f} | " + " | ".join(f"{r[f'sts@{d}']:.4f}" for d in DIMS)
-                     + f" | {r['ndcg']:.4f} | {r['ndcg@128']:.4f} | {r['ndcg_binary']:.4f} | {r['speed']:.0f} "
-                     f"| {r['speed'] / t['speed']:.2f}× |")
+        lines.append(
+            f"| {r['model']} | {r['params'] / 1e6:.1f} | "
+            + " | ".join(f"{r[f'sts@{d}']:.4f}" for d in DIMS)
+            + f" | {r['ndcg']:.4f} | {r['ndcg@128']:.4f} | {r['ndcg_binary']:.4f} | {r['speed']:.0f} "
+            f"| {r['speed'] / t['speed']:.2f}× |"
+        )
     s = rows[1]
-    lines += ["", f"Full-recipe student keeps {s['sts@384'] / t['sts@384']:.1%} of the teacher's STS-B Spearman and "
-              f"{s['ndcg'] / t['ndcg']:.1%} of its nDCG@10, at {s['speed'] / t['speed']:.2f}× its int8 speed."]
+    lines += [
+        "",
+        f"Full-recipe student keeps {s['sts@384'] / t['sts@384']:.1%} of the teacher's STS-B Spearman and "
+        f"{s['ndcg'] / t['ndcg']:.1%} of its nDCG@10, at {s['speed'] / t['speed']:.2f}× its int8 speed.",
+    ]
     write_markdown("distill.md", lines)
 
 

@@ -80,15 +80,27 @@ def main() -> None:
     runs: dict[str, list[dict]] = {"embedlite": [], "sentence-transformers": []}
     for r in range(args.rounds):
         for engine in runs:
-            cmd = [sys.executable, __file__, "--worker", engine, "--data", str(args.data),
-                   "--threads", str(args.threads), "--batch1", str(args.batch1)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--worker",
+                engine,
+                "--data",
+                str(args.data),
+                "--threads",
+                str(args.threads),
+                "--batch1",
+                str(args.batch1),
+            ]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
             runs[engine].append(json.loads(out.strip().splitlines()[-1]))
             print(f"round {r + 1} {engine}: {runs[engine][-1]}", file=sys.stderr)
     # Best of N, as timeit reports: on a shared 2-core machine noise only ever slows a run down.
     best = {e: {k: max(run[k] for run in rs) for k in ("batch1", "batch32")} for e, rs in runs.items()}
-    med = {e: {k: statistics.median(run[k] for run in rs) for k in ("batch1", "batch32", "rss_mb")}
-           for e, rs in runs.items()}
+    med = {
+        e: {k: statistics.median(run[k] for run in rs) for k in ("batch1", "batch32", "rss_mb")}
+        for e, rs in runs.items()
+    }
     el, st = best["embedlite"], best["sentence-transformers"]
     elm, stm = med["embedlite"], med["sentence-transformers"]
     n = runs["embedlite"][0]["sentences"]

@@ -5,7 +5,7 @@ weights and prompts, every model measured by the same code in one run.
         [--multilingual-pairs N] [--amazon-reviews N] [--work DIR]
 
 DIR holds onnx-<precision>/ artifacts of embeddinggemma-300m (`embedlite export embeddinggemma-300m DIR
---precisions ... --dims 768,512,256,128`); the weights come from embedlite.sources (1.15 GB, fetched once).
+--precisions ... --dims 768,512,256,128`); the weights come from embedlite.models.sources (1.15 GB, fetched once).
 For each model: cosine to sentence-transformers (min/mean) on the STS-B test sentences and on texts of 512 and
 2048 tokens; STS-B test Spearman (`STS` prompt); stsb-retrieval nDCG@10 (query / document prompts); amazon
 accuracy (`Classification` prompt, logistic regression, re-split train -> test); STS Spearman on the
@@ -43,14 +43,18 @@ def text_sets(args) -> dict:
     from embedlite.evaluation import load_retrieval, load_sts
 
     sts = load_sts(DATA / "stsb" / "sts-test.csv")
-    multi = {lang: load_sts(DATA / "stsb-multi-mt" / f"stsb-{lang}-test.csv", limit=args.multilingual_pairs)
-             for lang in LANGUAGES}
+    multi = {
+        lang: load_sts(DATA / "stsb-multi-mt" / f"stsb-{lang}-test.csv", limit=args.multilingual_pairs)
+        for lang in LANGUAGES
+    }
     reviews = {}
     for domain in DOMAINS if args.amazon_reviews != 0 else ():  # 0: amazon not run
+
         def read(part):
             rows = [json.loads(line) for line in (DATA / "amazon-reviews" / domain / f"{part}.jsonl").open()]
             rows = rows[: args.amazon_reviews] if args.amazon_reviews else rows
             return [r["text"] for r in rows], [r["label"] for r in rows]
+
         reviews[domain] = (*read("train"), *read("test"))
     return {"sts": sts, "retrieval": load_retrieval(DATA / "stsb-retrieval"), "multi": multi, "amazon": reviews}
 
@@ -82,11 +86,11 @@ def exact_length(tokenizer, tokens: int, count: int) -> list[str]:
     out, at = [], 0
     for _ in range(count):
         take = tokens
-        while len(tokenizer(" ".join(words[at:at + take]))["input_ids"]) > tokens:
+        while len(tokenizer(" ".join(words[at : at + take]))["input_ids"]) > tokens:
             take -= 1
-        while len(tokenizer(" ".join(words[at:at + take + 1]))["input_ids"]) <= tokens:
+        while len(tokenizer(" ".join(words[at : at + take + 1]))["input_ids"]) <= tokens:
             take += 1
-        out.append(" ".join(words[at:at + take]))
+        out.append(" ".join(words[at : at + take]))
         at += take
     return out
 
@@ -114,8 +118,12 @@ class Model:
     def raw(self, prompt: str, texts: list[str], batch_size: int = 32) -> np.ndarray:
         if self.st is not None:
             return self.st.encode(texts, prompt=prompt, batch_size=batch_size, convert_to_numpy=True)
-        return self.embedder.embed_tokens(self.embedder.tokenize(texts, prompt)[0], batch_size=batch_size,
-                                          show_progress=False, pair_lone=len(texts) > 1)  # as embed_query([q])
+        return self.embedder.embed_tokens(
+            self.embedder.tokenize(texts, prompt)[0],
+            batch_size=batch_size,
+            show_progress=False,
+            pair_lone=len(texts) > 1,
+        )  # as embed_query([q])
 
     def vectors(self, key: str, prompt: str, texts: list[str]) -> np.ndarray:
         path = self.cache / f"{key}.npy"
@@ -152,8 +160,12 @@ def quality(model: Model, sets: dict, prompts: dict) -> tuple[dict, dict]:
         multi[lang] = (data, dict(zip(texts, model.vectors(f"sts-{lang}", prompts["STS"], texts))))
     amazon = {}
     for domain, (train_x, train_y, test_x, test_y) in sets["amazon"].items():
-        amazon[domain] = (model.vectors(f"amazon-{domain}-train", prompts["Classification"], train_x), train_y,
-                          model.vectors(f"amazon-{domain}-test", prompts["Classification"], test_x), test_y)
+        amazon[domain] = (
+            model.vectors(f"amazon-{domain}-train", prompts["Classification"], train_x),
+            train_y,
+            model.vectors(f"amazon-{domain}-test", prompts["Classification"], test_x),
+            test_y,
+        )
     long = {n: model.vectors(f"long-{n}", prompts["document"], sets["long"][n]) for n in sets["long"]}
     scores = {}
     for dim in DIMS:
@@ -187,7 +199,7 @@ def speed(model: Model, tokenizer, threads: int) -> dict:
             model.raw("", texts[:count], batch_size=32)
             best = max(best, count / (time.perf_counter() - start))
         single = []
-        for text in texts[count:count + 8]:
+        for text in texts[count : count + 8]:
             start = time.perf_counter()
             model.raw("", [text], batch_size=1)
             single.append(time.perf_counter() - start)
@@ -207,7 +219,7 @@ def run_one(args) -> None:
     """One model: quality and speed, written to work/<model>.json (raw vectors beside it)."""
     from transformers import AutoTokenizer
 
-    from embedlite.sources import fetch
+    from embedlite.models.sources import fetch
 
     source = fetch("embeddinggemma-300m", _sources())
     prompts = json.loads((source / "config_sentence_transformers.json").read_text())["prompts"]
@@ -220,11 +232,16 @@ def run_one(args) -> None:
     scores, raw = quality(model, sets, prompts)
     seconds = time.perf_counter() - started
     np.savez(args.work / f"{args.one}-raw.npz", **raw)
-    result = {"model": args.one, "scores": scores, "quality_seconds": seconds,
-              "speed": None if args.no_speed else speed(model, tokenizer, args.threads),
-              "bytes": (artifact / "model.onnx").stat().st_size if artifact else
-              sum(p.stat().st_size for p in source.rglob("*.safetensors")),
-              "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    result = {
+        "model": args.one,
+        "scores": scores,
+        "quality_seconds": seconds,
+        "speed": None if args.no_speed else speed(model, tokenizer, args.threads),
+        "bytes": (artifact / "model.onnx").stat().st_size
+        if artifact
+        else sum(p.stat().st_size for p in source.rglob("*.safetensors")),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
     (args.work / f"{args.one}.json").write_text(json.dumps(result, default=float))
 
 
@@ -241,8 +258,9 @@ def main() -> None:
     parser.add_argument("--precisions", default="fp32,int8-accurate,int4")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--multilingual-pairs", type=int, default=None, help="first N pairs of each language")
-    parser.add_argument("--amazon-reviews", type=int, default=None,
-                        help="first N train and N test reviews a domain (0: amazon not run)")
+    parser.add_argument(
+        "--amazon-reviews", type=int, default=None, help="first N train and N test reviews a domain (0: amazon not run)"
+    )
     parser.add_argument("--work", type=Path, default=Path("/tmp/embedlite-bench-gemma"))
     parser.add_argument("--no-speed", action="store_true")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
@@ -274,41 +292,72 @@ def report(results: dict, models: list[str], args) -> None:
 
     r0 = results[models[0]]["scores"]["768"]
     columns = list(r0)
-    lines = ["# EmbeddingGemma-300m on its real weights: embedlite's artifacts beside sentence-transformers", "",
-             f"`python benchmarks/bench_embeddinggemma.py {' '.join(sys.argv[1:])}`", "",
-             f"Machine: {int8_kernels()}, {args.threads} threads per model; onnxruntime "
-             f"{onnxruntime.__version__}. Every model ran in its own process, one after another.",
-             f"Sets: STS-B test (1379 pairs, `STS` prompt); stsb-retrieval (336 queries, 2243 documents); "
-             f"stsb-multi-mt test, {args.multilingual_pairs or 'all 1379'} pairs per language (`STS` prompt); "
-             + ("amazon: not run (--amazon-reviews 0). " if args.amazon_reviews == 0 else
-                f"amazon re-split, {args.amazon_reviews or 'all'} train and test reviews per domain "
-                "(`Classification` prompt, logistic regression). ")
-             + "MTEB publishes STS-B 0.8816 for this model.", ""]
+    lines = [
+        "# EmbeddingGemma-300m on its real weights: embedlite's artifacts beside sentence-transformers",
+        "",
+        f"`python benchmarks/bench_embeddinggemma.py {' '.join(sys.argv[1:])}`",
+        "",
+        f"Machine: {int8_kernels()}, {args.threads} threads per model; onnxruntime "
+        f"{onnxruntime.__version__}. Every model ran in its own process, one after another.",
+        f"Sets: STS-B test (1379 pairs, `STS` prompt); stsb-retrieval (336 queries, 2243 documents); "
+        f"stsb-multi-mt test, {args.multilingual_pairs or 'all 1379'} pairs per language (`STS` prompt); "
+        + (
+            "amazon: not run (--amazon-reviews 0). "
+            if args.amazon_reviews == 0
+            else f"amazon re-split, {args.amazon_reviews or 'all'} train and test reviews per domain "
+            "(`Classification` prompt, logistic regression). "
+        )
+        + "MTEB publishes STS-B 0.8816 for this model.",
+        "",
+    ]
     for dim in ("768", "128"):
-        lines += [f"## Quality at {dim} dims", "", "| model | " + " | ".join(columns) + " |",
-                  "|---" * (len(columns) + 1) + "|"]
+        lines += [
+            f"## Quality at {dim} dims",
+            "",
+            "| model | " + " | ".join(columns) + " |",
+            "|---" * (len(columns) + 1) + "|",
+        ]
         for name in models:
             s = results[name]["scores"][dim]
             lines.append(f"| {name} | " + " | ".join(f"{s[c]:.4f}" for c in columns) + " |")
         lines.append("")
-    lines += ["## Vectors against sentence-transformers (cosine, 768 dims)", "",
-              "| model | MB | STS-B sentences min / mean | 512 tokens min | 2048 tokens min |", "|---|---|---|---|---|"]
+    lines += [
+        "## Vectors against sentence-transformers (cosine, 768 dims)",
+        "",
+        "| model | MB | STS-B sentences min / mean | 512 tokens min | 2048 tokens min |",
+        "|---|---|---|---|---|",
+    ]
     for name in models:
         c = results[name]["cosine"]
-        lines.append(f"| {name} | {results[name]['bytes'] / 1e6:.0f} | {c['sts']['min']:.6f} / {c['sts']['mean']:.6f} "
-                     f"| {c['long-512']['min']:.6f} | {c['long-2048']['min']:.6f} |")
+        lines.append(
+            f"| {name} | {results[name]['bytes'] / 1e6:.0f} | {c['sts']['min']:.6f} / {c['sts']['mean']:.6f} "
+            f"| {c['long-512']['min']:.6f} | {c['long-2048']['min']:.6f} |"
+        )
     if not args.no_speed:
         base = results[ST]["speed"]
-        lines += ["", f"## Speed ({args.threads} threads)", "",
-                  "| model | " + " | ".join(f"{t} tok /s (x ST)" for t in SPEED_TOKENS)
-                  + " | " + " | ".join(f"{t} tok p50 ms" for t in SPEED_TOKENS) + " | 2048 tok ms | peak RSS MB |",
-                  "|---" * (2 * len(SPEED_TOKENS) + 3) + "|"]
+        lines += [
+            "",
+            f"## Speed ({args.threads} threads)",
+            "",
+            "| model | "
+            + " | ".join(f"{t} tok /s (x ST)" for t in SPEED_TOKENS)
+            + " | "
+            + " | ".join(f"{t} tok p50 ms" for t in SPEED_TOKENS)
+            + " | 2048 tok ms | peak RSS MB |",
+            "|---" * (2 * len(SPEED_TOKENS) + 3) + "|",
+        ]
         for name in models:
             sp = results[name]["speed"]
-            lines.append(f"| {name} | " + " | ".join(
-                f"{sp[str(t)]['per_s']:.1f} ({sp[str(t)]['per_s'] / base[str(t)]['per_s']:.2f}x)" for t in SPEED_TOKENS)
-                + " | " + " | ".join(f"{sp[str(t)]['p50_ms']:.0f}" for t in SPEED_TOKENS)
-                + f" | {sp['2048']['p50_ms']:.0f} | {results[name]['peak_rss_mb']:.0f} |")
+            lines.append(
+                f"| {name} | "
+                + " | ".join(
+                    f"{sp[str(t)]['per_s']:.1f} ({sp[str(t)]['per_s'] / base[str(t)]['per_s']:.2f}x)"
+                    for t in SPEED_TOKENS
+                )
+                + " | "
+                + " | ".join(f"{sp[str(t)]['p50_ms']:.0f}" for t in SPEED_TOKENS)
+                + f" | {sp['2048']['p50_ms']:.0f} | {results[name]['peak_rss_mb']:.0f} |"
+            )
     write_markdown("embeddinggemma.md", lines)
     (RESULTS / "embeddinggemma.json").write_text(json.dumps(results, indent=1, default=float) + "\n")
     plt = pyplot()

@@ -51,19 +51,35 @@ def main() -> None:
             return st.encode_query(xs, batch_size=batch_size)
 
         def embed_documents(self, xs, titles=None, batch_size=32):  # the model has no prompts: a title goes first
-            return st.encode_document([with_prompt("", x, t) for x, t in zip(xs, titles or [None] * len(xs))],
-                                      batch_size=batch_size)
+            return st.encode_document(
+                [with_prompt("", x, t) for x, t in zip(xs, titles or [None] * len(xs))], batch_size=batch_size
+            )
 
     rows = []
     start = time.perf_counter()
     StAdapter().embed(texts)
     st_speed = len(texts) / (time.perf_counter() - start)
     st_size = (source_dir("all-MiniLM-L6-v2") / "model.safetensors").stat().st_size
-    rows.append(("sentence-transformers fp32 (PyTorch)", st_size, 1.0, 1.0, sts_spearman(StAdapter(), sts),
-                 retrieval_scores(StAdapter(), retrieval)["ndcg@10"], st_speed))
+    rows.append(
+        (
+            "sentence-transformers fp32 (PyTorch)",
+            st_size,
+            1.0,
+            1.0,
+            sts_spearman(StAdapter(), sts),
+            retrieval_scores(StAdapter(), retrieval)["ndcg@10"],
+            st_speed,
+        )
+    )
 
-    results = export("all-MiniLM-L6-v2", work / "out", formats=tuple(args.formats.split(",")), precisions=PRECISIONS,
-                     parity_texts=texts[:64], progress=print)
+    results = export(
+        "all-MiniLM-L6-v2",
+        work / "out",
+        formats=tuple(args.formats.split(",")),
+        precisions=PRECISIONS,
+        parity_texts=texts[:64],
+        progress=print,
+    )
     for r in results:
         embedder = Embedder(r.path, device="cpu", threads=args.threads)
         embedder.embed(texts[:64])
@@ -71,9 +87,17 @@ def main() -> None:
         vectors = embedder.embed(texts, batch_size=32)
         speed = len(texts) / (time.perf_counter() - start)
         parity = compare(reference, vectors)
-        rows.append((f"embedlite {r.manifest.format} {r.manifest.precision}", r.report["bytes"],
-                     parity.min_cosine, parity.mean_cosine, sts_spearman(embedder, sts),
-                     retrieval_scores(embedder, retrieval)["ndcg@10"], speed))
+        rows.append(
+            (
+                f"embedlite {r.manifest.format} {r.manifest.precision}",
+                r.report["bytes"],
+                parity.min_cosine,
+                parity.mean_cosine,
+                sts_spearman(embedder, sts),
+                retrieval_scores(embedder, retrieval)["ndcg@10"],
+                speed,
+            )
+        )
 
     lines = [
         "# Exported all-MiniLM-L6-v2 artifacts vs sentence-transformers",
@@ -88,8 +112,10 @@ def main() -> None:
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, size, mn, mean, sp, ndcg, speed in rows:
-        lines.append(f"| {name} | {size / 1e6:.1f} | {mn:.4f} | {mean:.5f} | {sp:.4f} | {ndcg:.4f} "
-                     f"| {speed:.0f} | {speed / st_speed:.2f}× |")
+        lines.append(
+            f"| {name} | {size / 1e6:.1f} | {mn:.4f} | {mean:.5f} | {sp:.4f} | {ndcg:.4f} "
+            f"| {speed:.0f} | {speed / st_speed:.2f}× |"
+        )
     write_markdown("export.md", lines)
     plot(rows, RESULTS / "export.png")
 

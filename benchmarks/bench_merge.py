@@ -38,26 +38,35 @@ def main() -> None:
     sts = load_sts(DATA / "stsb" / "sts-dev.csv")
     retrieval, reviews = retrieval_from_sts(sts), amazon("dev")
     work = Path(tempfile.mkdtemp(prefix="embedlite-merge-"))
-    lines = [f"# {args.recipe}: its runs merged with its initial student, dev splits", "",
-             f"Command: `python benchmarks/bench_merge.py --recipe {args.recipe} --trained DIR --weights "
-             f"{args.weights}`", "",
-             "fp32 ONNX of the merge (before Matryoshka axes and QAT); STS-B dev Spearman, nDCG@10 on the retrieval "
-             "set derived from sts-dev, amazon dev accuracy (logistic regression on train); the runs share 1 - w.", "",
-             "| share of the initial student (w) | STS-B dev | nDCG@10 | " + " | ".join(DOMAINS) + " |",
-             "|---:|---:|---:|" + "---:|" * len(DOMAINS)]
+    lines = [
+        f"# {args.recipe}: its runs merged with its initial student, dev splits",
+        "",
+        f"Command: `python benchmarks/bench_merge.py --recipe {args.recipe} --trained DIR --weights {args.weights}`",
+        "",
+        "fp32 ONNX of the merge (before Matryoshka axes and QAT); STS-B dev Spearman, nDCG@10 on the retrieval "
+        "set derived from sts-dev, amazon dev accuracy (logistic regression on train); the runs share 1 - w.",
+        "",
+        "| share of the initial student (w) | STS-B dev | nDCG@10 | " + " | ".join(DOMAINS) + " |",
+        "|---:|---:|---:|" + "---:|" * len(DOMAINS),
+    ]
     for weight in (float(w) for w in args.weights.split(",")):
         initial = build_student(config)
         if weight == 1:
             model = initial
         else:
-            model = merge_with_initial([SentenceTransformer(str(p), device="cpu") for p in runs],
-                                       [str(p) for p in runs], initial, weight)
+            model = merge_with_initial(
+                [SentenceTransformer(str(p), device="cpu") for p in runs], [str(p) for p in runs], initial, weight
+            )
         model.save(str(work / f"w{weight}"))
-        (artifact,) = export(work / f"w{weight}", work / f"w{weight}-onnx", precisions=("fp32",),
-                             progress=lambda _: None)
+        (artifact,) = export(
+            work / f"w{weight}", work / f"w{weight}-onnx", precisions=("fp32",), progress=lambda _: None
+        )
         vectors = Vectors(Embedder(artifact.path, device="cpu", threads=2))
-        scores = [sts_spearman(vectors, sts), retrieval_scores(vectors, retrieval)["ndcg@10"],
-                  *(classification(vectors, reviews[d]) for d in DOMAINS)]
+        scores = [
+            sts_spearman(vectors, sts),
+            retrieval_scores(vectors, retrieval)["ndcg@10"],
+            *(classification(vectors, reviews[d]) for d in DOMAINS),
+        ]
         lines.append(f"| {weight:g} | " + " | ".join(f"{v:.4f}" for v in scores) + " |")
         print(lines[-1], file=sys.stderr, flush=True)
     write_markdown(f"merge_{args.recipe}_dev.md", lines)

@@ -74,6 +74,7 @@ class Vectors:
 def amazon(split: str) -> dict[str, tuple]:
     """domain -> (train texts, train labels, eval texts, eval labels); eval is test (as the shared README's
     reference figure) or dev."""
+
     def read(domain, part):
         rows = [json.loads(line) for line in (DATA / "amazon-reviews" / domain / f"{part}.jsonl").open()]
         return [r["text"] for r in rows], np.array([r["label"] for r in rows])
@@ -115,25 +116,38 @@ def source_for(name: str, models_dir: Path | None, work: Path, log: dict) -> str
         out = work / name
         distill(config_from_file(RECIPES / f"{name}.toml", {"output": out}))
     record = json.loads((out / "distill.json").read_text())
-    log[name] = {"seconds": record["seconds"], "texts": record["texts"],
-                 "steps": sum(p["steps"] for p in record["phases"])}
+    log[name] = {
+        "seconds": record["seconds"],
+        "texts": record["texts"],
+        "steps": sum(p["steps"] for p in record["phases"]),
+    }
     return str(out)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--models", type=Path, default=None,
-                        help="folder holding trained embedlite-small/ and embedlite-tiny/ (else they are trained)")
+    parser.add_argument(
+        "--models",
+        type=Path,
+        default=None,
+        help="folder holding trained embedlite-small/ and embedlite-tiny/ (else they are trained)",
+    )
     parser.add_argument("--split", choices=("test", "dev"), default="test")
     parser.add_argument("--only", default=",".join(MODELS), help="comma-separated model names")
     parser.add_argument("--precisions", default=",".join(PRECISIONS), help="comma-separated ONNX precisions")
     parser.add_argument("--no-speed", action="store_true", help="quality only (for runs beside other work)")
-    parser.add_argument("--speed-only", action="store_true",
-                        help="sentences/s of the artifacts an earlier run left in --work, side by side, alone")
+    parser.add_argument(
+        "--speed-only",
+        action="store_true",
+        help="sentences/s of the artifacts an earlier run left in --work, side by side, alone",
+    )
     parser.add_argument("--work", type=Path, default=None)
-    parser.add_argument("--out", default=None,
-                        help="results file stem in benchmarks/results (default: models; models_dev with --split dev)")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="results file stem in benchmarks/results (default: models; models_dev with --split dev)",
+    )
     args = parser.parse_args()
 
     import tempfile
@@ -156,25 +170,43 @@ def main() -> None:
             from embedlite.models import default_artifact
 
             manifest = read_manifest(default_artifact())
-            exported = [SimpleNamespace(path=default_artifact(), manifest=manifest,
-                                        report={"bytes": manifest.files[manifest.model_file]["bytes"]})]
+            exported = [
+                SimpleNamespace(
+                    path=default_artifact(),
+                    manifest=manifest,
+                    report={"bytes": manifest.files[manifest.model_file]["bytes"]},
+                )
+            ]
         else:
             source = source_for(name, args.models, work, training)
             # the teacher is a reference, not an artifact to ship: fp32 only (its int8/int4 would cost a third)
             precisions = ("fp32",) if name == TEACHER else tuple(args.precisions.split(","))
-            exported = export(source, work / "artifacts" / name, precisions=precisions, name=name,
-                              progress=lambda m: print(f"[{name}] {m}", file=sys.stderr))
+            exported = export(
+                source,
+                work / "artifacts" / name,
+                precisions=precisions,
+                name=name,
+                progress=lambda m: print(f"[{name}] {m}", file=sys.stderr),
+            )
         for result in exported:
             embedder = Embedder(result.path, device="cpu", threads=args.threads)
             full = Vectors(embedder)
-            row = {"model": name, "precision": result.manifest.precision, "mb": result.report["bytes"] / 1e6,
-                   "sent_per_s": float("nan") if args.no_speed else speed(embedder, speed_texts), "dims": {}}
+            row = {
+                "model": name,
+                "precision": result.manifest.precision,
+                "mb": result.report["bytes"] / 1e6,
+                "sent_per_s": float("nan") if args.no_speed else speed(embedder, speed_texts),
+                "dims": {},
+            }
             for dim in embedder.dims:
                 vectors = full.at(dim)
                 scores = retrieval_scores(vectors, retrieval)
-                row["dims"][dim] = {"sts": sts_spearman(vectors, sts), "ndcg@10": scores["ndcg@10"],
-                                    "recall@100": scores["recall@100"],
-                                    **{d: classification(vectors, reviews[d]) for d in DOMAINS}}
+                row["dims"][dim] = {
+                    "sts": sts_spearman(vectors, sts),
+                    "ndcg@10": scores["ndcg@10"],
+                    "recall@100": scores["recall@100"],
+                    **{d: classification(vectors, reviews[d]) for d in DOMAINS},
+                }
                 print(name, row["precision"], dim, json.dumps(row["dims"][dim]), file=sys.stderr)
             rows.append(row)
     report(rows, training, args)
@@ -196,15 +228,23 @@ def speed_table(work: Path, args, rounds: int = 3) -> None:
         for path, embedder in models.items():
             best[path] = max(best[path], speed(embedder, texts))
     rows = {(read_manifest(p).name, read_manifest(p).precision): v for p, v in best.items()}
-    lines = ["# Sentences/s of each model's ONNX artifacts, side by side", "",
-             f"Command: `python benchmarks/bench_models.py --speed-only --work DIR --threads {args.threads}` (DIR: "
-             "the artifacts of the quality run). Batch 32 over the 2758 STS-B test sentences, each artifact in "
-             f"{rounds} alternating rounds, best kept; this process alone on the machine.", "",
-             "| model | precision | sent/s | × all-MiniLM-L6-v2 (same precision) |", "|---|---|---:|---:|"]
+    lines = [
+        "# Sentences/s of each model's ONNX artifacts, side by side",
+        "",
+        f"Command: `python benchmarks/bench_models.py --speed-only --work DIR --threads {args.threads}` (DIR: "
+        "the artifacts of the quality run). Batch 32 over the 2758 STS-B test sentences, each artifact in "
+        f"{rounds} alternating rounds, best kept; this process alone on the machine.",
+        "",
+        "| model | precision | sent/s | × all-MiniLM-L6-v2 (same precision) |",
+        "|---|---|---:|---:|",
+    ]
     for (name, precision), value in sorted(rows.items()):
         base = rows.get(("all-MiniLM-L6-v2", precision))
-        lines.append(f"| {name} | {precision} | {value:.0f} | {value / base:.2f} |" if base else
-                     f"| {name} | {precision} | {value:.0f} | |")
+        lines.append(
+            f"| {name} | {precision} | {value:.0f} | {value / base:.2f} |"
+            if base
+            else f"| {name} | {precision} | {value:.0f} | |"
+        )
     write_markdown("models_speed.md", lines)
     quality = RESULTS / "models.json"  # the quality run these artifacts came from: plot it against these speeds
     if quality.is_file():
@@ -218,43 +258,61 @@ def speed_table(work: Path, args, rounds: int = 3) -> None:
 def report(rows: list[dict], training: dict, args) -> None:
     split = args.split
     stem = args.out or ("models" if split == "test" else "models_dev")
-    (RESULTS / f"{stem}.json").write_text(json.dumps({"rows": rows, "training": training}, indent=1,
-                                                     default=str) + "\n")
-    lines = [f"# embedlite's own models beside their peers ({split} splits)", "",
-             f"Command: `python benchmarks/bench_models.py --threads {args.threads}"
-             f"{' --split dev' if split == 'dev' else ''}{' --models DIR' if args.models else ''}"
-             f"{'' if args.only == ','.join(MODELS) else ' --only ' + args.only}"
-             f"{'' if args.precisions == ','.join(PRECISIONS) else ' --precisions ' + args.precisions}"
-             f"{' --no-speed' if args.no_speed else ''}{' --out ' + args.out if args.out else ''}`",
-             f"Machine: {platform.machine()}, {args.threads} threads, CPU only. Every model is exported by embedlite "
-             "to ONNX (the teacher at fp32 only) and evaluated by the same code in this one run. STS-B: Spearman of "
-             f"cosine (sts-{split}.csv). Retrieval: nDCG@10 and Recall@100 ("
-             + ("stsb-retrieval" if split == "test" else "derived from sts-dev.csv as stsb-retrieval is from test")
-             + "). Amazon: logistic regression fit on each domain's train embeddings, accuracy on "
-             + ("test" if split == "test" else "dev") + " (the re-split data: train, dev and test disjoint). "
-             "sent/s: batch 32 over the 2758 STS-B test sentences.", "",
-             "## Full dim", "",
-             "| model | precision | MB | dim | STS-B | nDCG@10 | R@100 | books | dvd | electronics | kitchen "
-             "| sent/s |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    (RESULTS / f"{stem}.json").write_text(
+        json.dumps({"rows": rows, "training": training}, indent=1, default=str) + "\n"
+    )
+    lines = [
+        f"# embedlite's own models beside their peers ({split} splits)",
+        "",
+        f"Command: `python benchmarks/bench_models.py --threads {args.threads}"
+        f"{' --split dev' if split == 'dev' else ''}{' --models DIR' if args.models else ''}"
+        f"{'' if args.only == ','.join(MODELS) else ' --only ' + args.only}"
+        f"{'' if args.precisions == ','.join(PRECISIONS) else ' --precisions ' + args.precisions}"
+        f"{' --no-speed' if args.no_speed else ''}{' --out ' + args.out if args.out else ''}`",
+        f"Machine: {platform.machine()}, {args.threads} threads, CPU only. Every model is exported by embedlite "
+        "to ONNX (the teacher at fp32 only) and evaluated by the same code in this one run. STS-B: Spearman of "
+        f"cosine (sts-{split}.csv). Retrieval: nDCG@10 and Recall@100 ("
+        + ("stsb-retrieval" if split == "test" else "derived from sts-dev.csv as stsb-retrieval is from test")
+        + "). Amazon: logistic regression fit on each domain's train embeddings, accuracy on "
+        + ("test" if split == "test" else "dev")
+        + " (the re-split data: train, dev and test disjoint). "
+        "sent/s: batch 32 over the 2758 STS-B test sentences.",
+        "",
+        "## Full dim",
+        "",
+        "| model | precision | MB | dim | STS-B | nDCG@10 | R@100 | books | dvd | electronics | kitchen | sent/s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         dim = max(r["dims"])
         lines.append(_row(r, dim))
-    lines += ["", "## Every Matryoshka dim (share of the model's own full-dim STS-B in brackets)", "",
-              "| model | precision | dim | STS-B | nDCG@10 | R@100 | books | dvd | electronics | kitchen |",
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        "## Every Matryoshka dim (share of the model's own full-dim STS-B in brackets)",
+        "",
+        "| model | precision | dim | STS-B | nDCG@10 | R@100 | books | dvd | electronics | kitchen |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         top = r["dims"][max(r["dims"])]["sts"]
         for dim, s in sorted(r["dims"].items(), reverse=True):
-            lines.append(f"| {r['model']} | {r['precision']} | {dim} | {s['sts']:.4f} ({s['sts'] / top:.1%}) "
-                         f"| {s['ndcg@10']:.4f} | {s['recall@100']:.4f} | "
-                         + " | ".join(f"{s[d]:.4f}" for d in DOMAINS) + " |")
+            lines.append(
+                f"| {r['model']} | {r['precision']} | {dim} | {s['sts']:.4f} ({s['sts'] / top:.1%}) "
+                f"| {s['ndcg@10']:.4f} | {s['recall@100']:.4f} | " + " | ".join(f"{s[d]:.4f}" for d in DOMAINS) + " |"
+            )
     if training:
-        lines += ["", "## Training cost (this machine, CPU)", "", "| recipe | texts | steps | teacher s | total s |",
-                  "|---|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "## Training cost (this machine, CPU)",
+            "",
+            "| recipe | texts | steps | teacher s | total s |",
+            "|---|---:|---:|---:|---:|",
+        ]
         for name, t in training.items():
-            lines.append(f"| {name} | {t['texts']} | {t['steps']} | {t['seconds'].get('teacher', 0):.0f} "
-                         f"| {t['seconds']['total']:.0f} |")
+            lines.append(
+                f"| {name} | {t['texts']} | {t['steps']} | {t['seconds'].get('teacher', 0):.0f} "
+                f"| {t['seconds']['total']:.0f} |"
+            )
     write_markdown(f"{stem}.md", lines)
     if not any(np.isnan(r["sent_per_s"]) for r in rows):  # quality vs speed needs the speed
         plot(rows, f"{stem}.png")
@@ -262,8 +320,10 @@ def report(rows: list[dict], training: dict, args) -> None:
 
 def _row(r: dict, dim: int) -> str:
     s = r["dims"][dim]
-    return (f"| {r['model']} | {r['precision']} | {r['mb']:.1f} | {dim} | {s['sts']:.4f} | {s['ndcg@10']:.4f} "
-            f"| {s['recall@100']:.4f} | " + " | ".join(f"{s[d]:.4f}" for d in DOMAINS) + f" | {r['sent_per_s']:.0f} |")
+    return (
+        f"| {r['model']} | {r['precision']} | {r['mb']:.1f} | {dim} | {s['sts']:.4f} | {s['ndcg@10']:.4f} "
+        f"| {s['recall@100']:.4f} | " + " | ".join(f"{s[d]:.4f}" for d in DOMAINS) + f" | {r['sent_per_s']:.0f} |"
+    )
 
 
 def plot(rows: list[dict], name: str) -> None:
@@ -272,8 +332,13 @@ def plot(rows: list[dict], name: str) -> None:
     markers = {"fp32": "o", "int8": "s", "int4": "^"}
     colors = dict(zip(MODELS, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     for r in rows:
-        ax.scatter(r["sent_per_s"], r["dims"][max(r["dims"])]["sts"], marker=markers[r["precision"]],
-                   color=colors[r["model"]], label=f"{r['model']} {r['precision']}")
+        ax.scatter(
+            r["sent_per_s"],
+            r["dims"][max(r["dims"])]["sts"],
+            marker=markers[r["precision"]],
+            color=colors[r["model"]],
+            label=f"{r['model']} {r['precision']}",
+        )
     ax.set_xscale("log")
     ax.set_xlabel("sentences/s, batch 32, CPU (log)")
     ax.set_ylabel("STS-B Spearman (full dim)")

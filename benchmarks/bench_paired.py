@@ -35,8 +35,9 @@ def main() -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--models", type=Path, help="folder holding the trained model (as bench_models)")
     source.add_argument("--artifact", type=Path, help="the model as an exported artifact directory")
-    parser.add_argument("--model", default="embedlite-tiny", choices=[m for m, (kind, _) in MODELS.items()
-                                                                       if kind == "recipe"])
+    parser.add_argument(
+        "--model", default="embedlite-tiny", choices=[m for m, (kind, _) in MODELS.items() if kind == "recipe"]
+    )
     parser.add_argument("--resamples", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
@@ -58,20 +59,32 @@ def main() -> None:
         if not (trained / "modules.json").is_file():
             sys.exit(f"{trained} is not a trained sentence-transformers directory (bench_models.py --models DIR)")
         precision = "fp32"
-        (exported,) = export(trained, work / args.model, precisions=(precision,), name=args.model,
-                             progress=lambda m: print(f"[{args.model}] {m}", file=sys.stderr))
+        (exported,) = export(
+            trained,
+            work / args.model,
+            precisions=(precision,),
+            name=args.model,
+            progress=lambda m: print(f"[{args.model}] {m}", file=sys.stderr),
+        )
         model_path = exported.path
-    (peer_artifact,) = export(peer, work / peer, precisions=(precision,), name=peer,
-                              progress=lambda m: print(f"[{peer}] {m}", file=sys.stderr))
+    (peer_artifact,) = export(
+        peer,
+        work / peer,
+        precisions=(precision,),
+        name=peer,
+        progress=lambda m: print(f"[{peer}] {m}", file=sys.stderr),
+    )
     sts = load_sts(DATA / "stsb" / "sts-test.csv")
     retrieval = load_retrieval(DATA / "stsb-retrieval")
     reviews = amazon("test")
     items: dict[str, dict[str, np.ndarray]] = {}  # model -> set -> per-item values
     for name, path in ((args.model, model_path), (peer, peer_artifact.path)):
         vectors = Vectors(Embedder(path, device="cpu", threads=args.threads))
-        items[name] = {"STS-B": sts_cosines(vectors, sts),
-                       "nDCG@10": retrieval_per_query(vectors, retrieval)["ndcg@10"],
-                       **{d: correct(vectors, reviews[d]).astype(float) for d in DOMAINS}}
+        items[name] = {
+            "STS-B": sts_cosines(vectors, sts),
+            "nDCG@10": retrieval_per_query(vectors, retrieval)["ndcg@10"],
+            **{d: correct(vectors, reviews[d]).astype(float) for d in DOMAINS},
+        }
         print(f"[{name}] scored", file=sys.stderr)
 
     rng = np.random.default_rng(args.seed)
@@ -81,18 +94,24 @@ def main() -> None:
         return spearman(a["STS-B"][i], sts.scores[i]) - spearman(b["STS-B"][i], sts.scores[i])
 
     given = f"--artifact {args.artifact}" if args.artifact else "--models DIR"
-    origin = "the model as the artifact given, the peer exported by embedlite" if args.artifact else \
-        "exported by embedlite"
-    lines = [f"# {args.model} against {peer}: paired bootstrap on the test splits", "",
-             f"Command: `python benchmarks/bench_paired.py {given} --model {args.model} --resamples {args.resamples} "
-             f"--seed {args.seed}`", "",
-             f"{precision} ONNX of both, {origin}. Each set's items (STS-B test pairs, stsb-retrieval queries, "
-             "amazon test reviews, the classifier fit once on train) are resampled with replacement, the same "
-             f"draw for both models, {args.resamples} times; the interval holds 95% of the differences. Amazon test "
-             "holds the train reviews too (the shared data's README), which favours a model trained on their "
-             "windows.", "",
-             f"| set | items | {args.model} | {peer} | difference | 95% interval | resamples with {args.model} ahead |",
-             "|---|---:|---:|---:|---:|---|---:|"]
+    origin = (
+        "the model as the artifact given, the peer exported by embedlite" if args.artifact else "exported by embedlite"
+    )
+    lines = [
+        f"# {args.model} against {peer}: paired bootstrap on the test splits",
+        "",
+        f"Command: `python benchmarks/bench_paired.py {given} --model {args.model} --resamples {args.resamples} "
+        f"--seed {args.seed}`",
+        "",
+        f"{precision} ONNX of both, {origin}. Each set's items (STS-B test pairs, stsb-retrieval queries, "
+        "amazon test reviews, the classifier fit once on train) are resampled with replacement, the same "
+        f"draw for both models, {args.resamples} times; the interval holds 95% of the differences. Amazon test "
+        "holds the train reviews too (the shared data's README), which favours a model trained on their "
+        "windows.",
+        "",
+        f"| set | items | {args.model} | {peer} | difference | 95% interval | resamples with {args.model} ahead |",
+        "|---|---:|---:|---:|---:|---|---:|",
+    ]
     for name in ("STS-B", "nDCG@10", *DOMAINS):
         n = len(a[name])
         if name == "STS-B":
@@ -103,8 +122,10 @@ def main() -> None:
             delta = a[name] - b[name]
             draws = bootstrap(lambda i, delta=delta: float(delta[i].mean()), n, args.resamples, rng)
         low, high = np.percentile(draws, [2.5, 97.5])
-        lines.append(f"| {name} | {n} | {value_a:.4f} | {value_b:.4f} | {value_a - value_b:+.4f} | "
-                     f"[{low:+.4f}, {high:+.4f}] | {np.mean(draws > 0):.0%} |")
+        lines.append(
+            f"| {name} | {n} | {value_a:.4f} | {value_b:.4f} | {value_a - value_b:+.4f} | "
+            f"[{low:+.4f}, {high:+.4f}] | {np.mean(draws > 0):.0%} |"
+        )
         print(lines[-1], file=sys.stderr, flush=True)
     write_markdown(f"paired_{args.model}{'' if precision == 'fp32' else '_' + precision}.md", lines)
 

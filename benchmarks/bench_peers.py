@@ -100,7 +100,7 @@ def sgemm_gflops(n: int = 2048, repeats: int = 5) -> float:
     a, b = (np.random.default_rng(0).standard_normal((n, n), dtype=np.float32) for _ in range(2))
     a @ b
     best = min(_timed(lambda: a @ b) for _ in range(repeats))
-    return 2 * n ** 3 / best / 1e9
+    return 2 * n**3 / best / 1e9
 
 
 def _timed(fn) -> float:
@@ -141,10 +141,16 @@ def fastembed_dir(source: Path) -> Path:
     bert = AutoModel.from_pretrained(str(source), attn_implementation="eager").eval()
     ids = torch.tensor([[101, 2023, 2003, 102], [101, 2178, 102, 0]])
     batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence")
-    torch.onnx.export(bert, (ids, (ids != 0).long(), torch.zeros_like(ids)), str(staging / "model.onnx"),
-                      dynamo=True, input_names=["input_ids", "attention_mask", "token_type_ids"],
-                      output_names=["last_hidden_state"], dynamic_shapes=({0: batch, 1: seq},) * 3,
-                      external_data=False)
+    torch.onnx.export(
+        bert,
+        (ids, (ids != 0).long(), torch.zeros_like(ids)),
+        str(staging / "model.onnx"),
+        dynamo=True,
+        input_names=["input_ids", "attention_mask", "token_type_ids"],
+        output_names=["last_hidden_state"],
+        dynamic_shapes=({0: batch, 1: seq},) * 3,
+        external_data=False,
+    )
     staging.rename(target)
     return target
 
@@ -166,8 +172,13 @@ def main() -> None:
     parser.add_argument("--formats", default="onnx,tflite")
     parser.add_argument("--fastembed-python", default=None, help="a python with fastembed installed")
     parser.add_argument("--worker", nargs=2, metavar=("ENGINE", "TARGET"))
-    parser.add_argument("--artifact", action="append", default=[], metavar="LABEL=DIR",
-                        help="another embedlite artifact to time beside them (its own weights), e.g. the default")
+    parser.add_argument(
+        "--artifact",
+        action="append",
+        default=[],
+        metavar="LABEL=DIR",
+        help="another embedlite artifact to time beside them (its own weights), e.g. the default",
+    )
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(*args.worker, args.data, args.threads, args.batch1, args.sentences)))
@@ -180,8 +191,12 @@ def main() -> None:
     engines = {"sentence-transformers fp32 (PyTorch)": ("sentence-transformers", str(source), sys.executable)}
     if args.fastembed_python:
         engines["fastembed fp32 (same weights)"] = ("fastembed", str(fastembed_dir(source)), args.fastembed_python)
-    engines.update({label: ("embedlite", str(path), sys.executable)
-                    for label, path in prepare(tuple(args.formats.split(","))).items()})
+    engines.update(
+        {
+            label: ("embedlite", str(path), sys.executable)
+            for label, path in prepare(tuple(args.formats.split(","))).items()
+        }
+    )
     for item in args.artifact:
         label, _, path = item.partition("=")
         engines[label] = ("embedlite", str(Path(path).resolve()), sys.executable)
@@ -190,8 +205,19 @@ def main() -> None:
     runs: dict[str, list[dict]] = {label: [] for label in engines}
     for r in range(args.rounds):
         for label, (engine, target, python) in engines.items():
-            cmd = [python, __file__, "--worker", engine, target, "--data", str(args.data), "--threads",
-                   str(args.threads), "--batch1", str(args.batch1)]
+            cmd = [
+                python,
+                __file__,
+                "--worker",
+                engine,
+                target,
+                "--data",
+                str(args.data),
+                "--threads",
+                str(args.threads),
+                "--batch1",
+                str(args.batch1),
+            ]
             if args.sentences:
                 cmd += ["--sentences", str(args.sentences)]
             out = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -205,24 +231,30 @@ def main() -> None:
     tokens = sum(map(len, ids)) / len(ids)
     peak = statistics.median(run["gflops"] for run in runs.pop("sgemm"))
     flops = flops_per_token(source, tokens)
-    med = {label: {k: statistics.median(run[k] for run in rs) for k in ("batch32", "p50_ms")}
-           for label, rs in runs.items()}
+    med = {
+        label: {k: statistics.median(run[k] for run in rs) for k in ("batch32", "p50_ms")} for label, rs in runs.items()
+    }
     delta = {label: max(run["max_delta"] for run in rs) for label, rs in runs.items() if "max_delta" in rs[0]}
     sizes = {label: _model_bytes(Path(engines[label][1])) for label in runs}
     st = med["sentence-transformers fp32 (PyTorch)"]["batch32"]
     fe = med.get("fastembed fp32 (same weights)", {}).get("batch32")
     lines = [
-        "# embedlite vs sentence-transformers vs fastembed: all-MiniLM-L6-v2 on CPU", "",
+        "# embedlite vs sentence-transformers vs fastembed: all-MiniLM-L6-v2 on CPU",
+        "",
         f"Command: `python benchmarks/bench_peers.py --rounds {args.rounds} --threads {args.threads} "
-        f"--formats {args.formats}" + (" --fastembed-python PY" if fe else "")
-        + "".join(f" --artifact '{a}'" for a in args.artifact) + "`", "",
+        f"--formats {args.formats}"
+        + (" --fastembed-python PY" if fe else "")
+        + "".join(f" --artifact '{a}'" for a in args.artifact)
+        + "`",
+        "",
         f"Machine: {int8_kernels()}, {os.cpu_count()} cores, {args.threads} threads per engine, Python "
         f"{platform.python_version()}. Sentences: the {len(texts)} STS-B test sentences ({tokens:.1f} tokens "
         f"each on average) at batch 32, and the first {args.batch1} one at a time (batch-1 p50). Each engine in its "
         f"own process, {args.rounds} alternating rounds, medians. sgemm peak: numpy float32 matmul, {peak:.0f} "
         f"GFLOP/s here; the model does {flops / 1e6:.1f} MFLOP per token. Invariance: the largest |difference| "
         "in any component between the first 32 sentences embedded alone, as one batch, and as the reversed batch "
-        "(0 or ~1e-7: one text, one vector).", "",
+        "(0 or ~1e-7: one text, one vector).",
+        "",
         "| engine | MB | sent/s batch 32 | batch-1 p50 ms | share of sgemm peak | vs sentence-transformers "
         "| vs fastembed | max \\|Δ\\| alone vs batched |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -231,8 +263,10 @@ def main() -> None:
         share = m["batch32"] * tokens * flops / 1e9 / peak
         vs_fe = f"{m['batch32'] / fe:.2f}×" if fe else ""
         invariance = f"{delta[label]:.1e}" if label in delta else ""
-        lines.append(f"| {label} | {sizes[label] / 1e6:.1f} | {m['batch32']:.0f} | {m['p50_ms']:.2f} | {share:.0%} "
-                     f"| {m['batch32'] / st:.2f}× | {vs_fe} | {invariance} |")
+        lines.append(
+            f"| {label} | {sizes[label] / 1e6:.1f} | {m['batch32']:.0f} | {m['p50_ms']:.2f} | {share:.0%} "
+            f"| {m['batch32'] / st:.2f}× | {vs_fe} | {invariance} |"
+        )
     write_markdown("peers.md", lines)
     plot(med, RESULTS / "peers.png")
 

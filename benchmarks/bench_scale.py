@@ -97,8 +97,14 @@ def single(source: Path, rows: int) -> dict:
     shutil.rmtree(out.with_name(out.name + ".partial"), ignore_errors=True)
     out.unlink(missing_ok=True)
     seconds, rss, _ = measure([CLI, "embed-file", str(source), "-o", str(out), "--device", "cpu", "--json"])
-    r = {"run": "one process (streaming)", "rows": rows, "seconds": seconds, "rate": rows / seconds, "rss": rss,
-         "path": out}
+    r = {
+        "run": "one process (streaming)",
+        "rows": rows,
+        "seconds": seconds,
+        "rate": rows / seconds,
+        "rss": rss,
+        "path": out,
+    }
     print(r, flush=True)
     return r
 
@@ -106,11 +112,19 @@ def single(source: Path, rows: int) -> dict:
 def ray(source: Path, rows: int, workers: int) -> dict:
     out = CACHE / f"ray{workers}-{rows}.parquet"
     shutil.rmtree(out, ignore_errors=True)
-    seconds, rss, printed = measure([sys.executable, __file__, "--ray-job", str(source), str(out), str(workers)],
-                                    tree=True)
+    seconds, rss, printed = measure(
+        [sys.executable, __file__, "--ray-job", str(source), str(out), str(workers)], tree=True
+    )
     inner = json.loads(printed.strip().splitlines()[-1])
-    r = {"run": f"Ray Data, {workers} worker{'s' * (workers > 1)}", "rows": rows, "seconds": seconds,
-         "rate": rows / inner["embed_s"], "rss": rss, "startup": inner["startup_s"], "path": out}
+    r = {
+        "run": f"Ray Data, {workers} worker{'s' * (workers > 1)}",
+        "rows": rows,
+        "seconds": seconds,
+        "rate": rows / inner["embed_s"],
+        "rss": rss,
+        "startup": inner["startup_s"],
+        "path": out,
+    }
     print(r, flush=True)
     return r
 
@@ -118,7 +132,7 @@ def ray(source: Path, rows: int, workers: int) -> dict:
 def ray_job(source: str, output: str, workers: int) -> None:
     """Inside the measured process: start a local cluster on this machine's cores, then embed."""
     start = time.perf_counter()
-    from embedlite.distributed import connect, embed_parquet
+    from embedlite.jobs.distributed import connect, embed_parquet
 
     connect("auto")
     started = time.perf_counter()
@@ -132,8 +146,14 @@ def import_store(vectors: Path, rows: int) -> dict:
         path.unlink()
     seconds, rss, printed = measure([sys.executable, __file__, "--import-job", str(vectors), str(db)])
     inner = json.loads(printed.strip().splitlines()[-1])
-    r = {"rows": rows, "seconds": seconds, "import_rate": rows / inner["import_s"], "index_s": inner["index_s"],
-         "rss": rss, "mb": sum(p.stat().st_size for p in CACHE.glob(f"{db.name}*")) / 1e6}
+    r = {
+        "rows": rows,
+        "seconds": seconds,
+        "import_rate": rows / inner["import_s"],
+        "index_s": inner["index_s"],
+        "rss": rss,
+        "mb": sum(p.stat().st_size for p in CACHE.glob(f"{db.name}*")) / 1e6,
+    }
     print(r, flush=True)
     return r
 
@@ -156,7 +176,7 @@ def synthetic_vectors(rows: int, dim: int = 384) -> Path:
     them: the import measured at 1M without embedding a corpus first (hours on 2 cores)."""
     import pyarrow.parquet as pq
 
-    from embedlite.vector_files import vector_schema, vector_table
+    from embedlite.files.vectors import vector_schema, vector_table
 
     path = CACHE / f"synthetic-{rows}x{dim}.parquet"
     if path.exists():
@@ -172,14 +192,15 @@ def synthetic_vectors(rows: int, dim: int = 384) -> Path:
             vectors = centers[rng.integers(0, 2000, n)] + 0.7 * rng.standard_normal((n, dim)).astype(np.float32)
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
             texts = [" ".join(rng.choice(words, 20)) + f" {i}" for i in range(start, start + n)]
-            writer.write_table(vector_table(schema, [f"t{i}" for i in range(start, start + n)], vectors, texts),
-                               row_group_size=n)
+            writer.write_table(
+                vector_table(schema, [f"t{i}" for i in range(start, start + n)], vectors, texts), row_group_size=n
+            )
     return path
 
 
 def same_vectors(a: Path, b: Path) -> float:
     """Largest |difference| between two vector files' vectors, matched by id (0.0: the same bits)."""
-    from embedlite.vector_files import open_vector_file
+    from embedlite.files.vectors import open_vector_file
 
     def load(path):
         ids, vectors = [], []
@@ -195,8 +216,10 @@ def same_vectors(a: Path, b: Path) -> float:
 def report(singles: list[dict], rays: list[dict], stored: dict | None, command: str) -> list[str]:
     label = default_model_label()
     lines = [
-        "# Scale-out: embed-file in one process and on Ray Data; bulk import into the store", "",
-        f"Command: `{command}`", "",
+        "# Scale-out: embed-file in one process and on Ray Data; bulk import into the store",
+        "",
+        f"Command: `{command}`",
+        "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores; "
         f"nothing else running. Model: the default, {label} (dim 384, float32 vectors, texts kept). Texts: "
         "distinct real texts (SST-2 and STS-B sentences, then 8/16/32-word windows of the Amazon reviews, "
@@ -205,46 +228,66 @@ def report(singles: list[dict], rays: list[dict], stored: dict | None, command: 
         "one process, the kernel's high-water mark (VmHWM); Ray, the sum over the driver and every Ray process "
         "(shared pages counted in each). Ray: a local cluster with this machine's cores; each worker reserves "
         "(cores - 1) / workers CPUs (one left to Ray's read and write tasks) and runs cores // workers onnxruntime "
-        "threads.", "",
-        "| run | texts | seconds | sentences/s | peak RSS MB | Ray start-up s |", "|---|---:|---:|---:|---:|---:|"]
+        "threads.",
+        "",
+        "| run | texts | seconds | sentences/s | peak RSS MB | Ray start-up s |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for r in singles + rays:
         startup = f"{r['startup']:.1f}" if "startup" in r else ""
-        lines.append(f"| {r['run']} | {r['rows']:,} | {r['seconds']:.0f} | {r['rate']:.0f} | {r['rss']:.0f} | "
-                     f"{startup} |")
+        lines.append(
+            f"| {r['run']} | {r['rows']:,} | {r['seconds']:.0f} | {r['rate']:.0f} | {r['rss']:.0f} | {startup} |"
+        )
     lines.append("")
     if len(singles) > 1:
         growth = singles[-1]["rss"] / singles[0]["rss"] - 1
-        lines.append(f"- Peak RSS from {singles[0]['rows']:,} to {singles[-1]['rows']:,} texts: "
-                     f"{singles[0]['rss']:.0f} -> {singles[-1]['rss']:.0f} MB ({growth:+.0%}; the target: under "
-                     "1 GB and within 20 %).")
+        lines.append(
+            f"- Peak RSS from {singles[0]['rows']:,} to {singles[-1]['rows']:,} texts: "
+            f"{singles[0]['rss']:.0f} -> {singles[-1]['rss']:.0f} MB ({growth:+.0%}; the target: under "
+            "1 GB and within 20 %)."
+        )
     base = next((s for s in singles if rays and s["rows"] == rays[0]["rows"]), None)
     for r in rays:
         if base is not None:
             diff = same_vectors(base["path"], r["path"])
-            lines.append(f"- {r['run']}: {r['rate'] / base['rate']:.0%} of the one-process sentences/s "
-                         f"(overhead {1 - r['rate'] / base['rate']:+.0%}; the target: at most 15 % with 2 workers); "
-                         f"vectors {'identical' if diff == 0 else f'differ by up to {diff:.2e}'}.")
+            lines.append(
+                f"- {r['run']}: {r['rate'] / base['rate']:.0%} of the one-process sentences/s "
+                f"(overhead {1 - r['rate'] / base['rate']:+.0%}; the target: at most 15 % with 2 workers); "
+                f"vectors {'identical' if diff == 0 else f'differ by up to {diff:.2e}'}."
+            )
     if stored:
-        lines += ["", "## Import into the store", "",
-                  f"`embedlite index import` of the {stored['rows']:,} vectors above into an int8 store (transactions "
-                  "of 5,000 rows, synchronous=FULL, FTS5 over the texts), then the HNSW index (built once).", "",
-                  "| vectors | rows/s | HNSW build s | whole run s | peak RSS MB | store + index MB |",
-                  "|---:|---:|---:|---:|---:|---:|",
-                  f"| {stored['rows']:,} | {stored['import_rate']:,.0f} | {stored['index_s']:.0f} | "
-                  f"{stored['seconds']:.0f} | {stored['rss']:.0f} | {stored['mb']:.0f} |"]
+        lines += [
+            "",
+            "## Import into the store",
+            "",
+            f"`embedlite index import` of the {stored['rows']:,} vectors above into an int8 store (transactions "
+            "of 5,000 rows, synchronous=FULL, FTS5 over the texts), then the HNSW index (built once).",
+            "",
+            "| vectors | rows/s | HNSW build s | whole run s | peak RSS MB | store + index MB |",
+            "|---:|---:|---:|---:|---:|---:|",
+            f"| {stored['rows']:,} | {stored['import_rate']:,.0f} | {stored['index_s']:.0f} | "
+            f"{stored['seconds']:.0f} | {stored['rss']:.0f} | {stored['mb']:.0f} |",
+        ]
     per_core = next((r["rate"] / 2 for r in rays if r["run"].endswith("2 workers")), None)
     if per_core:
-        lines += ["", "## N workers, on paper", "",
-                  f"One worker on one core embeds about {per_core:.0f} sentences/s (the 2-worker rate / 2). Workers "
-                  "share nothing but the input and output files, so N workers of C cores each should reach about "
-                  f"N x C x {per_core:.0f} sentences/s (e.g. 8 workers x 8 cores: {64 * per_core:,.0f}/s, a million "
-                  f"texts in {1e6 / (64 * per_core) / 60:.0f} min), less Ray's per-block overhead measured above. "
-                  "What bounds it: reading (Parquet decoding runs at millions of rows/s per core, and the files "
-                  "must be on storage every node reaches) and writing (each worker writes its own part files, in "
-                  "parallel). The store is the hard bound: one SQLite file has a single writer, so loading it runs "
-                  + (f"at the measured {stored['import_rate']:,.0f} rows/s whatever the cluster; "
-                     if stored else "at one process's import rate whatever the cluster; ")
-                  + "past that, shard the corpus into several stores or keep the vectors in Parquet."]
+        lines += [
+            "",
+            "## N workers, on paper",
+            "",
+            f"One worker on one core embeds about {per_core:.0f} sentences/s (the 2-worker rate / 2). Workers "
+            "share nothing but the input and output files, so N workers of C cores each should reach about "
+            f"N x C x {per_core:.0f} sentences/s (e.g. 8 workers x 8 cores: {64 * per_core:,.0f}/s, a million "
+            f"texts in {1e6 / (64 * per_core) / 60:.0f} min), less Ray's per-block overhead measured above. "
+            "What bounds it: reading (Parquet decoding runs at millions of rows/s per core, and the files "
+            "must be on storage every node reaches) and writing (each worker writes its own part files, in "
+            "parallel). The store is the hard bound: one SQLite file has a single writer, so loading it runs "
+            + (
+                f"at the measured {stored['import_rate']:,.0f} rows/s whatever the cluster; "
+                if stored
+                else "at one process's import rate whatever the cluster; "
+            )
+            + "past that, shard the corpus into several stores or keep the vectors in Parquet.",
+        ]
     return lines
 
 
@@ -257,8 +300,12 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="2,000 texts everywhere: checks the script, no figures")
     parser.add_argument("--ray-job", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--import-job", nargs=2, help=argparse.SUPPRESS)
-    parser.add_argument("--synthetic-import", type=int, metavar="ROWS",
-                        help="only the import, of ROWS synthetic 384-d vectors; prints its figures")
+    parser.add_argument(
+        "--synthetic-import",
+        type=int,
+        metavar="ROWS",
+        help="only the import, of ROWS synthetic 384-d vectors; prints its figures",
+    )
     args = parser.parse_args()
     if args.synthetic_import:
         import_store(synthetic_vectors(args.synthetic_import), args.synthetic_import)  # prints its figures

@@ -74,7 +74,7 @@ def in_process(model, texts: list[str], rounds: int = 3) -> dict:
     shuffled = random.Random(0).sample(texts, len(texts))
     calls = {
         "batch32": lambda: model.embed(texts, batch_size=32, show_progress=False),
-        "random32": lambda: [model.embed(shuffled[i:i + 32]) for i in range(0, len(shuffled), 32)],
+        "random32": lambda: [model.embed(shuffled[i : i + 32]) for i in range(0, len(shuffled), 32)],
         "batch1": lambda: [model.embed([text]) for text in texts[:300]],
     }
     best = dict.fromkeys(calls, 0.0)
@@ -141,8 +141,12 @@ class Server:
 
 def bodies(texts: list[str], size: int, model: str, path: Path) -> Path:
     rng = random.Random(size)
-    lines = [json.dumps({"input": texts[i] if size == 1 else rng.sample(texts, size), "model": model,
-                         "encoding_format": "base64"}) for i in range(len(texts) if size == 1 else 512)]
+    lines = [
+        json.dumps(
+            {"input": texts[i] if size == 1 else rng.sample(texts, size), "model": model, "encoding_format": "base64"}
+        )
+        for i in range(len(texts) if size == 1 else 512)
+    ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -151,8 +155,22 @@ def run_level(server: Server, script: Path, body_file: Path, clients: int, durat
     stop, watched = threading.Event(), {}
     watcher = threading.Thread(target=server.watch, args=(stop, watched))
     watcher.start()
-    cmd = ["wrk", "-t", str(min(clients, 2)), "-c", str(clients), "-d", f"{duration}s", "--timeout", "60s",
-           "-s", str(script), f"http://127.0.0.1:{server.port}", "--", str(body_file)]
+    cmd = [
+        "wrk",
+        "-t",
+        str(min(clients, 2)),
+        "-c",
+        str(clients),
+        "-d",
+        f"{duration}s",
+        "--timeout",
+        "60s",
+        "-s",
+        str(script),
+        f"http://127.0.0.1:{server.port}",
+        "--",
+        str(body_file),
+    ]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True)
     finally:
@@ -197,8 +215,7 @@ def main() -> None:
                     before = batch32(model, texts)
                     result = run_level(server, script, body_file, clients, args.duration)
                     server.drain()
-                    rows.append({"clients": clients, "size": size, **result,
-                                 "beside": (before, batch32(model, texts))})
+                    rows.append({"clients": clients, "size": size, **result, "beside": (before, batch32(model, texts))})
                     if "200" not in result["statuses"]:
                         raise SystemExit(f"no request was answered 200: {result['statuses']}")
                     print(f"{clients} clients x {size}: {rows[-1]}", file=sys.stderr)
@@ -243,7 +260,8 @@ def report(rows: list[dict], base: dict, queue: int, args, model: str) -> list[s
             f"| {sum(statuses.values()) / seconds:.1f} | {rate:.1f} | {beside:.1f} "
             f"| {rate / beside:.0%} | {rate / base['random32']:.0%} "
             f"| {r['p50_us'] / 1000:.1f} | {r['p99_us'] / 1000:.1f} | {ok} | {busy} | {server_errors} | {other} "
-            f"| {r['rss_mb']:.0f} | {r['health_max_ms']:.0f}{failed} |")
+            f"| {r['rss_mb']:.0f} | {r['health_max_ms']:.0f}{failed} |"
+        )
     lines += ["", "p50/p99 are over every answered request, 429s included (they come back at once)."]
     return lines
 

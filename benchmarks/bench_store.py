@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 from bench_common import DATA, RESULTS, pyplot, write_markdown
 
-import embedlite.store_index as store_index
-from embedlite.store_index import CONNECTIVITY, EXPANSION_ADD, EXPANSION_SEARCH
+import embedlite.store.index as store_index
+from embedlite.store.index import CONNECTIVITY, EXPANSION_ADD, EXPANSION_SEARCH
 
 DIM = 256
 REAL_TEXTS = 100_000
@@ -51,7 +51,7 @@ def real_texts(data: Path, n: int) -> list[str]:
             words = json.loads(line)["text"].split()
             for window in WINDOWS:
                 for start in range(0, max(1, len(words) - window + 1), STRIDE):
-                    distinct[" ".join(words[start:start + window])] = None
+                    distinct[" ".join(words[start : start + window])] = None
             if len(distinct) >= n:
                 return list(distinct)[:n]
     raise SystemExit(f"the shared data holds {len(distinct):,} distinct texts, fewer than {n:,}")
@@ -97,8 +97,18 @@ def latencies(search, queries: np.ndarray) -> tuple[list, list]:
 
 def row(name, n, engine, insert, build, times, found, truth, mb, after_add=None) -> dict:
     recall = np.mean([len(set(map(int, f)) & set(t.tolist())) / 10 for f, t in zip(found, truth)])
-    r = {"set": name, "n": n, "engine": engine, "insert": insert, "build": build, "p50": np.percentile(times, 50),
-         "p99": np.percentile(times, 99), "recall": recall, "mb": mb, "after_add": after_add}
+    r = {
+        "set": name,
+        "n": n,
+        "engine": engine,
+        "insert": insert,
+        "build": build,
+        "p50": np.percentile(times, 50),
+        "p99": np.percentile(times, 99),
+        "recall": recall,
+        "mb": mb,
+        "after_add": after_add,
+    }
     print(r, flush=True)
     return r
 
@@ -124,7 +134,7 @@ def embedlite_rows(name, vectors, queries, truth, quantization, efs: list[int]) 
     ids = [str(i) for i in range(len(vectors))]
     start = time.perf_counter()
     for s in range(0, len(vectors), 1000):
-        store.add(ids[s:s + 1000], vectors[s:s + 1000])
+        store.add(ids[s : s + 1000], vectors[s : s + 1000])
     insert = len(vectors) / (time.perf_counter() - start)
     exact = latencies(lambda q: [h.id for h in store.search(q, k=10, exact=True)], queries)
     exact_after_add = after_add(store, queries, True, "exact")
@@ -134,17 +144,31 @@ def embedlite_rows(name, vectors, queries, truth, quantization, efs: list[int]) 
     ann = {}
     for ef in efs:
         store_index.EXPANSION_SEARCH = ef
-        ann[ef] = (latencies(lambda q: [h.id for h in store.search(q, k=10)], queries),
-                   after_add(store, queries, False, f"ann{ef}"))
+        ann[ef] = (
+            latencies(lambda q: [h.id for h in store.search(q, k=10)], queries),
+            after_add(store, queries, False, f"ann{ef}"),
+        )
     store_index.EXPANSION_SEARCH = EXPANSION_SEARCH
     store.close()
     index_mb = path.with_name(path.name + ".hnsw").stat().st_size / 1e6
     db_mb = sum(p.stat().st_size for p in path.parent.iterdir()) / 1e6 - index_mb
     shutil.rmtree(path.parent)  # 1 GB per 1M set
-    return [row(name, len(vectors), f"embedlite {quantization} exact", insert, None, *exact, truth, db_mb,
-                exact_after_add)] + [
-        row(name, len(vectors), f"embedlite {quantization} HNSW" + (f" ef={ef}" if len(efs) > 1 else ""), insert,
-            build, *times, truth, db_mb + index_mb, added) for ef, (times, added) in ann.items()]
+    return [
+        row(name, len(vectors), f"embedlite {quantization} exact", insert, None, *exact, truth, db_mb, exact_after_add)
+    ] + [
+        row(
+            name,
+            len(vectors),
+            f"embedlite {quantization} HNSW" + (f" ef={ef}" if len(efs) > 1 else ""),
+            insert,
+            build,
+            *times,
+            truth,
+            db_mb + index_mb,
+            added,
+        )
+        for ef, (times, added) in ann.items()
+    ]
 
 
 def faiss_rows(name, vectors, queries, truth, hnsw: bool) -> list[dict]:
@@ -166,10 +190,18 @@ def faiss_rows(name, vectors, queries, truth, hnsw: bool) -> list[dict]:
         index.add(vectors)
         build = time.perf_counter() - start
         faiss.omp_set_num_threads(1)
-        out.append(row(name, len(vectors), f"{label} (memory)", len(vectors) / build,
-                       build if label.endswith("HNSWFlat") else None,
-                       *latencies(lambda q: index.search(q[None], 10)[1][0], queries), truth,
-                       faiss.serialize_index(index).nbytes / 1e6))
+        out.append(
+            row(
+                name,
+                len(vectors),
+                f"{label} (memory)",
+                len(vectors) / build,
+                build if label.endswith("HNSWFlat") else None,
+                *latencies(lambda q: index.search(q[None], 10)[1][0], queries),
+                truth,
+                faiss.serialize_index(index).nbytes / 1e6,
+            )
+        )
     return out
 
 
@@ -189,8 +221,10 @@ def sqlite_vec_rows(name, vectors, queries, truth) -> list[dict]:
     start = time.perf_counter()
     for s in range(0, len(vectors), 1000):
         with conn:
-            conn.executemany("INSERT INTO v(rowid, embedding) VALUES (?, ?)",
-                             [(s + i, v.tobytes()) for i, v in enumerate(vectors[s:s + 1000])])
+            conn.executemany(
+                "INSERT INTO v(rowid, embedding) VALUES (?, ?)",
+                [(s + i, v.tobytes()) for i, v in enumerate(vectors[s : s + 1000])],
+            )
     insert = len(vectors) / (time.perf_counter() - start)
     query = "SELECT rowid FROM v WHERE embedding MATCH ? AND k = 10 ORDER BY distance"
     times, found = latencies(lambda q: [r[0] for r in conn.execute(query, (q.tobytes(),))], queries)
@@ -211,15 +245,20 @@ def main() -> None:
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
-    sizes = tuple(int(x) for x in args.sizes.split(",")) if args.sizes else (
-        (100_000, 1_000_000) if args.million else (100_000,))
+    sizes = (
+        tuple(int(x) for x in args.sizes.split(","))
+        if args.sizes
+        else ((100_000, 1_000_000) if args.million else (100_000,))
+    )
     efs = [int(x) for x in args.ef.split(",")]
     rows = []
     for n in sizes:
         random = unit(rng.normal(size=(n, DIM)))
         near_copies = unit(random[rng.choice(n, args.queries)] + rng.normal(scale=0.05, size=(args.queries, DIM)))
-        sets = {"random": lambda: (random, near_copies),
-                "MiniLM embeddings": lambda: real_vectors(args.data, n, args.queries)}
+        sets = {
+            "random": lambda: (random, near_copies),
+            "MiniLM embeddings": lambda: real_vectors(args.data, n, args.queries),
+        }
         for name, make in sets.items():
             if ("random" if name == "random" else "real") not in args.sets.split(","):
                 continue
@@ -235,8 +274,10 @@ def main() -> None:
 
     cmd = " ".join(["python benchmarks/bench_store.py", *sys.argv[1:]])
     lines = [
-        "# VectorStore: insert throughput, exact and HNSW search, file size; faiss and sqlite-vec beside it", "",
-        f"Command: `{cmd}`", "",
+        "# VectorStore: insert throughput, exact and HNSW search, file size; faiss and sqlite-vec beside it",
+        "",
+        f"Command: `{cmd}`",
+        "",
         f"Machine: {platform.machine()}, {__import__('os').cpu_count()} cores. 256-dim unit vectors; inserts in "
         "batches of 1000 (one transaction each, synchronous=FULL for embedlite and sqlite-vec); "
         "k=10, one query at a time; recall@10 against exact float32 search. "
@@ -257,8 +298,10 @@ def main() -> None:
     for r in rows:
         build = "" if r["build"] is None else f"{r['build']:.1f}"
         added = "" if r["after_add"] is None else f"{r['after_add']:.2f}"
-        lines.append(f"| {r['set']} | {r['n']:,} | {r['engine']} | {r['insert']:,.0f} | {build} | {r['p50']:.2f} | "
-                     f"{r['p99']:.2f} | {added} | {r['recall']:.3f} | {r['mb']:.1f} |")
+        lines.append(
+            f"| {r['set']} | {r['n']:,} | {r['engine']} | {r['insert']:,.0f} | {build} | {r['p50']:.2f} | "
+            f"{r['p99']:.2f} | {added} | {r['recall']:.3f} | {r['mb']:.1f} |"
+        )
     write_markdown("store.md", lines)
     plot(rows, RESULTS / "store.png")
 
@@ -270,8 +313,13 @@ def plot(rows, path: Path) -> None:
         for r in (r for r in rows if r["set"] == name):
             marker = "o" if r["n"] <= 100_000 else "s"
             ax.scatter(r["p50"], r["recall"], marker=marker, s=40)
-            ax.annotate(f"{r['engine'].replace(' (memory)', '')} {r['n'] // 1000}k", (r["p50"], r["recall"]),
-                        fontsize=6, xytext=(3, 2), textcoords="offset points")
+            ax.annotate(
+                f"{r['engine'].replace(' (memory)', '')} {r['n'] // 1000}k",
+                (r["p50"], r["recall"]),
+                fontsize=6,
+                xytext=(3, 2),
+                textcoords="offset points",
+            )
         ax.set_xscale("log")
         ax.set_xlabel("p50 search latency (ms, log), k=10, one query")
         ax.set_title(f"{name} (circles 100k, squares 1M)", fontsize=10)

@@ -29,10 +29,19 @@ DIMS = (384, 64)
 
 def recipe(data: Path, max_texts: int, seed: int) -> str:
     """embedlite-tiny's recipe as one run over STS-B and SST-2 train texts: no mixtures, merge, axes or QAT."""
-    return "\n".join([
-        f'extends = "{RECIPES / "embedlite-tiny.toml"}"', "mixtures = []", "merge_initial = 0.0",
-        "matryoshka_axes = []", "qat_bits = []", f"max_texts = {max_texts}", f"seed = {seed}",
-        f'train_texts = ["{data / "stsb" / "sts-train.csv"}", "{data / "sst2" / "train.tsv"}"]', ""])
+    return "\n".join(
+        [
+            f'extends = "{RECIPES / "embedlite-tiny.toml"}"',
+            "mixtures = []",
+            "merge_initial = 0.0",
+            "matryoshka_axes = []",
+            "qat_bits = []",
+            f"max_texts = {max_texts}",
+            f"seed = {seed}",
+            f'train_texts = ["{data / "stsb" / "sts-train.csv"}", "{data / "sst2" / "train.tsv"}"]',
+            "",
+        ]
+    )
 
 
 def train(work: Path, data: Path, max_texts: int, name: str, processes: int, seed: int) -> dict:
@@ -42,8 +51,23 @@ def train(work: Path, data: Path, max_texts: int, name: str, processes: int, see
     cli = str(Path(sys.executable).parent / "embedlite")
     env = {**os.environ, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // processes))}
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}",
-                    cli, "distill", "--config", str(config), "-o", str(out)], check=True, env=env)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc-per-node={processes}",
+            cli,
+            "distill",
+            "--config",
+            str(config),
+            "-o",
+            str(out),
+        ],
+        check=True,
+        env=env,
+    )
     seconds = time.perf_counter() - start
     record = json.loads((out / "distill.json").read_text())
     assert record["processes"] == processes
@@ -54,8 +78,7 @@ def score(run: dict, work: Path, sts: dict) -> None:
     from embedlite import Embedder, export
     from embedlite.evaluation import sts_spearman
 
-    (artifact,) = export(run["path"], work / f"{run['path'].name}-onnx", precisions=("fp32",),
-                         progress=lambda _: None)
+    (artifact,) = export(run["path"], work / f"{run['path'].name}-onnx", precisions=("fp32",), progress=lambda _: None)
     vectors = Vectors(Embedder(artifact.path, device="cpu"))  # each text embedded once, every dim a prefix
     for split, data in sts.items():
         for dim in DIMS:
@@ -85,28 +108,37 @@ def main() -> None:
     def gap(curve: np.ndarray) -> float:
         return float(np.mean(np.abs(smooth(curve) - smooth(one)) / smooth(one)))
 
-    lines = ["# Distillation under torchrun: 2 processes against 1", "",
-             f"Command: `python benchmarks/bench_torchrun.py --max-texts {args.max_texts}`", "",
-             f"Machine: {os.cpu_count()} CPU cores, no GPU; each process gets cores / processes torch threads. One run "
-             f"of embedlite-tiny's losses (geometry at 384/256/128/64, learned map, NCE with 8 mined negatives, "
-             f"spread-out, teacher-ranked STS-B train pairs) over {args.max_texts} STS-B/SST-2 train texts, "
-             f"batch 64, 1 epoch, teacher all-mpnet-base-v2 (cached embeddings), student paraphrase-MiniLM-L3-v2; "
-             f"launched by `torchrun --standalone --nproc-per-node N embedlite distill`. Scores: fp32 ONNX export, "
-             f"STS-B Spearman of cosine. Loss gap: mean relative distance of the loss curve (moving average over "
-             f"{window} steps) to the 1-process seed-0 curve.", "",
-             "| run | steps | wall s | first loss | last loss | loss gap | STS-B dev 384 | dev 64 | test 384 "
-             "| test 64 |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "# Distillation under torchrun: 2 processes against 1",
+        "",
+        f"Command: `python benchmarks/bench_torchrun.py --max-texts {args.max_texts}`",
+        "",
+        f"Machine: {os.cpu_count()} CPU cores, no GPU; each process gets cores / processes torch threads. One run "
+        f"of embedlite-tiny's losses (geometry at 384/256/128/64, learned map, NCE with 8 mined negatives, "
+        f"spread-out, teacher-ranked STS-B train pairs) over {args.max_texts} STS-B/SST-2 train texts, "
+        f"batch 64, 1 epoch, teacher all-mpnet-base-v2 (cached embeddings), student paraphrase-MiniLM-L3-v2; "
+        f"launched by `torchrun --standalone --nproc-per-node N embedlite distill`. Scores: fp32 ONNX export, "
+        f"STS-B Spearman of cosine. Loss gap: mean relative distance of the loss curve (moving average over "
+        f"{window} steps) to the 1-process seed-0 curve.",
+        "",
+        "| run | steps | wall s | first loss | last loss | loss gap | STS-B dev 384 | dev 64 | test 384 | test 64 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for run in runs:
         curve = np.array(run["curve"])
-        lines.append(f"| {run['name']} | {len(curve)} | {run['seconds']:.0f} | {curve[0]:.4f} | "
-                     f"{smooth(curve)[-1]:.4f} | {gap(curve):.2%} | {run['dev@384']:.4f} | {run['dev@64']:.4f} | "
-                     f"{run['test@384']:.4f} | {run['test@64']:.4f} |")
+        lines.append(
+            f"| {run['name']} | {len(curve)} | {run['seconds']:.0f} | {curve[0]:.4f} | "
+            f"{smooth(curve)[-1]:.4f} | {gap(curve):.2%} | {run['dev@384']:.4f} | {run['dev@64']:.4f} | "
+            f"{run['test@384']:.4f} | {run['test@64']:.4f} |"
+        )
     delta = {k: runs[1][k] - runs[0][k] for k in ("dev@384", "test@384")}
     noise = {k: runs[2][k] - runs[0][k] for k in ("dev@384", "test@384")}
-    lines += ["", f"2 processes - 1 process: STS-B dev {delta['dev@384']:+.4f}, test {delta['test@384']:+.4f}, "
-                  f"loss gap {gap(two):.2%}; seed 1 - seed 0 (the noise): dev {noise['dev@384']:+.4f}, "
-                  f"test {noise['test@384']:+.4f}, loss gap {gap(other_seed):.2%}."]
+    lines += [
+        "",
+        f"2 processes - 1 process: STS-B dev {delta['dev@384']:+.4f}, test {delta['test@384']:+.4f}, "
+        f"loss gap {gap(two):.2%}; seed 1 - seed 0 (the noise): dev {noise['dev@384']:+.4f}, "
+        f"test {noise['test@384']:+.4f}, loss gap {gap(other_seed):.2%}.",
+    ]
     write_markdown("torchrun.md", lines)
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))

@@ -47,8 +47,13 @@ def main() -> None:
         src = build_embeddinggemma(work / "st", args.size, DATA / "gemma3-tokenizer" / "tokenizer.json")
         built = time.perf_counter() - start
         start = time.perf_counter()
-        results = export(src, work / "out", formats=tuple(args.formats.split(",")),
-                         precisions=tuple(args.precisions.split(",")), progress=print)
+        results = export(
+            src,
+            work / "out",
+            formats=tuple(args.formats.split(",")),
+            precisions=tuple(args.precisions.split(",")),
+            progress=print,
+        )
         exported = time.perf_counter() - start
         st = SentenceTransformer(str(src), device="cpu")
         artifacts = []
@@ -58,23 +63,31 @@ def main() -> None:
             artifacts.append((r.path, r.report))
         params = sum(p.numel() for p in st.parameters())
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        how = (f"Parameters: {params / 1e6:.1f} M. Build {built:.0f} s, export of all "
-               f"artifacts {exported:.0f} s, peak RSS {peak / 1024:.1f} GB")
-        command = (f"`python benchmarks/export_gemma_308m.py --formats {args.formats} --precisions {args.precisions} "
-                   f"--threads {args.threads}`")
+        how = (
+            f"Parameters: {params / 1e6:.1f} M. Build {built:.0f} s, export of all "
+            f"artifacts {exported:.0f} s, peak RSS {peak / 1024:.1f} GB"
+        )
+        command = (
+            f"`python benchmarks/export_gemma_308m.py --formats {args.formats} --precisions {args.precisions} "
+            f"--threads {args.threads}`"
+        )
         (work / "out" / "run.json").write_text(json.dumps({"command": command, "how": how}))
     rows = []
     for path, report in artifacts:
         e = Embedder(path, device="cpu", threads=args.threads)
         latency = {n: latency_ms(e, " ".join(["word"] * (n - 2))) for n in (256, LONG)}  # <bos> n-2 words <eos>
         prompted = report["prompted"]
-        rows.append(f"| {path.name} | {report['bytes'] / 1e6:.1f} | {prompted['short']:.5f} | {prompted['long']:.5f} "
-                    f"| {latency[256]:.0f} | {latency[LONG]:.0f} |")
+        rows.append(
+            f"| {path.name} | {report['bytes'] / 1e6:.1f} | {prompted['short']:.5f} | {prompted['long']:.5f} "
+            f"| {latency[256]:.0f} | {latency[LONG]:.0f} |"
+        )
     c = config_json(args.size)
     local = c["layer_types"].count("sliding_attention")
     lines = [
-        f"# EmbeddingGemma {args.size} replica (random weights, real tokenizer): export, size, parity, latency", "",
-        f"Command: {command}", "",
+        f"# EmbeddingGemma {args.size} replica (random weights, real tokenizer): export, size, parity, latency",
+        "",
+        f"Command: {command}",
+        "",
         f"Machine: {platform.machine()}, {args.threads} threads. The replica is google/embeddinggemma-300m's "
         f"config.json, modules.json and prompts with random weights (fixtures/embeddinggemma.py): vocab "
         f"{c['vocab_size']}, hidden {c['hidden_size']}, {c['num_hidden_layers']} layers ({local} local with a "
@@ -84,7 +97,8 @@ def main() -> None:
         f"{c['max_position_embeddings']} positions; the Gemma 3 tokenizer with `<bos> text <eos>`. {how}. "
         "Parity: the lowest cosine to sentence-transformers (torch fp32) — short: its encode_query and "
         "encode_document of the 40 built-in sentences; 2048: encode_document of one 2048-token text (the sliding "
-        "window at work). Latency: one input of 256 or 2048 tokens, median of 5.", "",
+        "window at work). Latency: one input of 256 or 2048 tokens, median of 5.",
+        "",
         "| artifact | MB | min cos short | min cos 2048 | 256-token ms | 2048-token ms |",
         "|---|---:|---:|---:|---:|---:|",
         *rows,
@@ -101,9 +115,10 @@ def prompted_parity(st, embedder) -> dict[str, float]:
     from embedlite.converters.parity import compare, default_sentences
 
     texts = default_sentences()
-    short = min(compare(st.encode_query(texts, show_progress_bar=False), embedder.embed_query(texts)).min_cosine,
-                compare(st.encode_document(texts, show_progress_bar=False),
-                        embedder.embed_documents(texts)).min_cosine)
+    short = min(
+        compare(st.encode_query(texts, show_progress_bar=False), embedder.embed_query(texts)).min_cosine,
+        compare(st.encode_document(texts, show_progress_bar=False), embedder.embed_documents(texts)).min_cosine,
+    )
     long = [text_of_tokens(st.tokenizer, LONG + 64)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # cut to 2048 tokens on both sides, on purpose

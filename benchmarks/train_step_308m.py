@@ -69,10 +69,12 @@ def main() -> None:
         memory = f"peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB ({torch.cuda.get_device_name()})"
     else:
         memory = f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.1f} GiB"
-    print(f"308M EmbeddingGemma config, {params / 1e6:.1f} M parameters, {args.device} ({platform.machine()}), "
-          f"{'bf16 autocast' if args.device == 'cuda' else 'fp32'}, batch {args.batch} x {args.seq} tokens: "
-          f"median step {step_s:.3f} s over {args.steps} steps, "
-          f"{args.batch * args.seq / step_s:,.0f} tokens/s, {memory}")
+    print(
+        f"308M EmbeddingGemma config, {params / 1e6:.1f} M parameters, {args.device} ({platform.machine()}), "
+        f"{'bf16 autocast' if args.device == 'cuda' else 'fp32'}, batch {args.batch} x {args.seq} tokens: "
+        f"median step {step_s:.3f} s over {args.steps} steps, "
+        f"{args.batch * args.seq / step_s:,.0f} tokens/s, {memory}"
+    )
 
 
 if __name__ == "__main__":

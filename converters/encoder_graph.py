@@ -15,8 +15,14 @@ PADDING_MASK_ARCHITECTURES = ("bert",)
 class EncoderGraph(nn.Module):
     """(input_ids, attention_mask) -> sentence embedding, as sentence-transformers computes it."""
 
-    def __init__(self, encoder: nn.Module, pooling: str, denses: list[tuple[nn.Module, nn.Module]],
-                 normalize: bool, output_dim: int | None = None):
+    def __init__(
+        self,
+        encoder: nn.Module,
+        pooling: str,
+        denses: list[tuple[nn.Module, nn.Module]],
+        normalize: bool,
+        output_dim: int | None = None,
+    ):
         super().__init__()
         self.encoder = encoder
         self.pooling = pooling

@@ -31,11 +31,20 @@ class ExportResult:
     report: dict
 
 
-def export(model: str | Path, out: str | Path, *, formats: tuple[str, ...] = ("onnx",),
-           precisions: tuple[str, ...] = ("fp32",), dims: tuple[int, ...] | None = None,
-           output_dim: int | None = None, name: str | None = None, source_name: str | None = None,
-           parity_texts: list[str] | None = None, eval_data: Path | None = None,
-           progress: Callable[[str], object] = print) -> list[ExportResult]:
+def export(
+    model: str | Path,
+    out: str | Path,
+    *,
+    formats: tuple[str, ...] = ("onnx",),
+    precisions: tuple[str, ...] = ("fp32",),
+    dims: tuple[int, ...] | None = None,
+    output_dim: int | None = None,
+    name: str | None = None,
+    source_name: str | None = None,
+    parity_texts: list[str] | None = None,
+    eval_data: Path | None = None,
+    progress: Callable[[str], object] = print,
+) -> list[ExportResult]:
     """Convert a sentence-transformers model into one artifact per (format, precision); the parameters are
     documented on embedlite.export, the public entry point."""
     from .source import load_source
@@ -47,8 +56,10 @@ def export(model: str | Path, out: str | Path, *, formats: tuple[str, ...] = ("o
     progress(f"loading {model}")
     src = load_source(model, output_dim=output_dim)
     if src.architecture.startswith("gemma") and "fp16" in precisions:
-        raise EmbedliteError("Gemma activations overflow fp16 (EmbeddingGemma does not support float16); "
-                             "export fp32, int8 or int4 instead")
+        raise EmbedliteError(
+            "Gemma activations overflow fp16 (EmbeddingGemma does not support float16); "
+            "export fp32, int8 or int4 instead"
+        )
     known = origin(str(model))  # a shipped model or a known source: its name, source, licence, dims and notice
     dims = check_dims(dims or (known.dims if known else ()) or default_dims(src.dim), src.dim)
     if output_dim is not None and output_dim not in dims:
@@ -68,15 +79,38 @@ def export(model: str | Path, out: str | Path, *, formats: tuple[str, ...] = ("o
         calibration = _calibration_feeds(staging / "tokenizer.json", texts, src.max_seq_length)
         base = Manifest(
             name=name or (known.name if known else src.name),
-            source_model=source_name or (known.source_model if known else str(model)), architecture=src.architecture,
-            format="onnx", precision="fp32", pooling=src.pooling, normalize=src.normalize, dim=src.dim,
-            matryoshka_dims=dims, max_seq_length=src.max_seq_length, prompts=src.prompts,
-            default_task=src.default_task, output_dim=output_dim,
+            source_model=source_name or (known.source_model if known else str(model)),
+            architecture=src.architecture,
+            format="onnx",
+            precision="fp32",
+            pooling=src.pooling,
+            normalize=src.normalize,
+            dim=src.dim,
+            matryoshka_dims=dims,
+            max_seq_length=src.max_seq_length,
+            prompts=src.prompts,
+            default_task=src.default_task,
+            output_dim=output_dim,
             created_by=f"embedlite {package_version()}",
-            license=GEMMA_LICENSE if src.architecture.startswith("gemma") else (known.license if known else ""))
+            license=GEMMA_LICENSE if src.architecture.startswith("gemma") else (known.license if known else ""),
+        )
         notice = known.notice if known else None
-        results = [_write_artifact(target, converted, base, notice, seq_buckets, reference, texts, eval_data,
-                                   staging, progress, calibration) for target in plan]
+        results = [
+            _write_artifact(
+                target,
+                converted,
+                base,
+                notice,
+                seq_buckets,
+                reference,
+                texts,
+                eval_data,
+                staging,
+                progress,
+                calibration,
+            )
+            for target in plan
+        ]
         for path in converted.values():
             path.unlink()
         return _move_into_place(results, staging, out)
@@ -116,13 +150,14 @@ def _calibration_feeds(tokenizer: Path, texts: list[str], max_length: int) -> li
     ids, _ = tok.encode(texts)
     feeds = []
     for i in range(0, len(ids), 8):
-        input_ids, mask = pad_batch(ids[i:i + 8], tok.pad_id)
+        input_ids, mask = pad_batch(ids[i : i + 8], tok.pad_id)
         feeds.append({"input_ids": input_ids, "attention_mask": mask})
     return feeds
 
 
-def _convert(graph, plan: list[Target], staging: Path, seq_buckets: tuple[int, ...],
-             progress: Callable[[str], object]) -> dict[tuple[str, str], Path]:
+def _convert(
+    graph, plan: list[Target], staging: Path, seq_buckets: tuple[int, ...], progress: Callable[[str], object]
+) -> dict[tuple[str, str], Path]:
     """Each format variant the plan needs, converted once: (format, variant) -> file."""
     converted: dict[tuple[str, str], Path] = {}
     for target in plan:
@@ -134,9 +169,19 @@ def _convert(graph, plan: list[Target], staging: Path, seq_buckets: tuple[int, .
     return converted
 
 
-def _write_artifact(target: Target, converted: dict, base: Manifest, notice: str | None, seq_buckets: tuple[int, ...],
-                    reference: np.ndarray, texts: list[str], eval_data: Path | None, staging: Path,
-                    progress: Callable[[str], object], calibration: list[dict[str, np.ndarray]]) -> ExportResult:
+def _write_artifact(
+    target: Target,
+    converted: dict,
+    base: Manifest,
+    notice: str | None,
+    seq_buckets: tuple[int, ...],
+    reference: np.ndarray,
+    texts: list[str],
+    eval_data: Path | None,
+    staging: Path,
+    progress: Callable[[str], object],
+    calibration: list[dict[str, np.ndarray]],
+) -> ExportResult:
     """Finish one precision, then its tokenizer, manifest, parity and report, in staging/<format>-<precision>."""
     from embedlite.runtimes.cpu import int8_kernels
 
@@ -148,16 +193,29 @@ def _write_artifact(target: Target, converted: dict, base: Manifest, notice: str
     folder = staging / target.name
     folder.mkdir()
     fmt = target.format
-    notes = fmt.finish(converted[(fmt.name, fmt.variant(target.precision))], target.precision,
-                       folder / MODEL_FILES[fmt.name], base.architecture, calibration)
+    notes = fmt.finish(
+        converted[(fmt.name, fmt.variant(target.precision))],
+        target.precision,
+        folder / MODEL_FILES[fmt.name],
+        base.architecture,
+        calibration,
+    )
     shutil.copyfile(staging / "tokenizer.json", folder / "tokenizer.json")
     write_notice(folder, base.architecture, notice)
-    manifest = write_manifest(folder, dataclasses.replace(base, format=fmt.name, precision=target.precision,
-                                                          **fmt.manifest_fields(seq_buckets)))
+    manifest = write_manifest(
+        folder,
+        dataclasses.replace(base, format=fmt.name, precision=target.precision, **fmt.manifest_fields(seq_buckets)),
+    )
     result = parity.compare_artifact(reference, folder, texts)
     # the int8 kernels differ between CPUs (embedlite.runtimes.cpu): say which ones measured the parity
-    report = {"format": fmt.name, "precision": target.precision, "parity": dataclasses.asdict(result),
-              "bytes": manifest.files[manifest.model_file]["bytes"], "cpu": int8_kernels(), **notes}
+    report = {
+        "format": fmt.name,
+        "precision": target.precision,
+        "parity": dataclasses.asdict(result),
+        "bytes": manifest.files[manifest.model_file]["bytes"],
+        "cpu": int8_kernels(),
+        **notes,
+    }
     if eval_data is not None:
         progress(f"evaluating {fmt.name} {target.precision}")
         report.update(evaluate(folder, Path(eval_data)))
@@ -186,8 +244,8 @@ def summary_table(results: list[ExportResult]) -> str:
     rows = [head, "|---" * (4 + len(keys)) + "|"]
     for r in results:
         p = r.parity
-        cells = "".join(f" {r.report[k]:.4f} |" if k != "sentences_per_s" else f" {r.report[k]:.0f} |"
-                        for k in keys)
-        rows.append(f"| {r.path.name} | {r.report['bytes'] / 1e6:.1f} | {p.min_cosine:.4f} "
-                    f"| {p.mean_cosine:.5f} |{cells}")
+        cells = "".join(f" {r.report[k]:.4f} |" if k != "sentences_per_s" else f" {r.report[k]:.0f} |" for k in keys)
+        rows.append(
+            f"| {r.path.name} | {r.report['bytes'] / 1e6:.1f} | {p.min_cosine:.4f} | {p.mean_cosine:.5f} |{cells}"
+        )
     return "\n".join(rows)

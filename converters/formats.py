@@ -39,8 +39,9 @@ class OnnxFormat:
         if getattr(graph, "additive_mask", False):
             mark_fusable(path, graph.encoder.config.num_attention_heads, graph.encoder.config.hidden_size)
 
-    def finish(self, converted: Path, precision: str, path: Path, architecture: str = "",
-               calibration: list | None = None) -> dict:
+    def finish(
+        self, converted: Path, precision: str, path: Path, architecture: str = "", calibration: list | None = None
+    ) -> dict:
         from .onnx_quantize import quantize
 
         return quantize(converted, path, precision, architecture, calibration)
@@ -61,8 +62,9 @@ class TfliteFormat:
 
         export_tflite(with_packed_embeddings(graph) if variant == "packed-embeddings" else graph, path, seq_buckets)
 
-    def finish(self, converted: Path, precision: str, path: Path, architecture: str = "",
-               calibration: list | None = None) -> dict:
+    def finish(
+        self, converted: Path, precision: str, path: Path, architecture: str = "", calibration: list | None = None
+    ) -> dict:
         """calibration: unused (LiteRT's dynamic-range int8 takes its activation scales at run time)."""
         from .tflite_export import quantize_tflite
 

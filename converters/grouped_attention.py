@@ -15,14 +15,22 @@ from torch import nn
 NAME = "embedlite_grouped"
 
 
-def grouped_attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-                      attention_mask: torch.Tensor | None, dropout: float = 0.0, scaling: float | None = None,
-                      softcap: float | None = None, **kwargs) -> tuple[torch.Tensor, torch.Tensor]:
+def grouped_attention(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    softcap: float | None = None,
+    **kwargs,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """query (b, heads, s, d), key/value (b, kv_heads, s, d) -> output (b, s, heads, d) and the weights."""
     batch, heads, seq, head_dim = query.shape
     kv_heads = key.shape[1]
     if scaling is None:
-        scaling = head_dim ** -0.5
+        scaling = head_dim**-0.5
     grouped = query.reshape(batch, kv_heads, heads // kv_heads * seq, head_dim)
     weights = torch.matmul(grouped, key.transpose(2, 3)).reshape(batch, heads, seq, -1) * scaling
     if softcap is not None:

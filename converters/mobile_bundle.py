@@ -15,13 +15,26 @@ TRUNCATED_DIM = 128
 PROMPTED = 16  # texts embedded as queries and as (titled) documents
 # Appended to the parity texts: what a hand-written tokenizer gets wrong first.
 EDGE_TEXTS = [
-    "embedding " * 300, "a" * 150 + " word", "Café déjà vu — naïve façade, Ærøskøbing",
-    "東京は日本の首都です。", "ΣΊΣΥΦΟΣ İstanbul ÅNGSTRÖM", "emoji 😀 and 👍🏽 signs", "[MASK] is special, [CLS] too",
-    "tab\there\nnew line\r\n", "control\u0000\u200bchars\ufeff and \u00a0nbsp", "don't re-use 3.14 $5 #tag @you",
-    "unknownwordxyzqqq", "UPPER lower MiXeD", "«quotes» “curly” ‘single’ – dash … ellipsis",
-    "e\u0301 a\u0308 n\u0303 combining ○\u20dd marks", "runs  of   spaces\t\tand\n\n\nlines \u2581 \u2581\u2581",
+    "embedding " * 300,
+    "a" * 150 + " word",
+    "Café déjà vu — naïve façade, Ærøskøbing",
+    "東京は日本の首都です。",
+    "ΣΊΣΥΦΟΣ İstanbul ÅNGSTRÖM",
+    "emoji 😀 and 👍🏽 signs",
+    "[MASK] is special, [CLS] too",
+    "tab\there\nnew line\r\n",
+    "control\u0000\u200bchars\ufeff and \u00a0nbsp",
+    "don't re-use 3.14 $5 #tag @you",
+    "unknownwordxyzqqq",
+    "UPPER lower MiXeD",
+    "«quotes» “curly” ‘single’ – dash … ellipsis",
+    "e\u0301 a\u0308 n\u0303 combining ○\u20dd marks",
+    "runs  of   spaces\t\tand\n\n\nlines \u2581 \u2581\u2581",
     "bell\u0007 escape\u001b delete\u007f \U0001f469\u200d\U0001f469\u200d\U0001f467 family",
-    "<bos> <eos> <pad> <start_of_turn>user <mask> [multimodal] <table> text", "東京😀ж" * 750, "", "   ",
+    "<bos> <eos> <pad> <start_of_turn>user <mask> [multimodal] <table> text",
+    "東京😀ж" * 750,
+    "",
+    "   ",
 ]  # blank ones last: the embedded texts stay a prefix of the list; the 750 x 4 characters fill any max length
 
 
@@ -45,17 +58,26 @@ def write_parity(artifact: Path, texts: list[str]) -> Path:
     prompted = head[:PROMPTED]
     titles = [None if i % 2 else f"Note {i}" for i in range(len(prompted))]
     parity = {
-        "model": embedder.manifest.name, "max_seq_length": embedder.manifest.max_seq_length,
-        "texts": texts, "ids": ids, "embeddings": [_floats(v) for v in full],
-        "blank_embeddings": [_floats(v) for v in embedder.embed(texts[len(head):])],
+        "model": embedder.manifest.name,
+        "max_seq_length": embedder.manifest.max_seq_length,
+        "texts": texts,
+        "ids": ids,
+        "embeddings": [_floats(v) for v in full],
+        "blank_embeddings": [_floats(v) for v in embedder.embed(texts[len(head) :])],
         "truncated": {"dim": dim, "embeddings": [_floats(v) for v in truncated]},
-        "queries": {"count": len(prompted),
-                    "ids": tokenizer.encode([with_prompt(embedder.query_prompt, t) for t in prompted])[0],
-                    "embeddings": [_floats(v) for v in embedder.embed_query(prompted)]},
-        "documents": {"count": len(prompted), "titles": titles,
-                      "ids": tokenizer.encode([with_prompt(embedder.document_prompt, t, title)
-                                               for t, title in zip(prompted, titles)])[0],
-                      "embeddings": [_floats(v) for v in embedder.embed_documents(prompted, titles=titles)]},
+        "queries": {
+            "count": len(prompted),
+            "ids": tokenizer.encode([with_prompt(embedder.query_prompt, t) for t in prompted])[0],
+            "embeddings": [_floats(v) for v in embedder.embed_query(prompted)],
+        },
+        "documents": {
+            "count": len(prompted),
+            "titles": titles,
+            "ids": tokenizer.encode(
+                [with_prompt(embedder.document_prompt, t, title) for t, title in zip(prompted, titles)]
+            )[0],
+            "embeddings": [_floats(v) for v in embedder.embed_documents(prompted, titles=titles)],
+        },
         "searches": _searches(full),
         "store_ties": _store_ties(full),
     }
@@ -76,8 +98,9 @@ def _searches(full: np.ndarray) -> list[dict]:
                     # a blend of two stored vectors: ranks are not trivial, and no two are near-tied by design
                     query = 0.7 * full[q] + 0.3 * full[len(full) - 1 - q]
                     hits = store.search(query, k=10)
-                    searches.append({"quantization": quantization, "query": _floats(query),
-                                     "top10": [int(h.id) for h in hits]})
+                    searches.append(
+                        {"quantization": quantization, "query": _floats(query), "top10": [int(h.id) for h in hits]}
+                    )
     return searches
 
 
@@ -86,8 +109,15 @@ def _store_ties(full: np.ndarray) -> list[dict]:
     from embedlite.store import VectorStore
 
     same, other = full[0], full[1]
-    ops = [("put", "a", same), ("put", "b", same), ("put", "c", same), ("put", "d", other), ("put", "a", same),
-           ("delete", "b", None), ("put", "b", same)]
+    ops = [
+        ("put", "a", same),
+        ("put", "b", same),
+        ("put", "c", same),
+        ("put", "d", other),
+        ("put", "a", same),
+        ("delete", "b", None),
+        ("put", "b", same),
+    ]
     cases = []
     with tempfile.TemporaryDirectory() as tmp:
         for quantization in ("float32", "int8"):
@@ -98,9 +128,16 @@ def _store_ties(full: np.ndarray) -> list[dict]:
                     else:
                         store.delete([key])
                 top = [h.id for h in store.search(same, k=10)]
-            cases.append({"quantization": quantization, "query": _floats(same), "top10": top,
-                          "ops": [{"op": op, "id": key, **({"vector": _floats(v)} if v is not None else {})}
-                                  for op, key, v in ops]})
+            cases.append(
+                {
+                    "quantization": quantization,
+                    "query": _floats(same),
+                    "top10": top,
+                    "ops": [
+                        {"op": op, "id": key, **({"vector": _floats(v)} if v is not None else {})} for op, key, v in ops
+                    ],
+                }
+            )
     return cases
 
 

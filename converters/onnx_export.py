@@ -20,7 +20,13 @@ def export_onnx(graph: torch.nn.Module, path: Path) -> None:
     shapes = ({0: batch, 1: seq}, {0: batch, 1: seq})
     with quiet():  # the exporter prints progress lines and warns about axis names
         torch.onnx.export(
-            graph, (ids, mask), str(path), dynamo=True, dynamic_shapes=shapes,
-            input_names=["input_ids", "attention_mask"], output_names=["sentence_embedding"],
-            opset_version=OPSET, external_data=False,
+            graph,
+            (ids, mask),
+            str(path),
+            dynamo=True,
+            dynamic_shapes=shapes,
+            input_names=["input_ids", "attention_mask"],
+            output_names=["sentence_embedding"],
+            opset_version=OPSET,
+            external_data=False,
         )

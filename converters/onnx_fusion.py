@@ -39,9 +39,15 @@ def fuse(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, int]]:
     if HEADS not in props:
         return model, {}
     with quiet():  # the optimizer prints its shape-inference fallbacks
-        optimized = optimize_model(_single_axis_unsqueezes(model), model_type="bert", num_heads=int(props[HEADS]),
-                                   hidden_size=int(props[HIDDEN]), optimization_options=FusionOptions("bert"),
-                                   opt_level=0, use_gpu=False)
+        optimized = optimize_model(
+            _single_axis_unsqueezes(model),
+            model_type="bert",
+            num_heads=int(props[HEADS]),
+            hidden_size=int(props[HIDDEN]),
+            optimization_options=FusionOptions("bert"),
+            opt_level=0,
+            use_gpu=False,
+        )
     fused = optimized.model
     if not any(o.domain == "com.microsoft" for o in fused.opset_import):  # the domain of the fused ops
         fused.opset_import.append(helper.make_opsetid("com.microsoft", 1))

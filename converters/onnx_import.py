@@ -20,9 +20,18 @@ WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
 ACTIVATIONS = ("Tanh", "Relu", "Sigmoid", "Gelu", "Erf")  # after a Dense layer: not rebuilt here
 
 
-def bert_from_onnx(onnx_path: Path, tokenizer_dir: Path, out: Path, *, max_seq_length: int, output: str,
-                   num_attention_heads: int | None = None, pooling: str = "mean", normalize: bool = False,
-                   prompts: dict[str, str] | None = None) -> Path:
+def bert_from_onnx(
+    onnx_path: Path,
+    tokenizer_dir: Path,
+    out: Path,
+    *,
+    max_seq_length: int,
+    output: str,
+    num_attention_heads: int | None = None,
+    pooling: str = "mean",
+    normalize: bool = False,
+    prompts: dict[str, str] | None = None,
+) -> Path:
     """Rebuild BertModel weights from the ONNX graph (each MatMul's weight is named by the bias added after it)
     and the linear layers after pooling (Gemm, without activation) as Dense modules; save with `pooling` (and
     Normalize), and check the result against the ONNX file's own `output` (the pooled vector).
@@ -41,7 +50,7 @@ def bert_from_onnx(onnx_path: Path, tokenizer_dir: Path, out: Path, *, max_seq_l
     if anchor is None:
         raise EmbedliteError(f"{onnx_path} has no BERT word-embedding table")
     prefix = anchor[: -len(WORD_EMBEDDINGS)]
-    weights = {n[len(prefix):]: a for n, a in inits.items() if n.startswith(prefix) and not n.endswith(CHAIN_PARTS)}
+    weights = {n[len(prefix) :]: a for n, a in inits.items() if n.startswith(prefix) and not n.endswith(CHAIN_PARTS)}
     consumers: dict[str, list] = {}
     for node in graph.node:
         for name in node.input:
@@ -60,47 +69,63 @@ def bert_from_onnx(onnx_path: Path, tokenizer_dir: Path, out: Path, *, max_seq_l
             biases = _biases(node.output[0], consumers, prefix)
         if len(biases) != 1:
             raise EmbedliteError(f"{onnx_path}: cannot tell which layer the {node.op_type} {node.name} belongs to")
-        weights[biases[0][len(prefix):-len("bias")] + "weight"] = weight
+        weights[biases[0][len(prefix) : -len("bias")] + "weight"] = weight
     for _, product, weight, chain in products(model_proto):  # int8's per-token chains
         biases = _biases(product, consumers, prefix)
         if len(biases) != 1:
             raise EmbedliteError(f"{onnx_path}: cannot tell which layer the int8 product {chain} belongs to")
-        weights[biases[0][len(prefix):-len("bias")] + "weight"] = weight.T
+        weights[biases[0][len(prefix) : -len("bias")] + "weight"] = weight.T
     vocab, hidden = weights["embeddings.word_embeddings.weight"].shape
     heads = num_attention_heads or _attention_heads(graph, inits, hidden, onnx_path)
     config = BertConfig(
-        vocab_size=vocab, hidden_size=hidden, num_attention_heads=heads,
+        vocab_size=vocab,
+        hidden_size=hidden,
+        num_attention_heads=heads,
         num_hidden_layers=len({k.split(".")[2] for k in weights if k.startswith("encoder.layer.")}),
         intermediate_size=weights["encoder.layer.0.intermediate.dense.weight"].shape[0],
         max_position_embeddings=weights["embeddings.position_embeddings.weight"].shape[0],
-        type_vocab_size=weights["embeddings.token_type_embeddings.weight"].shape[0])
+        type_vocab_size=weights["embeddings.token_type_embeddings.weight"].shape[0],
+    )
     model = BertModel(config, add_pooling_layer=False)
     state = {k: torch.from_numpy(np.array(v)) for k, v in weights.items()}  # a copy: the initializers are read-only
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.endswith("position_ids")]
     unexpected = [k for k in unexpected if not k.endswith("position_ids")]
     if missing or unexpected:
-        raise EmbedliteError(f"{onnx_path}: weights do not fit a BERT encoder (missing {missing[:3]}, "
-                             f"unexpected {unexpected[:3]})")
+        raise EmbedliteError(
+            f"{onnx_path}: weights do not fit a BERT encoder (missing {missing[:3]}, unexpected {unexpected[:3]})"
+        )
     after_pooling = []
     for weight, bias in denses:
-        dense = Dense(weight.shape[1], weight.shape[0], bias=bias is not None,
-                      activation_function=torch.nn.Identity())
+        dense = Dense(weight.shape[1], weight.shape[0], bias=bias is not None, activation_function=torch.nn.Identity())
         with torch.no_grad():
             dense.linear.weight.copy_(torch.from_numpy(np.array(weight)))
             if bias is not None:
                 dense.linear.bias.copy_(torch.from_numpy(np.array(bias)))
         after_pooling.append(dense)
-    save_sentence_transformer(model, tokenizer_dir, out, max_seq_length=max_seq_length, pooling=pooling,
-                              after_pooling=tuple(after_pooling), normalize=normalize, prompts=prompts)
+    save_sentence_transformer(
+        model,
+        tokenizer_dir,
+        out,
+        max_seq_length=max_seq_length,
+        pooling=pooling,
+        after_pooling=tuple(after_pooling),
+        normalize=normalize,
+        prompts=prompts,
+    )
     _check_against_onnx(onnx_path, output, out)
     return out
 
 
 def _biases(product: str, consumers: dict, prefix: str) -> list[str]:
     """The bias added to a product: by an Add, or inside the fused BiasGelu."""
-    return [i for c in consumers.get(product, []) if c.op_type in ("Add", "BiasGelu")
-            for i in c.input if i.startswith(prefix) and i.endswith(".bias")]
+    return [
+        i
+        for c in consumers.get(product, [])
+        if c.op_type in ("Add", "BiasGelu")
+        for i in c.input
+        if i.startswith(prefix) and i.endswith(".bias")
+    ]
 
 
 def _linear_weight(node, inits: dict[str, np.ndarray]) -> np.ndarray | None:
@@ -126,8 +151,10 @@ def _dense(node, weight: np.ndarray, inits: dict, consumers: dict, onnx_path: Pa
     """(weight, bias) of a linear layer after pooling; refuses one followed by an activation."""
     following = [c.op_type for c in consumers.get(node.output[0], [])]
     if any(op in ACTIVATIONS for op in following):
-        raise EmbedliteError(f"{onnx_path}: the layer {node.name} after pooling has an activation "
-                             f"({', '.join(following)}), which is not rebuilt")
+        raise EmbedliteError(
+            f"{onnx_path}: the layer {node.name} after pooling has an activation "
+            f"({', '.join(following)}), which is not rebuilt"
+        )
     bias = inits.get(node.input[2]) if len(node.input) > 2 and node.input[2] else None
     return weight, bias
 
@@ -174,12 +201,19 @@ def _check_against_onnx(onnx_path: Path, output: str, st_dir: Path) -> None:
 
     texts = default_sentences()
     model = SentenceTransformer(str(st_dir), device="cpu")
-    features = model.tokenizer(texts, padding=True, truncation=True, max_length=model.max_seq_length,
-                               return_tensors="np")
-    session = ort.InferenceSession(float_compute(onnx.load(str(onnx_path))).SerializeToString(),
-                                   providers=["CPUExecutionProvider"])
-    (reference,) = session.run([output], {"input_ids": features["input_ids"].astype(np.int64),
-                                          "attention_mask": features["attention_mask"].astype(np.int64)})
+    features = model.tokenizer(
+        texts, padding=True, truncation=True, max_length=model.max_seq_length, return_tensors="np"
+    )
+    session = ort.InferenceSession(
+        float_compute(onnx.load(str(onnx_path))).SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    (reference,) = session.run(
+        [output],
+        {
+            "input_ids": features["input_ids"].astype(np.int64),
+            "attention_mask": features["attention_mask"].astype(np.int64),
+        },
+    )
     parity = compare(reference, model.encode(texts, convert_to_numpy=True))
     if parity.min_cosine < MIN_COSINE:
         raise EmbedliteError(f"the model rebuilt from {onnx_path} differs from it: {parity.line()}")

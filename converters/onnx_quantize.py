@@ -46,8 +46,9 @@ MIN_EMBEDDING_ELEMENTS = 1 << 20
 GEMMA_INT4 = {"table_bits": 4, "layer_bits": 8}
 
 
-def quantize(src: Path, dst: Path, precision: str, architecture: str = "",
-             calibration: list[dict[str, np.ndarray]] | None = None) -> dict:
+def quantize(
+    src: Path, dst: Path, precision: str, architecture: str = "", calibration: list[dict[str, np.ndarray]] | None = None
+) -> dict:
     """Write `src` (fp32 ONNX) at `precision` to `dst`, fused first where that helps; returns the fused ops.
     calibration: input feeds (input_ids, attention_mask) whose activations int8 calibrates on."""
     if precision not in PRECISIONS:
@@ -94,8 +95,12 @@ def _weight_only(model: onnx.ModelProto, bits: int, ops: tuple[str, ...]) -> onn
     )
 
     config = DefaultWeightOnlyQuantConfig(
-        block_size=BLOCK_SIZE, is_symmetric=True, accuracy_level=4, bits=bits,
-        quant_format=QuantFormat.QOperator, op_types_to_quantize=ops,
+        block_size=BLOCK_SIZE,
+        is_symmetric=True,
+        accuracy_level=4,
+        bits=bits,
+        quant_format=QuantFormat.QOperator,
+        op_types_to_quantize=ops,
         quant_axes=(("MatMul", 0), ("Gather", 1)),
     )
     with quiet():
@@ -113,17 +118,26 @@ def _gemm_as_matmul(model: onnx.ModelProto) -> onnx.ModelProto:
     for node in model.graph.node:
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         weight = inits.get(node.input[1]) if node.op_type == "Gemm" and len(node.input) > 1 else None
-        if (weight is None or np.prod(weight.dims) < MIN_EMBEDDING_ELEMENTS or attrs.get("transA", 0)
-                or attrs.get("alpha", 1.0) != 1.0 or attrs.get("beta", 1.0) != 1.0):
+        if (
+            weight is None
+            or np.prod(weight.dims) < MIN_EMBEDDING_ELEMENTS
+            or attrs.get("transA", 0)
+            or attrs.get("alpha", 1.0) != 1.0
+            or attrs.get("beta", 1.0) != 1.0
+        ):
             nodes.append(node)
             continue
         array = numpy_helper.to_array(weight)
         model.graph.initializer.remove(weight)
-        model.graph.initializer.append(numpy_helper.from_array(
-            np.ascontiguousarray(array.T if attrs.get("transB", 0) else array), f"{weight.name}_matmul"))
+        model.graph.initializer.append(
+            numpy_helper.from_array(
+                np.ascontiguousarray(array.T if attrs.get("transB", 0) else array), f"{weight.name}_matmul"
+            )
+        )
         product = node.output[0] + "_matmul" if len(node.input) > 2 else node.output[0]
-        nodes.append(helper.make_node("MatMul", [node.input[0], f"{weight.name}_matmul"], [product],
-                                      name=f"{node.name}_matmul"))
+        nodes.append(
+            helper.make_node("MatMul", [node.input[0], f"{weight.name}_matmul"], [product], name=f"{node.name}_matmul")
+        )
         if len(node.input) > 2:
             nodes.append(helper.make_node("Add", [product, node.input[2]], [node.output[0]], name=f"{node.name}_add"))
     del model.graph.node[:]
@@ -138,8 +152,13 @@ def quantize_embeddings_int8(model: onnx.ModelProto) -> onnx.ModelProto:
     for node in model.graph.node:
         table = inits.get(node.input[0]) if node.op_type == "Gather" else None
         axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
-        if (table is None or axis != 0 or table.data_type != onnx.TensorProto.FLOAT or len(table.dims) != 2
-                or np.prod(table.dims) < MIN_EMBEDDING_ELEMENTS):
+        if (
+            table is None
+            or axis != 0
+            or table.data_type != onnx.TensorProto.FLOAT
+            or len(table.dims) != 2
+            or np.prod(table.dims) < MIN_EMBEDDING_ELEMENTS
+        ):
             new_nodes.append(node)
             continue
         weights = numpy_helper.to_array(table)
@@ -147,8 +166,12 @@ def quantize_embeddings_int8(model: onnx.ModelProto) -> onnx.ModelProto:
         q = np.clip(np.round(weights / scale), -127, 127).astype(np.int8)
         base = table.name
         model.graph.initializer.remove(table)
-        model.graph.initializer.extend([numpy_helper.from_array(q, f"{base}_int8"),
-                                        numpy_helper.from_array(scale.astype(np.float32), f"{base}_scale")])
+        model.graph.initializer.extend(
+            [
+                numpy_helper.from_array(q, f"{base}_int8"),
+                numpy_helper.from_array(scale.astype(np.float32), f"{base}_scale"),
+            ]
+        )
         ids, out = node.input[1], node.output[0]
         new_nodes += [
             helper.make_node("Gather", [f"{base}_int8", ids], [f"{out}_q"], axis=0),

@@ -18,8 +18,7 @@ class Parity:
     sentences: int
 
     def line(self) -> str:
-        return (f"parity: min cosine {self.min_cosine:.6f}, mean {self.mean_cosine:.6f} "
-                f"over {self.sentences} sentences")
+        return f"parity: min cosine {self.min_cosine:.6f}, mean {self.mean_cosine:.6f} over {self.sentences} sentences"
 
 
 def default_sentences() -> list[str]:
@@ -56,5 +55,7 @@ def check_tokenizer(st_model, tokenizer_json: Path, texts: list[str]) -> None:
     got, _ = TextTokenizer(tokenizer_json, int(st_model.max_seq_length)).encode(texts)
     for text, mine, theirs in zip(texts, got, expected):
         if mine != theirs:
-            raise EmbedliteError(f"the exported tokenizer.json gives {mine[:12]} for {text[:40]!r}, the source model's "
-                                 f"tokenizer {theirs[:12]}: its special tokens or settings are not in tokenizer.json")
+            raise EmbedliteError(
+                f"the exported tokenizer.json gives {mine[:12]} for {text[:40]!r}, the source model's "
+                f"tokenizer {theirs[:12]}: its special tokens or settings are not in tokenizer.json"
+            )

@@ -10,8 +10,16 @@ import os
 import warnings
 from collections.abc import Iterator
 
-LOGGERS = ("torch", "torch.onnx", "torch.export", "onnxscript", "onnxruntime.quantization", "absl",
-           "sentence_transformers", "transformers")
+LOGGERS = (
+    "torch",
+    "torch.onnx",
+    "torch.export",
+    "onnxscript",
+    "onnxruntime.quantization",
+    "absl",
+    "sentence_transformers",
+    "transformers",
+)
 
 
 @contextlib.contextmanager
@@ -23,8 +31,11 @@ def quiet() -> Iterator[None]:
     try:
         for name in LOGGERS:
             logging.getLogger(name).setLevel(logging.ERROR)
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
-                contextlib.redirect_stderr(io.StringIO()):
+        with (
+            warnings.catch_warnings(),
+            contextlib.redirect_stdout(io.StringIO()),
+            contextlib.redirect_stderr(io.StringIO()),
+        ):
             warnings.simplefilter("ignore")
             yield
     finally:

@@ -21,17 +21,19 @@ def evaluate(artifact: Path, data: Path) -> dict:
     embedder.embed(texts, batch_size=32, show_progress=False)
     speed = len(texts) / (time.perf_counter() - start)
     retrieval = retrieval_scores(embedder, load_retrieval(data / "stsb-retrieval"))
-    return {"sts_spearman": sts_spearman(embedder, sts), "ndcg@10": retrieval["ndcg@10"],
-            "sentences_per_s": speed}
+    return {"sts_spearman": sts_spearman(embedder, sts), "ndcg@10": retrieval["ndcg@10"], "sentences_per_s": speed}
 
 
 def write_report(directory: Path, manifest: Manifest, report: dict) -> None:
     (directory / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    lines = [f"# {manifest.name}: {manifest.format} {manifest.precision}", "",
-             f"- size: {report['bytes'] / 1e6:.1f} MB",
-             f"- min cosine to the source model: {report['parity']['min_cosine']:.6f} "
-             f"(mean {report['parity']['mean_cosine']:.6f}, {report['parity']['sentences']} sentences)",
-             f"- measured on: {report['cpu']} (int8 kernels differ between CPUs)"]
+    lines = [
+        f"# {manifest.name}: {manifest.format} {manifest.precision}",
+        "",
+        f"- size: {report['bytes'] / 1e6:.1f} MB",
+        f"- min cosine to the source model: {report['parity']['min_cosine']:.6f} "
+        f"(mean {report['parity']['mean_cosine']:.6f}, {report['parity']['sentences']} sentences)",
+        f"- measured on: {report['cpu']} (int8 kernels differ between CPUs)",
+    ]
     if report.get("fused_ops"):
         lines.append("- fused ops: " + ", ".join(f"{n} {op}" for op, n in report["fused_ops"].items()))
     for key in ("sts_spearman", "ndcg@10", "sentences_per_s"):

@@ -11,8 +11,8 @@ from typing import Any
 
 from embedlite.artifact import read_manifest
 from embedlite.errors import EmbedliteError, require
-from embedlite.models import SHIPPED, home, source_dir
-from embedlite.sources import SOURCES, fetch
+from embedlite.models import SHIPPED, home, is_known, source_dir
+from embedlite.models.sources import SOURCES, fetch
 
 from .quiet import quiet
 
@@ -36,13 +36,8 @@ class SourceModel:
     graph: Any = field(repr=False)  # EncoderGraph
 
 
-def is_known(name: str) -> bool:
-    """A model known by name: a shipped artifact or a source model (embedlite.sources)."""
-    return name in SHIPPED or name in SOURCES
-
-
 def known_source(name: str) -> Path:
-    """A model known by name as a sentence-transformers directory: a source model (embedlite.sources), one that
+    """A model known by name as a sentence-transformers directory: a source model (embedlite.models.sources), one that
     ships as ONNX only rebuilt once from its weights, or a shipped artifact rebuilt once from its dequantized
     weights (each checked against its ONNX file)."""
     if name in SHIPPED:
@@ -52,10 +47,17 @@ def known_source(name: str) -> Path:
         return source_dir(name)
     from .onnx_import import bert_from_onnx
 
-    return built_once(home() / "sources" / f"{name}-st", lambda staging: bert_from_onnx(
-        fetch(name, home() / "sources") / "model.onnx", known_source(source.encoder["tokenizer_from"]), staging,
-        num_attention_heads=source.encoder["num_attention_heads"], max_seq_length=source.encoder["max_seq_length"],
-        output=source.encoder["output"]))
+    return built_once(
+        home() / "sources" / f"{name}-st",
+        lambda staging: bert_from_onnx(
+            fetch(name, home() / "sources") / "model.onnx",
+            known_source(source.encoder["tokenizer_from"]),
+            staging,
+            num_attention_heads=source.encoder["num_attention_heads"],
+            max_seq_length=source.encoder["max_seq_length"],
+            output=source.encoder["output"],
+        ),
+    )
 
 
 def shipped_source(name: str) -> Path:
@@ -65,14 +67,26 @@ def shipped_source(name: str) -> Path:
     manifest = read_manifest(artifact)  # checks the sha256 of each file
     model_file = artifact / manifest.model_file
     if manifest.format != "onnx" or manifest.architecture != "bert":
-        raise EmbedliteError(f"{name}: only a shipped ONNX BERT artifact can be rebuilt as an export source "
-                             f"(this one is {manifest.format} {manifest.architecture})")
+        raise EmbedliteError(
+            f"{name}: only a shipped ONNX BERT artifact can be rebuilt as an export source "
+            f"(this one is {manifest.format} {manifest.architecture})"
+        )
     from .onnx_import import bert_from_onnx
 
     target = home() / "sources" / f"{name}-st-{manifest.files[manifest.model_file]['sha256'][:12]}"
-    return built_once(target, lambda staging: bert_from_onnx(
-        model_file, artifact, staging, max_seq_length=manifest.max_seq_length, output=ARTIFACT_OUTPUT,
-        pooling=manifest.pooling, normalize=manifest.normalize, prompts=manifest.prompts or None))
+    return built_once(
+        target,
+        lambda staging: bert_from_onnx(
+            model_file,
+            artifact,
+            staging,
+            max_seq_length=manifest.max_seq_length,
+            output=ARTIFACT_OUTPUT,
+            pooling=manifest.pooling,
+            normalize=manifest.normalize,
+            prompts=manifest.prompts or None,
+        ),
+    )
 
 
 def built_once(target: Path, build: Callable[[Path], object]) -> Path:
@@ -106,9 +120,7 @@ def load_source(model: str | Path, output_dim: int | None = None) -> SourceModel
     if not path.exists():
         check_hub_reachable(str(model))
     if path.exists() and not (path / "modules.json").is_file():
-        raise EmbedliteError(
-            f"{path} is not a sentence-transformers directory: modules.json is missing"
-        )
+        raise EmbedliteError(f"{path} is not a sentence-transformers directory: modules.json is missing")
     try:
         st_model = st.SentenceTransformer(str(model), device="cpu")
     except OSError as exc:
@@ -165,15 +177,20 @@ def check_hub_reachable(model_id: str, timeout: float = 3.0) -> None:
     if isinstance(try_to_load_from_cache(model_id, "modules.json"), str):
         return  # in the local cache: sentence-transformers loads it without the network
     if constants.HF_HUB_OFFLINE:
-        raise EmbedliteError(f"{model_id} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set: "
-                             "give a local directory, or download it once with network access")
+        raise EmbedliteError(
+            f"{model_id} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set: "
+            "give a local directory, or download it once with network access"
+        )
     endpoint = urlparse(constants.ENDPOINT)
     try:
-        socket.create_connection((endpoint.hostname, endpoint.port or (443 if endpoint.scheme == "https" else 80)),
-                                 timeout=timeout).close()
+        socket.create_connection(
+            (endpoint.hostname, endpoint.port or (443 if endpoint.scheme == "https" else 80)), timeout=timeout
+        ).close()
     except OSError as exc:
-        raise EmbedliteError(f"{model_id} is not in the local Hugging Face cache and {constants.ENDPOINT} cannot "
-                             f"be reached ({exc}): give a local directory, or connect and retry") from None
+        raise EmbedliteError(
+            f"{model_id} is not in the local Hugging Face cache and {constants.ENDPOINT} cannot "
+            f"be reached ({exc}): give a local directory, or connect and retry"
+        ) from None
 
 
 def check_embeddinggemma_tokenizer(st_model, config, name: str) -> None:
@@ -182,24 +199,29 @@ def check_embeddinggemma_tokenizer(st_model, config, name: str) -> None:
     if not (config.model_type.startswith("gemma") and getattr(config, "use_bidirectional_attention", False)):
         return
     ids = st_model.tokenizer("a")["input_ids"]
-    missing = [token for token, token_id, at in (("<bos>", config.bos_token_id, 0), ("<eos>", config.eos_token_id, -1))
-               if ids[at] != token_id]
+    missing = [
+        token
+        for token, token_id, at in (("<bos>", config.bos_token_id, 0), ("<eos>", config.eos_token_id, -1))
+        if ids[at] != token_id
+    ]
     if missing:
         raise EmbedliteError(
             f"{name}: the tokenizer does not add {' and '.join(missing)} (it gives {ids} for 'a'); EmbeddingGemma "
             "reads `<bos> text <eos>`: make the post_processor of tokenizer.json a TemplateProcessing "
-            "`<bos> $A <eos>` (transformers ignores add_eos_token in tokenizer_config.json when tokenizer.json exists)")
+            "`<bos> $A <eos>` (transformers ignores add_eos_token in tokenizer_config.json when tokenizer.json exists)"
+        )
     if st_model.tokenizer.padding_side != "right":
-        raise EmbedliteError(f"{name}: the tokenizer pads on the {st_model.tokenizer.padding_side}; EmbeddingGemma "
-                             "must be padded on the right: set padding_side to right in tokenizer_config.json")
+        raise EmbedliteError(
+            f"{name}: the tokenizer pads on the {st_model.tokenizer.padding_side}; EmbeddingGemma "
+            "must be padded on the right: set padding_side to right in tokenizer_config.json"
+        )
 
 
 def pooling_mode(pooling) -> str:
     config = pooling.get_config_dict()
     mode = config.get("pooling_mode")
     if mode is None:  # older configs spell it as flags
-        flags = {"mean": "pooling_mode_mean_tokens", "cls": "pooling_mode_cls_token",
-                 "max": "pooling_mode_max_tokens"}
+        flags = {"mean": "pooling_mode_mean_tokens", "cls": "pooling_mode_cls_token", "max": "pooling_mode_max_tokens"}
         chosen = [m for m, key in flags.items() if config.get(key)]
         mode = chosen[0] if len(chosen) == 1 else "+".join(chosen)
     if mode not in POOLING_MODES:

@@ -31,8 +31,9 @@ def buckets_for(max_seq_length: int) -> tuple[int, ...]:
     return (*(b for b in SEQUENCE_BUCKETS if b < max_seq_length), max_seq_length)
 
 
-def export_tflite(graph: torch.nn.Module, path: Path, seq_buckets: tuple[int, ...],
-                  batch_buckets: tuple[int, ...] = BATCH_BUCKETS) -> None:
+def export_tflite(
+    graph: torch.nn.Module, path: Path, seq_buckets: tuple[int, ...], batch_buckets: tuple[int, ...] = BATCH_BUCKETS
+) -> None:
     """Convert with litert-torch: inputs int32 input_ids, attention_mask; output the embedding."""
     from embedlite.errors import require
 
@@ -46,11 +47,14 @@ def export_tflite(graph: torch.nn.Module, path: Path, seq_buckets: tuple[int, ..
             ids = torch.ones((batch, seq), dtype=torch.int32)  # phones feed int32 token ids
             mask = torch.ones_like(ids)
             # Padding in the sample: an all-ones mask lets transformers drop the mask from the traced graph.
-            mask[:, seq // 2:] = 0
+            mask[:, seq // 2 :] = 0
             sample = (ids, mask)
             name = signature_name(batch, seq)
-            builder = (litert_torch.signature(name, graph, sample) if builder is None
-                       else builder.signature(name, graph, sample))
+            builder = (
+                litert_torch.signature(name, graph, sample)
+                if builder is None
+                else builder.signature(name, graph, sample)
+            )
     with quiet(), traced_with_grouped_attention(graph.encoder):
         builder.convert().export(str(path))
 

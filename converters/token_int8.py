@@ -37,8 +37,9 @@ INT8, SCALE, SMOOTH = ".int8", ".scale", ".smooth"  # initializer suffixes of a 
 CHAIN_PARTS = (INT8, SCALE, SMOOTH, ".split_sizes")
 
 
-def quantize_per_token(model: onnx.ModelProto, calibration: list[dict[str, np.ndarray]],
-                       bias_names: dict[bytes, str] | None = None) -> onnx.ModelProto:
+def quantize_per_token(
+    model: onnx.ModelProto, calibration: list[dict[str, np.ndarray]], bias_names: dict[bytes, str] | None = None
+) -> onnx.ModelProto:
     """`model` (fp32, fused or not) with every large constant MatMul as a per-token int8 chain; `calibration`:
     input feeds whose activations choose the smoothing; `bias_names`: the original names of Q/K/V biases (by their
     bytes) for the split of fused Attention nodes."""
@@ -51,10 +52,14 @@ def quantize_per_token(model: onnx.ModelProto, calibration: list[dict[str, np.nd
         if _large_constant_matmul(node, inits):
             targets.setdefault(node.input[0], []).append(node)
     amax = _activation_absmax(model, list(targets), calibration)
-    constants = {"tokenint8.eps": np.array(1e-12, np.float32), "tokenint8.inv127": np.array(1 / 127, np.float32),
-                 "tokenint8.offset": np.array(ZERO_POINT + 0.5, np.float32),
-                 "tokenint8.one": np.array(1.0, np.float32),
-                 "tokenint8.zero_point": np.array(ZERO_POINT, np.uint8), "tokenint8.axes": np.array([-1], np.int64)}
+    constants = {
+        "tokenint8.eps": np.array(1e-12, np.float32),
+        "tokenint8.inv127": np.array(1 / 127, np.float32),
+        "tokenint8.offset": np.array(ZERO_POINT + 0.5, np.float32),
+        "tokenint8.one": np.array(1.0, np.float32),
+        "tokenint8.zero_point": np.array(ZERO_POINT, np.uint8),
+        "tokenint8.axes": np.array([-1], np.int64),
+    }
     new_inits = [numpy_helper.from_array(v, k) for k, v in constants.items()]
     chains: dict[str, list[onnx.NodeProto]] = {}
     for x, consumers in targets.items():
@@ -81,27 +86,38 @@ def quantize_per_token(model: onnx.ModelProto, calibration: list[dict[str, np.nd
                 raise ValueError(f"the weight {name} is shared by two products; not supported")
             codes, column_scale = _quantize_weight(weight * smooth[:, None])
             model.graph.initializer.remove(inits[node.input[1]])
-            new_inits += [numpy_helper.from_array(codes, name + INT8),
-                          numpy_helper.from_array(column_scale, name + SCALE)]
+            new_inits += [
+                numpy_helper.from_array(codes, name + INT8),
+                numpy_helper.from_array(column_scale, name + SCALE),
+            ]
             parts_w.append(name + INT8)
             parts_s.append(name + SCALE)
         if len(consumers) == 1:
             packed_w, packed_s, product = parts_w[0], parts_s[0], consumers[0].output[0]
         else:  # one GEMM for the products of one input (Q, K and V): onnxruntime folds the Concats at load
             packed_w, packed_s, product = f"{p}.weights", f"{p}.scales", f"{p}.product"
-            nodes += [helper.make_node("Concat", parts_w, [packed_w], axis=1, name=packed_w),
-                      helper.make_node("Concat", parts_s, [packed_s], axis=0, name=packed_s)]
+            nodes += [
+                helper.make_node("Concat", parts_w, [packed_w], axis=1, name=packed_w),
+                helper.make_node("Concat", parts_s, [packed_s], axis=0, name=packed_s),
+            ]
         nodes += [  # one kernel for the integer product and its column scales; the row scale stays apart (above)
-            helper.make_node("MatMulIntegerToFloat", [f"{p}.codes", packed_w, "tokenint8.one", packed_s,
-                                                      "tokenint8.zero_point"], [f"{p}.cols"], name=f"{p}.matmul",
-                             domain="com.microsoft"),
+            helper.make_node(
+                "MatMulIntegerToFloat",
+                [f"{p}.codes", packed_w, "tokenint8.one", packed_s, "tokenint8.zero_point"],
+                [f"{p}.cols"],
+                name=f"{p}.matmul",
+                domain="com.microsoft",
+            ),
             helper.make_node("Mul", [f"{p}.cols", f"{p}.scale"], [product], name=f"{p}.rows"),
         ]
         if len(consumers) > 1:
             sizes = np.array([w.shape[1] for w in weights], np.int64)
             new_inits.append(numpy_helper.from_array(sizes, f"{p}.split_sizes"))
-            nodes.append(helper.make_node("Split", [product, f"{p}.split_sizes"], [n.output[0] for n in consumers],
-                                          axis=-1, name=f"{p}.split"))
+            nodes.append(
+                helper.make_node(
+                    "Split", [product, f"{p}.split_sizes"], [n.output[0] for n in consumers], axis=-1, name=f"{p}.split"
+                )
+            )
         chains[x] = nodes
     replaced = {id(n) for consumers in targets.values() for n in consumers}
     out = []
@@ -132,8 +148,11 @@ def products(model: onnx.ModelProto) -> list[tuple[str, str, np.ndarray, str]]:
         outputs = list(by_name[p + ".split"].output) if p + ".split" in by_name else list(by_name[p + ".rows"].output)
         for part, output in zip(parts, outputs):
             base = part[: -len(INT8)]
-            weight = (numpy_helper.to_array(inits[part]).astype(np.float32)
-                      * numpy_helper.to_array(inits[base + SCALE])[None, :] * smooth[:, None])
+            weight = (
+                numpy_helper.to_array(inits[part]).astype(np.float32)
+                * numpy_helper.to_array(inits[base + SCALE])[None, :]
+                * smooth[:, None]
+            )
             found.append((smooth_node.input[0], output, weight, p))
     return found
 
@@ -186,8 +205,9 @@ def _reduce_max(model: onnx.ModelProto, x: str, y: str, name: str) -> onnx.NodeP
     return helper.make_node("ReduceMax", [x], [y], axes=[-1], keepdims=1, name=name)
 
 
-def _activation_absmax(model: onnx.ModelProto, tensors: list[str], calibration: list[dict[str, np.ndarray]]
-                       ) -> dict[str, np.ndarray]:
+def _activation_absmax(
+    model: onnx.ModelProto, tensors: list[str], calibration: list[dict[str, np.ndarray]]
+) -> dict[str, np.ndarray]:
     """Per-channel max |activation| of each tensor over the calibration feeds' real (unmasked) tokens."""
     import onnxruntime as ort
 
@@ -228,19 +248,33 @@ def _split_attention(model: onnx.ModelProto, bias_names: dict[bytes, str]) -> on
         hidden = weight.shape[1] // 3
         parts = []
         for i, role in enumerate(("q", "k", "v")):
-            w = np.ascontiguousarray(weight[:, i * hidden:(i + 1) * hidden])
-            b = np.ascontiguousarray(bias[i * hidden:(i + 1) * hidden])
+            w = np.ascontiguousarray(weight[:, i * hidden : (i + 1) * hidden])
+            b = np.ascontiguousarray(bias[i * hidden : (i + 1) * hidden])
             bname = bias_names.get(b.tobytes(), "")
             if not bname or bname in inits or bname in {e.name for e in extra}:
                 bname = f"{node.name}.{role}.bias"
             wname = bname[: -len("bias")] + "weight"
             extra += [numpy_helper.from_array(w, wname), numpy_helper.from_array(b, bname)]
-            out += [helper.make_node("MatMul", [x, wname], [f"{node.name}.{role}.xw"], name=f"{node.name}.{role}"),
-                    helper.make_node("Add", [f"{node.name}.{role}.xw", bname], [f"{node.name}.{role}.out"],
-                                     name=f"{node.name}.{role}.bias")]
+            out += [
+                helper.make_node("MatMul", [x, wname], [f"{node.name}.{role}.xw"], name=f"{node.name}.{role}"),
+                helper.make_node(
+                    "Add",
+                    [f"{node.name}.{role}.xw", bname],
+                    [f"{node.name}.{role}.out"],
+                    name=f"{node.name}.{role}.bias",
+                ),
+            ]
             parts.append(f"{node.name}.{role}.out")
-        out.append(helper.make_node("MultiHeadAttention", [*parts, "", mask], list(node.output[:1]),
-                                    domain="com.microsoft", num_heads=heads, name=node.name))
+        out.append(
+            helper.make_node(
+                "MultiHeadAttention",
+                [*parts, "", mask],
+                list(node.output[:1]),
+                domain="com.microsoft",
+                num_heads=heads,
+                name=node.name,
+            )
+        )
         model.graph.initializer.remove(inits[w_name])
         model.graph.initializer.remove(inits[b_name])
     del model.graph.node[:]

@@ -82,7 +82,7 @@ class LiteRTModel:
         seq = self.run_length(max(len(row) for row in ids))
         outputs = []
         for start in range(0, len(ids), self.batch_buckets[-1]):
-            chunk = ids[start:start + self.batch_buckets[-1]]
+            chunk = ids[start : start + self.batch_buckets[-1]]
             batch = next(b for b in self.batch_buckets if b >= len(chunk))
             input_ids, mask = pad_batch(chunk + [[pad_id]] * (batch - len(chunk)), pad_id, width=seq)
             runner, names = self._runner(batch, seq)
@@ -108,12 +108,17 @@ def compiled_model(path: Path, device: str):
 
 def _accelerator_missing(device: str) -> str:
     if device == "npu":
-        return ("LiteRT found no NPU: it needs a vendor dispatch library (Qualcomm, MediaTek, Google Tensor, "
-                "Samsung, Intel OpenVINO) that loads on this machine, and a model those compilers accept")
+        return (
+            "LiteRT found no NPU: it needs a vendor dispatch library (Qualcomm, MediaTek, Google Tensor, "
+            "Samsung, Intel OpenVINO) that loads on this machine, and a model those compilers accept"
+        )
     import ctypes.util
 
-    why = "no Vulkan loader (libvulkan) is installed" if ctypes.util.find_library("vulkan") is None \
+    why = (
+        "no Vulkan loader (libvulkan) is installed"
+        if ctypes.util.find_library("vulkan") is None
         else "no GPU adapter was found"
+    )
     return f"LiteRT could not start its GPU accelerator (WebGPU over Vulkan, Metal or Direct3D 12): {why}"
 
 

@@ -60,11 +60,9 @@ def _check_signature(path: Path, session) -> None:
     inputs = [i.name for i in session.get_inputs()]
     outputs = [o.name for o in session.get_outputs()]
     if sorted(inputs) != ["attention_mask", "input_ids"]:
-        raise ArtifactError(f"{path} takes the inputs {inputs}; an embedlite model takes input_ids and "
-                            "attention_mask")
+        raise ArtifactError(f"{path} takes the inputs {inputs}; an embedlite model takes input_ids and attention_mask")
     if len(outputs) != 1:
-        raise ArtifactError(f"{path} has {len(outputs)} outputs {outputs}; an embedlite model has one, the "
-                            "embeddings")
+        raise ArtifactError(f"{path} has {len(outputs)} outputs {outputs}; an embedlite model has one, the embeddings")
 
 
 class OnnxModel:

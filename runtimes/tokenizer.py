@@ -43,8 +43,7 @@ class TextTokenizer:
             encodings = [self._tok.encode(cut[0])] if len(cut) == 1 else self._tok.encode_batch(cut)
         except TypeError:  # tokenizers cannot take a str that is not valid Unicode (a lone surrogate)
             raise ValueError(_first_unencodable(cut)) from None
-        return [e.ids for e in encodings], sum(bool(e.overflowing) or len(t) > limit
-                                               for e, t in zip(encodings, texts))
+        return [e.ids for e in encodings], sum(bool(e.overflowing) or len(t) > limit for e, t in zip(encodings, texts))
 
 
 def _first_unencodable(texts: list[str]) -> str:
@@ -52,8 +51,10 @@ def _first_unencodable(texts: list[str]) -> str:
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as exc:
-            return (f"texts[{i}] is not valid Unicode: it holds the lone surrogate {text[exc.start]!r} "
-                    "(decode the input with errors='replace', or fix its source)")
+            return (
+                f"texts[{i}] is not valid Unicode: it holds the lone surrogate {text[exc.start]!r} "
+                "(decode the input with errors='replace', or fix its source)"
+            )
     return "a text could not be tokenised: it is not valid Unicode"
 
 

@@ -16,15 +16,35 @@ if TYPE_CHECKING:
     from .training import DistillConfig
 
 __version__ = package_version()
-__all__ = ["embed", "Embedder", "VectorStore", "export", "distill", "SearchResult", "Record", "ArtifactError",
-           "EmbedliteError", "MissingDependencyError", "__version__"]
+__all__ = [
+    "embed",
+    "Embedder",
+    "VectorStore",
+    "export",
+    "distill",
+    "SearchResult",
+    "Record",
+    "ArtifactError",
+    "EmbedliteError",
+    "MissingDependencyError",
+    "__version__",
+]
 
 
-def export(model: str | Path, out: str | Path, *, formats: tuple[str, ...] = ("onnx",),
-           precisions: tuple[str, ...] = ("fp32",), dims: tuple[int, ...] | None = None,
-           output_dim: int | None = None, name: str | None = None, source_name: str | None = None,
-           parity_texts: list[str] | None = None, eval_data: Path | None = None,
-           progress: Callable[[str], object] = print) -> list[ExportResult]:
+def export(
+    model: str | Path,
+    out: str | Path,
+    *,
+    formats: tuple[str, ...] = ("onnx",),
+    precisions: tuple[str, ...] = ("fp32",),
+    dims: tuple[int, ...] | None = None,
+    output_dim: int | None = None,
+    name: str | None = None,
+    source_name: str | None = None,
+    parity_texts: list[str] | None = None,
+    eval_data: Path | None = None,
+    progress: Callable[[str], object] = print,
+) -> list[ExportResult]:
     """Export a sentence-transformers encoder to embedlite artifacts (needs `pip install 'embedlite[export]'`;
     TFLite also needs 'embedlite[litert-export]').
 
@@ -47,9 +67,19 @@ def export(model: str | Path, out: str | Path, *, formats: tuple[str, ...] = ("o
     require("torch", "export", "embedlite.export")
     from embedlite.converters import export as _export
 
-    return _export(model, out, formats=formats, precisions=precisions, dims=dims, output_dim=output_dim,
-                   name=name, source_name=source_name, parity_texts=parity_texts, eval_data=eval_data,
-                   progress=progress)
+    return _export(
+        model,
+        out,
+        formats=formats,
+        precisions=precisions,
+        dims=dims,
+        output_dim=output_dim,
+        name=name,
+        source_name=source_name,
+        parity_texts=parity_texts,
+        eval_data=eval_data,
+        progress=progress,
+    )
 
 
 def distill(config: DistillConfig) -> Path:

@@ -69,9 +69,11 @@ class Manifest:
     @classmethod
     def from_dict(cls, data: dict) -> Manifest:
         known = {f.name for f in dataclasses.fields(cls)}
-        missing = [f.name for f in dataclasses.fields(cls)
-                   if f.name not in data and f.default is dataclasses.MISSING
-                   and f.default_factory is dataclasses.MISSING]
+        missing = [
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.name not in data and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        ]
         if missing:
             raise ArtifactError(f"manifest.json lacks the fields: {', '.join(missing)}")
         kwargs = {k: v for k, v in data.items() if k in known}
@@ -109,8 +111,10 @@ FIELD_TYPES = {
     "sequence_buckets": ("a list of positive integers", _is_counts),
     "batch_buckets": ("a list of positive integers", _is_counts),
     "prompts": ("an object of texts", lambda v: isinstance(v, dict) and all(map(_is_str, v.values()))),
-    "files": ("an object of {sha256, bytes} objects", lambda v: isinstance(v, dict)
-              and all(isinstance(f, dict) for f in v.values())),
+    "files": (
+        "an object of {sha256, bytes} objects",
+        lambda v: isinstance(v, dict) and all(isinstance(f, dict) for f in v.values()),
+    ),
 }
 
 
@@ -164,9 +168,7 @@ def read_manifest(directory: Path | str, verify: bool = True) -> Manifest:
         raise ArtifactError(f"{path} does not hold a JSON object")
     version = data.get("format_version")
     if version != FORMAT_VERSION:
-        raise ArtifactError(
-            f"{path} has format_version {version!r}; this embedlite reads version {FORMAT_VERSION}"
-        )
+        raise ArtifactError(f"{path} has format_version {version!r}; this embedlite reads version {FORMAT_VERSION}")
     try:
         manifest = Manifest.from_dict(data)
     except TypeError as exc:
@@ -196,8 +198,6 @@ def verify_files(directory: Path, manifest: Manifest) -> None:
             raise ArtifactError(f"{path} is missing from the model artifact")
         size = path.stat().st_size
         if "bytes" in info and size != info["bytes"]:
-            raise ArtifactError(
-                f"{path} is {size} bytes, the manifest says {info['bytes']}: truncated or replaced"
-            )
+            raise ArtifactError(f"{path} is {size} bytes, the manifest says {info['bytes']}: truncated or replaced")
         if sha256_file(path) != info.get("sha256"):
             raise ArtifactError(f"{path} fails its sha256 check: the file is corrupt or was changed")

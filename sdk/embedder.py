@@ -18,12 +18,13 @@ from .models import resolve
 class Embedder:
     """Embeds texts with a model artifact.
 
-    model: None (the default: all-MiniLM-L6-v2 int8, shipped in the package), an artifact directory, a
+    model: None (the default: embedlite-small, int8, shipped in the package), an artifact directory, a
     sentence-transformers directory or hub id (converted once into the cache). dim: default Matryoshka dim.
     """
 
-    def __init__(self, model: str | Path | None = None, device: str = "auto", dim: int | None = None,
-                 threads: int | None = None):
+    def __init__(
+        self, model: str | Path | None = None, device: str = "auto", dim: int | None = None, threads: int | None = None
+    ):
         from embedlite.runtimes import load_model
         from embedlite.runtimes.tokenizer import TextTokenizer
 
@@ -60,28 +61,45 @@ class Embedder:
         m = self.manifest
         return f"Embedder({m.name!r}, {m.format}/{m.precision}, dim={self.dim}, device={self.device!r})"
 
-    def embed(self, texts: str | Sequence[str], task: str | None = None, dim: int | None = None,
-              batch_size: int = 32, show_progress: bool | None = None) -> np.ndarray:
+    def embed(
+        self,
+        texts: str | Sequence[str],
+        task: str | None = None,
+        dim: int | None = None,
+        batch_size: int = 32,
+        show_progress: bool | None = None,
+    ) -> np.ndarray:
         """Embed texts with the prompt of `task` (a name from `tasks`; None: the model's default task, if any).
         A single string gives a 1-D vector, a list gives (len(texts), dim) float32."""
         return self._embed(texts, self.prompt(task), None, dim, batch_size, show_progress)
 
-    def embed_query(self, texts: str | Sequence[str], dim: int | None = None, batch_size: int = 32,
-                    show_progress: bool | None = None) -> np.ndarray:
+    def embed_query(
+        self,
+        texts: str | Sequence[str],
+        dim: int | None = None,
+        batch_size: int = 32,
+        show_progress: bool | None = None,
+    ) -> np.ndarray:
         """Embed search queries: with the model's query prompt where it has one (EmbeddingGemma:
         "task: search result | query: "), else as `embed` does."""
         return self._embed(texts, self.query_prompt, None, dim, batch_size, show_progress)
 
-    def embed_documents(self, texts: str | Sequence[str], titles: str | Sequence[str | None] | None = None,
-                        dim: int | None = None, batch_size: int = 32,
-                        show_progress: bool | None = None) -> np.ndarray:
+    def embed_documents(
+        self,
+        texts: str | Sequence[str],
+        titles: str | Sequence[str | None] | None = None,
+        dim: int | None = None,
+        batch_size: int = 32,
+        show_progress: bool | None = None,
+    ) -> np.ndarray:
         """Embed documents to search: with the model's document prompt where it has one. titles (one per text;
         None or "" for none) fill the prompt's title slot ("title: none | text: " becomes
         "title: {title} | text: "), or go before the text where the prompt has no slot."""
         return self._embed(texts, self.document_prompt, titles, dim, batch_size, show_progress)
 
-    def _embed(self, texts, prompt: str, titles, dim: int | None, batch_size: int,
-               show_progress: bool | None) -> np.ndarray:
+    def _embed(
+        self, texts, prompt: str, titles, dim: int | None, batch_size: int, show_progress: bool | None
+    ) -> np.ndarray:
         single = isinstance(texts, str)
         texts = check_texts([texts] if single else texts)
         titles = check_titles([titles] if single and titles is not None else titles, len(texts))
@@ -89,13 +107,22 @@ class Embedder:
         _check_positive("batch_size", batch_size)
         ids, truncated = self._encode([with_prompt(prompt, t, title) for t, title in zip(texts, titles)])
         if truncated:
-            warnings.warn(f"{truncated} of {len(texts)} texts were longer than {self.manifest.max_seq_length} "
-                          "tokens and were truncated", stacklevel=3)
+            warnings.warn(
+                f"{truncated} of {len(texts)} texts were longer than {self.manifest.max_seq_length} "
+                "tokens and were truncated",
+                stacklevel=3,
+            )
         out = self.embed_tokens(ids, dim, batch_size, show_progress, pair_lone=len(texts) > 1)
         return out[0] if single else out
 
-    def embed_stream(self, texts: Iterable[str], task: str | None = None, dim: int | None = None,
-                     batch_size: int = 32, window: int = 4096) -> Iterator[tuple[int, np.ndarray]]:
+    def embed_stream(
+        self,
+        texts: Iterable[str],
+        task: str | None = None,
+        dim: int | None = None,
+        batch_size: int = 32,
+        window: int = 4096,
+    ) -> Iterator[tuple[int, np.ndarray]]:
         """Embed an iterable of any length, `window` texts at a time: yields (index of the window's first text,
         its (n, dim) float32 vectors). Memory stays flat in the corpus size; the vectors equal embed()'s."""
         if isinstance(texts, (str, bytes, dict)) or not hasattr(texts, "__iter__"):
@@ -105,8 +132,9 @@ class Embedder:
         _check_positive("window", window)
         return self._stream(iter(texts), self.prompt(task), dim, batch_size, window)  # arguments checked now
 
-    def _stream(self, texts: Iterator[str], prompt: str, dim: int, batch_size: int,
-                window: int) -> Iterator[tuple[int, np.ndarray]]:
+    def _stream(
+        self, texts: Iterator[str], prompt: str, dim: int, batch_size: int, window: int
+    ) -> Iterator[tuple[int, np.ndarray]]:
         start = truncated = 0
         while chunk := check_texts(itertools.islice(texts, window), start=start):
             ids, cut = self.tokenize(chunk, prompt)
@@ -114,8 +142,11 @@ class Embedder:
             yield start, self.embed_tokens(ids, dim, batch_size, False, pair_lone=True)
             start += len(chunk)
         if truncated:
-            warnings.warn(f"{truncated} of {start} texts were longer than {self.manifest.max_seq_length} tokens "
-                          "and were truncated", stacklevel=2)
+            warnings.warn(
+                f"{truncated} of {start} texts were longer than {self.manifest.max_seq_length} tokens "
+                "and were truncated",
+                stacklevel=2,
+            )
 
     def tokenize(self, texts: list[str], prompt: str = "") -> tuple[list[list[int]], int]:
         """Token ids of prompt + each text, truncated to the max length; and how many were cut."""
@@ -124,8 +155,14 @@ class Embedder:
     def _encode(self, strings: list[str]) -> tuple[list[list[int]], int]:
         return self._tokenizer.encode(strings) if strings else ([], 0)
 
-    def embed_tokens(self, ids: list[list[int]], dim: int | None = None, batch_size: int = 32,
-                     show_progress: bool | None = None, pair_lone: bool = True) -> np.ndarray:
+    def embed_tokens(
+        self,
+        ids: list[list[int]],
+        dim: int | None = None,
+        batch_size: int = 32,
+        show_progress: bool | None = None,
+        pair_lone: bool = True,
+    ) -> np.ndarray:
         """Embeddings of token id lists from tokenize(), truncated to dim.
 
         A runtime call holds texts that run at one sequence length (ONNX: their own length, so nothing is
@@ -137,8 +174,11 @@ class Embedder:
         by_length: dict[int, list[int]] = {}
         for i, row in enumerate(ids):
             by_length.setdefault(self._model.run_length(len(row)), []).append(i)
-        batches = [rows[start:start + batch_size] for _, rows in sorted(by_length.items(), reverse=True)
-                   for start in range(0, len(rows), batch_size)]
+        batches = [
+            rows[start : start + batch_size]
+            for _, rows in sorted(by_length.items(), reverse=True)
+            for start in range(0, len(rows), batch_size)
+        ]
         if show_progress is None:
             show_progress = len(batches) >= 8 and sys.stderr.isatty()
         if show_progress:
@@ -147,7 +187,7 @@ class Embedder:
             batches = tqdm(batches, desc="embedding", unit="batch")
         for rows in batches:
             batch = [ids[i] for i in rows] * (2 if pair_lone and len(rows) == 1 else 1)
-            out[rows] = self._run(batch)[:len(rows)]
+            out[rows] = self._run(batch)[: len(rows)]
         return self.truncate(out, self.dim if dim is None else dim)
 
     def truncate(self, vectors: np.ndarray, dim: int) -> np.ndarray:
@@ -161,8 +201,10 @@ class Embedder:
         vectors = self._model.embed(ids, self._tokenizer.pad_id)
         width = self.manifest.output_dim or self.manifest.dim
         if vectors.ndim != 2 or vectors.shape[1] != width:
-            raise ArtifactError(f"{self.path}: the model returns vectors of shape {vectors.shape[1:]}, but "
-                                f"manifest.json says dim {width}: the manifest does not belong to this model")
+            raise ArtifactError(
+                f"{self.path}: the model returns vectors of shape {vectors.shape[1:]}, but "
+                f"manifest.json says dim {width}: the manifest does not belong to this model"
+            )
         return vectors
 
     def _prompt_if_known(self, task: str) -> str:
@@ -185,8 +227,10 @@ class Embedder:
         if dim is None:
             return self.dims[0]
         if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or int(dim) not in self.dims:
-            raise ValueError(f"dim {dim!r} is not supported by {self.manifest.name}; "
-                             f"supported dims: {', '.join(map(str, self.dims))}")
+            raise ValueError(
+                f"dim {dim!r} is not supported by {self.manifest.name}; "
+                f"supported dims: {', '.join(map(str, self.dims))}"
+            )
         return int(dim)
 
 
@@ -237,12 +281,18 @@ def _check_positive(name: str, value) -> None:
 _cache: dict[tuple, Embedder] = {}
 
 
-def embed(texts: str | Sequence[str], *, model: str | Path | None = None, dim: int | None = None,
-          task: str | None = None, device: str = "auto", batch_size: int = 32,
-          show_progress: bool | None = None) -> np.ndarray:
+def embed(
+    texts: str | Sequence[str],
+    *,
+    model: str | Path | None = None,
+    dim: int | None = None,
+    task: str | None = None,
+    device: str = "auto",
+    batch_size: int = 32,
+    show_progress: bool | None = None,
+) -> np.ndarray:
     """Embed with a cached Embedder (the default model unless `model` is given)."""
     key = (str(model) if model is not None else None, device)
     if key not in _cache:
         _cache[key] = Embedder(model, device=device)
-    return _cache[key].embed(texts, task=task, dim=dim, batch_size=batch_size,
-                             show_progress=show_progress)
+    return _cache[key].embed(texts, task=task, dim=dim, batch_size=batch_size, show_progress=show_progress)

@@ -148,16 +148,23 @@ def retrieval_per_query(embedder: TextEmbedder, data: RetrievalData, batch_size:
     """retrieval_scores' metrics for each query, in the order of data.queries."""
     doc_ids = list(data.corpus)
     query_ids = list(data.queries)
-    docs = embedder.embed_documents([data.corpus[d] for d in doc_ids], titles=[data.titles.get(d) for d in doc_ids],
-                                    batch_size=batch_size)
+    docs = embedder.embed_documents(
+        [data.corpus[d] for d in doc_ids], titles=[data.titles.get(d) for d in doc_ids], batch_size=batch_size
+    )
     queries = embedder.embed_query([data.queries[q] for q in query_ids], batch_size=batch_size)
     docs /= np.linalg.norm(docs, axis=1, keepdims=True)
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     return query_metrics(queries @ docs.T, query_ids, doc_ids, data.qrels)
 
 
-def rank_metrics(scores: np.ndarray, query_ids: list[str], doc_ids: list[str],
-                 qrels: dict[str, dict[str, float]], ndcg_k: int = 10, recall_k: int = 100) -> dict[str, float]:
+def rank_metrics(
+    scores: np.ndarray,
+    query_ids: list[str],
+    doc_ids: list[str],
+    qrels: dict[str, dict[str, float]],
+    ndcg_k: int = 10,
+    recall_k: int = 100,
+) -> dict[str, float]:
     """nDCG@ndcg_k and Recall@recall_k of a query x document score matrix, averaged over the queries."""
     return _averaged(query_metrics(scores, query_ids, doc_ids, qrels, ndcg_k, recall_k))
 
@@ -166,8 +173,14 @@ def _averaged(per_query: dict[str, np.ndarray]) -> dict[str, float]:
     return {name: float(np.mean(values)) for name, values in per_query.items()}
 
 
-def query_metrics(scores: np.ndarray, query_ids: list[str], doc_ids: list[str],
-                  qrels: dict[str, dict[str, float]], ndcg_k: int = 10, recall_k: int = 100) -> dict[str, np.ndarray]:
+def query_metrics(
+    scores: np.ndarray,
+    query_ids: list[str],
+    doc_ids: list[str],
+    qrels: dict[str, dict[str, float]],
+    ndcg_k: int = 10,
+    recall_k: int = 100,
+) -> dict[str, np.ndarray]:
     """rank_metrics for each query."""
     top = np.argsort(-scores, axis=1, kind="stable")[:, : max(ndcg_k, recall_k)]
     discounts = 1.0 / np.log2(np.arange(2, ndcg_k + 2))

@@ -20,12 +20,28 @@ class TextEmbedder(Protocol):
     @property
     def tasks(self) -> tuple[str, ...]: ...
 
-    def embed(self, texts: str | Sequence[str], task: str | None = None, dim: int | None = None,
-              batch_size: int = 32, show_progress: bool | None = None) -> np.ndarray: ...
+    def embed(
+        self,
+        texts: str | Sequence[str],
+        task: str | None = None,
+        dim: int | None = None,
+        batch_size: int = 32,
+        show_progress: bool | None = None,
+    ) -> np.ndarray: ...
 
-    def embed_query(self, texts: str | Sequence[str], dim: int | None = None, batch_size: int = 32,
-                    show_progress: bool | None = None) -> np.ndarray: ...
+    def embed_query(
+        self,
+        texts: str | Sequence[str],
+        dim: int | None = None,
+        batch_size: int = 32,
+        show_progress: bool | None = None,
+    ) -> np.ndarray: ...
 
-    def embed_documents(self, texts: str | Sequence[str], titles: str | Sequence[str | None] | None = None,
-                        dim: int | None = None, batch_size: int = 32,
-                        show_progress: bool | None = None) -> np.ndarray: ...
+    def embed_documents(
+        self,
+        texts: str | Sequence[str],
+        titles: str | Sequence[str | None] | None = None,
+        dim: int | None = None,
+        batch_size: int = 32,
+        show_progress: bool | None = None,
+    ) -> np.ndarray: ...

@@ -79,8 +79,11 @@ def gemma_dir(data_dir, tmp_path_factory) -> Path:
     """A random-weight EmbeddingGemma laid out like google/embeddinggemma-300m, at the tiny size."""
     from fixtures.embeddinggemma import build_embeddinggemma
 
-    return build_embeddinggemma(tmp_path_factory.mktemp("gemma") / "embeddinggemma-tiny", "tiny",
-                                data_dir / "gemma3-tokenizer" / "tokenizer.json")
+    return build_embeddinggemma(
+        tmp_path_factory.mktemp("gemma") / "embeddinggemma-tiny",
+        "tiny",
+        data_dir / "gemma3-tokenizer" / "tokenizer.json",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -20,8 +20,12 @@ class ServeProcess:
     def __init__(self, tmp: Path, *args: str, env: dict | None = None):
         self.log = tmp / f"serve-{next(_numbers)}.log"
         with open(self.log, "w") as log:
-            self.proc = subprocess.Popen([sys.executable, "-c", CLI, "serve", "--port", "0", *args],
-                                         stdout=subprocess.DEVNULL, stderr=log, env=env)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", CLI, "serve", "--port", "0", *args],
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                env=env,
+            )
         deadline = time.monotonic() + 120
         while not (found := re.search(r" on http://127\.0\.0\.1:(\d+)", self.log.read_text())):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -31,8 +35,9 @@ class ServeProcess:
         self.port = int(found.group(1))
         self.url = f"http://127.0.0.1:{self.port}"
 
-    def request(self, method: str, path: str, body=None, key: str | None = None,
-                headers: dict | None = None) -> tuple[int, dict, dict]:
+    def request(
+        self, method: str, path: str, body=None, key: str | None = None, headers: dict | None = None
+    ) -> tuple[int, dict, dict]:
         """(status, headers, the JSON reply or {"text": ...}); body: a dict (sent as JSON) or bytes."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
         sent = {"Content-Type": "application/json"} if body is not None else {}

@@ -98,10 +98,14 @@ def test_manifest_naming_files_outside_the_artifact_is_refused(artifact_copy, tm
 def test_manifest_fields_of_the_wrong_type_are_named(artifact_copy):
     """A "dim": "384" or a "files" list loaded, then failed far from the file (or with a bare TypeError)."""
     manifest = json.loads((artifact_copy / "manifest.json").read_text())
-    for key, value, kind in [("dim", "384", "a positive integer"), ("normalize", "yes", "true or false"),
-                             ("matryoshka_dims", 384, "a list of positive integers"),
-                             ("files", ["model.onnx"], "an object of"), ("prompts", {"query": 1}, "an object of texts"),
-                             ("name", None, "text")]:
+    for key, value, kind in [
+        ("dim", "384", "a positive integer"),
+        ("normalize", "yes", "true or false"),
+        ("matryoshka_dims", 384, "a list of positive integers"),
+        ("files", ["model.onnx"], "an object of"),
+        ("prompts", {"query": 1}, "an object of texts"),
+        ("name", None, "text"),
+    ]:
         (artifact_copy / "manifest.json").write_text(json.dumps({**manifest, key: value}))
         with pytest.raises(ArtifactError, match=f"manifest.json: {key} must be {kind}"):
             read_manifest(artifact_copy)
@@ -116,10 +120,15 @@ def test_an_onnx_graph_with_two_outputs_is_refused_at_load(tmp_path):
     ids = helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["b", "s"])
     mask = helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["b", "s"])
     outputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["b", "s"]) for name in ("pooled", "tokens")]
-    nodes = [helper.make_node("Cast", ["input_ids"], ["pooled"], to=TensorProto.FLOAT),
-             helper.make_node("Cast", ["attention_mask"], ["tokens"], to=TensorProto.FLOAT)]
+    nodes = [
+        helper.make_node("Cast", ["input_ids"], ["pooled"], to=TensorProto.FLOAT),
+        helper.make_node("Cast", ["attention_mask"], ["tokens"], to=TensorProto.FLOAT),
+    ]
     graph = helper.make_graph(nodes, "two_outputs", [ids, mask], outputs)
     save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "model.onnx")
-    with pytest.raises(ArtifactError, match=r"model.onnx has 2 outputs \['pooled', 'tokens'\]; an embedlite model "
-                                            "has one"):
+    with pytest.raises(
+        ArtifactError,
+        match=r"model.onnx has 2 outputs \['pooled', 'tokens'\]; an embedlite model "
+        "has one",
+    ):
         OnnxModel(tmp_path / "model.onnx", device="cpu")

@@ -81,9 +81,18 @@ def test_errors_are_one_line(minilm_artifact, tmp_path):
 
 
 def test_help_on_each_command():
-    for cmd in (["--help"], ["embed", "--help"], ["similarity", "--help"], ["export", "--help"],
-                ["info", "--help"], ["eval", "sts", "--help"], ["eval", "retrieval", "--help"],
-                ["distill", "--help"], ["merge", "--help"], ["index", "add", "--help"]):
+    for cmd in (
+        ["--help"],
+        ["embed", "--help"],
+        ["similarity", "--help"],
+        ["export", "--help"],
+        ["info", "--help"],
+        ["eval", "sts", "--help"],
+        ["eval", "retrieval", "--help"],
+        ["distill", "--help"],
+        ["merge", "--help"],
+        ["index", "add", "--help"],
+    ):
         assert run(*cmd).exit_code == 0
 
 
@@ -97,8 +106,12 @@ def test_index_add_search_info(minilm_artifact, data_dir, tmp_path):
     corpus = (data_dir / "stsb-retrieval" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()[:300]
     rows = [json.loads(line) for line in corpus]
     src = tmp_path / "docs.jsonl"
-    src.write_text("\n".join(json.dumps({"id": r["_id"], "text": r["text"], "metadata": {"n": i % 2}})
-                             for i, r in enumerate(rows)), encoding="utf-8")
+    src.write_text(
+        "\n".join(
+            json.dumps({"id": r["_id"], "text": r["text"], "metadata": {"n": i % 2}}) for i, r in enumerate(rows)
+        ),
+        encoding="utf-8",
+    )
     db = tmp_path / "docs.db"
     res = run("index", "add", str(db), str(src))
     assert res.exit_code == 0, res.output
@@ -140,8 +153,7 @@ def test_export_prints_no_library_chatter(minilm_dir, tmp_path):
 
     src = random_bert(minilm_dir, tmp_path / "st")
     cli = str(Path(sys.executable).parent / "embedlite")
-    res = subprocess.run([cli, "export", str(src), "-o", str(tmp_path / "out")],
-                         capture_output=True, text=True)
+    res = subprocess.run([cli, "export", str(src), "-o", str(tmp_path / "out")], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert "deprecat" not in (res.stdout + res.stderr).lower() and "Warning" not in res.stderr
     assert "converting to onnx" in res.stderr and "parity: min cosine" in res.stdout
@@ -166,10 +178,12 @@ def test_two_files_of_notes_without_ids_keep_every_note(minilm_artifact, tmp_pat
 def test_index_add_reads_csv_and_jsonl_metadata_like_embed_file(minilm_artifact, tmp_path):
     from embedlite import VectorStore
 
-    (tmp_path / "books.csv").write_text('title,text\nDune,"Sand, spice and worms"\nEmma,A comedy of manners\n',
-                                        encoding="utf-8")
-    (tmp_path / "notes.jsonl").write_text(json.dumps({"text": "ring the plumber", "metadata": {"tag": "home"}}) + "\n",
-                                          encoding="utf-8")
+    (tmp_path / "books.csv").write_text(
+        'title,text\nDune,"Sand, spice and worms"\nEmma,A comedy of manners\n', encoding="utf-8"
+    )
+    (tmp_path / "notes.jsonl").write_text(
+        json.dumps({"text": "ring the plumber", "metadata": {"tag": "home"}}) + "\n", encoding="utf-8"
+    )
     db = tmp_path / "all.db"
     assert run("index", "add", str(db), str(tmp_path / "books.csv")).exit_code == 0
     assert run("index", "add", str(db), str(tmp_path / "notes.jsonl")).exit_code == 0
@@ -191,14 +205,24 @@ def test_index_add_interrupted_resumes_without_embedding_again(minilm_artifact, 
     import sqlite3
     import time
 
-    from embedlite.text_files import distinct_texts, read_texts
+    from embedlite.files.records import distinct_texts, read_texts
 
     notes = tmp_path / "notes.txt"
-    notes.write_text("\n".join(distinct_texts(read_texts(data_dir / "stsb" / "sts-train.csv"))[:2000]) + "\n",
-                     encoding="utf-8")
+    notes.write_text(
+        "\n".join(distinct_texts(read_texts(data_dir / "stsb" / "sts-train.csv"))[:2000]) + "\n", encoding="utf-8"
+    )
     db = tmp_path / "notes.db"
-    command = [sys.executable, "-c", "from embedlite.cli import main; main()", "index", "add", str(db), str(notes),
-               "--batch-size", "50"]
+    command = [
+        sys.executable,
+        "-c",
+        "from embedlite.cli import main; main()",
+        "index",
+        "add",
+        str(db),
+        str(notes),
+        "--batch-size",
+        "50",
+    ]
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stored = 0
     for _ in range(6000):  # at most about 5 minutes
@@ -241,8 +265,12 @@ def test_models_by_name_and_near_misses(minilm_artifact):
 def test_export_without_torch_is_one_line_naming_the_extra(tmp_path):
     """On the light install `embedlite export` ended in a 25-line ModuleNotFoundError traceback."""
     script = "import sys; sys.modules['torch'] = None; from embedlite.cli import main; main()"  # as if not installed
-    res = subprocess.run([sys.executable, "-c", script, "export", "all-MiniLM-L6-v2", "-o", str(tmp_path / "o")],
-                         capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-c", script, "export", "all-MiniLM-L6-v2", "-o", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
     assert "embedlite export needs the 'torch' package: pip install 'embedlite[export]'" in res.stderr
 

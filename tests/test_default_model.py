@@ -48,13 +48,15 @@ def test_embedded_default_gives_a_text_the_same_vector_whatever_its_batch(sts_sl
 def test_embedded_default_runs_without_torch_and_scores_as_its_card_says(data_dir):
     """In a fresh process where torch and transformers cannot be imported: the default embeds the first 300 STS-B
     test pairs (the slice the card names) to the card's Spearman."""
-    code = ("import sys, json\n"
-            "for name in ('torch', 'transformers', 'sentence_transformers'): sys.modules[name] = None\n"
-            "import embedlite\n"
-            "from embedlite.evaluation import load_sts, sts_spearman\n"
-            f"data = load_sts({str(data_dir / 'stsb' / 'sts-test.csv')!r}, limit=300)\n"
-            "print(json.dumps({'spearman': sts_spearman(embedlite.Embedder(), data), "
-            "'shape': list(embedlite.embed(['x', 'y']).shape)}))\n")
+    code = (
+        "import sys, json\n"
+        "for name in ('torch', 'transformers', 'sentence_transformers'): sys.modules[name] = None\n"
+        "import embedlite\n"
+        "from embedlite.evaluation import load_sts, sts_spearman\n"
+        f"data = load_sts({str(data_dir / 'stsb' / 'sts-test.csv')!r}, limit=300)\n"
+        "print(json.dumps({'spearman': sts_spearman(embedlite.Embedder(), data), "
+        "'shape': list(embedlite.embed(['x', 'y']).shape)}))\n"
+    )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)

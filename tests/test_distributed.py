@@ -6,8 +6,8 @@ from click.testing import CliRunner
 
 from embedlite import VectorStore
 from embedlite.cli import main
-from embedlite.embed_file import embed_file
-from embedlite.vector_files import open_vector_file
+from embedlite.files.vectors import open_vector_file
+from embedlite.jobs.embed_file import embed_file
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -15,7 +15,7 @@ pq = pytest.importorskip("pyarrow.parquet")
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory, data_dir):
-    from embedlite.text_files import distinct_texts, read_texts
+    from embedlite.files.records import distinct_texts, read_texts
 
     texts = distinct_texts(read_texts(data_dir / "stsb" / "sts-test.csv"))[:300]
     path = tmp_path_factory.mktemp("ray") / "corpus.parquet"
@@ -31,7 +31,7 @@ def by_id(path):
 
 
 def test_embed_dataset_matches_embedder(ray_cluster, minilm_artifact, embedder, corpus):
-    from embedlite.distributed import embed_dataset
+    from embedlite.jobs.distributed import embed_dataset
 
     path, texts = corpus
     ds = ray_cluster.data.read_parquet(str(path), num_cpus=0.25)
@@ -43,9 +43,24 @@ def test_embed_dataset_matches_embedder(ray_cluster, minilm_artifact, embedder, 
 
 def test_cli_ray_writes_what_one_process_writes(ray_cluster, tmp_path, minilm_artifact, embedder, corpus):
     path, _ = corpus
-    res = CliRunner().invoke(main, ["embed-file", str(path), "-o", str(tmp_path / "ray.parquet"), "--ray",
-                                    "--workers", "2", "--precision", "int8", "--window", "64",
-                                    "--model", str(minilm_artifact)])
+    res = CliRunner().invoke(
+        main,
+        [
+            "embed-file",
+            str(path),
+            "-o",
+            str(tmp_path / "ray.parquet"),
+            "--ray",
+            "--workers",
+            "2",
+            "--precision",
+            "int8",
+            "--window",
+            "64",
+            "--model",
+            str(minilm_artifact),
+        ],
+    )
     assert res.exit_code == 0 and "(2 Ray workers)" in res.output, res.output
     single = embed_file(embedder, path, tmp_path / "one.parquet", precision="int8", progress=False).path
     assert open_vector_file(tmp_path / "ray.parquet").model == open_vector_file(single).model
@@ -59,11 +74,33 @@ def test_cli_ray_writes_what_one_process_writes(ray_cluster, tmp_path, minilm_ar
 
 def test_ray_errors_are_one_line(ray_cluster, tmp_path, minilm_artifact):
     pq.write_table(pa.table({"id": ["a", "b"], "text": ["fine", None]}), tmp_path / "bad.parquet")
-    res = CliRunner().invoke(main, ["embed-file", str(tmp_path / "bad.parquet"), "-o", str(tmp_path / "out"),
-                                    "--ray", "--model", str(minilm_artifact)])
+    res = CliRunner().invoke(
+        main,
+        [
+            "embed-file",
+            str(tmp_path / "bad.parquet"),
+            "-o",
+            str(tmp_path / "out"),
+            "--ray",
+            "--model",
+            str(minilm_artifact),
+        ],
+    )
     assert res.exit_code == 1 and "Traceback" not in res.output
     assert "the Ray job stopped: EmbedliteError: the row with id 'b' has NoneType in column 'text'" in res.output
     assert not (tmp_path / "out").exists()
-    res = CliRunner().invoke(main, ["embed-file", str(tmp_path / "bad.parquet"), "-o", str(tmp_path / "out"),
-                                    "--ray", "--text-field", "body", "--model", str(minilm_artifact)])
+    res = CliRunner().invoke(
+        main,
+        [
+            "embed-file",
+            str(tmp_path / "bad.parquet"),
+            "-o",
+            str(tmp_path / "out"),
+            "--ray",
+            "--text-field",
+            "body",
+            "--model",
+            str(minilm_artifact),
+        ],
+    )
     assert res.exit_code == 1 and "the dataset has no column 'body' (columns: id, text)" in res.output

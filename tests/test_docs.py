@@ -40,6 +40,11 @@ def test_the_readme_marks_its_python_snippets_runnable():
 
 @pytest.mark.parametrize("code, light", snippets())
 def test_snippet_runs(code, light, tmp_path):
-    run = subprocess.run([sys.executable, "-c", (LIGHT if light else "") + code], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [sys.executable, "-c", (LIGHT if light else "") + code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr[-3000:]

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 from embedlite import EmbedliteError
 from embedlite.cli import main
-from embedlite.embed_file import embed_file, partial_dir
-from embedlite.vector_files import open_vector_file
+from embedlite.files.vectors import open_vector_file
+from embedlite.jobs.embed_file import embed_file, partial_dir
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -24,7 +24,7 @@ pq = pytest.importorskip("pyarrow.parquet")
 
 @pytest.fixture(scope="module")
 def texts(data_dir):
-    from embedlite.text_files import distinct_texts, read_texts
+    from embedlite.files.records import distinct_texts, read_texts
 
     return distinct_texts(read_texts(data_dir / "stsb" / "sts-train.csv"))
 
@@ -44,20 +44,29 @@ def test_every_input_format_gives_embed_vectors(tmp_path, embedder, texts):
     expected = embedder.embed(sample)
     keys = [f"k{i}" for i in range(40)]
     (tmp_path / "in.jsonl").write_text(
-        "\n".join(json.dumps({"key": k, "body": t}) for k, t in zip(keys, sample)) + "\n\n", encoding="utf-8")
+        "\n".join(json.dumps({"key": k, "body": t}) for k, t in zip(keys, sample)) + "\n\n", encoding="utf-8"
+    )
     with open(tmp_path / "in.tsv", "w", encoding="utf-8", newline="") as f:
         csv.writer(f, delimiter="\t").writerows([("key", "body"), *zip(keys, sample)])
     pq.write_table(pa.table({"key": keys, "body": sample}), tmp_path / "in.parquet")
     for name in ("in.jsonl", "in.tsv", "in.parquet"):
-        result = embed_file(embedder, tmp_path / name, tmp_path / f"{name}.out.parquet", id_field="key",
-                            text_field="body", window=16, progress=False)
+        result = embed_file(
+            embedder,
+            tmp_path / name,
+            tmp_path / f"{name}.out.parquet",
+            id_field="key",
+            text_field="body",
+            window=16,
+            progress=False,
+        )
         ids, vectors, got_texts = rows_of(result.path)
         assert (result.rows, result.resumed_at) == (40, 0) and ids == keys, name
         assert got_texts == sample and np.array_equal(vectors, expected), name
         assert not partial_dir(result.path).exists()
     (tmp_path / "lines.txt").write_text("first line\n\nthird line\n", encoding="utf-8")
-    ids, _, got_texts = rows_of(embed_file(embedder, tmp_path / "lines.txt", tmp_path / "lines.parquet",
-                                           progress=False).path)
+    ids, _, got_texts = rows_of(
+        embed_file(embedder, tmp_path / "lines.txt", tmp_path / "lines.parquet", progress=False).path
+    )
     assert ids == ["lines.txt:1", "lines.txt:3"]  # no ids: the file's name and the line, unique across files
     assert got_texts == ["first line", "third line"]
 
@@ -65,8 +74,9 @@ def test_every_input_format_gives_embed_vectors(tmp_path, embedder, texts):
 @pytest.mark.parametrize("precision, tolerance", [("float16", 1e-3), ("int8", 1e-2)])
 def test_precisions(tmp_path, embedder, texts, precision, tolerance):
     (tmp_path / "in.txt").write_text("\n".join(texts[:30]), encoding="utf-8")
-    out = embed_file(embedder, tmp_path / "in.txt", tmp_path / "out.parquet", precision=precision,
-                     with_text=False, progress=False).path
+    out = embed_file(
+        embedder, tmp_path / "in.txt", tmp_path / "out.parquet", precision=precision, with_text=False, progress=False
+    ).path
     file = open_vector_file(out)
     assert (file.precision, file.dim, file.with_text) == (precision, 384, False)
     assert file.model == {"name": "all-MiniLM-L6-v2", "dim": 384, "prompts": {}}
@@ -93,7 +103,7 @@ def test_bad_input_and_reruns_are_refused(tmp_path, embedder):
 def test_a_second_run_on_the_same_output_is_refused_while_the_first_writes(tmp_path, embedder):
     """Two runs on one output had no lock: the loser crashed with a traceback and, 2 times in 5, the winner left
     an unreadable Parquet file."""
-    from embedlite.file_lock import exclusive, lock_path
+    from embedlite.files.lock import exclusive, lock_path
 
     source = tmp_path / "in.txt"
     source.write_text("one\ntwo\n", encoding="utf-8")
@@ -120,10 +130,21 @@ def test_an_interrupted_run_with_other_settings_is_refused(tmp_path, embedder):
 def test_kill_9_then_resume_gives_the_same_file(tmp_path, minilm_artifact, embedder, texts):
     """A run killed with SIGKILL mid-way, run again, ends with exactly the bytes of an uninterrupted run."""
     source = tmp_path / "corpus.jsonl"
-    source.write_text("".join(json.dumps({"id": f"s{i}", "text": t}) + "\n" for i, t in enumerate(texts[:1500])),
-                      encoding="utf-8")
-    command = [str(Path(sys.executable).parent / "embedlite"), "embed-file", str(source),
-               "-o", str(tmp_path / "out.parquet"), "--model", str(minilm_artifact), "--window", "100", "--json"]
+    source.write_text(
+        "".join(json.dumps({"id": f"s{i}", "text": t}) + "\n" for i, t in enumerate(texts[:1500])), encoding="utf-8"
+    )
+    command = [
+        str(Path(sys.executable).parent / "embedlite"),
+        "embed-file",
+        str(source),
+        "-o",
+        str(tmp_path / "out.parquet"),
+        "--model",
+        str(minilm_artifact),
+        "--window",
+        "100",
+        "--json",
+    ]
     parts = partial_dir(tmp_path / "out.parquet")
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     while len(list(parts.glob("rows-*.parquet"))) < 3 and proc.poll() is None:

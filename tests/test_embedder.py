@@ -17,8 +17,9 @@ def test_module_level_embed_uses_default_model(minilm_artifact):
 
 
 def test_similar_texts_score_higher(embedder):
-    a, b, c = embedder.embed(["A man is playing a guitar.", "Someone plays an instrument.",
-                              "The stock market fell today."])
+    a, b, c = embedder.embed(
+        ["A man is playing a guitar.", "Someone plays an instrument.", "The stock market fell today."]
+    )
     assert a @ b > a @ c + 0.2
 
 
@@ -74,15 +75,23 @@ def test_queries_and_documents_without_prompts(embedder):
     texts = ["a man plays guitar", "a cat sleeps"]
     assert embedder.query_prompt == embedder.document_prompt == ""
     np.testing.assert_allclose(embedder.embed_query(texts), embedder.embed(texts), atol=1e-5)
-    np.testing.assert_allclose(embedder.embed_documents(texts, titles=["Music", None]),
-                               embedder.embed(["Music a man plays guitar", "a cat sleeps"]), atol=1e-5)
+    np.testing.assert_allclose(
+        embedder.embed_documents(texts, titles=["Music", None]),
+        embedder.embed(["Music a man plays guitar", "a cat sleeps"]),
+        atol=1e-5,
+    )
     assert embedder.embed_query("one text", dim=64).shape == (64,)
     assert embedder.embed_documents("one text", titles="A title").shape == (384,)
 
 
-@pytest.mark.parametrize("titles, error, match", [(["x"], ValueError, "1 titles for 2 texts"),
-                                                  (["x", 3], TypeError, r"titles\[1\] is int"),
-                                                  ("xy", TypeError, "titles must be a sequence")])
+@pytest.mark.parametrize(
+    "titles, error, match",
+    [
+        (["x"], ValueError, "1 titles for 2 texts"),
+        (["x", 3], TypeError, r"titles\[1\] is int"),
+        ("xy", TypeError, "titles must be a sequence"),
+    ],
+)
 def test_bad_titles_are_named(embedder, titles, error, match):
     with pytest.raises(error, match=match):
         embedder.embed_documents(["a", "b"], titles=titles)
@@ -137,7 +146,7 @@ def test_hub_id_offline_fails_at_once(monkeypatch):
 
 @pytest.fixture(scope="module")
 def sts_texts(data_dir):
-    from embedlite.text_files import distinct_texts, read_texts
+    from embedlite.files.records import distinct_texts, read_texts
 
     return distinct_texts(read_texts(data_dir / "stsb" / "sts-dev.csv"))[:400]
 

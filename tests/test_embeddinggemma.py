@@ -19,16 +19,21 @@ from embedlite.runtimes.tokenizer import TextTokenizer
 from fixtures.embeddinggemma import PROMPTS, build_embeddinggemma, config_json, gemma_tokenizer_json
 
 QUERIES = ["which planet is the largest", "how do I reset my password?", "Wer hat das Telefon erfunden?"]
-DOCS = ["Jupiter is the largest planet in the solar system.", "Open settings, then Account, then Reset.",
-        "Alexander Graham Bell patented the telephone in 1876."]
+DOCS = [
+    "Jupiter is the largest planet in the solar system.",
+    "Open settings, then Account, then Reset.",
+    "Alexander Graham Bell patented the telephone in 1876.",
+]
 TITLES = ["Planets", None, "Telefon"]
 MIN_COSINE = {"fp32": 0.9999, "int8": 0.99, "int4": 0.85}  # int4 of random weights: measured 0.86-0.9
 
 
 def long_text(st, tokens: int) -> str:
     """STS-B-like sentences joined until the text is `tokens` long (prompt included, <bos>/<eos> included)."""
-    words = ("A man is playing a guitar while a woman sings. The cat sleeps on the warm window sill. "
-             "Stocks fell sharply after the announcement. ").split()
+    words = (
+        "A man is playing a guitar while a woman sings. The cat sleeps on the warm window sill. "
+        "Stocks fell sharply after the announcement. "
+    ).split()
     text, n = "", 0
     while n < tokens:
         text = " ".join(words * (len(text.split()) // len(words) + 2))
@@ -54,9 +59,12 @@ def gemma_exports(gemma_dir, tmp_path_factory):
             if fmt == "tflite":
                 pytest.importorskip("litert_torch")
             out = tmp_path_factory.mktemp(f"gemma-{fmt}") / "out"
-            done[fmt] = {r.manifest.precision: r.path for r in export(
-                gemma_dir, out, formats=(fmt,), precisions=tuple(MIN_COSINE), progress=lambda _: None)}
+            done[fmt] = {
+                r.manifest.precision: r.path
+                for r in export(gemma_dir, out, formats=(fmt,), precisions=tuple(MIN_COSINE), progress=lambda _: None)
+            }
         return done[fmt]
+
     return get
 
 
@@ -72,9 +80,21 @@ def assert_close(reference: np.ndarray, ours: np.ndarray, precision: str) -> Non
 
 def test_replica_is_laid_out_like_embeddinggemma(gemma_dir, st_gemma):
     names = sorted(p.name for p in gemma_dir.iterdir())
-    assert names == ["1_Pooling", "2_Dense", "3_Dense", "4_Normalize", "config.json",
-                     "config_sentence_transformers.json", "generation_config.json", "model.safetensors", "modules.json",
-                     "sentence_bert_config.json", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"]
+    assert names == [
+        "1_Pooling",
+        "2_Dense",
+        "3_Dense",
+        "4_Normalize",
+        "config.json",
+        "config_sentence_transformers.json",
+        "generation_config.json",
+        "model.safetensors",
+        "modules.json",
+        "sentence_bert_config.json",
+        "special_tokens_map.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    ]
     config = json.loads((gemma_dir / "config.json").read_text())
     assert config["model_type"] == "gemma3_text" and config["use_bidirectional_attention"] is True
     assert (config["sliding_window"], config["query_pre_attn_scalar"]) == (512, 256)
@@ -82,16 +102,32 @@ def test_replica_is_laid_out_like_embeddinggemma(gemma_dir, st_gemma):
     assert (config["rope_theta"], config["rope_local_base_freq"]) == (1e6, 1e4)
     assert config["layer_types"] == ["sliding_attention", "full_attention"]  # the tiny one: one layer of each kind
     assert config_json("308m")["layer_types"] == (["sliding_attention"] * 5 + ["full_attention"]) * 4
-    assert {k: config_json("308m")[k] for k in ("hidden_size", "num_attention_heads", "num_key_value_heads",
-                                                  "head_dim", "intermediate_size", "num_hidden_layers")} == {
-        "hidden_size": 768, "num_attention_heads": 3, "num_key_value_heads": 1, "head_dim": 256,
-        "intermediate_size": 1152, "num_hidden_layers": 24}
+    assert {
+        k: config_json("308m")[k]
+        for k in (
+            "hidden_size",
+            "num_attention_heads",
+            "num_key_value_heads",
+            "head_dim",
+            "intermediate_size",
+            "num_hidden_layers",
+        )
+    } == {
+        "hidden_size": 768,
+        "num_attention_heads": 3,
+        "num_key_value_heads": 1,
+        "head_dim": 256,
+        "intermediate_size": 1152,
+        "num_hidden_layers": 24,
+    }
     assert [type(m).__name__ for m in st_gemma] == ["Transformer", "Pooling", "Dense", "Dense", "Normalize"]
     pooling = json.loads((gemma_dir / "1_Pooling" / "config.json").read_text())
     assert pooling["pooling_mode_mean_tokens"] and pooling["include_prompt"]
     hidden = config["hidden_size"]
     assert [(st_gemma[i].linear.in_features, st_gemma[i].linear.out_features) for i in (2, 3)] == [
-        (hidden, 4 * hidden), (4 * hidden, hidden)]
+        (hidden, 4 * hidden),
+        (4 * hidden, hidden),
+    ]
     assert st_gemma.prompts == PROMPTS and len(PROMPTS) == 14 and st_gemma.max_seq_length == 2048
     assert st_gemma.tokenizer("Hello world")["input_ids"] == [2, 9259, 1902, 1]  # <bos> text <eos>
     assert st_gemma.tokenizer.padding_side == "right"
@@ -181,8 +217,9 @@ def test_tokenizer_without_eos_is_refused(gemma_dir, data_dir, tmp_path):
     with pytest.raises(EmbedliteError, match="does not add <eos>.*TemplateProcessing"):
         export(broken, tmp_path / "x", progress=lambda _: None)
     config = json.loads((broken / "tokenizer_config.json").read_text())
-    (broken / "tokenizer.json").write_text(json.dumps(gemma_tokenizer_json(
-        data_dir / "gemma3-tokenizer" / "tokenizer.json")), encoding="utf-8")
+    (broken / "tokenizer.json").write_text(
+        json.dumps(gemma_tokenizer_json(data_dir / "gemma3-tokenizer" / "tokenizer.json")), encoding="utf-8"
+    )
     (broken / "tokenizer_config.json").write_text(json.dumps({**config, "padding_side": "left"}), encoding="utf-8")
     with pytest.raises(EmbedliteError, match="pads on the left"):
         export(broken, tmp_path / "y", progress=lambda _: None)
@@ -207,7 +244,7 @@ def test_mobile_bundle_parity_applies_prompts_as_python(gemma_exports, st_gemma,
     assert documents["titles"][0] == "Note 0" and documents["titles"][1] is None
     assert documents["ids"][0] == tokenizer.encode([f"title: Note 0 | text: {texts[0]}"])[0][0]
     assert documents["ids"][1] == tokenizer.encode([PROMPTS["document"] + texts[1]])[0][0]
-    assert_close(st_gemma.encode_query(texts[:queries["count"]]), np.array(queries["embeddings"]), "int8")
+    assert_close(st_gemma.encode_query(texts[: queries["count"]]), np.array(queries["embeddings"]), "int8")
     assert [case["top10"] for case in parity["store_ties"]] == [["a", "c", "b", "d"]] * 2
 
 
@@ -231,8 +268,12 @@ def test_int8_keeps_its_vectors_on_a_cpu_without_vnni(gemma_onnx, st_gemma, tmp_
     assert qemu, "qemu-x86_64 not found: apt-get install qemu-user (.ci/run installs it)"
     texts = QUERIES + DOCS  # short: emulated, a 1024-token text alone took 2 minutes
     out = tmp_path / "avx2.npy"
-    run = subprocess.run([qemu, "-cpu", "Haswell", sys.executable, "-c", AVX2_SCRIPT, str(gemma_onnx["int8"]),
-                          str(out), *texts], capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [qemu, "-cpu", "Haswell", sys.executable, "-c", AVX2_SCRIPT, str(gemma_onnx["int8"]), str(out), *texts],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     avx2 = np.load(out)
     native = Embedder(gemma_onnx["int8"], device="cpu", threads=1)

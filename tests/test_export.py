@@ -7,7 +7,7 @@ import pytest
 
 from embedlite import Embedder, EmbedliteError, export
 from embedlite.artifact import read_manifest
-from embedlite.training.student import random_bert as tiny_bert_st  # noqa: E402
+from embedlite.training.student import random_bert as tiny_bert_st
 
 
 @pytest.mark.parametrize("pooling, dense, normalize", [("cls", 48, True), ("max", None, False), ("mean", 32, True)])
@@ -33,11 +33,15 @@ def test_export_leaves_loggers_and_environment_as_found(minilm_dir, tmp_path):
     import os
 
     src = tiny_bert_st(minilm_dir, tmp_path / "st", pooling="mean", dense_dim=None)
-    before = ({n: logging.getLogger(n).level for n in ("torch", "absl", "onnxruntime.quantization")},
-              os.environ.get("TF_CPP_MIN_LOG_LEVEL"))
+    before = (
+        {n: logging.getLogger(n).level for n in ("torch", "absl", "onnxruntime.quantization")},
+        os.environ.get("TF_CPP_MIN_LOG_LEVEL"),
+    )
     export(src, tmp_path / "out", precisions=("int8",), progress=lambda _: None)
-    after = ({n: logging.getLogger(n).level for n in ("torch", "absl", "onnxruntime.quantization")},
-             os.environ.get("TF_CPP_MIN_LOG_LEVEL"))
+    after = (
+        {n: logging.getLogger(n).level for n in ("torch", "absl", "onnxruntime.quantization")},
+        os.environ.get("TF_CPP_MIN_LOG_LEVEL"),
+    )
     assert after == before
 
 
@@ -118,5 +122,6 @@ def test_public_export_takes_the_converters_parameters():
 
     public = inspect.signature(embedlite.export).parameters
     internal = inspect.signature(embedlite.converters.export).parameters
-    assert [(p.name, p.kind, p.default) for p in public.values()] == \
-        [(p.name, p.kind, p.default) for p in internal.values()]
+    assert [(p.name, p.kind, p.default) for p in public.values()] == [
+        (p.name, p.kind, p.default) for p in internal.values()
+    ]

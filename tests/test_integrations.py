@@ -19,8 +19,12 @@ from serve_process import ServeProcess
 
 from embedlite import Embedder
 
-TEXTS = ["The cat sat on the mat.", "A guitar has six strings.", "Rain is expected tomorrow in the north.",
-         "Stock markets fell sharply on Monday."]
+TEXTS = [
+    "The cat sat on the mat.",
+    "A guitar has six strings.",
+    "Rain is expected tomorrow in the north.",
+    "Stock markets fell sharply on Monday.",
+]
 QUERY = "how many strings does a guitar have"
 
 

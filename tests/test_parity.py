@@ -18,8 +18,9 @@ def test_sts_spearman_matches_st_evaluator(embedder, st_minilm, sts_slice):
     from embedlite.evaluation import sts_spearman
 
     ours = sts_spearman(embedder, sts_slice)
-    evaluator = EmbeddingSimilarityEvaluator(sts_slice.sentences1, sts_slice.sentences2,
-                                             list(sts_slice.scores / 5.0), main_similarity="cosine")
+    evaluator = EmbeddingSimilarityEvaluator(
+        sts_slice.sentences1, sts_slice.sentences2, list(sts_slice.scores / 5.0), main_similarity="cosine"
+    )
     assert abs(ours - evaluator(st_minilm)["spearman_cosine"]) < 0.001
     assert 0.7 < ours < 0.95
 
@@ -36,9 +37,17 @@ def test_retrieval_metrics_match_st_evaluator(embedder, st_minilm, data_dir):
     data = RetrievalData({d: full.corpus[d] for d in keep}, {q: full.queries[q] for q in qids}, qrels)
     ours = retrieval_scores(embedder, data)
     evaluator = InformationRetrievalEvaluator(
-        data.queries, data.corpus, {q: set(r) for q, r in qrels.items()},
-        ndcg_at_k=[10], accuracy_at_k=[1], precision_recall_at_k=[100], mrr_at_k=[10], map_at_k=[100],
-        show_progress_bar=False, batch_size=32)
+        data.queries,
+        data.corpus,
+        {q: set(r) for q, r in qrels.items()},
+        ndcg_at_k=[10],
+        accuracy_at_k=[1],
+        precision_recall_at_k=[100],
+        mrr_at_k=[10],
+        map_at_k=[100],
+        show_progress_bar=False,
+        batch_size=32,
+    )
     theirs = evaluator(st_minilm)
     assert abs(ours["ndcg@10"] - theirs["cosine_ndcg@10"]) < 0.001
     assert abs(ours["recall@100"] - theirs["cosine_recall@100"]) < 0.001

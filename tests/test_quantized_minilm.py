@@ -18,8 +18,10 @@ def quantized(minilm_dir, tmp_path_factory):
     return {r.manifest.precision: r for r in results}
 
 
-@pytest.mark.parametrize("precision, min_cos, max_sts_drop", [("fp16", 0.999, 0.001), ("int8", 0.95, 0.003),
-                                                               ("int8-accurate", 0.99, 0.002), ("int4", 0.8, 0.015)])
+@pytest.mark.parametrize(
+    "precision, min_cos, max_sts_drop",
+    [("fp16", 0.999, 0.001), ("int8", 0.95, 0.003), ("int8-accurate", 0.99, 0.002), ("int4", 0.8, 0.015)],
+)
 def test_quality_targets(quantized, embedder, sts_slice, precision, min_cos, max_sts_drop):
     q = Embedder(quantized[precision].path)
     texts = sts_slice.sentences1 + sts_slice.sentences2
@@ -35,8 +37,9 @@ def test_int8_computes_in_int8_on_the_fused_graph(quantized):
     # every projection is an integer GEMM (Q, K and V as one), the attention itself a float MultiHeadAttention
     assert ops["MatMulIntegerToFloat"] == 24 and ops["MultiHeadAttention"] == 6 and ops["MatMul"] == 0
     assert ops["QAttention"] == ops["DynamicQuantizeLinear"] == 0  # per-tensor scales: a vector would move
-    accurate = collections.Counter(n.op_type for n in onnx.load(str(quantized["int8-accurate"].path / "model.onnx"))
-                                   .graph.node)
+    accurate = collections.Counter(
+        n.op_type for n in onnx.load(str(quantized["int8-accurate"].path / "model.onnx")).graph.node
+    )
     assert accurate["MatMulNBits"] == 36  # weight-only, all 6 projections of 6 layers: float compute
 
 

@@ -38,8 +38,9 @@ def test_tiny_extends_small_with_its_own_student_and_output():
     assert tiny.output.name == "embedlite-tiny" and small.output.name == "embedlite-small"
     same = ("teacher", "projection", "matryoshka_dims", "hard_negatives", "epochs", "learning_rate", "qat_bits")
     assert all(getattr(tiny, f) == getattr(small, f) for f in same)
-    assert [[s.path.resolve() for s in m.train_texts] for m in tiny.mixtures] == \
-        [[s.path.resolve() for s in m.train_texts] for m in small.mixtures]
+    assert [[s.path.resolve() for s in m.train_texts] for m in tiny.mixtures] == [
+        [s.path.resolve() for s in m.train_texts] for m in small.mixtures
+    ]
 
 
 def test_recipes_that_extend_each_other_in_a_loop_fail(tmp_path):
@@ -58,11 +59,21 @@ def test_tiny_recipe_runs_end_to_end(tmp_path, data_dir):
 
     from embedlite.training import distill
 
-    config = recipe("embedlite-tiny", {"teacher": "all-MiniLM-L6-v2", "max_texts": 160, "batch_size": 32,
-                                       "max_seq_length": 32, "output": tmp_path / "tiny", "pair_batch_size": 16,
-                                       "train_pairs": [{"path": data_dir / "stsb" / "sts-train.csv", "limit": 64}],
-                                       "matryoshka_axes": [{"path": data_dir / "stsb" / "sts-train.csv", "limit": 200}],
-                                       "matryoshka_axes_steps": 50, "cache_dir": tmp_path / "cache"})
+    config = recipe(
+        "embedlite-tiny",
+        {
+            "teacher": "all-MiniLM-L6-v2",
+            "max_texts": 160,
+            "batch_size": 32,
+            "max_seq_length": 32,
+            "output": tmp_path / "tiny",
+            "pair_batch_size": 16,
+            "train_pairs": [{"path": data_dir / "stsb" / "sts-train.csv", "limit": 64}],
+            "matryoshka_axes": [{"path": data_dir / "stsb" / "sts-train.csv", "limit": 200}],
+            "matryoshka_axes_steps": 50,
+            "cache_dir": tmp_path / "cache",
+        },
+    )
     out = distill(config, progress=False)
     record = json.loads((out / "distill.json").read_text())
     assert [p["name"] for p in record["phases"]] == ["sentences", "reviews", "qat"]

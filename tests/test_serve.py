@@ -27,9 +27,23 @@ MAX_BODY = 1 << 20
 @pytest.fixture(scope="module")
 def server(minilm_artifact, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("serve")
-    proc = ServeProcess(tmp, "--model", str(minilm_artifact), "--api-key", KEY, "--store", f"{tmp / 'notes.db'}",
-                        "--max-queue", str(MAX_QUEUE), "--max-batch", "16", "--max-body-mb", str(MAX_BODY / 2**20),
-                        "--workers", "2")
+    proc = ServeProcess(
+        tmp,
+        "--model",
+        str(minilm_artifact),
+        "--api-key",
+        KEY,
+        "--store",
+        f"{tmp / 'notes.db'}",
+        "--max-queue",
+        str(MAX_QUEUE),
+        "--max-batch",
+        "16",
+        "--max-body-mb",
+        str(MAX_BODY / 2**20),
+        "--workers",
+        "2",
+    )
     yield proc
     assert proc.stop() in (0, -15), proc.log.read_text()
 
@@ -81,7 +95,8 @@ def test_openai_client_errors(client, server):
         client.embeddings.create(input=[[101, 2023]], model="all-MiniLM-L6-v2")
     with pytest.raises(openai.AuthenticationError, match="API key"):
         openai.OpenAI(base_url=f"{server.url}/v1", api_key="wrong", max_retries=0).embeddings.create(
-            input="x", model="all-MiniLM-L6-v2")
+            input="x", model="all-MiniLM-L6-v2"
+        )
     models = client.models.list().data
     assert [m.id for m in models] == ["all-MiniLM-L6-v2"] and models[0].dimensions == [384, 256, 128, 64]
 
@@ -119,13 +134,18 @@ def test_concurrent_requests_from_threads_match_embedder(server, embedder, sts_s
 
 
 def test_api_key_guards_every_route_but_health(server):
-    for method, path, body in (("GET", "/v1/models", None), ("POST", "/v1/embeddings", {"input": "x"}),
-                               ("GET", "/v1/stores", None), ("POST", "/v1/stores/notes/search", {"query": "x"})):
+    for method, path, body in (
+        ("GET", "/v1/models", None),
+        ("POST", "/v1/embeddings", {"input": "x"}),
+        ("GET", "/v1/stores", None),
+        ("POST", "/v1/stores/notes/search", {"query": "x"}),
+    ):
         for key in (None, "wrong", KEY + "x", KEY[:-1]):
             status, headers, reply = server.request(method, path, body, key=key)
             assert status == 401 and reply["error"]["code"] == "invalid_api_key", (path, key)
-    status, _, reply = server.request("POST", "/v1/embeddings", {"input": "x"},
-                                      headers={"Authorization": f"Basic {KEY}"})
+    status, _, reply = server.request(
+        "POST", "/v1/embeddings", {"input": "x"}, headers={"Authorization": f"Basic {KEY}"}
+    )
     assert status == 401
     status, _, reply = server.request("GET", "/health")
     assert status == 200 and reply["status"] == "ok"
@@ -192,12 +212,14 @@ def test_a_wrong_host_gets_the_apis_json_error(server):
 def test_store_endpoints(server, embedder, data_dir):
     texts = ["Buy oat milk", "Dentist on Friday at 10", "Renew the passport before June"]
     meta = [{"kind": "shopping"}, {"kind": "health", "year": 2026}, {"kind": "admin", "year": 2025}]
-    status, _, reply = server.request("POST", "/v1/stores/notes/add",
-                                      {"ids": ["n1", "n2", "n3"], "texts": texts, "metadata": meta}, key=KEY)
+    status, _, reply = server.request(
+        "POST", "/v1/stores/notes/add", {"ids": ["n1", "n2", "n3"], "texts": texts, "metadata": meta}, key=KEY
+    )
     assert status == 200 and reply == {"written": 3, "count": 3, "already_stored": 0}
     vector = embedder.embed("a visit to the doctor").tolist()
-    status, _, reply = server.request("POST", "/v1/stores/notes/add",
-                                      {"ids": ["v1"], "vectors": [vector], "metadata": [{"kind": "health"}]}, key=KEY)
+    status, _, reply = server.request(
+        "POST", "/v1/stores/notes/add", {"ids": ["v1"], "vectors": [vector], "metadata": [{"kind": "health"}]}, key=KEY
+    )
     assert status == 200 and reply["count"] == 4
 
     def search(**body):
@@ -209,8 +231,9 @@ def test_store_endpoints(server, embedder, data_dir):
     assert search(query=vector, k=1) == ["v1"]
     assert search(query="passport", mode="keyword") == ["n3"]
     assert search(query="dentist appointment", mode="hybrid", filter={"year": {"$gte": 2026}}) == ["n2"]
-    status, _, reply = server.request("POST", "/v1/stores/notes/upsert",
-                                      {"ids": ["n1"], "texts": ["Buy soy milk"]}, key=KEY)
+    status, _, reply = server.request(
+        "POST", "/v1/stores/notes/upsert", {"ids": ["n1"], "texts": ["Buy soy milk"]}, key=KEY
+    )
     assert status == 200 and reply == {"written": 1, "count": 4}
     status, _, reply = server.request("POST", "/v1/stores/notes/get", {"ids": ["n1", "gone"]}, key=KEY)
     assert reply["data"] == [{"id": "n1", "text": "Buy soy milk", "metadata": None}, None]
@@ -242,12 +265,18 @@ def test_store_errors_are_the_python_apis(server, tmp_path):
             scratch.add(body["ids"], vectors=body["vectors"], metadata=body.get("metadata"))
         status, _, reply = server.request("POST", "/v1/stores/notes/add", body, key=KEY)
         assert status == 400 and reply["error"]["message"] == str(expected.value), body
-    searches = [{"query": "x", "mode": "fuzzy"}, {"query": "x", "k": 0}, {"query": "x", "filter": {"a": {"$regex": 1}}},
-                {"query": [0.1] * 3}, {"query": "x", "filter": {"bad key!": 1}}]
+    searches = [
+        {"query": "x", "mode": "fuzzy"},
+        {"query": "x", "k": 0},
+        {"query": "x", "filter": {"a": {"$regex": 1}}},
+        {"query": [0.1] * 3},
+        {"query": "x", "filter": {"bad key!": 1}},
+    ]
     for body in searches:  # each fails before any embedding
         with pytest.raises((ValueError, TypeError)) as expected:
-            scratch.search(body["query"], k=body.get("k", 10), mode=body.get("mode", "vector"),
-                           filter=body.get("filter"))
+            scratch.search(
+                body["query"], k=body.get("k", 10), mode=body.get("mode", "vector"), filter=body.get("filter")
+            )
         status, _, reply = server.request("POST", "/v1/stores/notes/search", body, key=KEY)
         assert status == 400 and reply["error"]["message"] == str(expected.value), body
     scratch.close()
@@ -255,10 +284,11 @@ def test_store_errors_are_the_python_apis(server, tmp_path):
 
 
 def test_overload_gives_429_and_the_server_stays_up(server, sts_slice):
-    long_texts = [" ".join(sts_slice.sentences1[i:i + 12]) for i in range(MAX_QUEUE)]  # ~256 tokens each
+    long_texts = [" ".join(sts_slice.sentences1[i : i + 12]) for i in range(MAX_QUEUE)]  # ~256 tokens each
     big: dict = {}
-    thread = threading.Thread(target=lambda: big.update(
-        reply=server.request("POST", "/v1/embeddings", {"input": long_texts}, key=KEY)))
+    thread = threading.Thread(
+        target=lambda: big.update(reply=server.request("POST", "/v1/embeddings", {"input": long_texts}, key=KEY))
+    )
     thread.start()
     while server.request("GET", "/health")[2]["queued_texts"] < MAX_QUEUE and thread.is_alive():
         time.sleep(0.005)
@@ -296,8 +326,13 @@ def test_a_non_ascii_api_key_matches_a_utf8_client():
         async def receive():
             return {"type": "http.request", "body": b"", "more_body": False}
 
-        scope = {"type": "http", "path": "/v1/models", "method": "GET", "headers": [(b"authorization", authorization)],
-                 "query_string": b""}
+        scope = {
+            "type": "http",
+            "path": "/v1/models",
+            "method": "GET",
+            "headers": [(b"authorization", authorization)],
+            "query_string": b"",
+        }
         asyncio.run(ApiKeyGuard(ok, "clé-ß€")(scope, receive, send))
         return sent[0]["status"]
 
@@ -332,8 +367,9 @@ def test_a_store_locked_by_another_writer_gets_503_with_retry_after(server):
     holder = sqlite3.connect(server.log.parent / "notes.db", isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
-        status, headers, reply = server.request("POST", "/v1/stores/notes/add",
-                                                {"ids": ["locked"], "vectors": [[0.1] * 384]}, key=KEY)
+        status, headers, reply = server.request(
+            "POST", "/v1/stores/notes/add", {"ids": ["locked"], "vectors": [[0.1] * 384]}, key=KEY
+        )
     finally:
         holder.rollback()
         holder.close()

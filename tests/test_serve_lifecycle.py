@@ -40,12 +40,15 @@ def test_bad_settings_are_one_line_errors(tmp_path):
 def test_sigterm_finishes_requests_in_flight_and_closes_the_store(minilm_artifact, tmp_path, sts_slice):
     db = tmp_path / "notes.db"
     server = ServeProcess(tmp_path, "--model", str(minilm_artifact), "--store", str(db))
-    texts = [" ".join(sts_slice.sentences1[i:i + 8]) for i in range(48)]
+    texts = [" ".join(sts_slice.sentences1[i : i + 8]) for i in range(48)]
     replies: list = []
     requests = [("/v1/embeddings", {"input": texts})] * 3 + [
-        ("/v1/stores/notes/add", {"ids": [f"n{i}" for i in range(48)], "texts": texts})]
-    threads = [threading.Thread(target=lambda p=path, b=body: replies.append(server.request("POST", p, b)))
-               for path, body in requests]
+        ("/v1/stores/notes/add", {"ids": [f"n{i}" for i in range(48)], "texts": texts})
+    ]
+    threads = [
+        threading.Thread(target=lambda p=path, b=body: replies.append(server.request("POST", p, b)))
+        for path, body in requests
+    ]
     for t in threads:
         t.start()
     while server.request("GET", "/health")[2]["queued_texts"] < 96:  # the model is busy with them
@@ -72,8 +75,7 @@ def test_kill_9_during_store_writes_keeps_every_acknowledged_write(minilm_artifa
             rng, batch = np.random.default_rng([trial, ord(name)]), 0
             while not stop.is_set():
                 ids = [f"t{trial}-{name}-{batch}-{i}" for i in range(50)]
-                body = {"ids": ids, "vectors": rng.normal(size=(50, 384)).tolist(),
-                        "metadata": [{"batch": batch}] * 50}
+                body = {"ids": ids, "vectors": rng.normal(size=(50, 384)).tolist(), "metadata": [{"batch": batch}] * 50}
                 try:
                     status, _, _ = server.request("POST", "/v1/stores/crash/add", body)
                 except OSError:  # killed mid-request: not acknowledged
@@ -104,7 +106,7 @@ def test_kill_9_during_store_writes_keeps_every_acknowledged_write(minilm_artifa
 
 def test_a_request_waiting_past_the_timeout_gets_503(minilm_artifact, tmp_path, sts_slice):
     server = ServeProcess(tmp_path, "--model", str(minilm_artifact), "--timeout", "0.001")
-    texts = [" ".join(sts_slice.sentences1[i:i + 12]) for i in range(64)]
+    texts = [" ".join(sts_slice.sentences1[i : i + 12]) for i in range(64)]
     status, headers, reply = server.request("POST", "/v1/embeddings", {"input": texts})
     assert status == 503 and reply["error"]["code"] == "timeout" and headers["retry-after"] == "1"
     assert server.request("GET", "/health")[0] == 200
@@ -134,8 +136,9 @@ def test_sigterm_exits_within_the_grace_while_a_store_thread_is_stuck(minilm_art
     """A store thread stuck in a call kept the server from exiting on SIGTERM (only SIGKILL stopped it)."""
     db = tmp_path / "stuck.db"
     VectorStore(db, dim=384).close()
-    server = ServeProcess(tmp_path, "--model", str(minilm_artifact), "--store", str(db), "--timeout", "1",
-                          "--shutdown-grace", "1")
+    server = ServeProcess(
+        tmp_path, "--model", str(minilm_artifact), "--store", str(db), "--timeout", "1", "--shutdown-grace", "1"
+    )
     holder = _hold_write_lock(db)
     try:
         status, _, reply = server.request("POST", "/v1/stores/stuck/add", {"ids": ["a"], "vectors": _vectors(1)})

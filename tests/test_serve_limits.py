@@ -22,9 +22,21 @@ KEEP_ALIVE = 1
 def tight(minilm_artifact, tmp_path_factory):
     """Short deadlines, and a body limit that lets a long text in."""
     tmp = tmp_path_factory.mktemp("tight")
-    proc = ServeProcess(tmp, "--model", str(minilm_artifact), "--workers", "1", "--max-body-mb", "20",
-                        "--keep-alive", str(KEEP_ALIVE), "--read-timeout", str(READ_TIMEOUT),
-                        "--store", str(tmp / "notes.db"))
+    proc = ServeProcess(
+        tmp,
+        "--model",
+        str(minilm_artifact),
+        "--workers",
+        "1",
+        "--max-body-mb",
+        "20",
+        "--keep-alive",
+        str(KEEP_ALIVE),
+        "--read-timeout",
+        str(READ_TIMEOUT),
+        "--store",
+        str(tmp / "notes.db"),
+    )
     yield proc
     assert proc.stop() in (0, -15), proc.log.read_text()
 
@@ -78,8 +90,10 @@ def test_a_long_text_is_cut_before_tokenising_so_memory_stays_flat(tight, embedd
 def test_a_body_that_trickles_in_gets_408_and_the_connection_is_closed(tight):
     """A half-sent body held its connection (and a task) open forever."""
     with connect(tight) as sock:
-        sock.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 1000\r\n\r\n{\"input\": \"")
+        sock.sendall(
+            b"POST /v1/embeddings HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 1000\r\n\r\n{"input": "'
+        )
         reply = read_all(sock)
     head, _, body = reply.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 408 "), reply
@@ -103,8 +117,10 @@ def test_a_client_hanging_up_mid_body_leaves_no_traceback(tight):
     """Each such connection logged two tracebacks (ClientDisconnect, then uvicorn's 'Exception in ASGI app')."""
     for path in ("/v1/embeddings", "/v1/stores/notes/add"):
         with connect(tight) as sock:
-            sock.sendall(f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                         "Content-Length: 100000\r\n\r\n{\"input\": \"abc".encode())
+            sock.sendall(
+                f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                'Content-Length: 100000\r\n\r\n{"input": "abc'.encode()
+            )
             time.sleep(0.5)  # the app is reading the body when the client leaves
     for _ in range(3):  # the server has seen the hang-ups by the time it answers these
         assert tight.request("GET", "/health")[0] == 200
@@ -115,8 +131,19 @@ def test_a_client_hanging_up_mid_body_leaves_no_traceback(tight):
 @pytest.fixture(scope="module")
 def limited(minilm_artifact, tmp_path_factory):
     """Four connections at most, long deadlines (so idle connections stay until the limit closes them)."""
-    proc = ServeProcess(tmp_path_factory.mktemp("limited"), "--model", str(minilm_artifact), "--workers", "1",
-                        "--max-connections", "4", "--keep-alive", "300", "--read-timeout", "300")
+    proc = ServeProcess(
+        tmp_path_factory.mktemp("limited"),
+        "--model",
+        str(minilm_artifact),
+        "--workers",
+        "1",
+        "--max-connections",
+        "4",
+        "--keep-alive",
+        "300",
+        "--read-timeout",
+        "300",
+    )
     yield proc
     assert proc.stop() in (0, -15), proc.log.read_text()
 
@@ -137,8 +164,10 @@ def test_at_the_connection_limit_idle_connections_make_room_then_503(limited):
         sock.close()
     busy = [connect(limited) for _ in range(4)]
     for sock in busy:  # each is busy: the app waits for a body that is not coming
-        sock.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 100\r\n\r\n{")
+        sock.sendall(
+            b"POST /v1/embeddings HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100\r\n\r\n{"
+        )
     time.sleep(0.5)
     status, headers, reply = limited.request("GET", "/health")
     assert status == 503 and headers.get("retry-after") == "1", (status, reply)

@@ -27,19 +27,21 @@ ANDROID_MIN_COSINE = 0.98
 
 @pytest.mark.parametrize("name", list(SHIPPED))
 def test_shipped_artifact_loads_without_torch_passes_checksums_and_scores_as_measured(name, data_dir):
-    code = ("import sys, json\n"
-            "for mod in ('torch', 'transformers', 'sentence_transformers'): sys.modules[mod] = None\n"
-            "from embedlite import Embedder\n"
-            "from embedlite.artifact import read_manifest\n"
-            "from embedlite.evaluation import load_sts, sts_spearman\n"
-            "from embedlite.models import SHIPPED, resolve\n"
-            f"name = {name!r}\n"
-            "assert resolve(name) == SHIPPED[name]\n"
-            "manifest = read_manifest(SHIPPED[name], verify=True)\n"
-            f"data = load_sts({str(data_dir / 'stsb' / 'sts-test.csv')!r}, limit={STS_PAIRS})\n"
-            "print(json.dumps({'name': manifest.name, 'files': sorted(manifest.files),\n"
-            "                  'spearman': sts_spearman(Embedder(name), data),\n"
-            "                  'torch': [m for m in ('torch', 'transformers') if sys.modules.get(m)]}))\n")
+    code = (
+        "import sys, json\n"
+        "for mod in ('torch', 'transformers', 'sentence_transformers'): sys.modules[mod] = None\n"
+        "from embedlite import Embedder\n"
+        "from embedlite.artifact import read_manifest\n"
+        "from embedlite.evaluation import load_sts, sts_spearman\n"
+        "from embedlite.models import SHIPPED, resolve\n"
+        f"name = {name!r}\n"
+        "assert resolve(name) == SHIPPED[name]\n"
+        "manifest = read_manifest(SHIPPED[name], verify=True)\n"
+        f"data = load_sts({str(data_dir / 'stsb' / 'sts-test.csv')!r}, limit={STS_PAIRS})\n"
+        "print(json.dumps({'name': manifest.name, 'files': sorted(manifest.files),\n"
+        "                  'spearman': sts_spearman(Embedder(name), data),\n"
+        "                  'torch': [m for m in ('torch', 'transformers') if sys.modules.get(m)]}))\n"
+    )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
@@ -81,8 +83,10 @@ def test_a_shipped_gemma_derivative_exports_with_its_licence_and_notice(tmp_path
     derivative = tmp_path / "shipped"
     shutil.copytree(SHIPPED[DEFAULT_MODEL], derivative)
     (derivative / NOTICE).write_text(GEMMA_NOTICE, encoding="utf-8")
-    write_manifest(derivative, dataclasses.replace(read_manifest(derivative), name="embedlite-gemma-student",
-                                                   license=GEMMA_LICENSE))
+    write_manifest(
+        derivative,
+        dataclasses.replace(read_manifest(derivative), name="embedlite-gemma-student", license=GEMMA_LICENSE),
+    )
     monkeypatch.setitem(SHIPPED, "embedlite-gemma-student", derivative)
     (result,) = export("embedlite-gemma-student", tmp_path / "int4", precisions=("int4",), progress=lambda _: None)
     manifest = read_manifest(result.path)
@@ -102,12 +106,16 @@ def test_matmul_nbits_weights_dequantize_as_onnxruntime_multiplies(bits):
 
     k, n = 80, 24  # K not a multiple of the block of 32: the last block is padded
     weight = np.random.default_rng(bits).normal(size=(k, n)).astype(np.float32)
-    graph = helper.make_graph([helper.make_node("MatMul", ["a", "w"], ["y"])], "g",
-                              [helper.make_tensor_value_info("a", TensorProto.FLOAT, ["m", k])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["m", n])],
-                              [numpy_helper.from_array(weight, "w")])
-    model = _weight_only(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), bits=bits,
-                         ops=("MatMul",))
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["a", "w"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, ["m", k])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["m", n])],
+        [numpy_helper.from_array(weight, "w")],
+    )
+    model = _weight_only(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), bits=bits, ops=("MatMul",)
+    )
     (node,) = [n for n in model.graph.node if n.op_type == "MatMulNBits"]
     rebuilt = matmul_nbits_weight(node, float_initializers(model.graph))
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])

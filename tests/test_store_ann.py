@@ -22,8 +22,12 @@ def clustered(n=3000, dim=32, seed=0):
 
 
 def overlap(store, queries, k=10, **kw):
-    return np.mean([len({h.id for h in store.search(q, k=k, **kw)}
-                        & {h.id for h in store.search(q, k=k, exact=True, **kw)}) / k for q in queries])
+    return np.mean(
+        [
+            len({h.id for h in store.search(q, k=k, **kw)} & {h.id for h in store.search(q, k=k, exact=True, **kw)}) / k
+            for q in queries
+        ]
+    )
 
 
 @pytest.mark.parametrize("quantization", ["float32", "int8"])
@@ -85,8 +89,11 @@ def test_change_log_pruned_and_replayed(tmp_path):
 def test_filters_with_ann_return_every_match(tmp_path):
     vecs = clustered()
     with VectorStore(tmp_path / "s.db", ann_threshold=THRESHOLD) as store:
-        store.add([str(i) for i in range(len(vecs))], vecs,
-                  metadata=[{"rare": i < 3, "half": i % 2} for i in range(len(vecs))])
+        store.add(
+            [str(i) for i in range(len(vecs))],
+            vecs,
+            metadata=[{"rare": i < 3, "half": i % 2} for i in range(len(vecs))],
+        )
         rare = store.search(vecs[100], k=10, filter={"rare": True})
         assert sorted(h.id for h in rare) == ["0", "1", "2"]
         half = store.search(vecs[100], k=10, filter={"half": 1})
@@ -112,7 +119,6 @@ def test_damaged_index_is_rebuilt(tmp_path):
     assert path.with_name("s.db.hnsw").stat().st_size > 100_000
 
 
-
 def test_flipped_bytes_in_the_index_are_caught_before_usearch_reads_them(tmp_path):
     """usearch restored a graph with a few flipped bytes and crashed on the first search (SIGSEGV): the header's
     CRC-32 is checked first. The search runs in a child process, so a crash fails the test instead of ending it."""
@@ -126,12 +132,15 @@ def test_flipped_bytes_in_the_index_are_caught_before_usearch_reads_them(tmp_pat
     for offset in range(header_end + 4096, len(data), 4099):  # one byte in every 4 kB of the nodes
         data[offset] ^= 0xFF
     index_file.write_bytes(bytes(data))
-    script = ("import sys, numpy as np; from embedlite import VectorStore; "
-              f"s = VectorStore(sys.argv[1], ann_threshold={THRESHOLD}); "
-              "print([s.search(q, k=10)[0].id for q in np.load(sys.argv[2])][7])")
+    script = (
+        "import sys, numpy as np; from embedlite import VectorStore; "
+        f"s = VectorStore(sys.argv[1], ann_threshold={THRESHOLD}); "
+        "print([s.search(q, k=10)[0].id for q in np.load(sys.argv[2])][7])"
+    )
     np.save(tmp_path / "q.npy", vecs[:50])
-    run = subprocess.run([sys.executable, "-c", script, str(path), str(tmp_path / "q.npy")],
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-c", script, str(path), str(tmp_path / "q.npy")], capture_output=True, text=True, timeout=300
+    )
     assert run.returncode == 0 and run.stdout.strip() == "7", (run.returncode, run.stderr[-1000:])  # -11: SIGSEGV
 
 
@@ -147,6 +156,7 @@ def test_index_of_another_database_is_not_trusted(tmp_path):
     path.with_name("s.db.hnsw").write_bytes(stale)  # as if left behind, or restored with an older database
     with VectorStore(path, ann_threshold=THRESHOLD) as store:
         assert overlap(store, other[:40] + 0.05) >= 0.97
+
 
 def test_read_only_store_uses_saved_index(tmp_path):
     path, vecs = saved_index(tmp_path)

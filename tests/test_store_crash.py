@@ -19,8 +19,9 @@ WRITER = Path(__file__).with_name("store_writer.py")
 
 
 def crash_trial(path: Path, seed: int, delay: float) -> tuple[int, int]:
-    proc = subprocess.Popen([sys.executable, str(WRITER), str(path), "100000", "200", str(seed)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(WRITER), str(path), "100000", "200", str(seed)], stdout=subprocess.PIPE, text=True
+    )
     acknowledged = []
     deadline = time.monotonic() + delay
     while time.monotonic() < deadline:

@@ -6,8 +6,8 @@ from click.testing import CliRunner
 
 from embedlite import EmbedliteError, VectorStore
 from embedlite.cli import main
-from embedlite.store_index import index_path
-from embedlite.vector_files import vector_schema, vector_table
+from embedlite.files.vectors import vector_schema, vector_table
+from embedlite.store.index import index_path
 
 pq = pytest.importorskip("pyarrow.parquet")
 MODEL = {"name": "synthetic", "dim": 32, "prompts": {}}
@@ -22,8 +22,9 @@ def write_vectors(path, n, model=MODEL, precision="float32", seed=0, chunk=10_00
             vectors = rng.normal(size=(min(chunk, n - start), model["dim"])).astype(np.float32)
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
             ids = [f"v{i}" for i in range(start, start + len(vectors))]
-            writer.write_table(vector_table(schema, ids, vectors, [f"note number {i}" for i in range(start,
-                                                                                               start + len(vectors))]))
+            writer.write_table(
+                vector_table(schema, ids, vectors, [f"note number {i}" for i in range(start, start + len(vectors))])
+            )
     return path
 
 
@@ -101,9 +102,16 @@ def test_a_null_vector_is_an_error_naming_file_and_row(tmp_path):
 
     schema = vector_schema(MODEL, "float32", None, with_text=False)
     vectors = [[0.5] * 32, None, [0.25] * 32]
-    table = pa.table({"id": ["a", "b", "c"], "vector": pa.array(vectors, type=schema.field("vector").type)},
-                     schema=schema)
+    table = pa.table(
+        {"id": ["a", "b", "c"], "vector": pa.array(vectors, type=schema.field("vector").type)}, schema=schema
+    )
     pq.write_table(table, tmp_path / "v.parquet")
-    with VectorStore(tmp_path / "s.db") as store, pytest.raises(EmbedliteError, match=r"v.parquet: row 1 has a null "
-                                                                                     "vector"):
+    with (
+        VectorStore(tmp_path / "s.db") as store,
+        pytest.raises(
+            EmbedliteError,
+            match=r"v.parquet: row 1 has a null "
+            "vector",
+        ),
+    ):
         store.import_parquet(tmp_path / "v.parquet")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from embedlite import VectorStore
-from embedlite import vector_codec as codec
+from embedlite.files import codec
 
 
 def unit(rng, n, dim=16):
@@ -26,7 +26,7 @@ def test_writes_patch_the_matrix_in_place(tmp_path, quantization):
     with VectorStore(tmp_path / "s.db", quantization=quantization) as store:
         store.add([str(i) for i in range(300)], vecs)
         store.search(vecs[0], k=1)
-        assert store._cache_loads == 1
+        assert store._matrix_cache.loads == 1
         far = -vecs[7]
         store.add(["new"], far[None])  # append
         assert store.search(far, k=1)[0].id == "new"
@@ -35,7 +35,7 @@ def test_writes_patch_the_matrix_in_place(tmp_path, quantization):
         store.delete(["new", "3", "5"])  # dead rows
         hits = {h.id for h in store.search(far, k=300)}
         assert not hits & {"new", "3", "5"} and len(hits) == 298
-        assert store._cache_loads == 1  # every write above was patched in, none reloaded the matrix
+        assert store._matrix_cache.loads == 1  # every write above was patched in, none reloaded the matrix
         queries = unit(rng, 8)
         patched = ranking(store, queries)
     with VectorStore(tmp_path / "s.db") as fresh:  # read from scratch
@@ -54,8 +54,8 @@ def test_reused_rowid_and_compaction(tmp_path):
         for start in (0, 1):  # two rounds of 1000 deletes: then dead rows pass a quarter and are compacted
             store.delete([str(i) for i in range(start, 4000, 4)])
             store.search(vecs[0], k=1)
-        assert store._cache.size == store._cache.count == 4000
-        assert store._cache_loads == 1
+        assert store._matrix_cache.matrix.size == store._matrix_cache.matrix.count == 4000
+        assert store._matrix_cache.loads == 1
         queries = unit(rng, 8)
         patched = ranking(store, queries)
     with VectorStore(tmp_path / "s.db") as fresh:
@@ -70,15 +70,17 @@ def test_writes_of_another_process_are_read_from_the_log(tmp_path):
     with VectorStore(path) as writer:
         writer.add([str(i) for i in range(200)], vecs)
     reader.search(vecs[0], k=1)
-    loads = reader._cache_loads
-    script = ("import sys, numpy as np; from embedlite import VectorStore\n"
-              "s = VectorStore(sys.argv[1]); v = -np.array(eval(sys.argv[2]), dtype=np.float32)\n"
-              "s.add(['other'], v[None]); s.upsert(['1'], v[None]); s.delete(['2']); s.close()")
+    loads = reader._matrix_cache.loads
+    script = (
+        "import sys, numpy as np; from embedlite import VectorStore\n"
+        "s = VectorStore(sys.argv[1]); v = -np.array(eval(sys.argv[2]), dtype=np.float32)\n"
+        "s.add(['other'], v[None]); s.upsert(['1'], v[None]); s.delete(['2']); s.close()"
+    )
     subprocess.run([sys.executable, "-c", script, str(path), repr(vecs[9].tolist())], check=True)
     top = [h.id for h in reader.search(-vecs[9], k=2)]
     assert sorted(top) == ["1", "other"]
     assert "2" not in {h.id for h in reader.search(vecs[2], k=200)}
-    assert reader._cache_loads == loads  # patched from the change log, not reloaded
+    assert reader._matrix_cache.loads == loads  # patched from the change log, not reloaded
     reader.close()
 
 
@@ -90,7 +92,7 @@ def test_many_changes_reload_instead(tmp_path):
         store.search(vecs[0], k=1)
         store.add([str(i) for i in range(50, 100)], vecs[50:])  # as many records again: one read of all
         assert store.search(vecs[77], k=1)[0].id == "77"
-        assert store._cache_loads == 2
+        assert store._matrix_cache.loads == 2
 
 
 @pytest.mark.parametrize("metric", ["cosine", "dot", "l2"])
@@ -107,8 +109,12 @@ def test_int8_search_gives_the_decoded_float_ranking(tmp_path, metric):
         store.delete([str(i) for i in gone])
         stored = codec.prepare(vecs, metric)
         decoded = codec.decode_matrix([codec.encode(v, "int8") for v in stored], 64, "int8")
-        for query, condition in [(vecs[3], None), (vecs[10] * 0.3 + vecs[11], None), (-vecs[5], None),
-                                 (vecs[8], {"even": True})]:
+        for query, condition in [
+            (vecs[3], None),
+            (vecs[10] * 0.3 + vecs[11], None),
+            (-vecs[5], None),
+            (vecs[8], {"even": True}),
+        ]:
             q = codec.prepare(query[None], metric)[0]
             scores = codec.scores(decoded, q, metric, "int8")
             allowed = [i for i in range(6000) if i not in gone and (condition is None or i % 2 == 0)]
@@ -116,7 +122,8 @@ def test_int8_search_gives_the_decoded_float_ranking(tmp_path, metric):
             hits = store.search(query, k=25, filter=condition, exact=True)
             assert [int(h.id) for h in hits] == expected
             np.testing.assert_allclose([h.score for h in hits], scores[expected], rtol=1e-5, atol=1e-4)
-        assert len(store._cache._int8_candidates(codec.prepare(vecs[3][None], metric)[0], 25, None)) < 1000
+        matrix = store._matrix_cache.matrix
+        assert len(matrix._int8_candidates(codec.prepare(vecs[3][None], metric)[0], 25, None)) < 1000
 
 
 def test_int8_dots_kernel_and_numpy_agree(monkeypatch):

@@ -7,9 +7,9 @@ import pytest
 
 pytest.importorskip("litert_torch")
 
-from embedlite import ArtifactError, Embedder, export  # noqa: E402
-from embedlite.artifact import read_manifest, signature_name, write_manifest  # noqa: E402
-from embedlite.training.student import random_bert as tiny_bert_st  # noqa: E402
+from embedlite import ArtifactError, Embedder, export
+from embedlite.artifact import read_manifest, signature_name, write_manifest
+from embedlite.training.student import random_bert as tiny_bert_st
 
 MIN_COSINE = {"fp32": 0.9999, "fp16": 0.999, "int8": 0.98, "int4": 0.9}
 
@@ -104,8 +104,10 @@ def test_compiled_signature_runs_like_the_interpreter(tflite_artifacts):
     rng = np.random.default_rng(0)
     for batch, seq in ((1, 32), (8, 64)):
         name = signature_name(batch, seq)
-        inputs = {"args_0": rng.integers(1000, 5000, (batch, seq), dtype=np.int32),
-                  "args_1": (np.arange(seq) < seq - 7).astype(np.int32)[None].repeat(batch, 0)}
+        inputs = {
+            "args_0": rng.integers(1000, 5000, (batch, seq), dtype=np.int32),
+            "args_1": (np.arange(seq) < seq - 7).astype(np.int32)[None].repeat(batch, 0),
+        }
         (ours,) = CompiledSignature(model, name)(**inputs).values()
         (ref,) = interpreter.get_signature_runner(name)(**inputs).values()
         assert ours.shape == ref.shape == (batch, 64)
@@ -114,8 +116,9 @@ def test_compiled_signature_runs_like_the_interpreter(tflite_artifacts):
 
 def test_fixed_dim_tflite(minilm_dir, tmp_path):
     src = tiny_bert_st(minilm_dir, tmp_path / "st", pooling="mean", dense_dim=None)
-    (fixed,) = export(src, tmp_path / "fixed", formats=("tflite",), dims=(64, 32), output_dim=32,
-                      progress=lambda _: None)
+    (fixed,) = export(
+        src, tmp_path / "fixed", formats=("tflite",), dims=(64, 32), output_dim=32, progress=lambda _: None
+    )
     e = Embedder(fixed.path)
     v = e.embed(["a fixed-size vector", "another one"])
     assert e.dims == (32,) and v.shape == (2, 32)

@@ -127,8 +127,16 @@ def test_decoder_to_encoder_copies_weights_and_is_bidirectional(minilm_dir, tmp_
     from transformers import Gemma3ForCausalLM, Gemma3TextConfig
 
     torch.manual_seed(0)
-    config = Gemma3TextConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                              num_key_value_heads=1, head_dim=16, intermediate_size=64, sliding_window=8)
+    config = Gemma3TextConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=16,
+        intermediate_size=64,
+        sliding_window=8,
+    )
     lm = Gemma3ForCausalLM(config)
     lm.save_pretrained(tmp_path / "lm")
     for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
@@ -159,20 +167,23 @@ def test_merge_is_the_average(minilm_dir, tmp_path):
         merge([a, other], tmp_path / "bad")
 
 
-@pytest.mark.parametrize("change, message", [
-    (dict(student="transformer-xl"), "unknown student init"),
-    (dict(matryoshka_dims=(128, 256)), "largest first"),
-    (dict(train_texts=("/no/such/file.tsv",)), "file not found"),
-    (dict(teacher=None), "exactly one of teacher"),
-    (dict(qat_bits=3), "qat_bits"),
-    (dict(geometry="angles"), "geometry must be one of"),
-    (dict(train_pairs=({"path": "pairs.csv", "window": 2},)), "takes no window"),
-    (dict(train_pairs=("/no/such/pairs.csv",)), "file not found"),
-    (dict(matryoshka_axes=("/no/such/texts.txt",)), "file not found"),
-    (dict(matryoshka_axes=(__file__,), matryoshka_axes_steps=-1), "matryoshka_axes_steps"),
-    (dict(merge_initial=1.0), "merge_initial.*below 1"),
-    (dict(merge_initial=0.3, student="random"), "random student has nothing to keep"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(student="transformer-xl"), "unknown student init"),
+        (dict(matryoshka_dims=(128, 256)), "largest first"),
+        (dict(train_texts=("/no/such/file.tsv",)), "file not found"),
+        (dict(teacher=None), "exactly one of teacher"),
+        (dict(qat_bits=3), "qat_bits"),
+        (dict(geometry="angles"), "geometry must be one of"),
+        (dict(train_pairs=({"path": "pairs.csv", "window": 2},)), "takes no window"),
+        (dict(train_pairs=("/no/such/pairs.csv",)), "file not found"),
+        (dict(matryoshka_axes=("/no/such/texts.txt",)), "file not found"),
+        (dict(matryoshka_axes=(__file__,), matryoshka_axes_steps=-1), "matryoshka_axes_steps"),
+        (dict(merge_initial=1.0), "merge_initial.*below 1"),
+        (dict(merge_initial=0.3, student="random"), "random student has nothing to keep"),
+    ],
+)
 def test_bad_config_fails_before_training(minilm_dir, data_dir, tmp_path, change, message):
     base = dict(train_texts=(data_dir / "stsb" / "sts-train.csv",), output=tmp_path / "out", teacher=minilm_dir)
     with pytest.raises(EmbedliteError, match=message):
@@ -185,13 +196,22 @@ def test_merge_keeps_a_share_of_the_initial_student(minilm_dir, st_minilm, data_
     from sentence_transformers import SentenceTransformer
 
     texts = data_dir / "stsb" / "sts-train.csv"
-    config = DistillConfig(mixtures=({"name": "a", "train_texts": [texts]}, {"name": "b", "train_texts": [texts]}),
-                           output=tmp_path / "student", teacher="all-MiniLM-L6-v2", student_layers=(0,), max_texts=64,
-                           batch_size=32, max_seq_length=32, learning_rate=1e-3, merge_initial=0.6,
-                           cache_dir=tmp_path / "cache")
+    config = DistillConfig(
+        mixtures=({"name": "a", "train_texts": [texts]}, {"name": "b", "train_texts": [texts]}),
+        output=tmp_path / "student",
+        teacher="all-MiniLM-L6-v2",
+        student_layers=(0,),
+        max_texts=64,
+        batch_size=32,
+        max_seq_length=32,
+        learning_rate=1e-3,
+        merge_initial=0.6,
+        cache_dir=tmp_path / "cache",
+    )
     out = distill(config, progress=False)
-    states = [SentenceTransformer(str(p), device="cpu").state_dict() for p in (out, out / "runs" / "a",
-                                                                                out / "runs" / "b")]
+    states = [
+        SentenceTransformer(str(p), device="cpu").state_dict() for p in (out, out / "runs" / "a", out / "runs" / "b")
+    ]
     initial = from_teacher_layers(st_minilm, (0,)).state_dict()
     key = next(k for k in initial if k.endswith("layer.0.attention.self.query.weight"))
     merged, a, b = (state[key] for state in states)
@@ -230,9 +250,17 @@ def test_short_distillation_raises_agreement(minilm_dir, st_minilm, data_dir, tm
         return float(np.mean(np.sum(model.encode(held_out) * teacher, axis=1)))
 
     before = agreement(from_teacher_layers(st_minilm, (0, 2, 4)))
-    config = DistillConfig(train_texts=(data_dir / "stsb" / "sts-train.csv",), output=tmp_path / "student",
-                           teacher="all-MiniLM-L6-v2", max_texts=600, batch_size=32, matryoshka_dims=(384, 128),
-                           max_seq_length=64, learning_rate=2e-4, cache_dir=tmp_path / "cache")
+    config = DistillConfig(
+        train_texts=(data_dir / "stsb" / "sts-train.csv",),
+        output=tmp_path / "student",
+        teacher="all-MiniLM-L6-v2",
+        max_texts=600,
+        batch_size=32,
+        matryoshka_dims=(384, 128),
+        max_seq_length=64,
+        learning_rate=2e-4,
+        cache_dir=tmp_path / "cache",
+    )
     out = distill(config, progress=False)
     after = agreement(SentenceTransformer(str(out), device="cpu"))
     assert after > before + 0.05, (before, after)
@@ -244,16 +272,18 @@ def test_toml_config_paths_overrides_and_bad_keys(minilm_dir, data_dir, tmp_path
 
     (tmp_path / "texts.txt").write_text("one sentence\nanother one\n")
     path = tmp_path / "distill.toml"
-    path.write_text(f'[distill]\nteacher = "{minilm_dir}"\ntrain_texts = ["texts.txt"]\noutput = "student"\n'
-                    'student_layers = [0, 3]\nmatryoshka_dims = [384, 128]\nepochs = 2\n')
+    path.write_text(
+        f'[distill]\nteacher = "{minilm_dir}"\ntrain_texts = ["texts.txt"]\noutput = "student"\n'
+        "student_layers = [0, 3]\nmatryoshka_dims = [384, 128]\nepochs = 2\n"
+    )
     config = config_from_file(path, {"epochs": 5})
     assert config.train_texts == (TextSource(tmp_path / "texts.txt"),) and config.output == tmp_path / "student"
     assert config.student_layers == (0, 3) and config.matryoshka_dims == (384, 128) and config.epochs == 5
     config.validate()
-    path.write_text('epochs = 2\nlearnig_rate = 0.1\n')
+    path.write_text("epochs = 2\nlearnig_rate = 0.1\n")
     with pytest.raises(EmbedliteError, match="unknown setting.*learnig_rate"):
         config_from_file(path)
-    path.write_text('epochs = [\n')
+    path.write_text("epochs = [\n")
     with pytest.raises(EmbedliteError, match="not valid TOML"):
         config_from_file(path)
 
@@ -267,16 +297,19 @@ def test_two_processes_under_torchrun_follow_one(data_dir, minilm_artifact, tmp_
     from pathlib import Path
 
     recipe = tmp_path / "d.toml"
-    recipe.write_text(f'teacher = "all-MiniLM-L6-v2"\nstudent_source = "all-MiniLM-L6-v2"\nstudent_layers = [0]\n'
-                      f'train_texts = ["{data_dir / "stsb" / "sts-train.csv"}"]\nmax_texts = 96\nbatch_size = 32\n'
-                      'matryoshka_dims = [384, 128]\nmax_seq_length = 32\nseed = 3\n')
+    recipe.write_text(
+        f'teacher = "all-MiniLM-L6-v2"\nstudent_source = "all-MiniLM-L6-v2"\nstudent_layers = [0]\n'
+        f'train_texts = ["{data_dir / "stsb" / "sts-train.csv"}"]\nmax_texts = 96\nbatch_size = 32\n'
+        "matryoshka_dims = [384, 128]\nmax_seq_length = 32\nseed = 3\n"
+    )
     cli = str(Path(sys.executable).parent / "embedlite")
     runs = {}
     for n in (1, 2):
         out = tmp_path / f"student-{n}"
         launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={n}"]
-        res = subprocess.run([*launch, cli, "distill", "--config", str(recipe), "-o", str(out)],
-                             capture_output=True, text=True)
+        res = subprocess.run(
+            [*launch, cli, "distill", "--config", str(recipe), "-o", str(out)], capture_output=True, text=True
+        )
         assert res.returncode == 0, res.stderr[-2000:]
         runs[n] = json.loads((out / "distill.json").read_text())
     assert runs[2]["processes"] == 2 and runs[2]["phases"][0]["steps"] == runs[1]["phases"][0]["steps"] == 3

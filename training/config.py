@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from embedlite.errors import EmbedliteError
-from embedlite.sources import SOURCES
+from embedlite.models.sources import SOURCES
 
 from .data import TextSource
 
@@ -30,7 +30,7 @@ class Mixture:
 class DistillConfig:
     """How to distil a student from a teacher.
 
-    teacher: a sentence-transformers directory or a known source name (embedlite.sources, e.g.
+    teacher: a sentence-transformers directory or a known source name (embedlite.models.sources, e.g.
     'all-mpnet-base-v2'); its embeddings are computed once by its exported ONNX artifact and cached. Or
     teacher_embeddings: a .npy, one row per training text, from any model or API.
     teacher_task: a task of the teacher's manifest whose prompt the teacher reads before every text (EmbeddingGemma:
@@ -106,11 +106,9 @@ class DistillConfig:
     def __post_init__(self) -> None:  # accept paths, TOML tables and a single int where tuples are meant
         for name in ("train_texts", "train_pairs", "matryoshka_axes"):
             object.__setattr__(self, name, tuple(TextSource.of(t) for t in getattr(self, name)))
-        object.__setattr__(self, "mixtures", tuple(
-            m if isinstance(m, Mixture) else _mixture(m) for m in self.mixtures))
+        object.__setattr__(self, "mixtures", tuple(m if isinstance(m, Mixture) else _mixture(m) for m in self.mixtures))
         bits = self.qat_bits
-        object.__setattr__(self, "qat_bits", () if bits is None else (bits,) if isinstance(bits, int) else
-                           tuple(bits))
+        object.__setattr__(self, "qat_bits", () if bits is None else (bits,) if isinstance(bits, int) else tuple(bits))
 
     def runs(self) -> tuple[Mixture, ...]:
         """The training runs: one per mixture, or one over train_texts."""
@@ -120,11 +118,11 @@ class DistillConfig:
         if self.student not in STUDENT_INITS:
             raise EmbedliteError(f"unknown student init {self.student!r}; choose from {', '.join(STUDENT_INITS)}")
         if self.student == "random" and self.student_size not in ("tiny",):
-            raise EmbedliteError(f"unknown student size {self.student_size!r} for a random BERT student; "
-                                 "use 'tiny'")
+            raise EmbedliteError(f"unknown student size {self.student_size!r} for a random BERT student; use 'tiny'")
         if self.student == "decoder" and (self.student_source is None or not Path(self.student_source).is_dir()):
-            raise EmbedliteError("student 'decoder' needs student_source, a Gemma 3 LM directory; "
-                                 f"got {self.student_source}")
+            raise EmbedliteError(
+                f"student 'decoder' needs student_source, a Gemma 3 LM directory; got {self.student_source}"
+            )
         if (self.teacher is None) == (self.teacher_embeddings is None):
             raise EmbedliteError("give exactly one of teacher (a model directory or name) or teacher_embeddings (.npy)")
         if bool(self.train_texts) == bool(self.mixtures):
@@ -132,31 +130,42 @@ class DistillConfig:
         if len({m.name for m in self.runs()}) != len(self.runs()) or any(not m.train_texts for m in self.runs()):
             raise EmbedliteError("each mixture needs a distinct name and some train_texts")
         if not 0 <= self.merge_initial < 1:
-            raise EmbedliteError(f"merge_initial is the initial student's share in the merge: 0 or more, below 1; "
-                                 f"got {self.merge_initial}")
+            raise EmbedliteError(
+                f"merge_initial is the initial student's share in the merge: 0 or more, below 1; "
+                f"got {self.merge_initial}"
+            )
         if self.merge_initial and self.student == "random":
-            raise EmbedliteError("merge_initial averages the trained student with the one it started from; "
-                                 "a random student has nothing to keep")
+            raise EmbedliteError(
+                "merge_initial averages the trained student with the one it started from; "
+                "a random student has nothing to keep"
+            )
         if self.teacher_task is not None and self.teacher is None:
             raise EmbedliteError("teacher_task names a prompt of the teacher: give a teacher")
         if self.mixtures and self.teacher_embeddings is not None:
             raise EmbedliteError("teacher_embeddings (one row per text) needs a single run over train_texts")
         sources = [s.path for m in self.runs() for s in m.train_texts]
         if self.train_pairs and self.teacher_embeddings is not None:
-            raise EmbedliteError("train_pairs are scored by the teacher's embeddings: give a teacher, not "
-                                 "teacher_embeddings")
+            raise EmbedliteError(
+                "train_pairs are scored by the teacher's embeddings: give a teacher, not teacher_embeddings"
+            )
         if any(p.window for p in self.train_pairs):
             raise EmbedliteError("train_pairs are read whole: a pair file takes no window")
         if self.train_pairs and self.pair_batch_size < 2:
             raise EmbedliteError("pair_batch_size must be at least 2: pairs are ranked against each other")
-        for path in (*sources, *(p.path for p in (*self.train_pairs, *self.matryoshka_axes)), self.teacher_embeddings,
-                     *(self._model_paths())):
+        for path in (
+            *sources,
+            *(p.path for p in (*self.train_pairs, *self.matryoshka_axes)),
+            self.teacher_embeddings,
+            *(self._model_paths()),
+        ):
             if path is not None and not Path(path).exists():
                 raise EmbedliteError(f"file not found: {path}")
         dims = list(self.matryoshka_dims)
         if dims != sorted(set(dims), reverse=True) or any(d <= 0 for d in dims):
-            raise EmbedliteError(f"matryoshka_dims {dims} must be distinct positive dims, largest first, "
-                                 "so that each nests in the one before")
+            raise EmbedliteError(
+                f"matryoshka_dims {dims} must be distinct positive dims, largest first, "
+                "so that each nests in the one before"
+            )
         if self.geometry not in GEOMETRIES:
             raise EmbedliteError(f"geometry must be one of {', '.join(GEOMETRIES)}, got {self.geometry!r}")
         if self.projection not in PROJECTIONS:
@@ -168,13 +177,17 @@ class DistillConfig:
         if self.qat_bits and self.qat_epochs <= 0:
             raise EmbedliteError("qat_epochs must be positive when qat_bits are given")
         if self.batch_size < 2 or (self.hard_negatives and self.batch_size < 4):
-            raise EmbedliteError("batch_size must be at least 2 (4 with hard_negatives): contrastive losses need "
-                                 "in-batch negatives")
+            raise EmbedliteError(
+                "batch_size must be at least 2 (4 with hard_negatives): contrastive losses need in-batch negatives"
+            )
 
     def _model_paths(self) -> list[Path]:
         """Teacher and student source given as paths (known source names are fetched, not checked here)."""
-        return [Path(p) for p in (self.teacher, self.student_source)
-                if p is not None and str(p) not in SOURCES and self.student != "decoder"]
+        return [
+            Path(p)
+            for p in (self.teacher, self.student_source)
+            if p is not None and str(p) not in SOURCES and self.student != "decoder"
+        ]
 
 
 def _mixture(value: Any) -> Mixture:
@@ -224,8 +237,10 @@ def _recipe_values(path: Path, seen: tuple[Path, ...]) -> dict:
 
     def sources(texts):
         texts = [texts] if isinstance(texts, (str, dict)) else texts
-        return tuple(TextSource.of({**t, "path": resolve(t.get("path", ""))} if isinstance(t, dict) else resolve(t))
-                     for t in texts)
+        return tuple(
+            TextSource.of({**t, "path": resolve(t.get("path", ""))} if isinstance(t, dict) else resolve(t))
+            for t in texts
+        )
 
     for key in PATH_FIELDS:
         if values.get(key) is not None:
@@ -234,8 +249,10 @@ def _recipe_values(path: Path, seen: tuple[Path, ...]) -> dict:
         if key in values:
             values[key] = sources(values[key])
     if "mixtures" in values:
-        values["mixtures"] = tuple(_mixture({**m, "train_texts": sources(m.get("train_texts", ()))})
-                                   if isinstance(m, dict) else m for m in values["mixtures"])
+        values["mixtures"] = tuple(
+            _mixture({**m, "train_texts": sources(m.get("train_texts", ()))}) if isinstance(m, dict) else m
+            for m in values["mixtures"]
+        )
     for key in ("student_layers", "matryoshka_dims"):
         if key in values:
             values[key] = tuple(values[key])

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embedlite.errors import EmbedliteError
-from embedlite.text_files import distinct_texts, read_texts
+from embedlite.files.records import distinct_texts, read_texts
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
@@ -41,7 +41,7 @@ def load_texts(sources: Iterable[TextSource | Path | str], limit: int | None = N
     parsed = [TextSource.of(s) for s in sources]
     texts: list[str] = []
     for source in parsed:
-        texts += distinct_texts(_windows(read_texts(source.path), source.window))[:source.limit]
+        texts += distinct_texts(_windows(read_texts(source.path), source.window))[: source.limit]
     texts = distinct_texts(texts)
     if not texts:
         raise EmbedliteError(f"no texts in {', '.join(str(s.path) for s in parsed)}")
@@ -55,4 +55,4 @@ def _windows(texts: Iterable[str], window: int) -> Iterator[str]:
             continue
         sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
         for start in range(0, len(sentences), window):
-            yield " ".join(sentences[start:start + window])
+            yield " ".join(sentences[start : start + window])

@@ -28,15 +28,17 @@ def build_student(config: DistillConfig):
         source = config.student_source or config.teacher
         if source is None:
             raise EmbedliteError("student 'layers' copies layers of student_source or the teacher: give one")
-        return student.from_teacher_layers(SentenceTransformer(str(_model_dir(source)), device="cpu"),
-                                           config.student_layers)
+        return student.from_teacher_layers(
+            SentenceTransformer(str(_model_dir(source)), device="cpu"), config.student_layers
+        )
     work = Path(config.output).parent / f".{Path(config.output).name}-init"
     if config.student == "random":
         tokenizer_source = config.teacher or config.student_source
         if tokenizer_source is None:
             raise EmbedliteError("a random student takes its tokenizer from the teacher or student_source")
-        path = student.random_bert(_model_dir(tokenizer_source), work, seed=config.seed,
-                                   max_seq_length=config.max_seq_length)
+        path = student.random_bert(
+            _model_dir(tokenizer_source), work, seed=config.seed, max_seq_length=config.max_seq_length
+        )
     else:
         path = student.decoder_to_encoder(Path(config.student_source or ""), work, config.max_seq_length)
     model = SentenceTransformer(str(path), device="cpu")
@@ -47,7 +49,7 @@ def build_student(config: DistillConfig):
 def _model_dir(model: Path | str) -> Path:
     """A sentence-transformers directory for a path or a known source name."""
     from embedlite.converters.source import known_source
-    from embedlite.sources import SOURCES
+    from embedlite.models.sources import SOURCES
 
     return known_source(str(model)) if str(model) in SOURCES else Path(model)
 
@@ -76,8 +78,9 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
         if workers.main == (turn == "main"):
             if config.student == "layers":
                 _model_dir(config.student_source or config.teacher or "")
-            targets = teacher_embeddings(texts, config.teacher, config.teacher_embeddings, config.cache_dir,
-                                         progress, task=config.teacher_task)
+            targets = teacher_embeddings(
+                texts, config.teacher, config.teacher_embeddings, config.cache_dir, progress, task=config.teacher_task
+            )
         workers.barrier()
     row = {t: i for i, t in enumerate(texts)}
     pairs = _Pairs.of(first, second, targets, row) if first else None
@@ -96,14 +99,29 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
             continue
         model = build_student(config)
         rows = np.array([row[t] for t in group])
-        phases.append(_train(model, [texts[i] for i in rows], targets[rows], _subset(neighbours, rows), pairs,
-                             config, workers, epochs=config.epochs, learning_rate=config.learning_rate,
-                             seed=config.seed + number, qat_bits=(), progress=progress, name=mixture.name))
+        phases.append(
+            _train(
+                model,
+                [texts[i] for i in rows],
+                targets[rows],
+                _subset(neighbours, rows),
+                pairs,
+                config,
+                workers,
+                epochs=config.epochs,
+                learning_rate=config.learning_rate,
+                seed=config.seed + number,
+                qat_bits=(),
+                progress=progress,
+                name=mixture.name,
+            )
+        )
         timings[f"run {mixture.name}"] = round(time.perf_counter() - start, 1)
         if len(runs) > 1 and workers.main:
             model.save(str(saved))
-            (saved / RUN_RECORD).write_text(json.dumps(
-                {"fingerprint": fingerprint, "phase": phases[-1], "seconds": timings[f"run {mixture.name}"]}))
+            (saved / RUN_RECORD).write_text(
+                json.dumps({"fingerprint": fingerprint, "phase": phases[-1], "seconds": timings[f"run {mixture.name}"]})
+            )
         workers.barrier()
         models.append(model)
     initial = build_student(config) if config.merge_initial else None
@@ -113,31 +131,68 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
 
         start = time.perf_counter()
         texts_for_axes = load_texts(config.matryoshka_axes, None)
-        model = rotate_output(model, matryoshka_axes(model, texts_for_axes, config.matryoshka_dims,
-                                                     steps=config.matryoshka_axes_steps, progress=progress))
+        model = rotate_output(
+            model,
+            matryoshka_axes(
+                model, texts_for_axes, config.matryoshka_dims, steps=config.matryoshka_axes_steps, progress=progress
+            ),
+        )
         timings["matryoshka axes"] = round(time.perf_counter() - start, 1)
     if config.qat_bits:
         start = time.perf_counter()
-        phases.append(_train(model, texts, targets, neighbours, pairs, config, workers, epochs=config.qat_epochs,
-                             learning_rate=config.qat_learning_rate or config.learning_rate / 10,
-                             seed=config.seed + len(runs), qat_bits=config.qat_bits, progress=progress, name="qat"))
+        phases.append(
+            _train(
+                model,
+                texts,
+                targets,
+                neighbours,
+                pairs,
+                config,
+                workers,
+                epochs=config.qat_epochs,
+                learning_rate=config.qat_learning_rate or config.learning_rate / 10,
+                seed=config.seed + len(runs),
+                qat_bits=config.qat_bits,
+                progress=progress,
+                name="qat",
+            )
+        )
         timings["qat"] = round(time.perf_counter() - start, 1)
     model.eval()
     timings["total"] = round(time.perf_counter() - started, 1)
     if workers.main:
         model.save(str(output))
         record = json.loads(json.dumps(dataclasses.asdict(config), default=str))
-        (output / "distill.json").write_text(json.dumps(
-            {"config": record, "texts": len(texts), "processes": workers.size, "phases": phases,
-             "seconds": timings}, indent=2) + "\n")
+        (output / "distill.json").write_text(
+            json.dumps(
+                {
+                    "config": record,
+                    "texts": len(texts),
+                    "processes": workers.size,
+                    "phases": phases,
+                    "seconds": timings,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     workers.barrier()  # the others return once the student is on disk
     return output
 
 
 RUN_RECORD = "distill_run.json"  # beside each saved run: which settings trained it
 # settings read only after the per-mixture runs: a recipe that changes them reuses the saved runs
-AFTER_RUNS = ("output", "cache_dir", "merge_initial", "matryoshka_axes", "matryoshka_axes_steps", "qat_bits",
-              "qat_epochs", "qat_learning_rate", "qat_block")
+AFTER_RUNS = (
+    "output",
+    "cache_dir",
+    "merge_initial",
+    "matryoshka_axes",
+    "matryoshka_axes_steps",
+    "qat_bits",
+    "qat_epochs",
+    "qat_learning_rate",
+    "qat_block",
+)
 
 
 def _runs_fingerprint(config: DistillConfig) -> str:
@@ -153,8 +208,9 @@ def _saved_run(folder: Path, fingerprint: str):
         return None
     record = json.loads((folder / RUN_RECORD).read_text())
     if record.get("fingerprint") != fingerprint:
-        raise EmbedliteError(f"{folder} holds a run trained with other settings; choose a new output directory "
-                             "or delete it")
+        raise EmbedliteError(
+            f"{folder} holds a run trained with other settings; choose a new output directory or delete it"
+        )
     from sentence_transformers import SentenceTransformer
 
     return SentenceTransformer(str(folder), device="cpu"), record
@@ -222,17 +278,31 @@ class _Targets:
         self.reduced = None
         if projection == "pca":
             if student_dim > targets.shape[1]:
-                raise EmbedliteError(f"projection 'pca' needs a student dim ({student_dim}) at most the "
-                                     f"teacher's ({targets.shape[1]})")
-            _, _, vt = np.linalg.svd(targets[: 50_000].astype(np.float64), full_matrices=False)
+                raise EmbedliteError(
+                    f"projection 'pca' needs a student dim ({student_dim}) at most the teacher's ({targets.shape[1]})"
+                )
+            _, _, vt = np.linalg.svd(targets[:50_000].astype(np.float64), full_matrices=False)
             self.reduced = torch.from_numpy((targets @ vt[:student_dim].T).astype(np.float32))
         elif student_dim != targets.shape[1]:
             self.map = torch.nn.Linear(student_dim, targets.shape[1], bias=False)
 
 
-def _train(model, texts: list[str], targets: np.ndarray, neighbours: np.ndarray | None, pairs: _Pairs | None,
-           config: DistillConfig, workers: Workers, *, epochs: float, learning_rate: float, seed: int,
-           qat_bits: tuple[int, ...], progress: bool, name: str) -> dict:
+def _train(
+    model,
+    texts: list[str],
+    targets: np.ndarray,
+    neighbours: np.ndarray | None,
+    pairs: _Pairs | None,
+    config: DistillConfig,
+    workers: Workers,
+    *,
+    epochs: float,
+    learning_rate: float,
+    seed: int,
+    qat_bits: tuple[int, ...],
+    progress: bool,
+    name: str,
+) -> dict:
     import torch
     from tqdm.auto import tqdm
 
@@ -252,7 +322,8 @@ def _train(model, texts: list[str], targets: np.ndarray, neighbours: np.ndarray 
     total = max(1, math.ceil(epochs * math.ceil(len(texts) / config.batch_size)))
     warmup = max(1, total // 10)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup)))
+    )
     rng = np.random.default_rng(seed)
     pair_rng = np.random.default_rng(seed + 1)  # apart from rng: pairs leave the text batches as they were
     history: list[dict] = []
@@ -270,23 +341,30 @@ def _train(model, texts: list[str], targets: np.ndarray, neighbours: np.ndarray 
             teacher = space.teacher[idx]
             if space.reduced is None:
                 full = space.map(embeddings)
-                parts = {"match": config.match_weight * losses.embedding_matching(full, teacher),
-                         "nce": config.nce_weight * losses.info_nce(full, teacher, config.temperature,
-                                                                    config.same_tower_negatives)}
+                parts = {
+                    "match": config.match_weight * losses.embedding_matching(full, teacher),
+                    "nce": config.nce_weight
+                    * losses.info_nce(full, teacher, config.temperature, config.same_tower_negatives),
+                }
             else:
                 reduced = space.reduced[idx]
-                parts = {f"match@{d}": config.match_weight / len(dims)
-                         * losses.embedding_matching(embeddings[:, :d], reduced[:, :d])
-                         for d in dims}
-                parts["nce"] = config.nce_weight * losses.info_nce(embeddings, reduced, config.temperature,
-                                                                   config.same_tower_negatives)
+                parts = {
+                    f"match@{d}": config.match_weight
+                    / len(dims)
+                    * losses.embedding_matching(embeddings[:, :d], reduced[:, :d])
+                    for d in dims
+                }
+                parts["nce"] = config.nce_weight * losses.info_nce(
+                    embeddings, reduced, config.temperature, config.same_tower_negatives
+                )
             geometry = losses.similarity_correlation if config.geometry == "correlation" else losses.similarity_matching
             for d in dims:  # Matryoshka: every prefix must keep the teacher's geometry on its own
                 parts[f"geo@{d}"] = config.geometry_weight * geometry(embeddings[:, :d], teacher)
                 parts[f"spread@{d}"] = config.spread_out_weight * losses.spread_out(embeddings[:, :d])
             if pairs is not None:
-                parts.update(_pair_losses(model, pairs, pairs.batch(pair_rng, config.pair_batch_size), dims,
-                                          config, workers))
+                parts.update(
+                    _pair_losses(model, pairs, pairs.batch(pair_rng, config.pair_batch_size), dims, config, workers)
+                )
             loss = sum(parts.values())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -301,15 +379,21 @@ def _train(model, texts: list[str], targets: np.ndarray, neighbours: np.ndarray 
     if qat_bits:
         qat.disable(model, bake=len(qat_bits) == 1)
     model.max_seq_length = saved_length
-    tail = history[-max(1, total // 20):]
-    return {"name": name, "texts": len(texts), "steps": total, "qat_bits": list(qat_bits),
-            "first_losses": {k: round(v, 5) for k, v in history[0].items()},
-            "last_losses": {k: round(float(np.mean([h[k] for h in tail])), 5) for k in tail[0]},
-            "loss_curve": [round(sum(h.values()), 5) for h in history]}
+    tail = history[-max(1, total // 20) :]
+    return {
+        "name": name,
+        "texts": len(texts),
+        "steps": total,
+        "qat_bits": list(qat_bits),
+        "first_losses": {k: round(v, 5) for k, v in history[0].items()},
+        "last_losses": {k: round(float(np.mean([h[k] for h in tail])), 5) for k in tail[0]},
+        "loss_curve": [round(sum(h.values()), 5) for h in history],
+    }
 
 
-def _pair_losses(model, pairs: _Pairs, rows: np.ndarray, dims: tuple[int, ...], config: DistillConfig,
-                 workers: Workers) -> dict:
+def _pair_losses(
+    model, pairs: _Pairs, rows: np.ndarray, dims: tuple[int, ...], config: DistillConfig, workers: Workers
+) -> dict:
     """The ranking loss over a batch of pairs at every Matryoshka dim; rows as _Pairs.batch gives them."""
     import torch
 
@@ -321,8 +405,12 @@ def _pair_losses(model, pairs: _Pairs, rows: np.ndarray, dims: tuple[int, ...], 
     first = [position[r] for r in rows[:half].tolist()]
     second = [position[r] for r in rows[half:].tolist()]
     teacher = torch.from_numpy(pairs.teacher[rows[:half]])
-    return {f"pairs@{d}": config.pair_weight / len(dims)
-            * losses.pair_ranking(embeddings[first, :d], embeddings[second, :d], teacher) for d in dims}
+    return {
+        f"pairs@{d}": config.pair_weight
+        / len(dims)
+        * losses.pair_ranking(embeddings[first, :d], embeddings[second, :d], teacher)
+        for d in dims
+    }
 
 
 def _embed(model, texts: list[str], idx: np.ndarray, prompt: str, workers: Workers):

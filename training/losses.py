@@ -29,8 +29,9 @@ def similarity_correlation(student: torch.Tensor, teacher: torch.Tensor) -> torc
     return 1 - (a * b).sum() / (a.norm() * b.norm() + 1e-12)
 
 
-def info_nce(student: torch.Tensor, teacher: torch.Tensor, temperature: float,
-             same_tower: bool = False) -> torch.Tensor:
+def info_nce(
+    student: torch.Tensor, teacher: torch.Tensor, temperature: float, same_tower: bool = False
+) -> torch.Tensor:
     """Each student embedding must pick its own teacher embedding among the batch's (in-batch negatives);
     with same_tower, the other student embeddings are negatives too (SamToNe)."""
     s, t = F.normalize(student, dim=-1), F.normalize(teacher, dim=-1)
@@ -42,8 +43,9 @@ def info_nce(student: torch.Tensor, teacher: torch.Tensor, temperature: float,
     return F.cross_entropy(logits, torch.arange(len(s), device=s.device))
 
 
-def pair_ranking(first: torch.Tensor, second: torch.Tensor, teacher_cosines: torch.Tensor,
-                 scale: float = 20.0) -> torch.Tensor:
+def pair_ranking(
+    first: torch.Tensor, second: torch.Tensor, teacher_cosines: torch.Tensor, scale: float = 20.0
+) -> torch.Tensor:
     """Ranking distillation (CoSENT with the teacher's cosines as the order): every two pairs the teacher ranks
     one way, the student should too; only the order counts, not the teacher's cosine scale."""
     cos = F.cosine_similarity(first, second, dim=-1)

@@ -18,7 +18,7 @@ def mine_neighbours(targets: np.ndarray, k: int, duplicate_cosine: float) -> np.
         return out
     width = min(n, 4 * k + 1)  # candidates kept per row before the duplicate cut
     for start in tqdm(range(0, n, ROWS), desc="mining neighbours", unit="block", disable=None):
-        sims = targets[start:start + ROWS] @ targets.T
+        sims = targets[start : start + ROWS] @ targets.T
         rows = np.arange(len(sims))
         sims[rows, start + rows] = -np.inf  # never its own neighbour
         sims[sims > duplicate_cosine] = -np.inf
@@ -26,7 +26,7 @@ def mine_neighbours(targets: np.ndarray, k: int, duplicate_cosine: float) -> np.
         top_sims = np.take_along_axis(sims, top, axis=1)
         order = np.argsort(-top_sims, axis=1, kind="stable")[:, :k]
         best, best_sims = np.take_along_axis(top, order, axis=1), np.take_along_axis(top_sims, order, axis=1)
-        out[start:start + len(sims)] = np.where(np.isfinite(best_sims), best, -1)
+        out[start : start + len(sims)] = np.where(np.isfinite(best_sims), best, -1)
     return out
 
 
@@ -37,11 +37,11 @@ def batches(n: int, batch_size: int, rng: np.random.Generator, neighbours: np.nd
     order = rng.permutation(n)
     if neighbours is None or neighbours.shape[1] == 0:
         for start in range(0, n, batch_size):
-            yield order[start:start + batch_size]
+            yield order[start : start + batch_size]
         return
     half = batch_size // 2
     for start in range(0, n, half * 2):
-        anchors = order[start:start + half]
+        anchors = order[start : start + half]
         picks = neighbours[anchors, rng.integers(0, neighbours.shape[1], len(anchors))]
         batch = np.concatenate([anchors, picks[picks >= 0]])
         yield np.array(list(dict.fromkeys(batch.tolist())), dtype=np.int64)  # a text once per batch

@@ -25,11 +25,11 @@ class Workers:
 
     def share(self, idx: np.ndarray) -> np.ndarray:
         """This process's rows of a global batch."""
-        return idx[self.rank::self.size]
+        return idx[self.rank :: self.size]
 
     def gathered_order(self, idx: np.ndarray) -> np.ndarray:
         """The global batch's rows in the order gather() returns them."""
-        return np.concatenate([idx[r::self.size] for r in range(self.size)])
+        return np.concatenate([idx[r :: self.size] for r in range(self.size)])
 
     def gather(self, local: torch.Tensor, batch: int) -> torch.Tensor:
         """Every process's rows of a batch of `batch` rows, this process's own keeping their gradient."""

@@ -22,8 +22,9 @@ def from_teacher_layers(teacher, layers: tuple[int, ...]):
     layers = layers or tuple(range(len(stack)))
     bad = [i for i in layers if not 0 <= i < len(stack)]
     if bad or len(set(layers)) != len(layers):
-        raise EmbedliteError(f"student layers {list(layers)}: the teacher has layers 0..{len(stack) - 1}, "
-                             "each may be taken once")
+        raise EmbedliteError(
+            f"student layers {list(layers)}: the teacher has layers 0..{len(stack) - 1}, each may be taken once"
+        )
     kept = nn.ModuleList([stack[i] for i in layers])
     if hasattr(stack_owner, "layer"):
         stack_owner.layer = kept
@@ -40,8 +41,9 @@ def from_teacher_layers(teacher, layers: tuple[int, ...]):
     return student
 
 
-def matryoshka_axes(model, texts: list[str], dims: tuple[int, ...], neighbours: int = 5, steps: int = 1000,
-                    progress: bool = False) -> np.ndarray:
+def matryoshka_axes(
+    model, texts: list[str], dims: tuple[int, ...], neighbours: int = 5, steps: int = 1000, progress: bool = False
+) -> np.ndarray:
     """Orthonormal axes, one per row, for `model`'s embeddings, in which every prefix of `dims` keeps the cosines
     between each of `texts` and its nearest neighbours: the principal axes (strongest first), then turned to fit
     those cosines. Full-dim cosines do not depend on the axes."""
@@ -66,13 +68,21 @@ def matryoshka_axes(model, texts: list[str], dims: tuple[int, ...], neighbours: 
     optimizer = torch.optim.Adam(turn.parameters(), lr=1e-3)
     generator = torch.Generator().manual_seed(0)
     prefixes = [d for d in dims if d < x.shape[1]]
-    for _ in tqdm(range(steps if prefixes and len(full) else 0), desc="matryoshka axes",
-                  disable=None if progress else True):
+    for _ in tqdm(
+        range(steps if prefixes and len(full) else 0), desc="matryoshka axes", disable=None if progress else True
+    ):
         pick = torch.randint(0, len(full), (4096,), generator=generator)
         with parametrize.cached():
             ta, tb = a[pick] @ turn.weight.T, b[pick] @ turn.weight.T
-            loss = sum(((functional.normalize(ta[:, :d], dim=1) * functional.normalize(tb[:, :d], dim=1)).sum(dim=1)
-                        - full[pick]).square().mean() for d in prefixes)
+            loss = sum(
+                (
+                    (functional.normalize(ta[:, :d], dim=1) * functional.normalize(tb[:, :d], dim=1)).sum(dim=1)
+                    - full[pick]
+                )
+                .square()
+                .mean()
+                for d in prefixes
+            )
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -95,21 +105,41 @@ def rotate_output(model, axes: np.ndarray):
     return model
 
 
-def random_bert(tokenizer_dir: Path, out: Path, pooling: str = "mean", dense_dim: int | None = None,
-                normalize: bool = True, seed: int = 0, hidden: int = 64, layers: int = 2,
-                max_seq_length: int = 64) -> Path:
+def random_bert(
+    tokenizer_dir: Path,
+    out: Path,
+    pooling: str = "mean",
+    dense_dim: int | None = None,
+    normalize: bool = True,
+    seed: int = 0,
+    hidden: int = 64,
+    layers: int = 2,
+    max_seq_length: int = 64,
+) -> Path:
     """A small random BERT with `tokenizer_dir`'s tokenizer, saved as a sentence-transformers directory."""
     import torch
     from sentence_transformers import models
     from transformers import BertConfig, BertModel
 
     torch.manual_seed(seed)
-    config = BertConfig(vocab_size=30522, hidden_size=hidden, num_hidden_layers=layers,
-                        num_attention_heads=max(1, hidden // 16), intermediate_size=hidden * 2,
-                        max_position_embeddings=max(128, max_seq_length))
+    config = BertConfig(
+        vocab_size=30522,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=max(1, hidden // 16),
+        intermediate_size=hidden * 2,
+        max_position_embeddings=max(128, max_seq_length),
+    )
     dense = (models.Dense(hidden, dense_dim, activation_function=torch.nn.Tanh()),) if dense_dim else ()
-    return save_sentence_transformer(BertModel(config), tokenizer_dir, out, max_seq_length=max_seq_length,
-                                     pooling=pooling, after_pooling=dense, normalize=normalize)
+    return save_sentence_transformer(
+        BertModel(config),
+        tokenizer_dir,
+        out,
+        max_seq_length=max_seq_length,
+        pooling=pooling,
+        after_pooling=dense,
+        normalize=normalize,
+    )
 
 
 def decoder_to_encoder(lm_dir: Path, out: Path, max_seq_length: int = 512) -> Path:
@@ -122,8 +152,11 @@ def decoder_to_encoder(lm_dir: Path, out: Path, max_seq_length: int = 512) -> Pa
         raise EmbedliteError(f"{lm_dir} is a {text_config.model_type} model; the decoder init expects Gemma 3")
     config = Gemma3TextConfig(**{**text_config.to_dict(), "use_bidirectional_attention": True})
     encoder = Gemma3TextModel(config)
-    weights = {k.removeprefix("model.").removeprefix("language_model."): v
-               for k, v in lm.state_dict().items() if not k.startswith("lm_head")}
+    weights = {
+        k.removeprefix("model.").removeprefix("language_model."): v
+        for k, v in lm.state_dict().items()
+        if not k.startswith("lm_head")
+    }
     missing, unexpected = encoder.load_state_dict(weights, strict=False)
     if missing:
         raise EmbedliteError(f"{lm_dir}: the LM lacks encoder weights {missing[:5]}")

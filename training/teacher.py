@@ -15,14 +15,21 @@ from embedlite.errors import EmbedliteError
 SAVE_EVERY = 8192  # texts embedded between cache saves
 
 
-def teacher_embeddings(texts: list[str], teacher: Path | str | None = None, precomputed: Path | None = None,
-                       cache_dir: Path | None = None, progress: bool = True, task: str | None = None) -> np.ndarray:
+def teacher_embeddings(
+    texts: list[str],
+    teacher: Path | str | None = None,
+    precomputed: Path | None = None,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+    task: str | None = None,
+) -> np.ndarray:
     """float32 (len(texts), dim), L2-normalised; `task`: a prompt of the teacher's manifest, read before each text."""
     if precomputed is not None:
         vectors = np.load(precomputed)
         if vectors.ndim != 2 or len(vectors) != len(texts):
-            raise EmbedliteError(f"{precomputed} holds shape {vectors.shape}; expected one row per text "
-                                 f"({len(texts)} texts)")
+            raise EmbedliteError(
+                f"{precomputed} holds shape {vectors.shape}; expected one row per text ({len(texts)} texts)"
+            )
     else:
         vectors = _cached_embeddings(texts, teacher, cache_dir, progress, task)
     if not np.isfinite(vectors).all():
@@ -30,8 +37,9 @@ def teacher_embeddings(texts: list[str], teacher: Path | str | None = None, prec
     return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
 
 
-def _cached_embeddings(texts: list[str], teacher: Path | str | None, cache_dir: Path | None,
-                       progress: bool, task: str | None = None) -> np.ndarray:
+def _cached_embeddings(
+    texts: list[str], teacher: Path | str | None, cache_dir: Path | None, progress: bool, task: str | None = None
+) -> np.ndarray:
     """The teacher artifact's embeddings of `texts`; every text embedded is kept in a cache per teacher and
     prompt (vectors.npy + texts.json), so a new data mixture embeds only the texts not seen before, and another
     model or prompt never reads this one's vectors."""
@@ -42,8 +50,10 @@ def _cached_embeddings(texts: list[str], teacher: Path | str | None, cache_dir: 
     artifact = resolve(teacher)
     manifest = read_manifest(artifact, verify=False)
     if task is not None and task not in manifest.prompts:
-        raise EmbedliteError(f"teacher_task {task!r} is not a task of {manifest.name}; its tasks: "
-                             f"{', '.join(manifest.prompts) or 'none'}")
+        raise EmbedliteError(
+            f"teacher_task {task!r} is not a task of {manifest.name}; its tasks: "
+            f"{', '.join(manifest.prompts) or 'none'}"
+        )
     prompt = manifest.prompts.get(task, "") if task else ""
     keyed = manifest.files if not prompt else {"files": manifest.files, "prompt": prompt}  # no prompt: as before
     key = hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:16]
@@ -56,7 +66,7 @@ def _cached_embeddings(texts: list[str], teacher: Path | str | None, cache_dir: 
         embedder = Embedder(artifact, device="cpu")
         folder.mkdir(parents=True, exist_ok=True)
     for start in range(0, len(missing), SAVE_EVERY):  # saved as it goes: a long first run can be resumed
-        chunk = missing[start:start + SAVE_EVERY]
+        chunk = missing[start : start + SAVE_EVERY]
         if progress:
             print(f"teacher embeddings: {start + len(chunk)} of {len(missing)} new texts", file=sys.stderr)
         fresh = embedder.embed(chunk, task=task, batch_size=64, show_progress=None if progress else False)

@@ -28,8 +28,14 @@ class EmbedliteEmbeddings(Embeddings):
     batch_size: texts per runtime call (texts are grouped by length, so nothing is padded).
     The async methods run on a worker thread, so the event loop keeps going."""
 
-    def __init__(self, model: Embedder | str | Path | None = None, *, dim: int | None = None, device: str = "auto",
-                 batch_size: int = 32):
+    def __init__(
+        self,
+        model: Embedder | str | Path | None = None,
+        *,
+        dim: int | None = None,
+        device: str = "auto",
+        batch_size: int = 32,
+    ):
         self._model = LockedEmbedder(model, dim, device, batch_size)
 
     @property

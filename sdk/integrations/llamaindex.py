@@ -31,8 +31,16 @@ class EmbedliteEmbedding(BaseEmbedding):
     dim: int | None = Field(default=None, description="The dim of the vectors (a Matryoshka dim of the model).")
     _model: LockedEmbedder = PrivateAttr()
 
-    def __init__(self, model: Embedder | str | Path | None = None, *, dim: int | None = None, device: str = "auto",
-                 batch_size: int = 32, embed_batch_size: int = 256, **kwargs: Any):
+    def __init__(
+        self,
+        model: Embedder | str | Path | None = None,
+        *,
+        dim: int | None = None,
+        device: str = "auto",
+        batch_size: int = 32,
+        embed_batch_size: int = 256,
+        **kwargs: Any,
+    ):
         locked = LockedEmbedder(model, dim, device, batch_size)
         super().__init__(model_name=locked.embedder.manifest.name, embed_batch_size=embed_batch_size, **kwargs)
         self.dim = locked.dim

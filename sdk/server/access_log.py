@@ -30,8 +30,14 @@ class AccessLog:
             nonlocal logged
             logged = True
             # the path without its query string, which could carry text
-            log.info("%s %s %d texts=%s %.1f ms", scope["method"], scope["path"], status, state.get("texts", "-"),
-                     (time.perf_counter() - start) * 1000)
+            log.info(
+                "%s %s %d texts=%s %.1f ms",
+                scope["method"],
+                scope["path"],
+                status,
+                state.get("texts", "-"),
+                (time.perf_counter() - start) * 1000,
+            )
 
         async def send_status(message: Message) -> None:
             nonlocal status

@@ -36,8 +36,9 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def create_app(config: ServeConfig, embedder: Embedder, batcher: Batcher,
-               served_stores: dict[str, stores.ServedStore]) -> Starlette:
+def create_app(
+    config: ServeConfig, embedder: Embedder, batcher: Batcher, served_stores: dict[str, stores.ServedStore]
+) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         batcher.start()
@@ -49,10 +50,16 @@ def create_app(config: ServeConfig, embedder: Embedder, batcher: Batcher,
     if is_loopback(config.host):  # a web page that rebinds its DNS name to 127.0.0.1 is refused
         allowed = [*LOOPBACK_NAMES, bracketed(config.host)]
         middleware.append(Middleware(HostGuard, allowed=allowed))
-    middleware += [Middleware(ApiKeyGuard, api_key=config.api_key),
-                   Middleware(BodyLimit, max_bytes=config.max_body_bytes)]
-    app = Starlette(routes=embeddings.ROUTES + ollama.ROUTES + stores.ROUTES, middleware=middleware, lifespan=lifespan,
-                    exception_handlers={ApiError: api_error, HTTPException: http_error, Exception: server_error})
+    middleware += [
+        Middleware(ApiKeyGuard, api_key=config.api_key),
+        Middleware(BodyLimit, max_bytes=config.max_body_bytes),
+    ]
+    app = Starlette(
+        routes=embeddings.ROUTES + ollama.ROUTES + stores.ROUTES,
+        middleware=middleware,
+        lifespan=lifespan,
+        exception_handlers={ApiError: api_error, HTTPException: http_error, Exception: server_error},
+    )
     app.state.embedder = embedder
     app.state.batcher = batcher
     app.state.stores = served_stores

@@ -160,7 +160,7 @@ class Batcher:
                 if not job.future.done():
                     job.future.set_exception(ids)
                 continue
-            rows = vectors[offset:offset + len(ids)]
+            rows = vectors[offset : offset + len(ids)]
             offset += len(ids)
             if job.future.done():
                 continue
@@ -172,7 +172,6 @@ class Batcher:
             if job.done == len(job.texts):
                 job.future.set_result((job.vectors, job.tokens))
 
-
     async def _embed_batch(self, batch) -> tuple[list, np.ndarray]:
         """Token ids of each slice (or the ValueError of a text the tokenizer refuses) and the vectors of them all,
         the calls spread over the workers."""
@@ -182,9 +181,12 @@ class Batcher:
         ids = [row for part in tokens if not isinstance(part, Exception) for row in part]
         vectors = np.empty((len(ids), self.width), dtype=np.float32)
         busy = [(embedder, rows) for embedder, rows in zip(self.embedders, _share(ids, len(self.embedders))) if rows]
-        results = await asyncio.gather(*(
-            loop.run_in_executor(self._executor, _embed_rows, embedder, [ids[i] for i in rows], self.width)
-            for embedder, rows in busy))
+        results = await asyncio.gather(
+            *(
+                loop.run_in_executor(self._executor, _embed_rows, embedder, [ids[i] for i in rows], self.width)
+                for embedder, rows in busy
+            )
+        )
         for (_, rows), part in zip(busy, results):
             vectors[rows] = part
         return tokens, vectors
@@ -211,7 +213,7 @@ def _share(ids: list[list[int]], workers: int) -> list[list[int]]:
     calls = []
     for length, rows in by_length.items():
         size = math.ceil(len(rows) / workers) if len(rows) >= 2 * workers else len(rows)
-        calls += [(length * len(part), part) for part in (rows[s:s + size] for s in range(0, len(rows), size))]
+        calls += [(length * len(part), part) for part in (rows[s : s + size] for s in range(0, len(rows), size))]
     shares: list[list[int]] = [[] for _ in range(workers)]
     load = [0] * workers
     for cost, rows in sorted(calls, key=lambda call: -call[0]):

@@ -57,8 +57,9 @@ def parse_stores(specs: tuple[str, ...] | list[str]) -> tuple[tuple[str, Path], 
         if not sep or not STORE_NAME.match(name):
             name, path = Path(spec).stem, spec
         if not STORE_NAME.match(name):
-            raise ValueError(f"--store {spec!r}: the name {name!r} may use only letters, digits, '_' and '-' "
-                             "(give one as name=path)")
+            raise ValueError(
+                f"--store {spec!r}: the name {name!r} may use only letters, digits, '_' and '-' (give one as name=path)"
+            )
         if name in stores:
             raise ValueError(f"--store {spec!r}: the name {name!r} is already taken by {stores[name]}")
         stores[name] = Path(path).expanduser()

@@ -36,8 +36,10 @@ def _response(status: int, reason: str, message: str, code: str) -> bytes:
     protocol itself, while the app waits for the body)."""
     kind = "server_error" if status >= 500 else "invalid_request_error"
     body = json.dumps({"error": {"message": message, "type": kind, "param": None, "code": code}}).encode()
-    head = (f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
-            "connection: close\r\n\r\n")
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
+        "connection: close\r\n\r\n"
+    )
     return head.encode("ascii") + body
 
 
@@ -73,8 +75,7 @@ class GuardedHttpTools(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         if not self._reading_headers and self._answering() and not self.cycle.response_started:
-            message = (f"the request body did not arrive within {self.read_timeout:g} s "
-                       "(the server's --read-timeout)")
+            message = f"the request body did not arrive within {self.read_timeout:g} s (the server's --read-timeout)"
             self.transport.write(_response(408, "Request Timeout", message, "request_timeout"))
         self.transport.close()  # the app, if it waits for the body, sees the client gone
 
@@ -85,9 +86,13 @@ class GuardedHttpTools(HttpToolsProtocol):
         if len(self.connections) > self.max_connections and not self._make_room():
             # every connection is busy: this one's request is read, then answered 503 and the connection closed
             # (closing it unread could reset it before the client reads the answer)
-            error = ApiError(503, f"the server holds {self.max_connections} connections, its limit "
-                                  "(--max-connections); retry in a second", code="too_many_connections",
-                             headers={"Retry-After": "1", "Connection": "close"})
+            error = ApiError(
+                503,
+                f"the server holds {self.max_connections} connections, its limit "
+                "(--max-connections); retry in a second",
+                code="too_many_connections",
+                headers={"Retry-After": "1", "Connection": "close"},
+            )
             self.app = error.response()
 
     def on_message_begin(self) -> None:
@@ -117,9 +122,11 @@ class GuardedHttpTools(HttpToolsProtocol):
     def _make_room(self) -> bool:
         """Close the longest-idle other connection that has no request being answered; whether one was found.
         (Linear in the connections, and only run at the limit.)"""
-        idle = [c for c in self.connections
-                if c is not self and isinstance(c, GuardedHttpTools) and not c._answering()
-                and not c.transport.is_closing()]
+        idle = [
+            c
+            for c in self.connections
+            if c is not self and isinstance(c, GuardedHttpTools) and not c._answering() and not c.transport.is_closing()
+        ]
         if not idle:
             return False
         victim = min(idle, key=lambda c: c._idle_since)
@@ -130,8 +137,11 @@ class GuardedHttpTools(HttpToolsProtocol):
 
 def protocol_class(keep_alive: float, read_timeout: float, max_connections: int) -> type[GuardedHttpTools]:
     """GuardedHttpTools with these settings, for uvicorn.Config(http=...)."""
-    return type("ServerHttpProtocol", (GuardedHttpTools,),
-                {"keep_alive": keep_alive, "read_timeout": read_timeout, "max_connections": max_connections})
+    return type(
+        "ServerHttpProtocol",
+        (GuardedHttpTools,),
+        {"keep_alive": keep_alive, "read_timeout": read_timeout, "max_connections": max_connections},
+    )
 
 
 def allow_connections(wanted: int) -> int:
@@ -150,7 +160,10 @@ def allow_connections(wanted: int) -> int:
             pass
     if soft != resource.RLIM_INFINITY and soft < need:
         fits = max(1, soft - FILES_IN_RESERVE)
-        print(f"embedlite serve: warning: the open-file limit is {soft}; serving at most {fits} connections "
-              f"(not {wanted})", file=sys.stderr)
+        print(
+            f"embedlite serve: warning: the open-file limit is {soft}; serving at most {fits} connections "
+            f"(not {wanted})",
+            file=sys.stderr,
+        )
         return fits
     return wanted

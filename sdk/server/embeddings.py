@@ -31,8 +31,12 @@ def _texts(value) -> list[str]:
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
         return value
     if isinstance(value, list) and value and all(isinstance(v, (int, list)) for v in value):
-        raise ApiError(400, "input: token arrays are not supported, send text (LangChain's OpenAIEmbeddings: "
-                            "set check_embedding_ctx_length=False)", param="input")
+        raise ApiError(
+            400,
+            "input: token arrays are not supported, send text (LangChain's OpenAIEmbeddings: "
+            "set check_embedding_ctx_length=False)",
+            param="input",
+        )
     if value == []:
         raise ApiError(400, "input: an empty list; send a string or a list of strings", param="input")
     raise ApiError(400, "input must be a string or a list of strings", param="input")
@@ -43,9 +47,12 @@ def _payload(vectors: np.ndarray, tokens: list[int], encoding: str, model: str) 
         data = [base64.b64encode(v.astype("<f4").tobytes()).decode("ascii") for v in vectors]
     else:
         data = vectors.tolist()
-    return {"object": "list", "model": model,
-            "data": [{"object": "embedding", "index": i, "embedding": e} for i, e in enumerate(data)],
-            "usage": {"prompt_tokens": sum(tokens), "total_tokens": sum(tokens)}}
+    return {
+        "object": "list",
+        "model": model,
+        "data": [{"object": "embedding", "index": i, "embedding": e} for i, e in enumerate(data)],
+        "usage": {"prompt_tokens": sum(tokens), "total_tokens": sum(tokens)},
+    }
 
 
 def served_model(embedder: Embedder, requested) -> str:
@@ -84,8 +91,9 @@ async def create_embeddings(request: Request) -> Response:
     dim = checked_dim(embedder, body.get("dimensions"))
     encoding = body.get("encoding_format") or "float"
     if encoding not in FORMATS:
-        raise ApiError(400, f"encoding_format {encoding!r}: choose one of {', '.join(FORMATS)}",
-                       param="encoding_format")
+        raise ApiError(
+            400, f"encoding_format {encoding!r}: choose one of {', '.join(FORMATS)}", param="encoding_format"
+        )
     task = body.get("task")  # embedlite's extension: a prompt name from the model's manifest
     if task is not None and not isinstance(task, str):
         raise ApiError(400, "task must be a string", param="task")
@@ -102,16 +110,36 @@ async def list_models(request: Request) -> JSONResponse:
     embedder: Embedder = request.app.state.embedder
     m = embedder.manifest
     created = int((embedder.path / "manifest.json").stat().st_mtime)
-    return JSONResponse({"object": "list", "data": [{
-        "id": m.name, "object": "model", "created": created, "owned_by": "embedlite", "aliases": ALIASES,
-        "dimensions": list(embedder.dims), "max_input_tokens": m.max_seq_length, "tasks": list(embedder.tasks)}]})
+    return JSONResponse(
+        {
+            "object": "list",
+            "data": [
+                {
+                    "id": m.name,
+                    "object": "model",
+                    "created": created,
+                    "owned_by": "embedlite",
+                    "aliases": ALIASES,
+                    "dimensions": list(embedder.dims),
+                    "max_input_tokens": m.max_seq_length,
+                    "tasks": list(embedder.tasks),
+                }
+            ],
+        }
+    )
 
 
 async def health(request: Request) -> JSONResponse:
     """Answered on the event loop without the model, so it answers while the model is busy."""
     batcher: Batcher = request.app.state.batcher
-    return JSONResponse({"status": "ok", "model": request.app.state.embedder.manifest.name,
-                         "queued_texts": batcher.pending, "max_queue": batcher.max_queue})
+    return JSONResponse(
+        {
+            "status": "ok",
+            "model": request.app.state.embedder.manifest.name,
+            "queued_texts": batcher.pending,
+            "max_queue": batcher.max_queue,
+        }
+    )
 
 
 ROUTES = [

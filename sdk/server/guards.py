@@ -25,10 +25,14 @@ class HostGuard:
         if scope["type"] == "http":
             host = Headers(scope=scope).get("host", "")
             # the name without the port: [::1]:8000 -> [::1], localhost:8000 -> localhost
-            name = host[:host.find("]") + 1] if host.startswith("[") else host.split(":")[0]
+            name = host[: host.find("]") + 1] if host.startswith("[") else host.split(":")[0]
             if name.lower() not in self.allowed:
-                error = ApiError(400, f"the Host header {host[:100]!r} is not one this server answers to "
-                                      f"({', '.join(sorted(self.allowed))})", code="invalid_host")
+                error = ApiError(
+                    400,
+                    f"the Host header {host[:100]!r} is not one this server answers to "
+                    f"({', '.join(sorted(self.allowed))})",
+                    code="invalid_host",
+                )
                 await error.response()(scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -47,8 +51,12 @@ class ApiKeyGuard:
             raw = next((v for k, v in scope["headers"] if k.lower() == b"authorization"), b"")
             scheme, _, token = raw.partition(b" ")
             if scheme.lower() != b"bearer" or not hmac.compare_digest(token.strip(), self.key):
-                error = ApiError(401, "missing or wrong API key: send 'Authorization: Bearer KEY'",
-                                 code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
+                error = ApiError(
+                    401,
+                    "missing or wrong API key: send 'Authorization: Bearer KEY'",
+                    code="invalid_api_key",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
                 await error.response()(scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -64,8 +72,9 @@ class BodyLimit:
         self.max_bytes = max_bytes
 
     def _too_large(self) -> ApiError:
-        return ApiError(413, f"the request body is larger than the limit of {self.max_bytes} bytes",
-                        code="request_too_large")
+        return ApiError(
+            413, f"the request body is larger than the limit of {self.max_bytes} bytes", code="request_too_large"
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -30,6 +30,7 @@ def _ollama_errors(handler: Handler) -> Handler:
             return await handler(request)
         except ApiError as exc:
             return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
+
     return wrapped
 
 
@@ -50,8 +51,11 @@ async def _embed(request: Request, texts: list[str], dim, truncate: bool) -> tup
         if not truncate:  # as Ollama does, refuse inputs over the context length rather than cut them
             _, cut = await run_in_threadpool(embedder.tokenize, texts, embedder.prompt(None))
             if cut:
-                raise ApiError(400, f"{cut} of {len(texts)} inputs are longer than the model's "
-                                    f"{embedder.manifest.max_seq_length} tokens, and truncate is false")
+                raise ApiError(
+                    400,
+                    f"{cut} of {len(texts)} inputs are longer than the model's "
+                    f"{embedder.manifest.max_seq_length} tokens, and truncate is false",
+                )
         full, tokens = await batcher.embed(texts, embedder.prompt(None))
     return embedder.truncate(full, dim).tolist(), tokens
 
@@ -68,8 +72,15 @@ async def embed(request: Request) -> Response:
     if not isinstance(truncate, bool):
         raise ApiError(400, "truncate must be true or false")
     vectors, tokens = await _embed(request, _inputs(body.get("input")), body.get("dimensions"), truncate)
-    return JSONResponse({"model": name, "embeddings": vectors, "total_duration": time.perf_counter_ns() - start,
-                         "load_duration": 0, "prompt_eval_count": sum(tokens)})
+    return JSONResponse(
+        {
+            "model": name,
+            "embeddings": vectors,
+            "total_duration": time.perf_counter_ns() - start,
+            "load_duration": 0,
+            "prompt_eval_count": sum(tokens),
+        }
+    )
 
 
 @_ollama_errors
@@ -90,10 +101,26 @@ async def tags(request: Request) -> JSONResponse:
     m, manifest = embedder.manifest, embedder.path / "manifest.json"
     modified = datetime.fromtimestamp(manifest.stat().st_mtime, timezone.utc).isoformat()
     size = sum(int(f.get("bytes", 0)) for f in m.files.values())
-    return JSONResponse({"models": [{
-        "name": m.name, "model": m.name, "modified_at": modified, "size": size, "digest": "",
-        "details": {"format": m.format, "family": m.architecture, "families": [m.architecture],
-                    "parameter_size": "", "quantization_level": m.precision}}]})
+    return JSONResponse(
+        {
+            "models": [
+                {
+                    "name": m.name,
+                    "model": m.name,
+                    "modified_at": modified,
+                    "size": size,
+                    "digest": "",
+                    "details": {
+                        "format": m.format,
+                        "family": m.architecture,
+                        "families": [m.architecture],
+                        "parameter_size": "",
+                        "quantization_level": m.precision,
+                    },
+                }
+            ]
+        }
+    )
 
 
 ROUTES = [

@@ -25,8 +25,14 @@ ERROR_TYPES = {401: "authentication_error", 429: "rate_limit_error"}
 class ApiError(Exception):
     """An error answered to the client, never a traceback."""
 
-    def __init__(self, status: int, message: str, code: str | None = None, param: str | None = None,
-                 headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str | None = None,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.status, self.message, self.code, self.param, self.headers = status, message, code, param, headers
 
@@ -40,8 +46,10 @@ async def read_json(request: Request) -> dict:
     """The body as a JSON object; only application/json, so a web page cannot post here without CORS."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
-        raise ApiError(415, f"send the body as JSON with 'Content-Type: application/json' "
-                            f"(got {content_type or 'no content type'!r})")
+        raise ApiError(
+            415,
+            f"send the body as JSON with 'Content-Type: application/json' (got {content_type or 'no content type'!r})",
+        )
     try:
         body = await request.body()
     except ClientDisconnect:  # nobody reads the answer; what matters is that it is not logged as a failure
@@ -58,8 +66,9 @@ async def read_json(request: Request) -> dict:
 def check_fields(body: dict, allowed: tuple[str, ...]) -> None:
     unknown = sorted(set(body) - set(allowed))
     if unknown:
-        raise ApiError(400, f"unknown field {unknown[0]!r}; this endpoint takes: {', '.join(allowed)}",
-                       param=unknown[0])
+        raise ApiError(
+            400, f"unknown field {unknown[0]!r}; this endpoint takes: {', '.join(allowed)}", param=unknown[0]
+        )
 
 
 @contextlib.contextmanager
@@ -74,11 +83,16 @@ def client_errors() -> Iterator[None]:
     except TooManyTexts as exc:
         raise ApiError(413, str(exc), code="too_many_inputs") from None
     except Overloaded as exc:
-        raise ApiError(429, f"the server is busy ({exc}); retry after {exc.retry_after} s", code="rate_limit_exceeded",
-                       headers={"Retry-After": str(exc.retry_after)}) from None
+        raise ApiError(
+            429,
+            f"the server is busy ({exc}); retry after {exc.retry_after} s",
+            code="rate_limit_exceeded",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from None
     except asyncio.TimeoutError:
-        raise ApiError(503, "timed out waiting for the model or the store", code="timeout",
-                       headers={"Retry-After": "1"}) from None
+        raise ApiError(
+            503, "timed out waiting for the model or the store", code="timeout", headers={"Retry-After": "1"}
+        ) from None
 
 
 def store_error(exc: sqlite3.Error | OverflowError, name: str, path: Path) -> ApiError:
@@ -91,18 +105,30 @@ def store_error(exc: sqlite3.Error | OverflowError, name: str, path: Path) -> Ap
     said = text.lower()
     where = f"store {name!r} ({path})"
     if kind.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "database is locked" in said or "is busy" in said:
-        return ApiError(503, f"{where} is locked by another writer; retry in a second", code="store_busy",
-                        headers={"Retry-After": "1"})
+        return ApiError(
+            503,
+            f"{where} is locked by another writer; retry in a second",
+            code="store_busy",
+            headers={"Retry-After": "1"},
+        )
     limits = ("too many sql variables", "too many terms", "expression tree is too large", "string or blob too big")
     if kind == "SQLITE_TOOBIG" or any(limit in said for limit in limits):
-        return ApiError(400, f"the request is beyond a SQLite limit: {text}; send fewer ids, filter keys or "
-                             "$in values", code="request_too_large")
+        return ApiError(
+            400,
+            f"the request is beyond a SQLite limit: {text}; send fewer ids, filter keys or $in values",
+            code="request_too_large",
+        )
     if kind.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in said or "not a database" in said:
-        return ApiError(500, f"{where} is damaged: {text}; restore it from a backup, or recover what it holds "
-                             f"with: sqlite3 {path} .recover", code="store_damaged")
+        return ApiError(
+            500,
+            f"{where} is damaged: {text}; restore it from a backup, or recover what it holds "
+            f"with: sqlite3 {path} .recover",
+            code="store_damaged",
+        )
     if kind.startswith("SQLITE_FULL") or "disk is full" in said:
-        return ApiError(507, f"{where}: the disk is full ({text}); nothing of this request was written",
-                        code="store_disk_full")
+        return ApiError(
+            507, f"{where}: the disk is full ({text}); nothing of this request was written", code="store_disk_full"
+        )
     if kind.startswith("SQLITE_READONLY") or "readonly" in said:
         return ApiError(403, f"{where} cannot be written: {text}", code="store_read_only")
     log.error("store %r (%s): %s (%s)", name, path, text, kind or type(exc).__name__)
@@ -118,8 +144,9 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
     """Starlette's own errors (404 no such route, 405 wrong method) in the same shape."""
     assert isinstance(exc, HTTPException)
     message = {404: f"no route {request.url.path}", 405: f"{request.method} is not allowed on {request.url.path}"}
-    return ApiError(exc.status_code, message.get(exc.status_code, str(exc.detail)),
-                    headers=dict(exc.headers or {})).response()
+    return ApiError(
+        exc.status_code, message.get(exc.status_code, str(exc.detail)), headers=dict(exc.headers or {})
+    ).response()
 
 
 async def server_error(request: Request, exc: Exception) -> JSONResponse:

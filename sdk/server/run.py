@@ -38,17 +38,26 @@ def serve(config: ServeConfig) -> None:
     sock.listen(2048)  # connections wait in the backlog until the event loop takes them
     host, port = sock.getsockname()[:2]
     m, device = embedders[0].manifest, embedders[0].device
-    print(f"embedlite serve: {m.name} ({m.format}/{m.precision}, {device}) on http://{bracketed(host)}:{port}  "
-          f"stores: {', '.join(served) or 'none'}  API key: {'required' if config.api_key else 'none'}",
-          file=sys.stderr, flush=True)
+    print(
+        f"embedlite serve: {m.name} ({m.format}/{m.precision}, {device}) on http://{bracketed(host)}:{port}  "
+        f"stores: {', '.join(served) or 'none'}  API key: {'required' if config.api_key else 'none'}",
+        file=sys.stderr,
+        flush=True,
+    )
     if not is_loopback(config.host) and not config.api_key:
         print("embedlite serve: warning: listening beyond this machine without an API key", file=sys.stderr)
     max_connections = allow_connections(config.max_connections)
-    server = uvicorn.Server(uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="on",
-        timeout_keep_alive=math.ceil(config.keep_alive),  # a backstop: the protocol keeps the exact time
-        http=protocol_class(config.keep_alive, config.read_timeout, max_connections),
-        timeout_graceful_shutdown=int(config.timeout) + 5))  # requests end by their own timeout before this
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            timeout_keep_alive=math.ceil(config.keep_alive),  # a backstop: the protocol keeps the exact time
+            http=protocol_class(config.keep_alive, config.read_timeout, max_connections),
+            timeout_graceful_shutdown=int(config.timeout) + 5,
+        )
+    )  # requests end by their own timeout before this
     server.run(sockets=[sock])
 
 

@@ -40,6 +40,10 @@ async def close_or_exit(grace: float, stores: dict[str, ServedStore], batcher: B
     from exiting (it waits for every thread), and uvicorn re-raises SIGTERM once the app has shut down."""
     stuck = await close_within(grace, stores, batcher)
     if stuck:
-        print(f"embedlite serve: {', '.join(stuck)} did not close within {grace:g} s (--shutdown-grace); exiting "
-              "without waiting. Committed writes are safe in the database.", file=sys.stderr, flush=True)
+        print(
+            f"embedlite serve: {', '.join(stuck)} did not close within {grace:g} s (--shutdown-grace); exiting "
+            "without waiting. Committed writes are safe in the database.",
+            file=sys.stderr,
+            flush=True,
+        )
         os._exit(1)

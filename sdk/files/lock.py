@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import EmbedliteError
+from ..errors import EmbedliteError
 
 
 def lock_path(output: Path) -> Path:
@@ -31,8 +31,9 @@ def exclusive(output: Path, what: str) -> Iterator[None]:
             os.lseek(fd, 0, os.SEEK_SET)
             holder = os.read(fd, 64).decode(errors="replace").strip() or "another process"
             os.close(fd)
-            raise EmbedliteError(f"{output} is being written by {holder} ({what}); wait for it to finish, "
-                                 "or write to another output")
+            raise EmbedliteError(
+                f"{output} is being written by {holder} ({what}); wait for it to finish, or write to another output"
+            )
         try:
             same = os.stat(path).st_ino == os.fstat(fd).st_ino
         except FileNotFoundError:

@@ -1,5 +1,7 @@
 """Records (id, text, metadata) streamed from a corpus file: JSONL, Parquet, CSV/TSV with a header row, or plain
-lines. Every command that reads records reads them here, the same way.
+lines. Every command that reads records reads them here, the same way; `read_texts` reads the texts of the
+shared corpora's files (STS-B and SST-2 TSV without a header, JSONL {text}, plain lines) for training, parity
+and tests.
 
 Records are read one at a time (Parquet a row group at a time), so a file of any size reads in flat memory.
 A record without an id gets `<file name>:<n>`, n its line (JSONL, plain lines) or row (CSV, Parquet) from 1:
@@ -12,11 +14,11 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from .errors import EmbedliteError, require
+from ..errors import EmbedliteError, require
 
 LINE_FORMATS = (".jsonl", ".ndjson")
 CSV_DELIMITERS = {".csv": ",", ".tsv": "\t"}
@@ -73,8 +75,9 @@ def _csv(path: Path, id_field: str, text_field: str, delimiter: str) -> Iterator
     with open(path, encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f, delimiter=delimiter)
         if reader.fieldnames is None or text_field not in reader.fieldnames:
-            raise EmbedliteError(f"{path}: the header row {reader.fieldnames} has no {text_field!r} column "
-                                 "(name it with --text-field)")
+            raise EmbedliteError(
+                f"{path}: the header row {reader.fieldnames} has no {text_field!r} column (name it with --text-field)"
+            )
         number = 0
         try:
             for number, row in enumerate(reader, 1):
@@ -82,8 +85,12 @@ def _csv(path: Path, id_field: str, text_field: str, delimiter: str) -> Iterator
         except UnicodeDecodeError as exc:
             raise _not_utf8(path, f"row {number + 1}", exc) from None
         except csv.Error as exc:  # a field over csv's limit (128 KB), a NUL byte, a quote left open at the end
-            hint = (f" (a field over {csv.field_size_limit()} characters, the csv module's limit: give texts this "
-                    "long as JSONL or Parquet)" if "field limit" in str(exc) else "")
+            hint = (
+                f" (a field over {csv.field_size_limit()} characters, the csv module's limit: give texts this "
+                "long as JSONL or Parquet)"
+                if "field limit" in str(exc)
+                else ""
+            )
             raise EmbedliteError(f"{path}: row {number + 1} (line {reader.line_num}): {exc}{hint}") from None
 
 
@@ -92,8 +99,9 @@ def _parquet(path: Path, id_field: str, text_field: str) -> Iterator[Record]:
     file = parquet.ParquetFile(path)
     names = file.schema_arrow.names
     if text_field not in names:
-        raise EmbedliteError(f"{path} has no {text_field!r} column (columns: {', '.join(names)}); "
-                             "name it with --text-field")
+        raise EmbedliteError(
+            f"{path} has no {text_field!r} column (columns: {', '.join(names)}); name it with --text-field"
+        )
     number = 0
     for batch in file.iter_batches():
         for row in batch.to_pylist():
@@ -125,11 +133,46 @@ def _not_utf8(path: Path, where: str, exc: UnicodeDecodeError) -> EmbedliteError
 def _record(row: dict, path: Path, number: int, id_field: str, text_field: str, where: str) -> Record:
     text = row.get(text_field)
     if not isinstance(text, str):
-        raise EmbedliteError(f"{where}: expected a string in field {text_field!r}, got "
-                             f"{'nothing' if text is None else type(text).__name__}")
+        raise EmbedliteError(
+            f"{where}: expected a string in field {text_field!r}, got "
+            f"{'nothing' if text is None else type(text).__name__}"
+        )
     key = row.get(id_field)
-    metadata = row.get("metadata") if "metadata" in row else {
-        k: v for k, v in row.items() if isinstance(k, str) and k not in (id_field, text_field)} or None
+    metadata = (
+        row.get("metadata")
+        if "metadata" in row
+        else {k: v for k, v in row.items() if isinstance(k, str) and k not in (id_field, text_field)} or None
+    )
     if metadata is not None and not isinstance(metadata, dict):
         raise EmbedliteError(f"{where}: field 'metadata' must be a JSON object, got {type(metadata).__name__}")
     return Record(f"{path.name}:{number}" if key is None or key == "" else str(key), text, metadata)
+
+
+def read_texts(path: Path) -> Iterator[str]:
+    """The texts of one file, in file order, as written."""
+    path = Path(path)
+    if not path.is_file():
+        raise EmbedliteError(f"text file not found: {path}")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if path.suffix == ".jsonl":
+        for number, line in enumerate(lines, 1):
+            if line.strip():
+                try:
+                    yield json.loads(line)["text"]
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    raise EmbedliteError(f"{path}:{number}: expected a JSON object with a 'text' field") from None
+    elif path.suffix in (".csv", ".tsv"):
+        for line in lines:
+            cols = line.split("\t")
+            if len(cols) >= 7:  # STS Benchmark: both sentences
+                yield cols[5]
+                yield cols[6]
+            elif cols and cols[0] != "sentence":  # SST-2: sentence, label
+                yield cols[0]
+    else:
+        yield from lines
+
+
+def distinct_texts(texts: Iterable[str]) -> list[str]:
+    """Stripped, non-empty, each once, in first-seen order."""
+    return list(dict.fromkeys(t.strip() for t in texts if t.strip()))

@@ -37,8 +37,10 @@ def prepare(vectors: np.ndarray, metric: str) -> np.ndarray:
     norms = np.linalg.norm(wide, axis=1, keepdims=True)
     zero = np.flatnonzero(norms[:, 0] == 0)
     if len(zero):
-        raise ValueError(f"rows {zero[:10].tolist()} are zero vectors, which have no direction: cosine similarity "
-                         "is undefined for them")
+        raise ValueError(
+            f"rows {zero[:10].tolist()} are zero vectors, which have no direction: cosine similarity "
+            "is undefined for them"
+        )
     return (wide / norms).astype(np.float32)
 
 
@@ -88,8 +90,9 @@ def int8_dots(codes: np.ndarray, query_codes: np.ndarray) -> np.ndarray:
         import numkong
     except ImportError:
         query = query_codes.astype(np.float64)
-        return np.concatenate([codes[s:s + 65536].astype(np.float64) @ query for s in range(0, len(codes), 65536)]
-                              or [np.zeros(0)])
+        return np.concatenate(
+            [codes[s : s + 65536].astype(np.float64) @ query for s in range(0, len(codes), 65536)] or [np.zeros(0)]
+        )
     if not len(codes):
         return np.zeros(0, dtype=np.int32)
     return np.asarray(numkong.dots_packed(np.ascontiguousarray(codes), numkong.dots_pack(query_codes[None])))[:, 0]

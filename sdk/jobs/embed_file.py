@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
-from .embedder import Embedder
-from .errors import EmbedliteError, require
-from .file_lock import exclusive
-from .record_files import Record, count_records, read_records
-from .vector_files import model_record, vector_schema, vector_table
+from ..embedder import Embedder
+from ..errors import EmbedliteError, require
+from ..files.lock import exclusive
+from ..files.records import Record, count_records, read_records
+from ..files.vectors import model_record, vector_schema, vector_table
 
 PART = re.compile(r"rows-(\d{12})-(\d{12})\.parquet")
 JOB = "job.json"
@@ -41,9 +41,20 @@ def partial_dir(output: Path) -> Path:
     return output.with_name(output.name + ".partial")
 
 
-def embed_file(embedder: Embedder, source: Path, output: Path, *, id_field: str = "id", text_field: str = "text",
-               task: str | None = None, precision: str = "float32", with_text: bool = True, window: int = 4096,
-               batch_size: int = 32, progress: bool = True) -> EmbedFileResult:
+def embed_file(
+    embedder: Embedder,
+    source: Path,
+    output: Path,
+    *,
+    id_field: str = "id",
+    text_field: str = "text",
+    task: str | None = None,
+    precision: str = "float32",
+    with_text: bool = True,
+    window: int = 4096,
+    batch_size: int = 32,
+    progress: bool = True,
+) -> EmbedFileResult:
     """Embed every record of `source` (JSONL, Parquet, CSV/TSV or plain lines) into the Parquet file `output`,
     resuming an interrupted run of the same job. Two runs on one output cannot overlap: the second is refused."""
     parquet = require("pyarrow.parquet", "parquet", "embed-file")
@@ -54,26 +65,39 @@ def embed_file(embedder: Embedder, source: Path, output: Path, *, id_field: str 
         parts = partial_dir(output)
         if output.exists() and not parts.exists():
             raise EmbedliteError(f"{output} already exists: remove it or choose another output")
-        job = {"input": str(source.resolve()), "input_bytes": source.stat().st_size,
-               "input_mtime_ns": source.stat().st_mtime_ns, "model": model_record(embedder),
-               "model_files": embedder.manifest.files, "task": task, "precision": precision, "id_field": id_field,
-               "text_field": text_field, "with_text": with_text}
+        job = {
+            "input": str(source.resolve()),
+            "input_bytes": source.stat().st_size,
+            "input_mtime_ns": source.stat().st_mtime_ns,
+            "model": model_record(embedder),
+            "model_files": embedder.manifest.files,
+            "task": task,
+            "precision": precision,
+            "id_field": id_field,
+            "text_field": text_field,
+            "with_text": with_text,
+        }
         committed = _resume(parts, job)
         from tqdm.auto import tqdm
 
         total = count_records(source)
-        with tqdm(total=total, initial=committed, unit="text", desc="embedding",
-                  disable=None if progress else True) as bar:  # None: shown on a terminal only
+        with tqdm(
+            total=total, initial=committed, unit="text", desc="embedding", disable=None if progress else True
+        ) as bar:  # None: shown on a terminal only
             pending: collections.deque[Record] = collections.deque()
-            stream = embedder.embed_stream(_texts(islice(records, committed, None), pending), task=task,
-                                           batch_size=batch_size, window=window)
+            stream = embedder.embed_stream(
+                _texts(islice(records, committed, None), pending), task=task, batch_size=batch_size, window=window
+            )
             for start, vectors in stream:
                 rows = [pending.popleft() for _ in range(len(vectors))]
                 first = committed + start
-                table = vector_table(schema, [r.id for r in rows], vectors,
-                                     [r.text for r in rows] if with_text else None)
-                _write_atomic(parts / f"rows-{first:012d}-{first + len(rows):012d}.parquet",
-                              lambda path: parquet.write_table(table, path))
+                table = vector_table(
+                    schema, [r.id for r in rows], vectors, [r.text for r in rows] if with_text else None
+                )
+                _write_atomic(
+                    parts / f"rows-{first:012d}-{first + len(rows):012d}.parquet",
+                    lambda path: parquet.write_table(table, path),
+                )
                 bar.update(len(rows))
         return EmbedFileResult(output, _merge(parts, output, schema), committed)
 
@@ -94,12 +118,15 @@ def _resume(parts: Path, job: dict) -> int:
     try:
         before = json.loads((parts / JOB).read_text())
     except (OSError, ValueError):
-        raise EmbedliteError(f"{parts} holds no readable {JOB}: it is not an interrupted embed-file run; "
-                             "remove it to start over") from None
+        raise EmbedliteError(
+            f"{parts} holds no readable {JOB}: it is not an interrupted embed-file run; remove it to start over"
+        ) from None
     changed = sorted(k for k in job.keys() | before.keys() if job.get(k) != before.get(k))
     if changed:
-        raise EmbedliteError(f"{parts} holds an interrupted run whose {', '.join(changed)} differ from this one's: "
-                             f"run it with the same input and settings, or remove {parts} to start over")
+        raise EmbedliteError(
+            f"{parts} holds an interrupted run whose {', '.join(changed)} differ from this one's: "
+            f"run it with the same input and settings, or remove {parts} to start over"
+        )
     committed = 0
     for path in sorted(parts.iterdir()):
         match = PART.fullmatch(path.name)

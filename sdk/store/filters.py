@@ -35,13 +35,16 @@ def to_sql(filter: dict | None) -> tuple[str, list]:
         if not isinstance(cond, dict):
             cond = {"$eq": cond}
         if not cond:
-            raise ValueError(f"filter {key!r}: an empty condition; give a value or an operator like "
-                             "{'$gte': 2020}")
+            raise ValueError(f"filter {key!r}: an empty condition; give a value or an operator like {{'$gte': 2020}}")
         for op, value in cond.items():
-            if len(params) + (len(value) if op == "$in" and isinstance(value, (list, tuple)) else 1) \
-                    > MAX_FILTER_VALUES:
-                raise ValueError(f"a filter holds more than {MAX_FILTER_VALUES} values (at filter {key!r}); "
-                                 f"at most {MAX_FILTER_VALUES} in all, $in lists included")
+            if (
+                len(params) + (len(value) if op == "$in" and isinstance(value, (list, tuple)) else 1)
+                > MAX_FILTER_VALUES
+            ):
+                raise ValueError(
+                    f"a filter holds more than {MAX_FILTER_VALUES} values (at filter {key!r}); "
+                    f"at most {MAX_FILTER_VALUES} in all, $in lists included"
+                )
             if op == "$in":
                 if not isinstance(value, (list, tuple)) or not value:
                     raise ValueError(f"filter {key!r}: $in takes a non-empty list")
@@ -51,8 +54,7 @@ def to_sql(filter: dict | None) -> tuple[str, list]:
                 parts.append(f"{field} {OPERATORS[op]} ?")
                 params.append(_sql_value(value, key))
             else:
-                raise ValueError(f"filter {key!r}: unknown operator {op!r}; "
-                                 f"use {', '.join([*OPERATORS, '$in'])}")
+                raise ValueError(f"filter {key!r}: unknown operator {op!r}; use {', '.join([*OPERATORS, '$in'])}")
     return " AND ".join(parts), params
 
 
@@ -60,8 +62,9 @@ def _sql_value(value, key: str):
     if isinstance(value, bool):
         return int(value)  # JSON true/false read back from SQLite as 1/0
     if isinstance(value, int) and not INT64[0] <= value <= INT64[1]:
-        raise ValueError(f"filter {key!r}: {value} is beyond the 64-bit integers SQLite compares "
-                         f"({INT64[0]} to {INT64[1]})")
+        raise ValueError(
+            f"filter {key!r}: {value} is beyond the 64-bit integers SQLite compares ({INT64[0]} to {INT64[1]})"
+        )
     if value is None or isinstance(value, (int, float, str)):
         return value
     raise ValueError(f"filter {key!r}: values must be strings, numbers or booleans, got {type(value).__name__}")

@@ -8,15 +8,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .artifact import MANIFEST, NOTICE, read_manifest
-from .errors import EmbedliteError
+from ..artifact import MANIFEST, NOTICE, read_manifest
+from ..errors import EmbedliteError
 from .sources import SOURCES, fetch
 
 # The default: embedlite-small (recipes/embedlite-small.toml) as an ONNX artifact with int8 weights shipped inside
 # the package (nothing to fetch or convert); it beat all-MiniLM-L6-v2 on the dev splits (MODEL_CARD.md), which is
 # still converted (fp32) on first use by name.
 DEFAULT_MODEL = "embedlite-small"
-EMBEDDED = Path(__file__).parent / "default_model"
+EMBEDDED = Path(__file__).parent.parent / "default_model"
 # Every artifact shipped inside the package, by name: it loads as it is, and exports (to other formats and
 # precisions) from a sentence-transformers directory rebuilt from its weights (converters/onnx_import.py).
 SHIPPED = {DEFAULT_MODEL: EMBEDDED}
@@ -42,8 +42,13 @@ def origin(name: str) -> Origin | None:
     if name in SHIPPED:
         manifest = read_manifest(SHIPPED[name], verify=False)
         notice = SHIPPED[name] / NOTICE
-        return Origin(manifest.name, manifest.source_model, manifest.license or UNSTATED_SHIPPED_LICENSE,
-                      manifest.matryoshka_dims, notice.read_text(encoding="utf-8") if notice.is_file() else None)
+        return Origin(
+            manifest.name,
+            manifest.source_model,
+            manifest.license or UNSTATED_SHIPPED_LICENSE,
+            manifest.matryoshka_dims,
+            notice.read_text(encoding="utf-8") if notice.is_file() else None,
+        )
     if name in SOURCES:
         source = SOURCES[name]
         trained = source.dims if len(source.dims) > 1 else ()  # a lone full dim: the usual ladder below it
@@ -77,9 +82,11 @@ def resolve(model: str | Path | None) -> Path:
         key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
         return cached_export(str(path), f"{path.name}-{key}")
     if path.exists() or str(model).startswith((".", "/", "~")) or str(model).count("/") != 1:
-        raise EmbedliteError(f"model {model!r} not found{suggestion(str(model))}: give a known name (embedlite "
-                             "models lists them), an artifact directory, a sentence-transformers directory or a hub "
-                             "id like org/name")
+        raise EmbedliteError(
+            f"model {model!r} not found{suggestion(str(model))}: give a known name (embedlite "
+            "models lists them), an artifact directory, a sentence-transformers directory or a hub "
+            "id like org/name"
+        )
     return cached_export(str(model), str(model).replace("/", "--"))
 
 
@@ -89,14 +96,16 @@ def cached_export(source: str, slug: str) -> Path:
     target = home() / "models" / slug
     if (target / MANIFEST).is_file():
         return target
-    from .errors import require
+    from ..errors import require
 
     require("torch", "export", f"Converting {source} on first use")
     from embedlite.converters import export
 
     known = origin(source)
-    print(f"embedlite: converting {known.source_model if known else source} to ONNX into {target} (first use only)",
-          file=sys.stderr)
+    print(
+        f"embedlite: converting {known.source_model if known else source} to ONNX into {target} (first use only)",
+        file=sys.stderr,
+    )
     export(source, target, progress=lambda msg: print(f"embedlite:   {msg}", file=sys.stderr))
     return target
 
@@ -117,9 +126,16 @@ def shipped_artifact(name: str) -> Path:
 def source_dir(name: str) -> Path:
     """A known source model that ships as a sentence-transformers zip, unpacked once and sha256-checked."""
     if name not in SOURCES or SOURCES[name].kind != "zip":
-        raise EmbedliteError(f"{name!r} is not a known sentence-transformers source; "
-                             f"known: {', '.join(n for n, s in SOURCES.items() if s.kind == 'zip')}")
+        raise EmbedliteError(
+            f"{name!r} is not a known sentence-transformers source; "
+            f"known: {', '.join(n for n, s in SOURCES.items() if s.kind == 'zip')}"
+        )
     return fetch(name, home() / "sources")
+
+
+def is_known(name: str) -> bool:
+    """A model known by name: a shipped artifact or a source model (embedlite.models.sources)."""
+    return name in SHIPPED or name in SOURCES
 
 
 def known_names() -> list[str]:
@@ -144,19 +160,31 @@ def catalog() -> list[dict]:
     rows = []
     for name, path in SHIPPED.items():
         shipped = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-        rows.append({"name": name, "dims": shipped["matryoshka_dims"],
-                     "license": shipped.get("license") or UNSTATED_SHIPPED_LICENSE,
-                     "source": f"shipped in the package ({shipped['source_model']})",
-                     "status": "shipped (default)" if name == DEFAULT_MODEL else "shipped",
-                     "mb": round(sum(f["bytes"] for f in shipped["files"].values()) / 1e6, 1),
-                     "precision": shipped["precision"]})
+        rows.append(
+            {
+                "name": name,
+                "dims": shipped["matryoshka_dims"],
+                "license": shipped.get("license") or UNSTATED_SHIPPED_LICENSE,
+                "source": f"shipped in the package ({shipped['source_model']})",
+                "status": "shipped (default)" if name == DEFAULT_MODEL else "shipped",
+                "mb": round(sum(f["bytes"] for f in shipped["files"].values()) / 1e6, 1),
+                "precision": shipped["precision"],
+            }
+        )
     for name, source in SOURCES.items():
         converted = (home() / "models" / name / MANIFEST).is_file()
         fetched = (home() / "sources" / name).is_dir()
-        rows.append({"name": name, "dims": list(source.dims) or None, "license": source.license,
-                     "source": f"{source.hub_id} (PyPI: {source.requirements[0].split('==')[0]}"
-                               + (f", {len(source.requirements)} parts" if len(source.requirements) > 1 else "")
-                               + ")",
-                     "status": "converted" if converted else "fetched" if fetched else "fetched on first use",
-                     "mb": round(source.size / 1e6, 1) if source.size else None, "precision": "fp32"})
+        rows.append(
+            {
+                "name": name,
+                "dims": list(source.dims) or None,
+                "license": source.license,
+                "source": f"{source.hub_id} (PyPI: {source.requirements[0].split('==')[0]}"
+                + (f", {len(source.requirements)} parts" if len(source.requirements) > 1 else "")
+                + ")",
+                "status": "converted" if converted else "fetched" if fetched else "fetched on first use",
+                "mb": round(source.size / 1e6, 1) if source.size else None,
+                "precision": "fp32",
+            }
+        )
     return rows

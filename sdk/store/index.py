@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import vector_codec as codec
-from .errors import EmbedliteError, require
+from ..errors import EmbedliteError, require
+from ..files import codec
 
 if TYPE_CHECKING:
     from usearch.index import Index
@@ -90,8 +90,14 @@ class AnnIndex:
             metric, dtype = "ip", "i8"
         else:  # others keep their range in f16
             metric, dtype = USEARCH_METRIC[self.metric], "f16"
-        return Index(ndim=self.dim, metric=metric, dtype=dtype, connectivity=CONNECTIVITY,
-                     expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH)
+        return Index(
+            ndim=self.dim,
+            metric=metric,
+            dtype=dtype,
+            connectivity=CONNECTIVITY,
+            expansion_add=EXPANSION_ADD,
+            expansion_search=EXPANSION_SEARCH,
+        )
 
     def _graph(self) -> Index:
         if self.index is None:
@@ -123,8 +129,10 @@ class AnnIndex:
             # (as fast as in a process that opens the saved file).
             self.index = None
             if not self._load(conn):
-                raise EmbedliteError(f"the HNSW index {self.path} was written but cannot be read back; the "
-                                     "database is unchanged, and the next search builds the index again")
+                raise EmbedliteError(
+                    f"the HNSW index {self.path} was written but cannot be read back; the "
+                    "database is unchanged, and the next search builds the index again"
+                )
 
     def _build(self, conn: sqlite3.Connection, progress: bool) -> None:
         from tqdm.auto import tqdm
@@ -133,8 +141,9 @@ class AnnIndex:
         self.seq = latest_change(conn)
         total = conn.execute("SELECT count(*) FROM records").fetchone()[0]
         rows = conn.execute("SELECT rowid, vector FROM records")
-        with tqdm(total=total, desc="building HNSW index", unit="vec",
-                  disable=None if progress and total >= 50_000 else True) as bar:
+        with tqdm(
+            total=total, desc="building HNSW index", unit="vec", disable=None if progress and total >= 50_000 else True
+        ) as bar:
             while batch := rows.fetchmany(50_000):
                 self._add(batch)
                 bar.update(len(batch))
@@ -177,7 +186,7 @@ class AnnIndex:
         if self.quantization == "binary":
             return np.packbits(vectors > 0, axis=-1)
         if self.metric == "cosine":  # one scale for all: the graph ranks by inner product
-            return np.clip(np.round(vectors * (127 * self.dim ** 0.5 / I8_RANGE)), -127, 127).astype(np.int8)
+            return np.clip(np.round(vectors * (127 * self.dim**0.5 / I8_RANGE)), -127, 127).astype(np.int8)
         return vectors
 
     # -- the file ------------------------------------------------------------------------------------
@@ -221,8 +230,9 @@ class AnnIndex:
             with open(graph, "rb") as g:
                 while block := g.read(1 << 24):
                     crc = zlib.crc32(block, crc)
-            header = json.dumps({**self._header(), "seq": self.seq, "count": len(self.index), "token": token,
-                                 "crc32": crc}).encode()
+            header = json.dumps(
+                {**self._header(), "seq": self.seq, "count": len(self.index), "token": token, "crc32": crc}
+            ).encode()
             with open(tmp, "wb") as f, open(graph, "rb") as g:
                 f.write(MAGIC + header + b"\n")
                 shutil.copyfileobj(g, f, 1 << 24)
@@ -241,8 +251,10 @@ class AnnIndex:
             # which is rebuilt: slower, never wrong
             conn.execute("INSERT OR REPLACE INTO settings VALUES ('index_token', ?)", (json.dumps(token),))
             conn.execute("DELETE FROM changes WHERE seq <= ?", (self.seq,))
-            conn.execute("INSERT OR REPLACE INTO settings VALUES ('changes_pruned_through', ?)",
-                         (json.dumps(max(self.seq, pruned_through(conn))),))
+            conn.execute(
+                "INSERT OR REPLACE INTO settings VALUES ('changes_pruned_through', ?)",
+                (json.dumps(max(self.seq, pruned_through(conn))),),
+            )
         finally:
             conn.execute("COMMIT")
         return True

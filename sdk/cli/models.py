@@ -1,0 +1,77 @@
+"""`info` and `models`: what an artifact holds, and the models known by name."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..errors import EmbedliteError
+from .options import (
+    JSON_OPTION,
+    clean_errors,
+)
+
+
+@click.command()
+@click.argument("artifact")
+@JSON_OPTION
+@clean_errors
+def info(artifact, as_json):
+    """Show an artifact's manifest and check its files: ARTIFACT is a directory or a model name."""
+    from embedlite.runtimes.cpu import int8_kernels
+
+    from ..artifact import MANIFEST, read_manifest
+    from ..models import SHIPPED, home, known_names, shipped_artifact, suggestion
+
+    path = Path(artifact)
+    if artifact in SHIPPED:
+        path = shipped_artifact(artifact)
+    elif artifact in known_names() and not (path / MANIFEST).is_file():
+        path = home() / "models" / artifact
+        if not (path / MANIFEST).is_file():
+            raise EmbedliteError(
+                f"{artifact} is known but not converted yet: it is fetched and converted on first "
+                f"use (embedlite embed -m {artifact} x, with embedlite[export])"
+            )
+    elif not path.exists():
+        raise EmbedliteError(f"{artifact}: no such artifact directory{suggestion(artifact)}")
+    manifest = read_manifest(path)
+    if as_json:
+        click.echo(json.dumps({**json.loads(manifest.to_json()), "cpu": int8_kernels()}))
+        return
+    size = sum(f["bytes"] for f in manifest.files.values())
+    rows = [
+        ("name", manifest.name),
+        ("source", manifest.source_model),
+        ("architecture", manifest.architecture),
+        ("format", f"{manifest.format} / {manifest.precision}"),
+        ("pooling", manifest.pooling + (" + normalize" if manifest.normalize else "")),
+        ("dims", ", ".join(map(str, manifest.matryoshka_dims))),
+        ("max length", manifest.max_seq_length),
+        ("tasks", ", ".join(manifest.prompts) or "-"),
+        ("license", manifest.license or "-"),
+        ("size", f"{size / 1e6:.1f} MB"),
+        ("checksums", "ok"),
+        ("this cpu", int8_kernels()),  # which int8 kernels onnxruntime runs here (VNNI or not)
+    ]
+    for key, value in rows:
+        click.echo(f"{key:<13}{value}")
+
+
+@click.command("models")
+@JSON_OPTION
+@clean_errors
+def models_command(as_json):
+    """List the models known by name: the shipped default and those fetched and converted on first use."""
+    from ..models import catalog
+
+    rows = catalog()
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    click.echo(f"{'name':<26}{'dims':<18}{'license':<20}status")
+    for row in rows:
+        dims = ",".join(map(str, row["dims"])) if row["dims"] else "-"
+        click.echo(f"{row['name']:<26}{dims:<18}{row['license']:<20}{row['status']}")

@@ -1,0 +1,55 @@
+"""What the commands share: options declared once, the error wrapper, small helpers."""
+
+from __future__ import annotations
+
+import functools
+
+import click
+
+from ..errors import EmbedliteError
+
+MODEL_OPTION = click.option(
+    "--model",
+    "-m",
+    default=None,
+    help="Artifact dir, sentence-transformers dir, hub id or name (default: the embedded one).",
+)
+DEVICE_OPTION = click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    help="auto, cpu, cuda, coreml, directml, qnn, nnapi (ONNX); cpu, gpu, npu (LiteRT).",
+)
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+DIM_OPTION = click.option("--dim", type=int, default=None, help="Matryoshka dim to truncate to.")
+QUANTIZATION_OPTION = click.option(
+    "--quantization", default=None, help="float32 (default), float16, int8 or binary; new stores only."
+)
+
+
+def clean_errors(fn):
+    """Turn embedlite's own errors and bad arguments into one-line CLI errors."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (EmbedliteError, ValueError, TypeError) as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+def embedder_for(model, device, dim=None):
+    from ..embedder import Embedder
+
+    return Embedder(model, device=device, dim=dim)
+
+
+def split_csv(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def short(text: str, width: int) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -1,0 +1,43 @@
+"""Where a model comes from: the names embedlite knows (the shipped default, the source models in `sources`),
+resolving a name or path to an artifact, and fetching and converting sources into the user cache on first use.
+
+Loading a source as a torch module for export or distillation is the converters' part
+(`embedlite.converters.source.known_source`); this package stays free of torch."""
+
+from .catalog import (
+    DEFAULT_MODEL,
+    EMBEDDED,
+    HUB_IDS,
+    SHIPPED,
+    Origin,
+    cached_export,
+    catalog,
+    default_artifact,
+    home,
+    is_known,
+    known_names,
+    origin,
+    resolve,
+    shipped_artifact,
+    source_dir,
+    suggestion,
+)
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "EMBEDDED",
+    "HUB_IDS",
+    "SHIPPED",
+    "Origin",
+    "cached_export",
+    "catalog",
+    "default_artifact",
+    "home",
+    "is_known",
+    "known_names",
+    "origin",
+    "resolve",
+    "shipped_artifact",
+    "source_dir",
+    "suggestion",
+]
