@@ -31,8 +31,6 @@ from pathlib import Path
 
 from bench_common import DATA, RESULTS, pyplot, write_markdown
 
-from embedlite.runtimes.cpu import int8_kernels
-
 CACHE = Path(__file__).resolve().parent / ".cache" / "peers"
 MODEL = "all-MiniLM-L6-v2"
 PRECISIONS = ("fp32", "fp16", "int8", "int8-accurate", "int4")
@@ -185,6 +183,7 @@ def main() -> None:
         return
 
     from embedlite.models import source_dir
+    from embedlite.runtimes.cpu import int8_kernels  # here: the fastembed worker's python has no embedlite
     from embedlite.runtimes.tokenizer import TextTokenizer
 
     source = source_dir(MODEL)
