@@ -254,7 +254,7 @@ def test_models_by_name_and_near_misses(minilm_artifact):
     assert rows["all-MiniLM-L6-v2"]["status"] == "converted"  # by the session's fixture
     assert "embeddinggemma-300m" in run("models").output
     res = run("info", DEFAULT_MODEL)
-    assert res.exit_code == 0 and "int8-accurate" in res.output
+    assert res.exit_code == 0 and "onnx / int8\n" in res.output
     assert run("info", "all-MiniLM-L6-v2").exit_code == 0
     res = run("info", "embedlite-smal")
     assert res.exit_code == 1 and "did you mean embedlite-small?" in res.output
