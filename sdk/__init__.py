@@ -52,12 +52,14 @@ def export(
         rebuilt from its weights; all-MiniLM-L6-v2, all-mpnet-base-v2, paraphrase-MiniLM-L3-v2, embeddinggemma-300m).
     out: the artifact directory (with several formats/precisions: a folder of <format>-<precision> artifacts).
     formats: any of 'onnx', 'tflite'.
-    precisions: any of 'fp32', 'fp16', 'int8' (speed on CPU), 'int8-accurate' (weight-only), 'int4' (smallest).
+    precisions: any of 'fp32', 'fp16', 'int8' (integer compute, activations per token: the embedded default's),
+        'int8-accurate' (weight-only), 'int4' (smallest).
     dims: the Matryoshka dims the artifact offers (default: the full dim and 512/256/128/64 below it).
     output_dim: make a fixed-dim artifact, sliced and re-normalised inside the graph.
     name, source_name: the manifest's model name and source (default: a known name's own, else taken from the
         model); a known name's export also keeps its licence and NOTICE.
-    parity_texts: texts to compare the artifact with the source model on (default: built-in sentences).
+    parity_texts: texts to compare the artifact with the source model on, and that int8 calibrates its smoothing
+        on (default: built-in sentences).
     eval_data: a folder with stsb/ and stsb-retrieval/: adds STS-B, nDCG@10 and speed to each report.
     progress: called with one line per step.
     Returns one ExportResult (path, manifest, parity, report) per artifact.
