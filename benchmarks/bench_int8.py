@@ -1,0 +1,126 @@
+"""int8 (per-token activations) beside int8-accurate and fp32, on one model's fp32 ONNX artifact: STS-B test with the
+model's STS prompt (all distinct sentences), cosine to fp32, a text alone vs in a batch, file size, and sentences/s
+on inputs of 128 tokens (batch 16), each precision timed in turn in one process.
+
+    python benchmarks/bench_int8.py [--model embeddinggemma-300m] [--threads 2]
+
+The model is resolved by name (converted to fp32 ONNX on first use: needs embedlite[export]); int8 calibrates on the
+built-in parity sentences, as `embedlite export` does. Writes benchmarks/results/int8_<model>.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from bench_common import DATA, write_markdown
+
+PRECISIONS = ("fp32", "int8", "int8-accurate")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default="embeddinggemma-300m")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+
+    import onnxruntime as ort
+
+    from embedlite.artifact import read_manifest
+    from embedlite.converters.export import _calibration_feeds
+    from embedlite.converters.onnx_quantize import quantize
+    from embedlite.converters.parity import default_sentences
+    from embedlite.evaluation import load_sts, spearman
+    from embedlite.models import resolve
+    from embedlite.runtimes.cpu import int8_kernels
+    from embedlite.runtimes.tokenizer import TextTokenizer, pad_batch
+
+    artifact = Path(resolve(args.model))
+    manifest = read_manifest(artifact)
+    prompt = (manifest.prompts or {}).get("STS", "")
+    tok = TextTokenizer(artifact / "tokenizer.json", manifest.max_seq_length)
+    sts = load_sts(DATA / "stsb" / "sts-test.csv")
+    texts = list(dict.fromkeys(sts.sentences1 + sts.sentences2))
+    ids, _ = tok.encode([prompt + t for t in texts])
+    long_ids = [row[:1] + (row[1:-1] * 20)[:126] + row[-1:] for row in ids[:64]]  # 128-token inputs
+
+    def session(path: Path):
+        options = ort.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = args.threads, 1
+        options.log_severity_level = 3
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def run(s, rows: list[list[int]], batch: int = 16) -> np.ndarray:
+        order = np.argsort([len(r) for r in rows])
+        out: list[np.ndarray | None] = [None] * len(rows)
+        for i in range(0, len(rows), batch):
+            idx = order[i : i + batch]
+            input_ids, mask = pad_batch([rows[j] for j in idx], tok.pad_id)
+            for j, vector in zip(idx, s.run(None, {"input_ids": input_ids, "attention_mask": mask})[0]):
+                out[j] = vector
+        return np.stack(out)
+
+    def sts_score(vectors: np.ndarray) -> float:
+        index = {t: i for i, t in enumerate(texts)}
+        unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        cos = [unit[index[a]] @ unit[index[b]] for a, b in zip(sts.sentences1, sts.sentences2)]
+        return spearman(np.array(cos), np.array(sts.scores))
+
+    work = Path(tempfile.mkdtemp(prefix="embedlite-int8-"))
+    calibration = _calibration_feeds(artifact / "tokenizer.json", default_sentences(), manifest.max_seq_length)
+    paths = {"fp32": artifact / "model.onnx"}
+    for precision in PRECISIONS[1:]:
+        paths[precision] = work / f"{precision}.onnx"
+        quantize(artifact / "model.onnx", paths[precision], precision, manifest.architecture, calibration)
+    rows, reference = [], None
+    for precision, path in paths.items():
+        s = session(path)
+        vectors = run(s, ids)
+        reference = vectors if reference is None else reference
+        cos = (vectors * reference).sum(1) / np.linalg.norm(vectors, axis=1) / np.linalg.norm(reference, axis=1)
+        alone = np.vstack([run(s, [r], 1) for r in ids[:16]])
+        run(s, long_ids[:16])  # warm-up
+        start = time.perf_counter()
+        run(s, long_ids)
+        speed = len(long_ids) / (time.perf_counter() - start)
+        rows.append(
+            (
+                precision,
+                path.stat().st_size / 1e6,
+                sts_score(vectors),
+                cos.min(),
+                cos.mean(),
+                float(np.abs(alone - run(s, ids[:16])).max()),
+                speed,
+            )
+        )
+        print(rows[-1], flush=True)
+        if path.parent == work:
+            path.unlink()
+    work.rmdir()
+    lines = [
+        f"# {args.model}: int8 (activations per token) beside int8-accurate and fp32",
+        "",
+        f"Command: `python benchmarks/bench_int8.py --model {args.model} --threads {args.threads}`",
+        "",
+        f"Machine: {int8_kernels()}, Python {platform.python_version()}, {args.threads} threads. STS-B test: the "
+        f"{len(texts)} distinct sentences with the prompt {prompt!r}; cosine to fp32 over them; invariance: the "
+        "largest |difference| between the first 16 embedded alone and as one batch; speed: 64 inputs of 128 tokens "
+        "at batch 16, one pass each, in turn.",
+        "",
+        "| precision | MB | STS-B test | min / mean cosine to fp32 | max \\|Δ\\| alone vs batched | 128-token sent/s |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {p} | {mb:.0f} | {score:.4f} | {lo:.5f} / {mean:.5f} | {delta:.1e} | {speed:.1f} |"
+        for p, mb, score, lo, mean, delta, speed in rows
+    ]
+    write_markdown(f"int8_{args.model}.md", lines)
+
+
+if __name__ == "__main__":
+    main()
