@@ -79,3 +79,33 @@ def test_a_damaged_embedded_model_is_named(tmp_path):
     model.write_bytes(bytes(data))
     with pytest.raises(ArtifactError, match="sha256"):
         Embedder(copy)
+
+
+def test_the_servers_batches_give_the_default_s_vectors(sts_slice):
+    """The server merges concurrent requests into batches of other texts (embedlite.server.batcher): with the int8
+    default each text still gets the vector it gets alone, within 1e-6."""
+    import asyncio
+
+    import numpy as np
+
+    from embedlite import Embedder
+    from embedlite.server.batcher import Batcher
+
+    texts = sts_slice.sentences1[:24] + sts_slice.sentences2[:24]
+    alone = np.vstack([Embedder(threads=1).embed([t]) for t in texts])
+
+    async def served() -> list[np.ndarray]:
+        batcher = Batcher(
+            [Embedder(threads=1), Embedder(threads=1)], max_batch=16, max_queue=256, window=0.01, timeout=60
+        )
+        batcher.start()
+        try:  # one request per text plus two of many texts, all at once
+            singles = asyncio.gather(*(batcher.embed([t]) for t in texts))
+            groups = asyncio.gather(batcher.embed(texts[:20]), batcher.embed(texts[20:]))
+            one_by_one, (first, second) = await asyncio.gather(singles, groups)
+            return [np.vstack([v for v, _ in one_by_one]), np.vstack([first[0], second[0]])]
+        finally:
+            await batcher.close()
+
+    for vectors in asyncio.run(served()):
+        np.testing.assert_allclose(vectors, alone, atol=1e-6, rtol=0)
