@@ -209,6 +209,11 @@ def test_a_wrong_host_gets_the_apis_json_error(server):
         assert server.request("GET", "/health", headers={"Host": host})[0] == 200, host
 
 
+def test_a_store_path_that_does_not_exist_is_said_at_start(server):
+    """A mistyped --store path starts a new, empty store: the log says so (it used to be silent)."""
+    assert "notes.db does not exist yet: store 'notes' starts empty" in server.log.read_text()
+
+
 def test_store_endpoints(server, embedder, data_dir):
     texts = ["Buy oat milk", "Dentist on Friday at 10", "Renew the passport before June"]
     meta = [{"kind": "shopping"}, {"kind": "health", "year": 2026}, {"kind": "admin", "year": 2025}]

@@ -97,6 +97,13 @@ def serve(stores, max_body_mb, batch_window_ms, log_level, **settings):
     from ..server.run import serve as run_server
 
     parsed = parse_stores(stores)
+    for name, path in parsed:  # a mistyped path would otherwise serve a new, empty store without a word
+        if not path.exists():
+            click.echo(
+                f"embedlite serve: {path} does not exist yet: store {name!r} starts empty (check the path if you "
+                "meant an existing store)",
+                err=True,
+            )
     if settings.get("model") is None and parsed:  # serve the model the first store was made with
         settings["model"] = _recorded_model(parsed[0][1])
     run_server(
