@@ -31,7 +31,7 @@ def main() -> None:
     import onnxruntime as ort
 
     from embedlite.artifact import read_manifest
-    from embedlite.converters.export import _calibration_feeds
+    from embedlite.converters.export import calibration_feeds
     from embedlite.converters.onnx_quantize import quantize
     from embedlite.converters.parity import default_sentences
     from embedlite.evaluation import load_sts, spearman
@@ -71,7 +71,7 @@ def main() -> None:
         return spearman(np.array(cos), np.array(sts.scores))
 
     work = Path(tempfile.mkdtemp(prefix="embedlite-int8-"))
-    calibration = _calibration_feeds(artifact / "tokenizer.json", default_sentences(), manifest.max_seq_length)
+    calibration = calibration_feeds(artifact / "tokenizer.json", default_sentences(), manifest.max_seq_length)
     paths = {"fp32": artifact / "model.onnx"}
     for precision in PRECISIONS[1:]:
         paths[precision] = work / f"{precision}.onnx"

@@ -76,7 +76,7 @@ def export(
         save_tokenizer(src.st_model, staging / "tokenizer.json")
         parity.check_tokenizer(src.st_model, staging / "tokenizer.json", texts)
         reference = src.st_model.encode(texts, batch_size=32, convert_to_numpy=True)[:, :output_dim]
-        calibration = _calibration_feeds(staging / "tokenizer.json", texts, src.max_seq_length)
+        calibration = calibration_feeds(staging / "tokenizer.json", texts, src.max_seq_length)
         base = Manifest(
             name=name or (known.name if known else src.name),
             source_model=source_name or (known.source_model if known else str(model)),
@@ -142,7 +142,7 @@ def save_tokenizer(st_model, path: Path) -> None:
     backend.save(str(path))
 
 
-def _calibration_feeds(tokenizer: Path, texts: list[str], max_length: int) -> list[dict[str, np.ndarray]]:
+def calibration_feeds(tokenizer: Path, texts: list[str], max_length: int) -> list[dict[str, np.ndarray]]:
     """The parity texts as model inputs, in batches of 8: what int8 chooses its smoothing on."""
     from embedlite.runtimes.tokenizer import TextTokenizer, pad_batch
 

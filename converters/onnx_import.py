@@ -1,7 +1,8 @@
 """A BERT sentence encoder that ships only as ONNX -> a sentence-transformers directory, so it can be evaluated,
 quantized, exported and fine-tuned like any other: a plain fp32 graph exported by torch (weights are
-initializers), or an embedlite artifact with weight-only quantized weights (int8-accurate: MatMulNBits blocks and an
-int8 per-row word-embedding table), whose weights are dequantized as onnxruntime dequantizes them."""
+initializers), or an embedlite artifact with quantized weights (int8-accurate: MatMulNBits blocks; int8: the
+per-token chains of token_int8; both with an int8 per-row word-embedding table), whose weights are dequantized as
+onnxruntime dequantizes them."""
 
 from __future__ import annotations
 

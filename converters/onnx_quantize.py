@@ -54,7 +54,7 @@ def quantize(
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
     model = onnx.load(str(src))
-    bias_names = _unique_biases(model)
+    bias_names = _unique_biases(model) if precision == "int8" else {}  # before fuse() renames them
     fused: dict[str, int] = {}
     if precision in FUSED_PRECISIONS:
         model, fused = fuse(model)

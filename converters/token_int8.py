@@ -62,11 +62,12 @@ def quantize_per_token(
     }
     new_inits = [numpy_helper.from_array(v, k) for k, v in constants.items()]
     chains: dict[str, list[onnx.NodeProto]] = {}
+    written: set[str] = set()
     for x, consumers in targets.items():
         weights = [numpy_helper.to_array(inits[n.input[1]]).astype(np.float32) for n in consumers]
         w_max = np.max([np.abs(w).max(axis=1) for w in weights], axis=0)
         smooth = np.clip(np.maximum(amax[x], 1e-5) ** ALPHA / np.maximum(w_max, 1e-5) ** (1 - ALPHA), 1e-4, 1e4)
-        first = _weight_name(consumers[0])
+        first = consumers[0].input[1]
         new_inits.append(numpy_helper.from_array((1 / smooth).astype(np.float32), first + SMOOTH))
         p = first + ".token"
         nodes = [
@@ -81,9 +82,10 @@ def quantize_per_token(
         ]
         parts_w, parts_s = [], []
         for node, weight in zip(consumers, weights):
-            name = _weight_name(node)
-            if name + INT8 in {i.name for i in new_inits}:
+            name = node.input[1]
+            if name in written:
                 raise ValueError(f"the weight {name} is shared by two products; not supported")
+            written.add(name)
             codes, column_scale = _quantize_weight(weight * smooth[:, None])
             model.graph.initializer.remove(inits[node.input[1]])
             new_inits += [
@@ -144,8 +146,9 @@ def products(model: onnx.ModelProto) -> list[tuple[str, str, np.ndarray, str]]:
         p = node.name[: -len(".matmul")]
         smooth_node = by_name[p + ".smooth"]
         smooth = numpy_helper.to_array(inits[smooth_node.input[1]])
-        parts = list(by_name[p + ".weights"].input) if p + ".split" in by_name else [node.input[1]]
-        outputs = list(by_name[p + ".split"].output) if p + ".split" in by_name else list(by_name[p + ".rows"].output)
+        split = by_name.get(p + ".split")
+        parts = list(by_name[p + ".weights"].input) if split else [node.input[1]]
+        outputs = list(split.output) if split else list(by_name[p + ".rows"].output)
         for part, output in zip(parts, outputs):
             base = part[: -len(INT8)]
             weight = (
@@ -192,10 +195,6 @@ def _large_constant_matmul(node: onnx.NodeProto, inits: dict) -> bool:
         return False
     dims = inits[node.input[1]].dims
     return len(dims) == 2 and int(np.prod(dims)) >= MIN_WEIGHT_ELEMENTS
-
-
-def _weight_name(node: onnx.NodeProto) -> str:
-    return node.input[1]
 
 
 def _reduce_max(model: onnx.ModelProto, x: str, y: str, name: str) -> onnx.NodeProto:

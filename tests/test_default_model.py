@@ -92,7 +92,8 @@ def test_the_servers_batches_give_the_default_s_vectors(sts_slice):
     from embedlite.server.batcher import Batcher
 
     texts = sts_slice.sentences1[:24] + sts_slice.sentences2[:24]
-    alone = np.vstack([Embedder(threads=1).embed([t]) for t in texts])
+    single = Embedder(threads=1)
+    alone = np.vstack([single.embed([t]) for t in texts])
 
     async def served() -> list[np.ndarray]:
         batcher = Batcher(
