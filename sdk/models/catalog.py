@@ -154,7 +154,7 @@ def suggestion(name: str) -> str:
 
 
 def catalog() -> list[dict]:
-    """What `embedlite models` lists: name, dims, licence, where it comes from and whether it is here."""
+    """What `embedlite models` lists: name, dims, licence, languages, where it comes from and whether it is here."""
     import json
 
     rows = []
@@ -168,6 +168,7 @@ def catalog() -> list[dict]:
                 "source": f"shipped in the package ({shipped['source_model']})",
                 "status": "shipped (default)" if name == DEFAULT_MODEL else "shipped",
                 "mb": round(sum(f["bytes"] for f in shipped["files"].values()) / 1e6, 1),
+                "languages": "en",
                 "precision": shipped["precision"],
             }
         )
@@ -184,6 +185,7 @@ def catalog() -> list[dict]:
                 + ")",
                 "status": "converted" if converted else "fetched" if fetched else "fetched on first use",
                 "mb": round(source.size / 1e6, 1) if source.size else None,
+                "languages": source.languages,
                 "precision": "fp32",
             }
         )

