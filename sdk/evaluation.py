@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+import itertools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,19 +52,10 @@ def load_sts(path: str | Path, limit: int | None = None) -> StsData:
 
 
 def _sts_csv(path: Path, lines: list[str], limit: int | None) -> StsData:
-    import csv
+    from .files.records import sts_csv_rows
 
-    s1, s2, scores = [], [], []
-    for number, cols in enumerate(csv.reader(lines), 1):
-        try:
-            scores.append(float(cols[2]))
-        except (IndexError, ValueError):
-            raise EmbedliteError(f"{path}:{number}: expected sentence1, sentence2, score") from None
-        s1.append(cols[0])
-        s2.append(cols[1])
-        if limit and len(scores) == limit:
-            break
-    return StsData(s1, s2, np.asarray(scores))
+    rows = list(itertools.islice(sts_csv_rows(path, lines), limit))
+    return StsData([r[0] for r in rows], [r[1] for r in rows], np.asarray([r[2] for r in rows]))
 
 
 def load_retrieval(directory: str | Path, split: str = "test") -> RetrievalData:
@@ -193,3 +186,29 @@ def query_metrics(
         hits = sum(doc_ids[i] in relevant for i in top[row, :recall_k])
         recall.append(hits / len(relevant))
     return {f"ndcg@{ndcg_k}": np.array(ndcg), f"recall@{recall_k}": np.array(recall)}
+
+
+def parallel_pairs(first: StsData, second: StsData) -> tuple[list[str], list[str]]:
+    """(sentences, their translations) from two translations of one STS set, row for row (the same gold scores):
+    each sentence once, and only the pairs in which neither side has another translation, so that every
+    sentence has exactly one right answer among the other side's sentences."""
+    if len(first.scores) != len(second.scores) or not np.array_equal(first.scores, second.scores):
+        raise EmbedliteError("the two STS sets are not translations row for row: their gold scores differ")
+    pairs = dict.fromkeys(zip(first.sentences1 + first.sentences2, second.sentences1 + second.sentences2, strict=True))
+    left = collections.Counter(a for a, _ in pairs)
+    right = collections.Counter(b for _, b in pairs)
+    kept = [(a, b) for a, b in pairs if left[a] == 1 and right[b] == 1]
+    return [a for a, _ in kept], [b for _, b in kept]
+
+
+def parallel_retrieval(
+    embedder: TextEmbedder, sources: list[str], targets: list[str], batch_size: int = 32, ndcg_k: int = 10
+) -> dict[str, float]:
+    """Translation retrieval: sources[i]'s translation is targets[i]; each source ranks every target by cosine.
+    accuracy@1 (its translation ranks first) and nDCG@ndcg_k (one relevant target)."""
+    a = embedder.embed(sources, batch_size=batch_size)
+    b = embedder.embed(targets, batch_size=batch_size)
+    scores = (a / np.linalg.norm(a, axis=1, keepdims=True)) @ (b / np.linalg.norm(b, axis=1, keepdims=True)).T
+    ids = [str(i) for i in range(len(targets))]
+    metrics = rank_metrics(scores, ids, ids, {i: {i: 1.0} for i in ids}, ndcg_k=ndcg_k, recall_k=1)
+    return {"accuracy@1": metrics["recall@1"], f"ndcg@{ndcg_k}": metrics[f"ndcg@{ndcg_k}"]}

@@ -161,6 +161,10 @@ def read_texts(path: Path) -> Iterator[str]:
                     yield json.loads(line)["text"]
                 except (json.JSONDecodeError, KeyError, TypeError):
                     raise EmbedliteError(f"{path}:{number}: expected a JSON object with a 'text' field") from None
+    elif path.suffix == ".csv" and lines and is_sts_csv(lines[0]):
+        for first, second, _ in sts_csv_rows(path, lines):
+            yield first
+            yield second
     elif path.suffix in (".csv", ".tsv"):
         for line in lines:
             cols = line.split("\t")
@@ -171,6 +175,27 @@ def read_texts(path: Path) -> Iterator[str]:
                 yield cols[0]
     else:
         yield from lines
+
+
+def is_sts_csv(first_line: str) -> bool:
+    """Whether a line is a row of stsb-multi-mt's CSV: sentence1, sentence2, score (no header, no tabs)."""
+    if "\t" in first_line:
+        return False
+    row = next(csv.reader([first_line]), [])
+    try:
+        return len(row) == 3 and 0 <= float(row[2]) <= 5
+    except ValueError:
+        return False
+
+
+def sts_csv_rows(path: Path, lines: list[str]) -> Iterator[tuple[str, str, float]]:
+    """(sentence1, sentence2, score) of each row of stsb-multi-mt's CSV; a bad row is named by file and line."""
+    for number, cols in enumerate(csv.reader(lines), 1):
+        try:
+            score = float(cols[2])
+        except (IndexError, ValueError):
+            raise EmbedliteError(f"{path}:{number}: expected sentence1, sentence2, score") from None
+        yield cols[0], cols[1], score
 
 
 def distinct_texts(texts: Iterable[str]) -> list[str]:
