@@ -32,6 +32,31 @@ def test_recipe_loads_validates_and_reads_no_test_split(name, data_dir):
         assert "test" not in source.path.name and "dev" not in source.path.name, source.path
 
 
+def test_every_recipe_validates_and_trains_on_no_dev_or_test_split(data_dir):
+    for path in sorted(RECIPES.glob("*.toml")):
+        config = recipe(path.stem)
+        config.validate()
+        sources = (
+            *config.train_texts,
+            *config.train_pairs,
+            *config.matryoshka_axes,
+            *config.student_vocabulary,
+            *(s for m in config.mixtures for s in m.train_texts),
+        )
+        for source in sources:
+            assert source.path.resolve().is_relative_to(data_dir.resolve()), (path.name, source.path)
+            assert "test" not in source.path.name and "dev" not in source.path.name, (path.name, source.path)
+
+
+def test_the_multilingual_recipe_keeps_e5s_prompt_and_the_five_test_languages(data_dir):
+    config = recipe("embedlite-multilingual")
+    assert config.student_source == "multilingual-e5-small" and config.prompt == "query: "
+    assert config.teacher == "embeddinggemma-300m" and config.teacher_task == "STS"
+    trained = {s.path.name for m in config.mixtures for s in m.train_texts}
+    assert {f"stsb-{lang}-train.csv" for lang in ("de", "es", "fr", "ja", "zh")} <= trained
+    assert len(config.student_vocabulary) == 11  # English and the ten stsb-multi-mt languages
+
+
 def test_tiny_extends_small_with_its_own_student_and_output():
     small, tiny = recipe("embedlite-small"), recipe("embedlite-tiny")
     assert tiny.student_source == "paraphrase-MiniLM-L3-v2" and small.student_source == "all-MiniLM-L6-v2"

@@ -182,6 +182,8 @@ def test_merge_is_the_average(minilm_dir, tmp_path):
         (dict(matryoshka_axes=(__file__,), matryoshka_axes_steps=-1), "matryoshka_axes_steps"),
         (dict(merge_initial=1.0), "merge_initial.*below 1"),
         (dict(merge_initial=0.3, student="random"), "random student has nothing to keep"),
+        (dict(student_vocabulary=("/no/such/texts.txt",)), "file not found"),
+        (dict(student_vocabulary=(__file__,), student="random"), "student_vocabulary prunes .* 'layers' student"),
     ],
 )
 def test_bad_config_fails_before_training(minilm_dir, data_dir, tmp_path, change, message):

@@ -36,8 +36,9 @@ class DistillConfig:
     teacher_task: a task of the teacher's manifest whose prompt the teacher reads before every text (EmbeddingGemma:
     "STS", its sentence-similarity prompt); the cache is kept per model and prompt.
     student: 'layers' starts from `student_source` (a directory or known name; default: the teacher) keeping
-    `student_layers` (empty: all); 'random' builds a small BERT ('tiny'); 'decoder' turns the causal Gemma 3 LM
-    at `student_source` into a bidirectional encoder.
+    `student_layers` (empty: all), with its SentencePiece vocabulary pruned to the pieces `student_vocabulary`'s
+    texts use (training/vocabulary.py; none given: all kept); 'random' builds a small BERT ('tiny'); 'decoder'
+    turns the causal Gemma 3 LM at `student_source` into a bidirectional encoder.
     train_texts: one run over these texts; or mixtures: one run per mixture, then the runs are averaged.
     merge_initial: the initial student's share in that average (weight-space ensembling, as WiSE-FT does: the
     student keeps more of what it knew and the training data does not show); the runs share the rest.
@@ -73,6 +74,7 @@ class DistillConfig:
     student: str = "layers"
     student_source: Path | str | None = None
     student_layers: tuple[int, ...] = (0, 2, 4)
+    student_vocabulary: tuple[TextSource, ...] = ()
     student_size: str = "tiny"
     matryoshka_dims: tuple[int, ...] = ()
     max_texts: int | None = None
@@ -104,7 +106,7 @@ class DistillConfig:
     cache_dir: Path | None = None
 
     def __post_init__(self) -> None:  # accept paths, TOML tables and a single int where tuples are meant
-        for name in ("train_texts", "train_pairs", "matryoshka_axes"):
+        for name in ("train_texts", "train_pairs", "matryoshka_axes", "student_vocabulary"):
             object.__setattr__(self, name, tuple(TextSource.of(t) for t in getattr(self, name)))
         object.__setattr__(self, "mixtures", tuple(m if isinstance(m, Mixture) else _mixture(m) for m in self.mixtures))
         bits = self.qat_bits
@@ -154,7 +156,7 @@ class DistillConfig:
             raise EmbedliteError("pair_batch_size must be at least 2: pairs are ranked against each other")
         for path in (
             *sources,
-            *(p.path for p in (*self.train_pairs, *self.matryoshka_axes)),
+            *(p.path for p in (*self.train_pairs, *self.matryoshka_axes, *self.student_vocabulary)),
             self.teacher_embeddings,
             *(self._model_paths()),
         ):
@@ -174,6 +176,8 @@ class DistillConfig:
             raise EmbedliteError(f"qat_bits must be among {QAT_BITS}, got {self.qat_bits!r}")
         if self.matryoshka_axes and self.matryoshka_axes_steps < 0:
             raise EmbedliteError("matryoshka_axes_steps must be 0 (the principal axes alone) or more")
+        if self.student_vocabulary and self.student != "layers":
+            raise EmbedliteError("student_vocabulary prunes the vocabulary of a 'layers' student's source")
         if self.qat_bits and self.qat_epochs <= 0:
             raise EmbedliteError("qat_epochs must be positive when qat_bits are given")
         if self.batch_size < 2 or (self.hard_negatives and self.batch_size < 4):
@@ -245,7 +249,7 @@ def _recipe_values(path: Path, seen: tuple[Path, ...]) -> dict:
     for key in PATH_FIELDS:
         if values.get(key) is not None:
             values[key] = resolve(values[key])
-    for key in ("train_texts", "train_pairs", "matryoshka_axes"):
+    for key in ("train_texts", "train_pairs", "matryoshka_axes", "student_vocabulary"):
         if key in values:
             values[key] = sources(values[key])
     if "mixtures" in values:

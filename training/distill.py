@@ -28,9 +28,15 @@ def build_student(config: DistillConfig):
         source = config.student_source or config.teacher
         if source is None:
             raise EmbedliteError("student 'layers' copies layers of student_source or the teacher: give one")
-        return student.from_teacher_layers(
+        model = student.from_teacher_layers(
             SentenceTransformer(str(_model_dir(source)), device="cpu"), config.student_layers
         )
+        if config.student_vocabulary:
+            from .data import load_texts
+            from .vocabulary import prune_student_vocabulary
+
+            prune_student_vocabulary(model, load_texts(config.student_vocabulary))
+        return model
     work = Path(config.output).parent / f".{Path(config.output).name}-init"
     if config.student == "random":
         tokenizer_source = config.teacher or config.student_source
