@@ -5,15 +5,17 @@ report, then move the artifacts into place."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
-from embedlite.artifact import GEMMA_LICENSE, MODEL_FILES, Manifest, package_version, write_manifest
+from embedlite.artifact import GEMMA_LICENSE, MODEL_FILES, NOTICE, Manifest, package_version, write_manifest
 from embedlite.errors import EmbedliteError
 from embedlite.models import origin
 
@@ -61,6 +63,7 @@ def export(
             "export fp32, int8 or int4 instead"
         )
     known = origin(str(model))  # a shipped model or a known source: its name, source, licence, dims and notice
+    terms = distilled_terms(Path(model))  # a student distilled here: the terms of what it was made from
     dims = check_dims(dims or (known.dims if known else ()) or default_dims(src.dim), src.dim)
     if output_dim is not None and output_dim not in dims:
         raise EmbedliteError(f"output_dim {output_dim} is not one of the dims {list(dims)}")
@@ -92,9 +95,9 @@ def export(
             default_task=src.default_task,
             output_dim=output_dim,
             created_by=f"embedlite {package_version()}",
-            license=GEMMA_LICENSE if src.architecture.startswith("gemma") else (known.license if known else ""),
+            license=GEMMA_LICENSE if src.architecture.startswith("gemma") else (known or terms).license,
         )
-        notice = known.notice if known else None
+        notice = (known or terms).notice
         results = [
             _write_artifact(
                 target,
@@ -117,6 +120,15 @@ def export(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def distilled_terms(directory: Path) -> SimpleNamespace:
+    """The licence and notice `embedlite distill` recorded beside a student it saved (distill.json, NOTICE);
+    empty for any other directory."""
+    record = directory / "distill.json"
+    licence = json.loads(record.read_text(encoding="utf-8")).get("license", "") if record.is_file() else ""
+    notice = directory / NOTICE
+    return SimpleNamespace(license=licence, notice=notice.read_text(encoding="utf-8") if notice.is_file() else None)
 
 
 def default_dims(dim: int) -> tuple[int, ...]:

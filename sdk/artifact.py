@@ -18,7 +18,8 @@ NOTICE = "NOTICE"  # a licence notice the model's files come with (Gemma), check
 GEMMA_LICENSE = "Gemma Terms of Use"  # the manifest's `license` of Gemma models and of what is made from them
 GEMMA_NOTICE = (
     "Gemma is provided under and subject to the Gemma Terms of Use found at ai.google.dev/gemma/terms.\n"
-    "This artifact holds Gemma materials (model weights derived from a Gemma model and the Gemma tokenizer);\n"
+    "This artifact holds Gemma materials or a Model Derivative of them (weights derived from a Gemma model or\n"
+    "trained on its outputs, the Gemma tokenizer);\n"
     "anything that redistributes it (a copy of the artifact, an app that bundles it) must carry this notice\n"
     "and the use restrictions of the Gemma Terms of Use.\n"
 )

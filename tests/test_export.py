@@ -125,3 +125,19 @@ def test_public_export_takes_the_converters_parameters():
     assert [(p.name, p.kind, p.default) for p in public.values()] == [
         (p.name, p.kind, p.default) for p in internal.values()
     ]
+
+
+def test_a_student_of_gemma_carries_its_terms_into_every_export(minilm_dir, tmp_path):
+    """distill records the terms of what a student was made from (distill.json, NOTICE); export carries them."""
+    from embedlite.models.catalog import derived_terms
+
+    licence, notice = derived_terms("embeddinggemma-300m", "multilingual-e5-small")
+    assert licence == "Gemma Terms of Use; MIT"
+    assert "Gemma Terms of Use" in notice and "Permission is hereby granted" in notice  # both notices, whole
+    assert derived_terms("all-mpnet-base-v2", "all-MiniLM-L6-v2") == ("", None)  # Apache-2.0 sources: no notice
+    student = tiny_bert_st(minilm_dir, tmp_path / "student", hidden=32)
+    (student / "distill.json").write_text(json.dumps({"license": licence}))
+    (student / "NOTICE").write_text(notice)
+    (artifact,) = export(student, tmp_path / "out", precisions=("int8",))
+    assert artifact.manifest.license == "Gemma Terms of Use; MIT"
+    assert (artifact.path / "NOTICE").read_text() == notice and "NOTICE" in artifact.manifest.files

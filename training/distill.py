@@ -167,7 +167,13 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
     model.eval()
     timings["total"] = round(time.perf_counter() - started, 1)
     if workers.main:
+        from embedlite.artifact import NOTICE
+        from embedlite.models.catalog import derived_terms
+
         model.save(str(output))
+        licence, notice = derived_terms(config.teacher, config.student_source)
+        if notice:  # an export of the student carries it (converters/export.py)
+            (output / NOTICE).write_text(notice, encoding="utf-8")
         record = json.loads(json.dumps(dataclasses.asdict(config), default=str))
         (output / "distill.json").write_text(
             json.dumps(
@@ -177,6 +183,7 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
                     "processes": workers.size,
                     "phases": phases,
                     "seconds": timings,
+                    "license": licence,
                 },
                 indent=2,
             )

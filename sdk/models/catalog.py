@@ -56,6 +56,19 @@ def origin(name: str) -> Origin | None:
     return None
 
 
+def derived_terms(*names: object) -> tuple[str, str | None]:
+    """(licence, notice) of a model made from the known models `names` (a student distilled from a teacher and
+    initialised from another): the terms of each one whose files carry a notice (Gemma's, an MIT copyright), so
+    what is made from EmbeddingGemma's outputs is a Gemma derivative; ("", None) where none does."""
+    known = [o for o in (origin(str(n)) for n in names if n is not None) if o is not None and o.notice]
+    if not known:
+        return "", None
+    licence = "; ".join(dict.fromkeys(o.license for o in known))
+    made = ", ".join(f"{o.name} ({o.source_model})" for o in known)
+    notice = f"This model was made by embedlite from {made}; their terms and notices follow.\n\n"
+    return licence, notice + "\n".join(dict.fromkeys(o.notice or "" for o in known))
+
+
 def home() -> Path:
     return Path(os.environ.get("EMBEDLITE_HOME") or Path.home() / ".cache" / "embedlite")
 
