@@ -18,6 +18,12 @@ def run(*args, input=None):
 def test_embed_json(minilm_artifact):
     res = run("embed", "some text", "more", "--dim", "128", "--json")
     assert res.exit_code == 0, res.output
+    one_thread = run("embed", "some text", "more", "--dim", "128", "--json", "--threads", "1")
+    assert json.loads(one_thread.output)[0]["embedding"] == pytest.approx(
+        json.loads(res.output)[0]["embedding"], abs=1e-6
+    )
+    res_bad = run("embed", "x", "--threads", "0")
+    assert res_bad.exit_code == 2 and "0 is not a thread count" in res_bad.output
     rows = json.loads(res.output)
     assert [r["text"] for r in rows] == ["some text", "more"] and len(rows[0]["embedding"]) == 128
 
@@ -120,6 +126,10 @@ def test_index_add_search_info(minilm_artifact, data_dir, tmp_path):
     assert hits[0]["id"] == rows[5]["_id"] and len(hits) == 3
     res = run("index", "search", str(db), rows[5]["text"], "--filter", '{"n": 0}', "--json", "--mode", "hybrid")
     assert all(h["metadata"]["n"] == 0 for h in json.loads(res.output))
+    # the table names its score (modes' scores are not comparable) and shows whole ids
+    for mode, label in (("vector", "cosine"), ("keyword", "bm25"), ("hybrid", "rrf")):
+        lines = run("index", "search", str(db), rows[5]["text"], "-k", "2", "--mode", mode).output.splitlines()
+        assert lines[0].split()[:3] == ["#", label, "id"] and lines[1].split()[2] == rows[5]["_id"], lines
     info = json.loads(run("index", "info", str(db), "--json").output)
     assert info["count"] == 300 and info["dim"] == 384 and info["model"] == DEFAULT_MODEL  # the embedded default
     res = run("index", "add", str(db), str(src))  # a rerun resumes: what is stored as given is skipped

@@ -14,6 +14,7 @@ from .options import (
     DIM_OPTION,
     JSON_OPTION,
     MODEL_OPTION,
+    THREADS_OPTION,
     clean_errors,
     embedder_for,
     short,
@@ -24,6 +25,7 @@ from .options import (
 @click.argument("texts", nargs=-1, required=True)
 @MODEL_OPTION
 @DEVICE_OPTION
+@THREADS_OPTION
 @DIM_OPTION
 @click.option("--task", default=None, help="Task prompt name from the model's manifest (embedlite info lists them).")
 @click.option("--query", "as_query", is_flag=True, help="Embed as search queries (the model's query prompt, if any).")
@@ -97,6 +99,7 @@ def embed(texts, model, device, dim, task, as_query, as_document, as_json):
 @click.option("--workers", default=1, show_default=True, help="With --ray: embedding actors.")
 @MODEL_OPTION
 @DEVICE_OPTION
+@THREADS_OPTION
 @JSON_OPTION
 @clean_errors
 def embed_file(
@@ -165,6 +168,7 @@ def embed_file(
 @click.argument("text_b")
 @MODEL_OPTION
 @DEVICE_OPTION
+@THREADS_OPTION
 @DIM_OPTION
 @JSON_OPTION
 @clean_errors

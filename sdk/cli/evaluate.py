@@ -12,6 +12,7 @@ from .options import (
     DIM_OPTION,
     JSON_OPTION,
     MODEL_OPTION,
+    THREADS_OPTION,
     clean_errors,
     embedder_for,
 )
@@ -26,6 +27,7 @@ def eval_group():
 @click.argument("sts_file", type=click.Path(path_type=Path))
 @MODEL_OPTION
 @DEVICE_OPTION
+@THREADS_OPTION
 @DIM_OPTION
 @JSON_OPTION
 @clean_errors
@@ -41,6 +43,7 @@ def eval_sts(sts_file, model, device, dim, as_json):
 @click.argument("beir_dir", type=click.Path(path_type=Path))
 @MODEL_OPTION
 @DEVICE_OPTION
+@THREADS_OPTION
 @DIM_OPTION
 @click.option("--split", default="test", show_default=True)
 @JSON_OPTION

@@ -14,6 +14,7 @@ from .options import (
     JSON_OPTION,
     MODEL_OPTION,
     QUANTIZATION_OPTION,
+    THREADS_OPTION,
     clean_errors,
     embedder_for,
     short,
@@ -30,6 +31,7 @@ def index():
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @MODEL_OPTION
 @DEVICE_OPTION
+@THREADS_OPTION
 @QUANTIZATION_OPTION
 @click.option("--batch-size", default=256, show_default=True, help="Records per transaction.")
 @click.option("--upsert", is_flag=True, help="Replace records whose id exists with another text or metadata.")
@@ -102,6 +104,7 @@ def index_import(db, vectors, quantization, batch_size):
 @click.option("--mode", type=click.Choice(["vector", "keyword", "hybrid"]), default="vector", show_default=True)
 @MODEL_OPTION
 @DEVICE_OPTION
+@THREADS_OPTION
 @JSON_OPTION
 @clean_errors
 def index_search(db, query, k, filter_json, mode, model, device, as_json):
@@ -124,8 +127,15 @@ def index_search(db, query, k, filter_json, mode, model, device, as_json):
             )
         )
         return
+    if not hits:
+        click.echo("no matches")
+        return
+    # the scores of the three modes are not comparable: the column says which one this is
+    label = {"vector": "cosine", "keyword": "bm25", "hybrid": "rrf"}[mode]
+    width = min(max(len(h.id) for h in hits), 30)
+    click.echo(f"  #  {label:>7}  {'id':<{width}}  text")
     for rank, h in enumerate(hits, 1):
-        click.echo(f"{rank:>3}. {h.score:7.4f}  {short(h.id, 16):<16}  {short(h.text or '', 52)}")
+        click.echo(f"{rank:>3}  {h.score:7.4f}  {short(h.id, width):<{width}}  {short(h.text or '', 72 - width)}")
 
 
 @index.command("info")

@@ -20,6 +20,23 @@ DEVICE_OPTION = click.option(
     show_default=True,
     help="auto, cpu, cuda, coreml, directml, qnn, nnapi (ONNX); cpu, gpu, npu (LiteRT).",
 )
+
+
+def _remember_threads(ctx: click.Context, _param: click.Parameter, value: int | None) -> None:
+    if value is not None and value < 1:
+        raise click.BadParameter(f"{value} is not a thread count: give 1 or more")
+    ctx.meta["embedlite.threads"] = value
+
+
+# read by embedder_for(), so every command that loads a model takes it without passing it through
+THREADS_OPTION = click.option(
+    "--threads",
+    type=int,
+    default=None,
+    expose_value=False,
+    callback=_remember_threads,
+    help="CPU threads the model may use (default: one per core).",
+)
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 DIM_OPTION = click.option("--dim", type=int, default=None, help="Matryoshka dim to truncate to.")
 QUANTIZATION_OPTION = click.option(
@@ -41,9 +58,12 @@ def clean_errors(fn):
 
 
 def embedder_for(model, device, dim=None):
+    """The Embedder a command asked for, with its --threads where it has that option."""
     from ..embedder import Embedder
 
-    return Embedder(model, device=device, dim=dim)
+    context = click.get_current_context(silent=True)
+    threads = context.meta.get("embedlite.threads") if context is not None else None
+    return Embedder(model, device=device, dim=dim, threads=threads)
 
 
 def split_csv(value: str) -> tuple[str, ...]:
