@@ -110,6 +110,32 @@ def test_langchain_dim_truncates_and_a_bad_dim_names_the_supported_ones(default_
     assert embeddings.embed_documents([]) == []
 
 
+def test_langchain_vector_store_adds_searches_filters_replaces_and_deletes(default_embedder, tmp_path):
+    importorskip("langchain_core", "langchain")
+    from embedlite.integrations.langchain import EmbedliteEmbeddings, EmbedliteVectorStore
+    from embedlite.store import VectorStore
+
+    embeddings = EmbedliteEmbeddings(default_embedder, dim=256)
+    notes = EmbedliteVectorStore.from_texts(
+        TEXTS, embeddings, [{"n": i} for i in range(4)], ids=list("abcd"), path=tmp_path / "notes.db"
+    )
+    (doc, score), *_ = notes.similarity_search_with_score(QUERY, k=2)
+    assert doc.id == "b" and doc.page_content == TEXTS[1] and doc.metadata == {"n": 1}
+    assert score == pytest.approx(
+        float(cosines([embeddings.embed_query(QUERY)], [embeddings.embed_documents([TEXTS[1]])[0]])[0]), abs=1e-5
+    )
+    assert [d.id for d in notes.similarity_search(QUERY, k=4, filter={"n": {"$gte": 2}})] in (["c", "d"], ["d", "c"])
+    assert notes.as_retriever(search_kwargs={"k": 1}).invoke(QUERY)[0].id == "b"
+    assert 0 <= notes.similarity_search_with_relevance_scores(QUERY, k=1)[0][1] <= 1
+    assert notes.add_texts(["A violin has four strings."], ids=["b"]) == ["b"]  # the same id: replaced
+    assert [d.page_content for d in notes.get_by_ids(["b", "zz"])] == ["A violin has four strings."]
+    assert notes.delete(["a"]) and notes.get_by_ids(["a"]) == []
+    with VectorStore(tmp_path / "notes.db", read_only=True) as store:  # the file is embedlite's own store
+        assert store.count() == 3 and store.dim == 256
+    with pytest.raises(ValueError, match="from_texts needs path="):
+        EmbedliteVectorStore.from_texts(TEXTS, embeddings)
+
+
 def test_langchain_async_runs_off_the_event_loop_and_matches_sync(default_embedder):
     importorskip("langchain_core", "langchain")
     from embedlite.integrations.langchain import EmbedliteEmbeddings
