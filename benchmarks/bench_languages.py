@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -59,15 +58,18 @@ def parse_model(spec: str) -> tuple[str, str | None, str | None]:
     return label, model or None, task or None
 
 
-def evaluate(label: str, model: str | None, task: str | None, sets: dict, threads: int, no_speed: bool) -> dict:
-    from embedlite import Embedder
+def load_sets(split: str) -> dict:
+    """language -> StsData of `split`, English first."""
+    from embedlite.evaluation import load_sts
+
+    return {lang: load_sts(sts_file(lang, split)) for lang in ("en", *LANGUAGES)}
+
+
+def language_scores(vectors, sets: dict) -> dict:
+    """STS Spearman per language and cross-lingual retrieval (English <-> each language), with their means."""
     from embedlite.evaluation import parallel_pairs, parallel_retrieval, sts_spearman
 
-    embedder = Embedder(model, device="cpu", threads=threads)
-    vectors = Vectors(WithTask(embedder, task))
-    row = {"model": label, "name": embedder.manifest.name, "precision": embedder.manifest.precision, "task": task}
-    row["mb"] = sum(f["bytes"] for f in embedder.manifest.files.values()) / 1e6
-    row["sts"] = {lang: sts_spearman(vectors, data) for lang, data in sets.items()}
+    row: dict = {"sts": {lang: sts_spearman(vectors, data) for lang, data in sets.items()}}
     row["sts_mean"] = float(np.mean([row["sts"][lang] for lang in LANGUAGES]))
     row["xling"] = {}
     for lang in LANGUAGES:
@@ -77,6 +79,16 @@ def evaluate(label: str, model: str | None, task: str | None, sets: dict, thread
         row["xling"][f"en→{lang}"]["pairs"] = len(english)
     for metric in ("accuracy@1", "ndcg@10"):
         row[f"xling_{metric}"] = float(np.mean([m[metric] for m in row["xling"].values()]))
+    return row
+
+
+def evaluate(label: str, model: str | None, task: str | None, sets: dict, threads: int, no_speed: bool) -> dict:
+    from embedlite import Embedder
+
+    embedder = Embedder(model, device="cpu", threads=threads)
+    row = {"model": label, "name": embedder.manifest.name, "precision": embedder.manifest.precision, "task": task}
+    row["mb"] = sum(f["bytes"] for f in embedder.manifest.files.values()) / 1e6
+    row.update(language_scores(Vectors(WithTask(embedder, task)), sets))
     if not no_speed:
         texts = [s for lang in LANGUAGES for s in sets[lang].sentences1[:256]]
         row["sent_per_s"] = speed(WithTask(embedder, task), texts)
@@ -93,9 +105,7 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="results file stem (default: languages[_dev])")
     args = parser.parse_args()
 
-    from embedlite.evaluation import load_sts
-
-    sets = {lang: load_sts(sts_file(lang, args.split)) for lang in ("en", *LANGUAGES)}
+    sets = load_sets(args.split)
     started = time.time()
     rows = [evaluate(*parse_model(spec), sets, args.threads, args.no_speed) for spec in args.model or DEFAULT_MODELS]
     stem = args.out or ("languages" if args.split == "test" else "languages_dev")
@@ -105,6 +115,8 @@ def main() -> None:
 
 
 def report(rows: list[dict], args, stem: str, seconds: float) -> None:
+    from embedlite.runtimes.cpu import int8_kernels
+
     split = args.split
     lines = [
         f"# Multilingual: STS-B in {len(LANGUAGES) + 1} languages and cross-lingual retrieval ({split} split)",
@@ -112,7 +124,7 @@ def report(rows: list[dict], args, stem: str, seconds: float) -> None:
         f"`python benchmarks/bench_languages.py --threads {args.threads}"
         + "".join(f" --model '{m}'" for m in args.model or ())
         + (f" --split {split}" if split != "test" else "")
-        + f"` on {platform.machine()}, {platform.processor() or 'CPU'}, {args.threads} threads; {seconds / 60:.0f} "
+        + f"` on {int8_kernels()}, {args.threads} threads; {seconds / 60:.0f} "
         f"min in all. embedlite default: {default_model_label()}.",
         "",
         "STS: Spearman of cosine vs gold on stsb-multi-mt's "

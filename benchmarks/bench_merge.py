@@ -3,8 +3,10 @@
 A recipe's output keeps its per-mixture runs (runs/); they are averaged again with the recipe's initial student at
 each weight, exported to fp32 ONNX (before Matryoshka axes and QAT) and scored on STS-B dev, the retrieval set
 derived from it and amazon dev, as bench_models.py --split dev scores. Weight 1 is the initial student itself.
-Writes benchmarks/results/merge_<recipe>_dev.md.
+--languages scores what bench_languages.py --split dev does instead (STS dev in English and the five test
+languages, cross-lingual accuracy@1), for the multilingual recipe. Writes benchmarks/results/merge_<recipe>_dev.md.
 Usage: python benchmarks/bench_merge.py --recipe embedlite-tiny --trained DIR [--weights 0,0.25,0.5,0.65,0.8,1]
+    [--languages]
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ def main() -> None:
     parser.add_argument("--recipe", default="embedlite-tiny")
     parser.add_argument("--trained", type=Path, required=True, help="the recipe's output (with its runs/)")
     parser.add_argument("--weights", default="0,0.25,0.5,0.65,0.8,1")
+    parser.add_argument("--languages", action="store_true", help="multilingual dev scores (bench_languages)")
     args = parser.parse_args()
 
     from sentence_transformers import SentenceTransformer
@@ -49,6 +52,14 @@ def main() -> None:
         "| share of the initial student (w) | STS-B dev | nDCG@10 | " + " | ".join(DOMAINS) + " |",
         "|---:|---:|---:|" + "---:|" * len(DOMAINS),
     ]
+    if args.languages:
+        from bench_languages import LANGUAGES, language_scores, load_sets
+
+        sets = load_sets("dev")
+        lines[-2:] = [
+            "| w | " + " | ".join(f"STS dev {lang}" for lang in ("en", *LANGUAGES)) + " | mean (5) | x-ling acc@1 |",
+            "|---:|" + "---:|" * (len(LANGUAGES) + 3),
+        ]
     for weight in (float(w) for w in args.weights.split(",")):
         initial = build_student(config)
         if weight == 1:
@@ -62,6 +73,12 @@ def main() -> None:
             work / f"w{weight}", work / f"w{weight}-onnx", precisions=("fp32",), progress=lambda _: None
         )
         vectors = Vectors(Embedder(artifact.path, device="cpu", threads=2))
+        if args.languages:
+            row = language_scores(vectors, sets)
+            scores = [*row["sts"].values(), row["sts_mean"], row["xling_accuracy@1"]]
+            lines.append(f"| {weight:g} | " + " | ".join(f"{v:.4f}" for v in scores) + " |")
+            print(lines[-1], file=sys.stderr, flush=True)
+            continue
         scores = [
             sts_spearman(vectors, sts),
             retrieval_scores(vectors, retrieval)["ndcg@10"],
