@@ -18,8 +18,8 @@ class WordPieceTokenizer private constructor(
     private val lowercase: Boolean,
     template: Template,
     maxLength: Int,
-) : TemplateTokenizer(addedTokens, template, maxLength, vocab) {
-    override fun encodeText(text: String, out: MutableList<Int>) {
+) : TemplateTokenizer(addedTokens, template, maxLength, vocab::get) {
+    override fun encodeText(text: String, atStart: Boolean, out: MutableList<Int>) {
         for (word in preTokenize(normalize(text))) wordPiece(word, out)
     }
 
