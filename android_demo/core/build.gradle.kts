@@ -17,5 +17,7 @@ tasks.register<JavaExec>("coreTests") {
     classpath = sourceSets["test"].runtimeClasspath
     mainClass.set("dev.embedlite.core.CoreTestsKt")
     (findProperty("litert") as String?)?.let { systemProperty("embedlite.litert", it) }
-    args(rootProject.file("build/bundle").path, rootProject.file("build/bundle-gemma").path)
+    systemProperty("embedlite.tokenizerFixtures", rootProject.file("build/tokenizer-fixtures").path)
+    args(rootProject.file("build/bundle").path, rootProject.file("build/bundle-gemma").path,
+        rootProject.file("build/bundle-e5").path)
 }

@@ -3,8 +3,11 @@
 # LiteRT's C API (libLiteRt.so from the ai-edge-litert wheel), called through JNA.
 # Usage: android_demo/core/run_tests.sh [BUNDLE_DIR...]
 #   BUNDLE_DIR: from `embedlite export MODEL --target android --parity-texts ../shared/data/stsb/sts-test.csv`.
-#   With none given, make_bundles.sh makes two (in android_demo/build/, reused): all-MiniLM-L6-v2 (WordPiece) and
-#   a random-weight EmbeddingGemma replica with the Gemma 3 tokenizer (BPE; fixtures/embeddinggemma.py).
+#   With none given, make_bundles.sh makes three (in android_demo/build/, reused): all-MiniLM-L6-v2 (WordPiece), a
+#   random-weight EmbeddingGemma replica with the Gemma 3 tokenizer (BPE; fixtures/embeddinggemma.py) and a
+#   random-weight multilingual student with multilingual-e5-small's pruned tokenizer (Unigram;
+#   fixtures/multilingual_student.py), and the expected token ids of the tokenizer tests (tokenizer-fixtures/,
+#   which the Swift core's tests read too; EMBEDLITE_TOKENIZER_FIXTURES names another folder of them).
 # Needs Java 17 and JNA (`.ci/run` installs both), and the Python environment with embedlite[test] active.
 # Compiler: kotlinc 2.x from PATH when there is one; else JetBrains' compiler as shipped inside the PyPI wheel
 # kotlin-jupyter-kernel (no npm needed), fetched once with `pip download --no-deps` into
@@ -50,12 +53,19 @@ fi
 bundles=("$@")
 if [ ${#bundles[@]} -eq 0 ]; then
   "$core/make_bundles.sh"
-  bundles=("$build/bundle" "$build/bundle-gemma")
+  bundles=("$build/bundle" "$build/bundle-gemma" "$build/bundle-e5")
+fi
+fixtures="${EMBEDLITE_TOKENIZER_FIXTURES:-$build/tokenizer-fixtures}"
+fixture_flag=()
+if [ -f "$fixtures/expected.json" ]; then
+  fixture_flag=("-Dembedlite.tokenizerFixtures=$fixtures")
+else
+  echo "note: no $fixtures/expected.json (make_bundles.sh makes it): the tokenizer fixture tests are left out" >&2
 fi
 
 classes="$build/core-classes"
 rm -rf "$classes"
 compile -nowarn -jvm-target 17 -cp "$stdlib:$jna" "$core/src/main/kotlin" "$core/src/test/kotlin" -d "$classes" 2>&1 \
   | grep -v "^warning: " >&2 || true
-java -Dembedlite.litert="$litert" -cp "$classes:$stdlib:$jna:$core/src/test/resources" dev.embedlite.core.CoreTestsKt "${bundles[@]}" 2>&1 \
+java -Dembedlite.litert="$litert" "${fixture_flag[@]}" -cp "$classes:$stdlib:$jna:$core/src/test/resources" dev.embedlite.core.CoreTestsKt "${bundles[@]}" 2>&1 \
   | grep -v "^INFO: \|^WARNING: "  # LiteRT's start-up log lines

@@ -14,7 +14,7 @@ struct BPETokenizer: TextTokenizer {
     private let unkId: Int32?
     private let fuseUnk: Bool
     private let ignoreMerges: Bool
-    private let replacements: [(pattern: [UInt8], content: [UInt8])]
+    private let normalizer: Normalizer
     private let splitAfter: [UInt8]?  // Split(pattern, MergedWithPrevious): a word ends after each match
     private let frame: EncodingFrame
 
@@ -26,7 +26,7 @@ struct BPETokenizer: TextTokenizer {
         if let dropout = model?["dropout"]?.double, dropout > 0 {
             throw spec.fail("BPE model.dropout is \(dropout): dropout is for training, not for inference")
         }
-        replacements = try BPETokenizer.normalizer(spec.root["normalizer"], spec)
+        normalizer = try Normalizer(spec.root["normalizer"], spec)
         splitAfter = try BPETokenizer.splitPattern(spec.root["pre_tokenizer"], spec)
         let vocab = try spec.vocabulary()
         self.vocab = vocab
@@ -48,14 +48,8 @@ struct BPETokenizer: TextTokenizer {
 
     func encode(_ text: String) -> [Int32] {
         frame.encode(text) { bytes, ids in
-            for word in words(normalize(Array(bytes))) { tokenize(word, into: &ids) }
+            for word in words(normalizer.normalize(Array(bytes))) { tokenize(word, into: &ids) }
         }
-    }
-
-    private func normalize(_ text: [UInt8]) -> [UInt8] {
-        var out = text
-        for (pattern, content) in replacements { out = BPETokenizer.replace(pattern, with: content, in: out) }
-        return out
     }
 
     /// The pre-tokenizer's words (with Gemma's normalizer no spaces are left, so the whole run is one word).
@@ -183,24 +177,6 @@ struct BPETokenizer: TextTokenizer {
         return merges
     }
 
-    /// Replace normalizers (alone or in a Sequence): literal pattern -> content.
-    private static func normalizer(_ value: JSONTree?,
-                                   _ spec: TokenizerSpec) throws -> [(pattern: [UInt8], content: [UInt8])] {
-        guard let value, !value.isNull else { return [] }
-        switch try spec.string(value["type"], "normalizer.type") {
-        case "Sequence":
-            return try (value["normalizers"]?.array ?? []).flatMap { try normalizer($0, spec) }
-        case "Replace":
-            guard let pattern = value["pattern"]?["String"]?.bytes, !pattern.isEmpty,
-                  let content = value["content"]?.bytes else {
-                throw spec.fail("Replace normalizer: only a literal String pattern is supported")
-            }
-            return [(pattern, content)]
-        case let other:
-            throw spec.fail("normalizer \(other) is not supported for BPE (Replace is)")
-        }
-    }
-
     /// The literal pattern of a Split(String, MergedWithPrevious) pre-tokenizer; nil when there is none.
     private static func splitPattern(_ value: JSONTree?, _ spec: TokenizerSpec) throws -> [UInt8]? {
         guard let value, !value.isNull else { return nil }
@@ -210,23 +186,6 @@ struct BPETokenizer: TextTokenizer {
             throw spec.fail("pre-tokenizer \(type) is not supported for BPE (Split on a string, MergedWithPrevious is)")
         }
         return pattern
-    }
-
-    static func replace(_ pattern: [UInt8], with content: [UInt8], in text: [UInt8]) -> [UInt8] {
-        guard text.count >= pattern.count else { return text }
-        var out: [UInt8] = []
-        out.reserveCapacity(text.count)
-        var i = 0
-        while i < text.count {
-            if i + pattern.count <= text.count && text[i..<(i + pattern.count)].elementsEqual(pattern) {
-                out += content
-                i += pattern.count
-            } else {
-                out.append(text[i])
-                i += 1
-            }
-        }
-        return out
     }
 }
 

@@ -10,7 +10,8 @@ public protocol TextTokenizer: Sendable {
     func encode(_ text: String) -> [Int32]
 }
 
-/// Reads tokenizer.json: a WordPiece (BERT family) or a BPE with byte fallback (Gemma 3) tokenizer.
+/// Reads tokenizer.json: a WordPiece (BERT family), a BPE with byte fallback (Gemma 3) or a SentencePiece Unigram
+/// (XLM-R, multilingual-e5) tokenizer.
 public func loadTokenizer(_ url: URL, maxLength: Int) throws -> any TextTokenizer {
     let data: Data
     do {
@@ -28,9 +29,10 @@ func loadTokenizer(json: [UInt8], name: String, maxLength: Int) throws -> any Te
     switch try spec.string(root["model"]?["type"], "model.type") {
     case "WordPiece": return try WordPieceTokenizer(spec, maxLength: maxLength)
     case "BPE": return try BPETokenizer(spec, maxLength: maxLength)
+    case "Unigram": return try UnigramTokenizer(spec, maxLength: maxLength)
     case let other:
         throw EmbedliteError.invalidArtifact(
-            "\(name): tokenizer model '\(other)' is not supported (WordPiece and BPE with byte fallback are)")
+            "\(name): tokenizer model '\(other)' is not supported (WordPiece, BPE with byte fallback and Unigram are)")
     }
 }
 
@@ -88,7 +90,7 @@ struct TokenizerSpec {
     }
 
     /// The special tokens the post-processor puts before and after the text's tokens.
-    func template(vocab: [[UInt8]: Int32]) throws -> (head: [Int32], tail: [Int32]) {
+    func template(idOf: ([UInt8]) -> Int32?) throws -> (head: [Int32], tail: [Int32]) {
         guard let post = root["post_processor"], !post.isNull else { return ([], []) }
         switch try string(post["type"], "post_processor.type") {
         case "BertProcessing":
@@ -109,7 +111,7 @@ struct TokenizerSpec {
                 let ids: [Int32]
                 if let listed = post["special_tokens"]?[token]?["ids"]?.array {
                     ids = try listed.map { Int32(try int($0, "post_processor.special_tokens.\(token).ids")) }
-                } else if let id = vocab[Array(token.utf8)] {
+                } else if let id = idOf(Array(token.utf8)) {
                     ids = [id]
                 } else {
                     throw fail("post_processor special token '\(token)' is not in the vocabulary")
@@ -123,8 +125,8 @@ struct TokenizerSpec {
     }
 
     /// The id that pads a batch, picked as the Python runtime picks it.
-    static func padId(_ vocab: [[UInt8]: Int32]) -> Int32 {
-        vocab[Array("[PAD]".utf8)] ?? vocab[Array("<pad>".utf8)] ?? 0
+    static func padId(_ idOf: ([UInt8]) -> Int32?) -> Int32 {
+        idOf(Array("[PAD]".utf8)) ?? idOf(Array("<pad>".utf8)) ?? 0
     }
 }
 
@@ -181,7 +183,7 @@ struct AddedTokens: Sendable {
     }
 }
 
-/// What both tokenizers do around their model: special tokens written in the text matched first, the template's
+/// What every tokenizer does around its model: special tokens written in the text matched first, the template's
 /// special tokens added, and truncation that keeps the first tokens and leaves room for the special ones, as
 /// `tokenizers` does.
 struct EncodingFrame: Sendable {
@@ -191,11 +193,16 @@ struct EncodingFrame: Sendable {
     let maxLength: Int
     let padId: Int32
 
-    init(_ spec: TokenizerSpec, vocab: [[UInt8]: Int32], maxLength: Int) throws {
+    /// idOf: a token's id in the model's vocabulary, for the template's tokens and the padding.
+    init(_ spec: TokenizerSpec, idOf: ([UInt8]) -> Int32?, maxLength: Int) throws {
         added = try spec.addedTokens()
-        (head, tail) = try spec.template(vocab: vocab)
+        (head, tail) = try spec.template(idOf: idOf)
         self.maxLength = maxLength
-        padId = TokenizerSpec.padId(vocab)
+        padId = TokenizerSpec.padId(idOf)
+    }
+
+    init(_ spec: TokenizerSpec, vocab: [[UInt8]: Int32], maxLength: Int) throws {
+        try self.init(spec, idOf: { vocab[$0] }, maxLength: maxLength)
     }
 
     /// The ids of `text`; `model` appends the ids of each run of text between special tokens.

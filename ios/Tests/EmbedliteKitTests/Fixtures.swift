@@ -4,8 +4,9 @@ import XCTest
 
 /// What ios/run_tests.sh hands the tests: the MiniLM bundle (EMBEDLITE_IOS_BUNDLE: `embedlite export all-MiniLM-L6-v2
 /// --target ios --parity-texts sts-test.csv`), the tokenizer fixtures (EMBEDLITE_TOKENIZER_FIXTURES, from
-/// scripts/make_tokenizer_fixtures.py), LiteRT (EMBEDLITE_LITERT_LIB) and the EmbeddingGemma replica
-/// (EMBEDLITE_IOS_GEMMA_BUNDLE). A test needing one that is missing fails with a message naming it.
+/// scripts/make_tokenizer_fixtures.py), LiteRT (EMBEDLITE_LITERT_LIB), the EmbeddingGemma replica
+/// (EMBEDLITE_IOS_GEMMA_BUNDLE) and the multilingual student (EMBEDLITE_IOS_E5_BUNDLE). A test needing one that is
+/// missing fails with a message naming it.
 enum Fixtures {
     static func directory(_ variable: String) throws -> URL {
         guard let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty else {
@@ -19,6 +20,10 @@ enum Fixtures {
     /// The EmbeddingGemma replica the Kotlin runner makes (EMBEDLITE_IOS_GEMMA_BUNDLE): random weights, the Gemma 3
     /// tokenizer, EmbeddingGemma's prompts (a document prompt with a title slot), 2048 tokens.
     static var gemmaBundle: URL { get throws { try directory("EMBEDLITE_IOS_GEMMA_BUNDLE") } }
+
+    /// The multilingual student the Kotlin runner makes (EMBEDLITE_IOS_E5_BUNDLE): random weights, multilingual-e5's
+    /// SentencePiece (Unigram) tokenizer pruned to the stsb-multi-mt sentences, e5's prompts, 512 tokens.
+    static var e5Bundle: URL { get throws { try directory("EMBEDLITE_IOS_E5_BUNDLE") } }
 
     /// The repository root (the golden store files live in the Kotlin core's test resources).
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -22,27 +22,55 @@ final class TokenizerTests: XCTestCase {
         assertSameIds(try Fixtures.artifact().tokenizer, parity.texts, parity.ids, "MiniLM, parity texts")
     }
 
+    /// A section of the shared expected.json (scripts/make_tokenizer_fixtures.py, which the Kotlin core's tests read
+    /// too): its tokenizer (SECTION/tokenizer.json) gives Python's ids on every text and cuts at max_length.
+    @discardableResult
+    private func assertSection(_ section: String, atLeast count: Int, file: StaticString = #filePath,
+                               line: UInt = #line) throws -> any TextTokenizer {
+        let fixtures = try Fixtures.directory("EMBEDLITE_TOKENIZER_FIXTURES")
+        let expected = try Fixtures.json(fixtures.appendingPathComponent("expected.json"))[section]
+        let maxLength = try XCTUnwrap(expected?["max_length"]?.int, "\(section): no max_length", file: file, line: line)
+        let tokenizer = try loadTokenizer(fixtures.appendingPathComponent("\(section)/tokenizer.json"),
+                                          maxLength: maxLength)
+        let texts = strings(expected?["texts"])
+        XCTAssertGreaterThanOrEqual(texts.count, count, section, file: file, line: line)
+        assertSameIds(tokenizer, texts, intRows(expected?["ids"]), section, file: file, line: line)
+        XCTAssertEqual(tokenizer.encode(String(repeating: "embedding ", count: 3000)).count, maxLength, section,
+                       file: file, line: line)
+        return tokenizer
+    }
+
+    func testEveryTokenizerTheCoreSupportsHasAFixtureSection() throws {
+        let fixtures = try Fixtures.directory("EMBEDLITE_TOKENIZER_FIXTURES")
+        let sections = try Fixtures.json(fixtures.appendingPathComponent("expected.json")).members ?? []
+        XCTAssertEqual(Set(sections.map { String(decoding: $0.key, as: UTF8.self) }),
+                       ["gemma", "minilm", "e5", "e5_student"])
+    }
+
     func testMiniLMIdsEqualPythonOnHardCases() throws {
-        let expected = try Fixtures.json(try Fixtures.directory("EMBEDLITE_TOKENIZER_FIXTURES")
-            .appendingPathComponent("expected.json"))["minilm"]
-        let tokenizer = try Fixtures.artifact().tokenizer
-        XCTAssertEqual(expected?["max_length"]?.int, tokenizer.maxLength)
-        assertSameIds(tokenizer, strings(expected?["texts"]), intRows(expected?["ids"]), "MiniLM, hard cases")
+        let tokenizer = try assertSection("minilm", atLeast: 30)
+        XCTAssertEqual(tokenizer.maxLength, try Fixtures.artifact().tokenizer.maxLength)
     }
 
     func testGemmaIdsEqualPythonOnEveryParityTextAndHardCases() throws {
-        let fixtures = try Fixtures.directory("EMBEDLITE_TOKENIZER_FIXTURES")
-        let expected = try Fixtures.json(fixtures.appendingPathComponent("expected.json"))["gemma"]
-        let maxLength = try XCTUnwrap(expected?["max_length"]?.int)
-        let tokenizer = try loadTokenizer(fixtures.appendingPathComponent("gemma/tokenizer.json"), maxLength: maxLength)
+        let tokenizer = try assertSection("gemma", atLeast: 2500)
         XCTAssertEqual(tokenizer.padId, 0)
-        let texts = strings(expected?["texts"])
-        XCTAssertGreaterThan(texts.count, 2500)
-        assertSameIds(tokenizer, texts, intRows(expected?["ids"]), "Gemma 3, parity texts and hard cases")
         let long = tokenizer.encode(String(repeating: "embedding ", count: 3000))
-        XCTAssertEqual(long.count, maxLength)
         XCTAssertEqual(long.first, 2)  // <bos>
         XCTAssertEqual(long.last, 1)  // <eos>
+    }
+
+    /// multilingual-e5-small's SentencePiece Unigram (XLM-R's 250,002 pieces, Precompiled charsmap, Metaspace) on
+    /// every sentence of the stsb-multi-mt test files (de, es, fr, ja, zh), their NFD forms and the hard cases.
+    func testMultilingualE5IdsEqualPythonOnEveryMultilingualTestSentenceAndHardCases() throws {
+        let tokenizer = try assertSection("e5", atLeast: 13000)
+        XCTAssertEqual(tokenizer.padId, 1)  // <pad>
+        XCTAssertEqual(tokenizer.encode(""), [0, 2])  // <s> </s>
+    }
+
+    /// The same tokenizer pruned to a corpus (training.vocabulary): other scores, unknown characters, renumbered ids.
+    func testPrunedMultilingualStudentIdsEqualPythonOnHardCases() throws {
+        try assertSection("e5_student", atLeast: 50)
     }
 
     func testLongTextsAreCutToMaxLengthEndingWithSep() throws {
@@ -67,9 +95,26 @@ final class TokenizerTests: XCTestCase {
         XCTAssertEqual(tokenizer.encode("a<x>b"), [1, 9, 2])
     }
 
+    func testUnigramTakesTheBestScoringPathAndFusesUnknownCharacters() throws {
+        // "abc": ab + c (-1 - 2) beats a + bc (-2 - 2); x and y are in no piece: one <unk>, as in `tokenizers`
+        let json = """
+        {"model": {"type": "Unigram", "unk_id": 0, "vocab": [["<unk>", 0.0], ["▁", -1.0], ["a", -2.0], ["b", -2.0],
+          ["c", -2.0], ["ab", -1.0], ["bc", -2.0], ["▁abc", -9.0]]},
+         "pre_tokenizer": {"type": "Metaspace", "replacement": "▁", "add_prefix_space": true},
+         "normalizer": {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}}
+        """
+        let tokenizer = try loadTokenizer(json: Array(json.utf8), name: "unigram.json", maxLength: 16)
+        XCTAssertEqual(tokenizer.encode("abc"), [1, 5, 4])
+        XCTAssertEqual(tokenizer.encode("xyab   c"), [1, 0, 5, 1, 4])
+        assertThrows(["unigram.json", "unk_id"]) {
+            try loadTokenizer(json: Array(#"{"model": {"type": "Unigram", "vocab": [["a", 0.0]]}}"#.utf8),
+                              name: "unigram.json", maxLength: 8)
+        }
+    }
+
     func testUnsupportedOrBrokenTokenizersAreRefusedByName() {
-        assertThrows(["tok.json", "Unigram"]) {
-            try loadTokenizer(json: Array(#"{"model": {"type": "Unigram"}}"#.utf8), name: "tok.json", maxLength: 8)
+        assertThrows(["tok.json", "WordLevel"]) {
+            try loadTokenizer(json: Array(#"{"model": {"type": "WordLevel"}}"#.utf8), name: "tok.json", maxLength: 8)
         }
         assertThrows(["tok.json", "byte 14"]) {
             try loadTokenizer(json: Array(#"{"model": {"ty"#.utf8), name: "tok.json", maxLength: 8)

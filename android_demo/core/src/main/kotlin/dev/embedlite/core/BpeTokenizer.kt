@@ -12,18 +12,16 @@ class BpeTokenizer private constructor(
     private val vocab: Map<String, Int>,
     private val merges: Map<Long, Long>,  // (left id, right id) -> (rank, merged id), each packed in a Long
     addedTokens: AddedTokens,
-    private val replacements: List<Pair<String, String>>,
+    private val normalizer: Normalizer,
     private val splitOn: String?,
     private val unkId: Int?,
     private val fuseUnk: Boolean,
     private val byteFallback: Boolean,
     template: Template,
     maxLength: Int,
-) : TemplateTokenizer(addedTokens, template, maxLength, vocab) {
-    override fun encodeText(text: String, out: MutableList<Int>) {
-        var normalized = text
-        for ((from, to) in replacements) normalized = normalized.replace(from, to)
-        for (word in preTokenize(normalized)) merge(word, out)
+) : TemplateTokenizer(addedTokens, template, maxLength, vocab::get) {
+    override fun encodeText(text: String, atStart: Boolean, out: MutableList<Int>) {
+        for (word in preTokenize(normalizer.normalize(text))) merge(word, out)
     }
 
     /** Split with behaviour MergedWithPrevious: each delimiter ends the piece before it. */
@@ -121,7 +119,7 @@ class BpeTokenizer private constructor(
                 vocab = vocab,
                 merges = merges,
                 addedTokens = AddedTokens.of(root),
-                replacements = replacements(root["normalizer"]?.asObject("normalizer")),
+                normalizer = Normalizer.of(root["normalizer"]?.asObject("normalizer")),
                 splitOn = split(root["pre_tokenizer"]?.asObject("pre_tokenizer")),
                 unkId = (model["unk_token"] as String?)?.let { vocab[it] },
                 fuseUnk = model["fuse_unk"] as? Boolean ?: false,
@@ -129,18 +127,6 @@ class BpeTokenizer private constructor(
                 template = Template.of(root["post_processor"]?.asObject("post_processor")) { vocab[it] },
                 maxLength = maxLength,
             )
-        }
-
-        /** A Replace normaliser (string pattern), or a Sequence of them; none is fine. */
-        private fun replacements(normalizer: Map<String, Any?>?): List<Pair<String, String>> = when (normalizer?.get("type")) {
-            null -> emptyList()
-            "Sequence" -> normalizer["normalizers"].asList("normalizers").flatMap { replacements(it.asObject("normalizer")) }
-            "Replace" -> {
-                val pattern = normalizer["pattern"].asObject("pattern")["String"] as? String
-                    ?: throw IllegalArgumentException("Replace normaliser: only string patterns are supported")
-                listOf(pattern to normalizer["content"] as String)
-            }
-            else -> throw IllegalArgumentException("normalizer ${normalizer["type"]} is not supported with BPE")
         }
 
         /** A Split pre-tokenizer on a string, merged with the previous piece; none is fine. */

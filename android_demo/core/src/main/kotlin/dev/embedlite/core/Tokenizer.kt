@@ -13,13 +13,15 @@ interface Tokenizer {
     fun encode(text: String): IntArray
 
     companion object {
-        /** WordPiece (the BERT family) or BPE with byte fallback (Gemma), as the file's model type says. */
+        /** WordPiece (the BERT family), BPE with byte fallback (Gemma) or Unigram (SentencePiece: XLM-R, multilingual
+         * E5), as the file's model type says. */
         fun fromJson(json: String, maxLength: Int): Tokenizer {
             val root = Json.parse(json).asObject("tokenizer.json")
             return when (val type = root["model"].asObject("model")["type"]) {
                 "WordPiece" -> WordPieceTokenizer.fromJson(root, maxLength)
                 "BPE" -> BpeTokenizer.fromJson(root, maxLength)
-                else -> throw IllegalArgumentException("tokenizer model $type: WordPiece and BPE are supported")
+                "Unigram" -> UnigramTokenizer.fromJson(root, maxLength)
+                else -> throw IllegalArgumentException("tokenizer model $type: WordPiece, BPE and Unigram are supported")
             }
         }
 
@@ -36,18 +38,21 @@ abstract class TemplateTokenizer internal constructor(
     private val addedTokens: AddedTokens,
     private val template: Template,
     final override val maxLength: Int,
-    vocab: Map<String, Int>,
+    idOf: (String) -> Int?,
 ) : Tokenizer {
-    final override val padId: Int = Tokenizer.padId { addedTokens.id(it) ?: vocab[it] }
+    final override val padId: Int = Tokenizer.padId { addedTokens.id(it) ?: idOf(it) }
 
     final override fun encode(text: String): IntArray {
         val ids = ArrayList<Int>()
-        for ((piece, addedId) in addedTokens.split(text)) if (addedId != null) ids.add(addedId) else encodeText(piece, ids)
+        addedTokens.split(text).forEachIndexed { i, (piece, addedId) ->
+            if (addedId != null) ids.add(addedId) else encodeText(piece, atStart = i == 0, ids)
+        }
         return template.apply(ids, maxLength)
     }
 
-    /** The ids of text that holds no added token: normalise, pre-tokenise, run the model. */
-    protected abstract fun encodeText(text: String, out: MutableList<Int>)
+    /** The ids of text that holds no added token (atStart: it begins the text): normalise, pre-tokenise, run the
+     * model. */
+    protected abstract fun encodeText(text: String, atStart: Boolean, out: MutableList<Int>)
 }
 
 /**

@@ -18,8 +18,8 @@ class WordPieceTokenizer private constructor(
     private val lowercase: Boolean,
     template: Template,
     maxLength: Int,
-) : TemplateTokenizer(addedTokens, template, maxLength, vocab) {
-    override fun encodeText(text: String, out: MutableList<Int>) {
+) : TemplateTokenizer(addedTokens, template, maxLength, vocab::get) {
+    override fun encodeText(text: String, atStart: Boolean, out: MutableList<Int>) {
         for (word in preTokenize(normalize(text))) wordPiece(word, out)
     }
 
@@ -126,12 +126,13 @@ class WordPieceTokenizer private constructor(
             cp == 0x1680 || cp in 0x2000..0x200A || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
             cp == 0x3000
 
-        /** Categories Cc, Cf, Cs, Co, Cn, except tab and newlines, which count as whitespace. */
+        /** Categories Cc, Cf, Cs, Co, except tab and newlines, which count as whitespace. Not Cn: `tokenizers`' category
+         * tables have none, so an unassigned code point (or one newer than the JDK's Unicode, such as an emoji of
+         * Unicode 14) stays and becomes [UNK], as the Swift core does. */
         private fun isOther(cp: Int): Boolean {
             if (cp == 0x09 || cp == 0x0A || cp == 0x0D) return false
             return when (Character.getType(cp).toByte()) {
-                Character.CONTROL, Character.FORMAT, Character.SURROGATE, Character.PRIVATE_USE,
-                Character.UNASSIGNED -> true
+                Character.CONTROL, Character.FORMAT, Character.SURROGATE, Character.PRIVATE_USE -> true
                 else -> false
             }
         }
@@ -146,8 +147,9 @@ class WordPieceTokenizer private constructor(
             }
         }
 
+        /** tokenizers' ranges, which skip U+2B820..U+2B91F. */
         private fun isChinese(cp: Int): Boolean = cp in 0x4E00..0x9FFF || cp in 0x3400..0x4DBF ||
-            cp in 0x20000..0x2A6DF || cp in 0x2A700..0x2B73F || cp in 0x2B740..0x2B81F || cp in 0x2B820..0x2CEAF ||
+            cp in 0x20000..0x2A6DF || cp in 0x2A700..0x2B73F || cp in 0x2B740..0x2B81F || cp in 0x2B920..0x2CEAF ||
             cp in 0xF900..0xFAFF || cp in 0x2F800..0x2FA1F
     }
 }

@@ -9,12 +9,16 @@ import kotlin.system.exitProcess
 /**
  * The core's tests, run on the JVM against bundles from `embedlite export --target android` (their parity.json holds
  * what the Python runtime produced). With -Dembedlite.litert=PATH/libLiteRt.so the models run too, through LiteRT's
- * C API. Prints one line per test and a closing `N passed, N failed`.
+ * C API; with -Dembedlite.tokenizerFixtures=DIR the tokenizers are checked against the expected ids there (from
+ * ios/scripts/make_tokenizer_fixtures.py, which the Swift core's tests read too). Prints one line per test and a
+ * closing `N passed, N failed`.
  */
 fun main(args: Array<String>) {
     require(args.isNotEmpty()) { "usage: CoreTestsKt BUNDLE_DIR... (from embedlite export --target android)" }
     val library = System.getProperty("embedlite.litert")?.let(::File)
-    val suites = listOf(UnitTests().tests) + args.map { BundleTests(File(it), library).tests }
+    val fixtures = System.getProperty("embedlite.tokenizerFixtures")?.let(::File)
+    val suites = listOf(UnitTests().tests) + listOfNotNull(fixtures?.let { TokenizerFixtureTests(it).tests }) +
+        args.map { BundleTests(File(it), library).tests }
     var passed = 0
     var failed = 0
     for (suite in suites) for ((name, body) in suite) {
@@ -237,6 +241,49 @@ class BundleTests(private val bundle: File, library: File?) {
     }
 }
 
+/**
+ * Exact ids of Python's `tokenizers` for every text of every section of the shared expected.json (see
+ * ios/scripts/make_tokenizer_fixtures.py): Gemma 3 BPE, MiniLM WordPiece, multilingual-e5's Unigram on every
+ * stsb-multi-mt test sentence, and the pruned Unigram of the multilingual student, each on the hard cases.
+ */
+class TokenizerFixtureTests(private val dir: File) {
+    val tests = LinkedHashMap<String, () -> Unit>()
+    private val expected by lazy {
+        val file = File(dir, "expected.json")
+        require(file.isFile) { "$file is missing: android_demo/core/make_bundles.sh makes it" }
+        Json.parse(file.readText()).asObject("expected.json")
+    }
+
+    init {
+        tests["tokenizer fixtures: every tokenizer the cores support has a section"] = {
+            assertEquals(SECTIONS, expected.keys, "sections of expected.json")
+        }
+        for (section in SECTIONS) {
+            tests["tokenizer fixtures: $section ids equal Python's on every text"] = {
+                val case = expected[section].asObject(section)
+                val maxLength = case["max_length"].asInt("max_length")
+                val tokenizer = Tokenizer.fromJson(File(dir, "$section/tokenizer.json").readText(), maxLength)
+                val texts = case["texts"].asList("texts").map { it as String }
+                val ids = intRows(case["ids"])
+                assertTrue(texts.isNotEmpty() && texts.size == ids.size, "$section: ${texts.size} texts, ${ids.size} ids")
+                val wrong = texts.indices.filter { tokenizer.encode(texts[it]).toList() != ids[it] }
+                assertTrue(wrong.isEmpty(), "$section: ${wrong.size} of ${texts.size} texts differ, first: " +
+                    wrong.take(3).joinToString { i ->
+                        val mine = tokenizer.encode(texts[i]).toList()
+                        val at = mine.indices.firstOrNull { it >= ids[i].size || mine[it] != ids[i][it] } ?: mine.size
+                        "#$i '${texts[i].take(60)}' from token $at: ${mine.drop(at).take(12)} expected ${ids[i].drop(at).take(12)}"
+                    })
+                assertEquals(maxLength, tokenizer.encode("embedding ".repeat(3000)).size, "$section: a long text's length")
+                println("  $section: ${texts.size} texts, ids identical")
+            }
+        }
+    }
+
+    private companion object {
+        val SECTIONS = setOf("gemma", "minilm", "e5", "e5_student")
+    }
+}
+
 /** Checks that need no bundle: the store's file format and crash safety, buckets, batching, JSON. */
 class UnitTests {
     val tests = LinkedHashMap<String, () -> Unit>()
@@ -391,6 +438,20 @@ class UnitTests {
             assertEquals(listOf(3f, 4f), embedder(normalize = false).embed(listOf("x"), dim = 2).single().toList())
             assertEquals(listOf(0.6f, 0.8f), embedder(normalize = true).embed(listOf("x"), dim = 2).single().toList())
             assertEquals(listOf(3f, 4f, 12f, 0f), embedder(normalize = true).embed(listOf("x"), dim = 4).single().toList())
+        }
+
+        test("unigram: the best-scoring path per word, consecutive unknown characters one <unk>, as in tokenizers") {
+            // "abc": ab + c (-1 - 2) beats a + bc (-2 - 2); x and y are in no piece: one <unk>
+            val json = """
+                {"model": {"type": "Unigram", "unk_id": 0, "vocab": [["<unk>", 0.0], ["▁", -1.0], ["a", -2.0],
+                  ["b", -2.0], ["c", -2.0], ["ab", -1.0], ["bc", -2.0], ["▁abc", -9.0]]},
+                 "pre_tokenizer": {"type": "Metaspace", "replacement": "▁", "add_prefix_space": true},
+                 "normalizer": {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}}
+            """
+            val tokenizer = Tokenizer.fromJson(json, 16)
+            assertEquals(listOf(1, 5, 4), tokenizer.encode("abc").toList())
+            assertEquals(listOf(1, 0, 5, 1, 4), tokenizer.encode("xyab   c").toList())
+            assertMessage(listOf("unk_id")) { Tokenizer.fromJson("""{"model": {"type": "Unigram", "vocab": [["a", 0.0]]}}""", 8) }
         }
 
         test("json: escapes, nesting, numbers; errors name the offset") {
