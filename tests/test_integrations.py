@@ -216,7 +216,8 @@ def test_llamaindex_index_retrieves_the_matching_node_at_a_truncated_dim(default
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     importorskip("starlette", "serve")
-    proc = ServeProcess(tmp_path_factory.mktemp("serve"), "--log-level", "info", "--workers", "2")
+    work = tmp_path_factory.mktemp("serve")
+    proc = ServeProcess(work, "--log-level", "info", "--workers", "2", "--store", f"notes={work / 'notes.db'}")
     yield proc
     assert proc.stop() in (0, -15), proc.log.read_text()
 
@@ -281,12 +282,19 @@ def test_request_log_has_a_line_per_request_and_never_the_text(server):
     assert server.request("POST", "/api/embed", {"model": "m", "input": marker})[0] == 200
     assert server.request("GET", "/no/such/route")[0] == 404
     assert server.request("POST", "/v1/embeddings", b"{not json")[0] == 400
+    notes = {"ids": ["a", "b"], "texts": [marker, "two"]}
+    assert server.request("POST", "/v1/stores/notes/upsert", notes)[0] == 200
+    assert server.request("POST", "/v1/stores/notes/search", {"query": marker})[0] == 200
+    assert server.request("POST", "/v1/stores/notes/search", {"query": "two", "mode": "keyword"})[0] == 200
     lines = server.log.read_text().splitlines()  # each line is written before its response's last bytes
     ms = r"\d+\.\d ms$"
     assert any(re.search(rf"embedlite\.server\.access: POST /v1/embeddings 200 texts=3 {ms}", ln) for ln in lines)
     assert any(re.search(rf"POST /api/embed 200 texts=1 {ms}", ln) for ln in lines)
     assert any(re.search(rf"GET /no/such/route 404 texts=- {ms}", ln) for ln in lines)
     assert any(re.search(rf"POST /v1/embeddings 400 texts=- {ms}", ln) for ln in lines)
+    assert any(re.search(rf"POST /v1/stores/notes/upsert 200 texts=2 {ms}", ln) for ln in lines)
+    assert any(re.search(rf"POST /v1/stores/notes/search 200 texts=1 {ms}", ln) for ln in lines)
+    assert any(re.search(rf"POST /v1/stores/notes/search 200 texts=0 {ms}", ln) for ln in lines)
     assert "zebra-marker" not in "\n".join(lines)
 
 

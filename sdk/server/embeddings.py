@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from embedlite.embedder import Embedder
 
+from .access_log import count_texts
 from .batcher import Batcher
 from .protocol import ApiError, client_errors, read_json
 
@@ -74,11 +75,6 @@ def checked_dim(embedder: Embedder, dim) -> int:
         return embedder.check_dim(dim)
     except ValueError as exc:
         raise ApiError(400, str(exc), param="dimensions") from None
-
-
-def count_texts(request: Request, texts: list[str]) -> None:
-    """Tell the request log how many texts this request embeds (it never sees the texts)."""
-    request.state.texts = len(texts)
 
 
 async def create_embeddings(request: Request) -> Response:

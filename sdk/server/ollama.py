@@ -17,8 +17,9 @@ from starlette.routing import Route
 
 from embedlite.embedder import Embedder
 
+from .access_log import count_texts
 from .batcher import Batcher
-from .embeddings import checked_dim, count_texts, served_model
+from .embeddings import checked_dim, served_model
 from .protocol import ApiError, client_errors, read_json
 
 Handler = Callable[[Request], Awaitable[Response]]

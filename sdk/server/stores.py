@@ -21,6 +21,7 @@ from starlette.routing import Route
 from embedlite.embedder import Embedder, check_texts, check_titles, with_prompt
 from embedlite.store import VectorStore
 
+from .access_log import count_texts
 from .batcher import Batcher, Overloaded
 from .protocol import ApiError, check_fields, client_errors, read_json, store_error
 
@@ -146,6 +147,7 @@ async def _write(request: Request, upsert: bool) -> JSONResponse:
     served = _store(request)
     body = await read_json(request)
     check_fields(body, WRITE_FIELDS)
+    count_texts(request, body.get("texts") if body.get("vectors") is None else [])  # embedded only without vectors
     store = served.store
     write = store.upsert if upsert else store.add
 
@@ -197,6 +199,7 @@ async def search(request: Request) -> JSONResponse:
     body = await read_json(request)
     check_fields(body, SEARCH_FIELDS)
     query, exact = body.get("query"), body.get("exact", False)
+    count_texts(request, [query] if isinstance(query, str) and body.get("mode") != "keyword" else [])
     if not isinstance(query, (str, list)):
         raise ApiError(400, "query must be a text or a vector (a list of numbers)", param="query")
     if not isinstance(exact, bool):
