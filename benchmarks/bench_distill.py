@@ -38,7 +38,7 @@ def evaluate(name: str, st_dir: Path, work: Path, sts, retrieval, texts) -> dict
     from embedlite.evaluation import retrieval_scores, sts_spearman
 
     params = sum(p.numel() for p in SentenceTransformer(str(st_dir), device="cpu").parameters())
-    (artifact,) = export(st_dir, work / f"{name}-int8", precisions=("int8",), dims=DIMS, progress=lambda _: None)
+    (artifact,) = export(st_dir, work / f"{name}-int8", precisions=("int8",), dims=DIMS)
     row = {"model": name, "params": params}
     for dim in DIMS:
         row[f"sts@{dim}"] = sts_spearman(Embedder(artifact.path, device="cpu", dim=dim), sts)

@@ -69,9 +69,7 @@ def main() -> None:
                 [SentenceTransformer(str(p), device="cpu") for p in runs], [str(p) for p in runs], initial, weight
             )
         model.save(str(work / f"w{weight}"))
-        (artifact,) = export(
-            work / f"w{weight}", work / f"w{weight}-onnx", precisions=("fp32",), progress=lambda _: None
-        )
+        (artifact,) = export(work / f"w{weight}", work / f"w{weight}-onnx", precisions=("fp32",))
         vectors = Vectors(Embedder(artifact.path, device="cpu", threads=2))
         if args.languages:
             row = language_scores(vectors, sets)

@@ -78,7 +78,7 @@ def score(run: dict, work: Path, sts: dict) -> None:
     from embedlite import Embedder, export
     from embedlite.evaluation import sts_spearman
 
-    (artifact,) = export(run["path"], work / f"{run['path'].name}-onnx", precisions=("fp32",), progress=lambda _: None)
+    (artifact,) = export(run["path"], work / f"{run['path'].name}-onnx", precisions=("fp32",))
     vectors = Vectors(Embedder(artifact.path, device="cpu"))  # each text embedded once, every dim a prefix
     for split, data in sts.items():
         for dim in DIMS:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from .formats import Target, targets
 from .parity import Parity
 
 MATRYOSHKA_LADDER = (1024, 768, 512, 256, 128, 64)
+log = logging.getLogger("embedlite.export")
 
 
 @dataclass(frozen=True)
@@ -45,12 +47,30 @@ def export(
     source_name: str | None = None,
     parity_texts: list[str] | None = None,
     eval_data: Path | None = None,
-    progress: Callable[[str], object] = print,
+    progress: Callable[[str], object] | None = None,
 ) -> list[ExportResult]:
-    """Convert a sentence-transformers model into one artifact per (format, precision); the parameters are
-    documented on embedlite.export, the public entry point."""
+    """Export a sentence-transformers encoder to embedlite artifacts (needs `pip install 'embedlite[export]'`;
+    TFLite also needs 'embedlite[litert-export]').
+
+    model: a sentence-transformers directory, a hub id, or a known name (a shipped model such as embedlite-small,
+        rebuilt from its weights; all-MiniLM-L6-v2, all-mpnet-base-v2, paraphrase-MiniLM-L3-v2, embeddinggemma-300m).
+    out: the artifact directory (with several formats/precisions: a folder of <format>-<precision> artifacts).
+    formats: any of 'onnx', 'tflite'.
+    precisions: any of 'fp32', 'fp16', 'int8' (integer compute, activations per token: the embedded default's),
+        'int8-accurate' (weight-only), 'int4' (smallest).
+    dims: the Matryoshka dims the artifact offers (default: the full dim and 512/256/128/64 below it).
+    output_dim: make a fixed-dim artifact, sliced and re-normalised inside the graph.
+    name, source_name: the manifest's model name and source (default: a known name's own, else taken from the
+        model); a known name's export also keeps its licence and NOTICE.
+    parity_texts: texts to compare the artifact with the source model on, and that int8 calibrates its smoothing
+        on (default: built-in sentences).
+    eval_data: a folder with stsb/ and stsb-retrieval/: adds STS-B, nDCG@10 and speed to each report.
+    progress: called with one line per step (default: the steps are logged at INFO on 'embedlite.export').
+    Returns one ExportResult (path, manifest, parity, report) per artifact.
+    """
     from .source import load_source
 
+    progress = progress or log.info
     plan = targets(formats, precisions)
     out = Path(out)
     if out.exists() and any(out.iterdir()):

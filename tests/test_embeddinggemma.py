@@ -61,7 +61,7 @@ def gemma_exports(gemma_dir, tmp_path_factory):
             out = tmp_path_factory.mktemp(f"gemma-{fmt}") / "out"
             done[fmt] = {
                 r.manifest.precision: r.path
-                for r in export(gemma_dir, out, formats=(fmt,), precisions=tuple(MIN_COSINE), progress=lambda _: None)
+                for r in export(gemma_dir, out, formats=(fmt,), precisions=tuple(MIN_COSINE))
             }
         return done[fmt]
 
@@ -199,14 +199,14 @@ def test_config_save_reload_keeps_the_sliding_window(st_gemma, long_texts, tmp_p
     assert json.loads((tmp_path / "resaved" / "config.json").read_text())["sliding_window"] == 512
     reloaded = SentenceTransformer(str(tmp_path / "resaved"), device="cpu")
     assert reloaded[0].auto_model.config.sliding_window == st_gemma[0].auto_model.config.sliding_window
-    out = export(tmp_path / "resaved", tmp_path / "onnx", progress=lambda _: None)[0]
+    out = export(tmp_path / "resaved", tmp_path / "onnx")[0]
     text = [long_texts[1024]]
     assert_close(st_gemma.encode_document(text), Embedder(out.path, device="cpu").embed_documents(text), "fp32")
 
 
 def test_fp16_refused(gemma_dir, tmp_path):
     with pytest.raises(EmbedliteError, match="overflow fp16"):
-        export(gemma_dir, tmp_path / "x", precisions=("fp16",), progress=lambda _: None)
+        export(gemma_dir, tmp_path / "x", precisions=("fp16",))
 
 
 def test_tokenizer_without_eos_is_refused(gemma_dir, data_dir, tmp_path):
@@ -215,14 +215,14 @@ def test_tokenizer_without_eos_is_refused(gemma_dir, data_dir, tmp_path):
     shipped = gemma_tokenizer_json(data_dir / "gemma3-tokenizer" / "tokenizer.json", eos=False)
     (broken / "tokenizer.json").write_text(json.dumps(shipped), encoding="utf-8")
     with pytest.raises(EmbedliteError, match="does not add <eos>.*TemplateProcessing"):
-        export(broken, tmp_path / "x", progress=lambda _: None)
+        export(broken, tmp_path / "x")
     config = json.loads((broken / "tokenizer_config.json").read_text())
     (broken / "tokenizer.json").write_text(
         json.dumps(gemma_tokenizer_json(data_dir / "gemma3-tokenizer" / "tokenizer.json")), encoding="utf-8"
     )
     (broken / "tokenizer_config.json").write_text(json.dumps({**config, "padding_side": "left"}), encoding="utf-8")
     with pytest.raises(EmbedliteError, match="pads on the left"):
-        export(broken, tmp_path / "y", progress=lambda _: None)
+        export(broken, tmp_path / "y")
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 

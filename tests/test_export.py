@@ -15,7 +15,7 @@ def test_tiny_bert_export_matches_torch(minilm_dir, tmp_path, pooling, dense, no
     from sentence_transformers import SentenceTransformer
 
     src = tiny_bert_st(minilm_dir, tmp_path / "st", pooling=pooling, dense_dim=dense, normalize=normalize)
-    (result,) = export(src, tmp_path / "artifact", progress=lambda _: None)
+    (result,) = export(src, tmp_path / "artifact")
     m = read_manifest(result.path)
     assert m.pooling == pooling and m.normalize == normalize and m.dim == (dense or 64)
     assert m.max_seq_length == 64
@@ -37,7 +37,7 @@ def test_export_leaves_loggers_and_environment_as_found(minilm_dir, tmp_path):
         {n: logging.getLogger(n).level for n in ("torch", "absl", "onnxruntime.quantization")},
         os.environ.get("TF_CPP_MIN_LOG_LEVEL"),
     )
-    export(src, tmp_path / "out", precisions=("int8",), progress=lambda _: None)
+    export(src, tmp_path / "out", precisions=("int8",))
     after = (
         {n: logging.getLogger(n).level for n in ("torch", "absl", "onnxruntime.quantization")},
         os.environ.get("TF_CPP_MIN_LOG_LEVEL"),
@@ -49,18 +49,18 @@ def test_export_refuses_non_empty_output(minilm_dir, tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "keep.txt").write_text("mine")
     with pytest.raises(EmbedliteError, match="not empty"):
-        export(minilm_dir, tmp_path / "out", progress=lambda _: None)
+        export(minilm_dir, tmp_path / "out")
     assert (tmp_path / "out" / "keep.txt").read_text() == "mine"
 
 
 def test_export_rejects_bad_dims(minilm_dir, tmp_path):
     with pytest.raises(EmbedliteError, match=r"dims \[512\] are outside 1..384"):
-        export(minilm_dir, tmp_path / "out", dims=(512, 128), progress=lambda _: None)
+        export(minilm_dir, tmp_path / "out", dims=(512, 128))
 
 
 def test_not_a_sentence_transformers_dir(tmp_path):
     with pytest.raises(EmbedliteError, match="modules.json is missing"):
-        export(tmp_path, tmp_path / "out", progress=lambda _: None)
+        export(tmp_path, tmp_path / "out")
 
 
 def test_embedder_converts_st_directory_once(minilm_dir, minilm_artifact, monkeypatch):
@@ -84,25 +84,28 @@ def test_unknown_model_name_is_clear():
 @pytest.mark.parametrize("precision, min_cos", [("fp16", 0.999), ("int8", 0.99), ("int4", 0.9)])
 def test_tiny_bert_quantized(minilm_dir, tmp_path, precision, min_cos):
     src = tiny_bert_st(minilm_dir, tmp_path / "st", pooling="mean", dense_dim=None)
-    (result,) = export(src, tmp_path / "a", precisions=(precision,), progress=lambda _: None)
+    (result,) = export(src, tmp_path / "a", precisions=(precision,))
     assert read_manifest(result.path).precision == precision
     assert result.parity.min_cosine >= min_cos
 
 
 def test_fixed_output_dim(minilm_dir, tmp_path):
     src = tiny_bert_st(minilm_dir, tmp_path / "st", pooling="mean", dense_dim=None)
-    (full,) = export(src, tmp_path / "full", dims=(64, 32), progress=lambda _: None)
-    (fixed,) = export(src, tmp_path / "fixed", dims=(64, 32), output_dim=32, progress=lambda _: None)
+    (full,) = export(src, tmp_path / "full", dims=(64, 32))
+    (fixed,) = export(src, tmp_path / "fixed", dims=(64, 32), output_dim=32)
     e = Embedder(fixed.path)
     assert e.dims == (32,) and e.embed(["x"]).shape == (1, 32)
     np.testing.assert_allclose(e.embed(["some text"]), Embedder(full.path).embed(["some text"], dim=32), atol=1e-5)
     with pytest.raises(EmbedliteError, match="output_dim 30"):
-        export(src, tmp_path / "bad", dims=(64, 32), output_dim=30, progress=lambda _: None)
+        export(src, tmp_path / "bad", dims=(64, 32), output_dim=30)
 
 
-def test_several_targets_go_to_subdirectories(minilm_dir, tmp_path):
+def test_several_targets_go_to_subdirectories(minilm_dir, tmp_path, capsys, caplog):
     src = tiny_bert_st(minilm_dir, tmp_path / "st", pooling="mean", dense_dim=None)
-    results = export(src, tmp_path / "out", precisions=("fp32", "int8"), progress=lambda _: None)
+    with caplog.at_level("INFO", logger="embedlite.export"):
+        results = export(src, tmp_path / "out", precisions=("fp32", "int8"))
+    assert capsys.readouterr().out == ""  # a library call prints nothing; its steps are logged
+    assert "writing onnx int8" in caplog.messages
     assert [r.path.name for r in results] == ["onnx-fp32", "onnx-int8"]
     assert all((r.path / "manifest.json").is_file() for r in results)
     assert not list((tmp_path / "out").glob("*.onnx"))
@@ -110,21 +113,21 @@ def test_several_targets_go_to_subdirectories(minilm_dir, tmp_path):
 
 def test_unknown_precision_fails_before_work(tmp_path):
     with pytest.raises(EmbedliteError, match="unknown precision 'int3'"):
-        export(tmp_path, tmp_path / "o", precisions=("int3",), progress=lambda _: None)
+        export(tmp_path, tmp_path / "o", precisions=("int3",))
 
 
-def test_public_export_takes_the_converters_parameters():
-    """embedlite.export spells out its parameters (for IDE help) and forwards them: both lists must agree."""
+def test_public_export_forwards_to_the_one_signature_and_names_every_option():
+    """embedlite.export forwards to embedlite.converters.export (the one signature); its docstring names every
+    option, and an unknown one fails as the converters' own would."""
     import inspect
 
     import embedlite
     import embedlite.converters
 
-    public = inspect.signature(embedlite.export).parameters
-    internal = inspect.signature(embedlite.converters.export).parameters
-    assert [(p.name, p.kind, p.default) for p in public.values()] == [
-        (p.name, p.kind, p.default) for p in internal.values()
-    ]
+    options = list(inspect.signature(embedlite.converters.export).parameters)[2:]
+    assert all(option in embedlite.export.__doc__ for option in options), options
+    with pytest.raises(TypeError, match="unexpected keyword argument 'precision'"):
+        embedlite.export("m", "o", precision="int8")
 
 
 def test_a_student_of_gemma_carries_its_terms_into_every_export(minilm_dir, tmp_path):
@@ -138,6 +141,6 @@ def test_a_student_of_gemma_carries_its_terms_into_every_export(minilm_dir, tmp_
     student = tiny_bert_st(minilm_dir, tmp_path / "student", hidden=32)
     (student / "distill.json").write_text(json.dumps({"license": licence}))
     (student / "NOTICE").write_text(notice)
-    (artifact,) = export(student, tmp_path / "out", progress=lambda _: None)
+    (artifact,) = export(student, tmp_path / "out")
     assert artifact.manifest.license == "Gemma Terms of Use; MIT"
     assert (artifact.path / "NOTICE").read_text() == notice and "NOTICE" in artifact.manifest.files

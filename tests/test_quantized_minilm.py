@@ -14,7 +14,7 @@ from embedlite.evaluation import sts_spearman
 @pytest.fixture(scope="session")
 def quantized(minilm_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("q") / "minilm"
-    results = export(minilm_dir, out, precisions=("fp16", "int8", "int8-accurate", "int4"), progress=lambda _: None)
+    results = export(minilm_dir, out, precisions=("fp16", "int8", "int8-accurate", "int4"))
     return {r.manifest.precision: r for r in results}
 
 

@@ -88,7 +88,7 @@ def test_a_shipped_gemma_derivative_exports_with_its_licence_and_notice(tmp_path
         dataclasses.replace(read_manifest(derivative), name="embedlite-gemma-student", license=GEMMA_LICENSE),
     )
     monkeypatch.setitem(SHIPPED, "embedlite-gemma-student", derivative)
-    (result,) = export("embedlite-gemma-student", tmp_path / "int4", precisions=("int4",), progress=lambda _: None)
+    (result,) = export("embedlite-gemma-student", tmp_path / "int4", precisions=("int4",))
     manifest = read_manifest(result.path)
     assert (manifest.name, manifest.license, manifest.precision) == ("embedlite-gemma-student", GEMMA_LICENSE, "int4")
     assert (result.path / NOTICE).read_text(encoding="utf-8") == GEMMA_NOTICE and NOTICE in manifest.files

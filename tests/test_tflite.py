@@ -18,7 +18,7 @@ MIN_COSINE = {"fp32": 0.9999, "fp16": 0.999, "int8": 0.98, "int4": 0.9}
 def tflite_artifacts(minilm_dir, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("tfl")
     src = tiny_bert_st(minilm_dir, tmp / "st", pooling="mean", dense_dim=None)
-    results = export(src, tmp / "out", formats=("tflite",), precisions=tuple(MIN_COSINE), progress=lambda _: None)
+    results = export(src, tmp / "out", formats=("tflite",), precisions=tuple(MIN_COSINE))
     return src, {r.manifest.precision: r for r in results}
 
 
@@ -116,9 +116,7 @@ def test_compiled_signature_runs_like_the_interpreter(tflite_artifacts):
 
 def test_fixed_dim_tflite(minilm_dir, tmp_path):
     src = tiny_bert_st(minilm_dir, tmp_path / "st", pooling="mean", dense_dim=None)
-    (fixed,) = export(
-        src, tmp_path / "fixed", formats=("tflite",), dims=(64, 32), output_dim=32, progress=lambda _: None
-    )
+    (fixed,) = export(src, tmp_path / "fixed", formats=("tflite",), dims=(64, 32), output_dim=32)
     e = Embedder(fixed.path)
     v = e.embed(["a fixed-size vector", "another one"])
     assert e.dims == (32,) and v.shape == (2, 32)
