@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Protocol
 
@@ -24,13 +25,12 @@ class RuntimeModel(Protocol):
         ...
 
 
+# the runtime of each artifact format (artifact.MODEL_FILES names the same formats), imported only when used
+RUNTIMES = {"onnx": ("onnx", "OnnxModel"), "tflite": ("litert", "LiteRTModel")}
+
+
 def load_model(directory: Path, manifest: Manifest, device: str = "auto", threads: int | None = None) -> RuntimeModel:
     """Open the artifact's model file with the runtime its format needs."""
-    path = Path(directory) / manifest.model_file
-    if manifest.format == "onnx":
-        from .onnx import OnnxModel
-
-        return OnnxModel(path, device=device, threads=threads)
-    from .litert import LiteRTModel
-
-    return LiteRTModel(path, device=device, threads=threads)
+    module, name = RUNTIMES[manifest.format]
+    runtime = getattr(importlib.import_module(f".{module}", __name__), name)
+    return runtime(Path(directory) / manifest.model_file, device=device, threads=threads)
