@@ -1,5 +1,6 @@
-"""The seams between embedlite's parts, as typing Protocols: what the store, evaluation, server and benchmarks
-need from an embedder (Embedder is one; a cache or a remote model can be another)."""
+"""The seams between embedlite's parts, as typing Protocols, each what its user calls: what a VectorStore needs of
+an embedder, and what evaluation needs (Embedder is both; the server's batched embedder and a benchmark's cache
+are others)."""
 
 from __future__ import annotations
 
@@ -11,37 +12,25 @@ import numpy as np
 from .artifact import Manifest
 
 
-class TextEmbedder(Protocol):
-    """Texts in, float32 vectors out, with the model's query and document prompts applied."""
+class StoreEmbedder(Protocol):
+    """What a VectorStore calls: queries and documents in, float32 vectors at `dim` out, each with the model's
+    own prompt; `manifest` and `dim` are what the store records about the model."""
 
     manifest: Manifest
     dim: int
 
-    @property
-    def tasks(self) -> tuple[str, ...]: ...
+    def embed_query(self, texts: Sequence[str]) -> np.ndarray: ...
 
-    def embed(
-        self,
-        texts: str | Sequence[str],
-        task: str | None = None,
-        dim: int | None = None,
-        batch_size: int = 32,
-        show_progress: bool | None = None,
-    ) -> np.ndarray: ...
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
 
-    def embed_query(
-        self,
-        texts: str | Sequence[str],
-        dim: int | None = None,
-        batch_size: int = 32,
-        show_progress: bool | None = None,
-    ) -> np.ndarray: ...
+
+class TextEmbedder(Protocol):
+    """What evaluation calls: texts in batches, plain (STS), as queries, as documents with their titles."""
+
+    def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray: ...
+
+    def embed_query(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray: ...
 
     def embed_documents(
-        self,
-        texts: str | Sequence[str],
-        titles: str | Sequence[str | None] | None = None,
-        dim: int | None = None,
-        batch_size: int = 32,
-        show_progress: bool | None = None,
+        self, texts: Sequence[str], titles: Sequence[str | None] | None = None, *, batch_size: int = 32
     ) -> np.ndarray: ...

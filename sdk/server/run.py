@@ -15,7 +15,7 @@ from .app import bracketed, create_app, is_loopback
 from .batcher import Batcher
 from .config import ServeConfig
 from .connections import allow_connections, protocol_class
-from .stores import ServedStore, StoreEmbedder
+from .stores import BatchedEmbedder, ServedStore
 
 DEFAULT_WORKERS = 4  # sessions cost memory each, and a batch of 32 texts has only a dozen lengths to spread
 
@@ -27,7 +27,7 @@ def serve(config: ServeConfig) -> None:
     sock = _bind(config.host, config.port)  # first: a taken port fails before the model loads
     embedders = _load_workers(config)
     batcher = Batcher(embedders, config.max_batch, config.max_queue, config.batch_window, config.timeout)
-    store_embedder = StoreEmbedder(embedders[0], batcher)
+    store_embedder = BatchedEmbedder(embedders[0], batcher)
     served: dict[str, ServedStore] = {}
     with contextlib.ExitStack() as on_error:
         for name, path in config.stores:

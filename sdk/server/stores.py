@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from embedlite.embedder import Embedder, check_texts, check_titles, with_prompt
+from embedlite.embedder import Embedder, check_texts
 from embedlite.store import VectorStore
 
 from .access_log import count_texts
@@ -29,48 +29,19 @@ WRITE_FIELDS = ("ids", "texts", "vectors", "metadata")
 SEARCH_FIELDS = ("query", "k", "mode", "filter", "exact")
 
 
-class StoreEmbedder:
-    """What a VectorStore needs of an embedder (embedlite.protocols.TextEmbedder); called from a store's thread, it
-    embeds through the batcher, with the Embedder's own prompts. dim, batch_size and show_progress are taken for the
-    protocol and ignored: the store's dim is the Embedder's, and the batcher makes the batches."""
+class BatchedEmbedder:
+    """A VectorStore's embedder in the server (embedlite.protocols.StoreEmbedder): called from a store's thread, it
+    embeds through the batcher, with the Embedder's own prompts, at the Embedder's dim."""
 
     def __init__(self, embedder: Embedder, batcher: Batcher):
-        self.manifest, self.dim, self.tasks = embedder.manifest, embedder.dim, embedder.tasks
+        self.manifest, self.dim = embedder.manifest, embedder.dim
         self._embedder, self._batcher = embedder, batcher
 
-    def embed(
-        self,
-        texts: str | Sequence[str],
-        task: str | None = None,
-        dim: int | None = None,
-        batch_size: int = 32,
-        show_progress: bool | None = None,
-    ) -> np.ndarray:
-        return self._through_batcher(check_texts(texts), self._embedder.prompt(task))
-
-    def embed_query(
-        self,
-        texts: str | Sequence[str],
-        dim: int | None = None,
-        batch_size: int = 32,
-        show_progress: bool | None = None,
-    ) -> np.ndarray:
+    def embed_query(self, texts: Sequence[str]) -> np.ndarray:
         return self._through_batcher(check_texts(texts), self._embedder.query_prompt)
 
-    def embed_documents(
-        self,
-        texts: str | Sequence[str],
-        titles: str | Sequence[str | None] | None = None,
-        dim: int | None = None,
-        batch_size: int = 32,
-        show_progress: bool | None = None,
-    ) -> np.ndarray:
-        checked = check_texts(texts)
-        titled = [
-            with_prompt(self._embedder.document_prompt, t, title)
-            for t, title in zip(checked, check_titles(titles, len(checked)))
-        ]
-        return self._through_batcher(titled, "")
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._through_batcher(check_texts(texts), self._embedder.document_prompt)
 
     def _through_batcher(self, texts: list[str], prompt: str) -> np.ndarray:
         assert self._batcher.loop is not None
@@ -82,7 +53,7 @@ class StoreEmbedder:
 class ServedStore:
     """A VectorStore and the one thread its calls run on, with a bound on calls waiting."""
 
-    def __init__(self, name: str, path: Path, embedder: StoreEmbedder, max_waiting: int, timeout: float):
+    def __init__(self, name: str, path: Path, embedder: BatchedEmbedder, max_waiting: int, timeout: float):
         self.name = name
         self.store = VectorStore(path, embedder=embedder)
         self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"embedlite-store-{name}")

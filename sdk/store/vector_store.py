@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import EmbedliteError, MissingDependencyError, ReadOnlyStoreError
 from ..files import codec
 from ..files.vectors import model_record
-from ..protocols import TextEmbedder
+from ..protocols import StoreEmbedder
 from .filters import INT64, to_sql
 from .index import LOG_SCHEMA, AnnIndex
 from .matrix import MatrixCache, VectorMatrix
@@ -75,7 +75,7 @@ class VectorStore:
         dim: int | None = None,
         metric: str | None = None,
         quantization: str | None = None,
-        embedder: TextEmbedder | str | Path | None = None,
+        embedder: StoreEmbedder | str | Path | None = None,
         read_only: bool = False,
         ann_threshold: int | None = ANN_THRESHOLD,
     ):
@@ -85,7 +85,7 @@ class VectorStore:
             from ..embedder import Embedder
 
             embedder = Embedder(embedder)
-        self.embedder = cast("TextEmbedder | None", embedder)  # mypy does not narrow a union through hasattr
+        self.embedder = cast("StoreEmbedder | None", embedder)  # mypy does not narrow a union through hasattr
         exists = self.path.exists()
         # SQLite writes beside the file (-wal, -shm): a folder it cannot write is read-only media for it
         cannot_write = exists and not (os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK))
@@ -193,7 +193,7 @@ class VectorStore:
     def model(self) -> dict | None:
         return self._settings["model"]
 
-    def _text_embedder(self, what: str) -> TextEmbedder:
+    def _text_embedder(self, what: str) -> StoreEmbedder:
         """The embedder given, else the model this store records (by its name, at its dim), loaded once."""
         if self.embedder is None:
             recorded = self.model
