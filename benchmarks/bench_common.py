@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # fixtures/ (model builders shared with the tests) lives at the repository root
-    sys.path.insert(0, str(ROOT))
 RESULTS = Path(__file__).resolve().parent / "results"
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared/data beside the clone
+
+
+def gemma_replica() -> ModuleType:
+    """fixtures/embeddinggemma.py, the random-weight EmbeddingGemma builder the tests use, loaded from its file
+    (the repository root is not on a benchmark's import path, and is not put there)."""
+    spec = importlib.util.spec_from_file_location("embedlite_fixtures_gemma", ROOT / "fixtures" / "embeddinggemma.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def default_model_label() -> str:

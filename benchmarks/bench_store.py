@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 from bench_common import DATA, RESULTS, pyplot, write_markdown
 
-import embedlite.store.index as store_index
 from embedlite.store.index import CONNECTIVITY, EXPANSION_ADD, EXPANSION_SEARCH
 
 DIM = 256
@@ -143,12 +142,11 @@ def embedlite_rows(name, vectors, queries, truth, quantization, efs: list[int]) 
     build = time.perf_counter() - start
     ann = {}
     for ef in efs:
-        store_index.EXPANSION_SEARCH = ef
+        store.ann_expansion = ef
         ann[ef] = (
             latencies(lambda q: [h.id for h in store.search(q, k=10)], queries),
             after_add(store, queries, False, f"ann{ef}"),
         )
-    store_index.EXPANSION_SEARCH = EXPANSION_SEARCH
     store.close()
     index_mb = path.with_name(path.name + ".hnsw").stat().st_size / 1e6
     db_mb = sum(p.stat().st_size for p in path.parent.iterdir()) / 1e6 - index_mb

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from bench_common import DATA, write_markdown
+from bench_common import DATA, gemma_replica, write_markdown
 
 LONG = 2048
 
@@ -32,7 +32,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from embedlite import Embedder, export
-    from fixtures.embeddinggemma import SIZES, build_embeddinggemma, config_json
+
+    replica = gemma_replica()
+    SIZES, build_embeddinggemma, config_json = replica.SIZES, replica.build_embeddinggemma, replica.config_json
 
     if args.reuse:
         artifacts = [(p.parent, json.loads(p.read_text())) for p in sorted(args.reuse.glob("*/report.json"))]

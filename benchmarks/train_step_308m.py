@@ -12,15 +12,16 @@ import platform
 import resource
 import time
 
-import bench_common  # noqa: F401  (puts the repository root, with fixtures/, on sys.path)
 import torch
 import torch.nn.functional as F
 
 
 def build(device: str):
+    from bench_common import gemma_replica
     from transformers import Gemma3TextConfig, Gemma3TextModel
 
-    from fixtures.embeddinggemma import SIZES, config_json
+    replica = gemma_replica()
+    SIZES, config_json = replica.SIZES, replica.config_json
 
     dense_dim = SIZES["308m"]["dense_dim"]
     encoder = Gemma3TextModel(Gemma3TextConfig.from_dict(config_json("308m")))

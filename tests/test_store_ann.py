@@ -185,3 +185,12 @@ def test_fresh_writes_are_searched_exactly_until_replayed(tmp_path):
         assert len(store._ann.lagging) == 0 and len(store._ann.index) == 3600
     with VectorStore(path, ann_threshold=THRESHOLD) as store:
         assert store.search(-vecs[2], k=1)[0].id == "7" and store.search(vecs[2900], k=1)[0].id == "2900"
+
+
+def test_search_breadth_is_a_setting_and_checked(tmp_path):
+    vecs = clustered(n=1000)
+    with VectorStore(tmp_path / "s.db", ann_threshold=THRESHOLD, ann_expansion=400) as store:
+        store.add([str(i) for i in range(len(vecs))], vecs)
+        assert overlap(store, vecs[:20] + 0.05) >= 0.97
+    with pytest.raises(ValueError, match="ann_expansion must be a positive integer, got 0"):
+        VectorStore(tmp_path / "s.db", ann_expansion=0)

@@ -260,14 +260,14 @@ class AnnIndex:
         return True
 
     # -- searching -----------------------------------------------------------------------------------
-    def candidates(self, query: np.ndarray, count: int) -> np.ndarray:
+    def candidates(self, query: np.ndarray, count: int, expansion: int = EXPANSION_SEARCH) -> np.ndarray:
         """Rowids of about the `count` nearest records, and the lagging ones (the caller re-scores them exactly;
         a rowid may come twice, and a deleted one may come)."""
         index = self._graph()
         count = min(count, len(index))
         if count == 0:
             return self.lagging
-        index.expansion_search = max(EXPANSION_SEARCH, count)
+        index.expansion_search = max(expansion, count)
         found = index.search(self.graph_form(query), count, threads=1).keys.astype(np.int64)
         return np.concatenate([found, self.lagging]) if len(self.lagging) else found
 

@@ -19,7 +19,7 @@ from ..files import codec
 from ..files.vectors import model_record
 from ..protocols import StoreEmbedder
 from .filters import INT64, to_sql
-from .index import LOG_SCHEMA, AnnIndex
+from .index import EXPANSION_SEARCH, LOG_SCHEMA, AnnIndex
 from .matrix import MatrixCache, VectorMatrix
 
 FORMAT_VERSION = 1
@@ -66,7 +66,8 @@ class VectorStore:
 
     With an `embedder` (an Embedder or a model name/path), texts are embedded on add and queries may be text;
     the model's name and dim are recorded, and opening the file with another model is refused.
-    Above `ann_threshold` records, vector search uses an HNSW index kept in `<path>.hnsw` (None: always exact).
+    Above `ann_threshold` records, vector search uses an HNSW index kept in `<path>.hnsw` (None: always exact);
+    `ann_expansion` is its search breadth (HNSW's ef): more recalls more and takes longer.
     """
 
     def __init__(
@@ -78,9 +79,12 @@ class VectorStore:
         embedder: StoreEmbedder | str | Path | None = None,
         read_only: bool = False,
         ann_threshold: int | None = ANN_THRESHOLD,
+        ann_expansion: int = EXPANSION_SEARCH,
     ):
         self.path = Path(path)
-        self.ann_threshold = ann_threshold
+        if not isinstance(ann_expansion, int) or isinstance(ann_expansion, bool) or ann_expansion < 1:
+            raise ValueError(f"ann_expansion must be a positive integer, got {ann_expansion!r}")
+        self.ann_threshold, self.ann_expansion = ann_threshold, ann_expansion
         if embedder is not None and not hasattr(embedder, "embed_documents"):
             from ..embedder import Embedder
 
@@ -492,7 +496,7 @@ class VectorStore:
         share = 1.0 if allowed is None else len(allowed) / matrix.count
         if share < SELECTIVE_FILTER or (ann := self._ann_index()) is None:
             return None
-        candidates = ann.candidates(query, int(OVERFETCH * max(k, 16) / share))
+        candidates = ann.candidates(query, int(OVERFETCH * max(k, 16) / share), self.ann_expansion)
         if allowed is not None:
             candidates = candidates[np.isin(candidates, allowed)]
         slots = matrix.slots_of(candidates)
