@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import http.client
 import json
+import os
 import platform
 import random
 import re
@@ -239,7 +240,15 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="the model to serve (default: the shipped one)")
     parser.add_argument("--serve-args", default="", help="more `embedlite serve` options, quoted")
     parser.add_argument("--out", default="abuse.md", help="file under benchmarks/results")
+    parser.add_argument(
+        "--loop-debug",
+        action="store_true",
+        help="run the server in asyncio's debug mode and list what held its event loop over 100 ms (diagnosis: "
+        "debug mode itself slows the server)",
+    )
     args = parser.parse_args()
+    if args.loop_debug:
+        os.environ["PYTHONASYNCIODEBUG"] = "1"  # inherited by the server; it logs each callback over 100 ms
     if not 1 <= args.connections <= 64:
         raise SystemExit("--connections: 1 to 64")
     with tempfile.TemporaryDirectory() as tmp:
@@ -304,7 +313,10 @@ def report(args, attack: Attack, latencies, failures, sampled, hwm, baseline, al
         f"{dict(failures) or 'none'}) | none failed: {verdict(not failures)} |",
         f"| server peak RSS | {rss:.0f} MB (before the attack {baseline or float('nan'):.0f} MB; sampled peak "
         f"{sampled:.0f} MB) | < {TARGET_RSS_MB:.0f} MB: {verdict(rss < TARGET_RSS_MB)} |",
-        f"| server alive after, exit status on SIGTERM | {'yes' if alive else '**no**'}, {code} | yes, 0 |",
+        # -15: uvicorn shuts down cleanly on SIGTERM, then re-raises it (the status a supervisor expects of it);
+        # 1: --shutdown-grace ran out
+        f"| server alive after, exit status on SIGTERM | {'yes' if alive else '**no**'}, {code} | "
+        f"yes, -15: {verdict(alive and code == -15)} |",
         f"| tracebacks in the server log | {log.count('Traceback')} | 0 |",
         "",
         "What the hostile requests got (HTTP status; 0: closed without an answer, as idle and half-sent "
@@ -316,6 +328,13 @@ def report(args, attack: Attack, latencies, failures, sampled, hwm, baseline, al
     for kind in KINDS:
         answers = ", ".join(f"{status}: {n}" for status, n in sorted(attack.counts[kind].items(), key=str))
         lines.append(f"| {kind} | {answers or 'none'} |")
+    if args.loop_debug:
+        slow = sorted(
+            ((float(s), what) for what, s in re.findall(r"Executing (.{0,160}?) took (\d+\.\d+) seconds", log)),
+            reverse=True,
+        )
+        lines += ["", f"Event loop held over 100 ms (asyncio debug mode): {len(slow)} times; the longest:", ""]
+        lines += [f"- {seconds * 1000:.0f} ms: `{what}`" for seconds, what in slow[:8]]
     return lines
 
 

@@ -44,7 +44,8 @@ def main() -> None:
     lines = [
         f"# {args.recipe}: its runs merged with its initial student, dev splits",
         "",
-        f"Command: `python benchmarks/bench_merge.py --recipe {args.recipe} --trained DIR --weights {args.weights}`",
+        f"Command: `python benchmarks/bench_merge.py --recipe {args.recipe} --trained DIR --weights {args.weights}"
+        + (" --languages`" if args.languages else "`"),
         "",
         "fp32 ONNX of the merge (before Matryoshka axes and QAT); STS-B dev Spearman, nDCG@10 on the retrieval "
         "set derived from sts-dev, amazon dev accuracy (logistic regression on train); the runs share 1 - w.",
@@ -56,6 +57,11 @@ def main() -> None:
         from bench_languages import LANGUAGES, language_scores, load_sets
 
         sets = load_sets("dev")
+        lines[-4] = (
+            "fp32 ONNX of the merge (before Matryoshka axes and QAT), on this machine (2 threads); STS dev "
+            "Spearman per language (stsb-multi-mt, English: STS-B), its mean over de/es/fr/ja/zh, and cross-lingual "
+            "accuracy@1 (bench_languages.py --split dev); the runs share 1 - w."
+        )
         lines[-2:] = [
             "| w | " + " | ".join(f"STS dev {lang}" for lang in ("en", *LANGUAGES)) + " | mean (5) | x-ling acc@1 |",
             "|---:|" + "---:|" * (len(LANGUAGES) + 3),
