@@ -213,13 +213,17 @@ def test_huge_and_tiny_vectors_keep_their_direction(tmp_path):
 
 def test_keyword_query_of_repeated_terms_is_each_term_once(tmp_path, rng):
     """3,000 repeats of one term took 30 s (every OR'd phrase ranked); 500k held an empty store for 3 minutes."""
-    from embedlite.store.vector_store import MAX_KEYWORD_TERMS
+    from embedlite.store.vector_store import MAX_KEYWORD_CHARS, MAX_KEYWORD_TERMS
 
     store = VectorStore(tmp_path / "s.db")
     store.add(["a", "b"], unit(rng, 2), texts=["the cat sat on the mat", "dogs bark at night"])
-    assert [h.id for h in store.search("Cat " * 200_000, mode="keyword")] == ["a"]
+    assert [h.id for h in store.search("Cat " * (MAX_KEYWORD_CHARS // 4), mode="keyword")] == ["a"]
     with pytest.raises(ValueError, match=f"holds {MAX_KEYWORD_TERMS + 1} distinct terms; at most"):
         store.search(" ".join(f"w{i}" for i in range(MAX_KEYWORD_TERMS + 1)), mode="keyword")
+    # a longer query is refused before it is split (or, in hybrid mode, embedded)
+    for mode in ("keyword", "hybrid"):
+        with pytest.raises(ValueError, match=f"a {mode} query of 800,000 characters; at most 65,536"):
+            store.search("Cat " * 200_000, mode=mode)
 
 
 def test_an_add_retried_after_it_landed_succeeds_as_already_stored(tmp_path, rng):

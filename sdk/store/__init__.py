@@ -5,6 +5,6 @@ to date from the change log; index: the HNSW index for large stores; filters: me
 parquet_import: the resumable bulk load of embed-file's output.
 """
 
-from .vector_store import MAX_KEYWORD_TERMS, Record, SearchResult, VectorStore
+from .vector_store import MAX_KEYWORD_CHARS, MAX_KEYWORD_TERMS, Record, SearchResult, VectorStore
 
-__all__ = ["MAX_KEYWORD_TERMS", "Record", "SearchResult", "VectorStore"]
+__all__ = ["MAX_KEYWORD_CHARS", "MAX_KEYWORD_TERMS", "Record", "SearchResult", "VectorStore"]

@@ -29,6 +29,10 @@ ANN_THRESHOLD = 100_000  # above this many records, vector search goes through t
 OVERFETCH = 4  # ANN candidates per result asked for; they are re-scored exactly
 SELECTIVE_FILTER = 0.05  # a filter that keeps fewer rows than this share is searched exactly
 MAX_KEYWORD_TERMS = 256  # distinct terms of one keyword (or hybrid) query
+# characters of a keyword (or hybrid) query, checked before it is split into terms: splitting 600 KB of one repeated
+# term took ~50 ms of Python, and a server under a stream of them kept its event loop waiting for the GIL
+# (/health p99 over 300 ms in benchmarks/bench_abuse.py)
+MAX_KEYWORD_CHARS = 65_536
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -449,6 +453,8 @@ class VectorStore:
             raise ValueError(f"k must be a positive integer, got {k!r}")
         if mode != "vector" and not isinstance(query, str):
             raise ValueError(f"mode {mode!r} needs a text query")
+        if mode != "vector" and len(query) > MAX_KEYWORD_CHARS:
+            raise ValueError(f"a {mode} query of {len(query):,} characters; at most {MAX_KEYWORD_CHARS:,}")
         condition, params = to_sql(filter)
         if mode == "keyword":
             return self._results(self._keyword(query, k, condition, params))
