@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import http.client
 import json
-import os
 import platform
 import random
 import re
@@ -240,15 +239,7 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="the model to serve (default: the shipped one)")
     parser.add_argument("--serve-args", default="", help="more `embedlite serve` options, quoted")
     parser.add_argument("--out", default="abuse.md", help="file under benchmarks/results")
-    parser.add_argument(
-        "--loop-debug",
-        action="store_true",
-        help="run the server in asyncio's debug mode and list what held its event loop over 100 ms (diagnosis: "
-        "debug mode itself slows the server)",
-    )
     args = parser.parse_args()
-    if args.loop_debug:
-        os.environ["PYTHONASYNCIODEBUG"] = "1"  # inherited by the server; it logs each callback over 100 ms
     if not 1 <= args.connections <= 64:
         raise SystemExit("--connections: 1 to 64")
     with tempfile.TemporaryDirectory() as tmp:
@@ -328,13 +319,6 @@ def report(args, attack: Attack, latencies, failures, sampled, hwm, baseline, al
     for kind in KINDS:
         answers = ", ".join(f"{status}: {n}" for status, n in sorted(attack.counts[kind].items(), key=str))
         lines.append(f"| {kind} | {answers or 'none'} |")
-    if args.loop_debug:
-        slow = sorted(
-            ((float(s), what) for what, s in re.findall(r"Executing (.{0,160}?) took (\d+\.\d+) seconds", log)),
-            reverse=True,
-        )
-        lines += ["", f"Event loop held over 100 ms (asyncio debug mode): {len(slow)} times; the longest:", ""]
-        lines += [f"- {seconds * 1000:.0f} ms: `{what}`" for seconds, what in slow[:8]]
     return lines
 
 
