@@ -22,6 +22,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from .onnx_fusion import fuse
+from .precisions import PRECISIONS
 from .quiet import quiet
 from .token_int8 import quantize_per_token
 
@@ -29,7 +30,6 @@ BLOCK_SIZE = 32
 # fp16 and the weight-only precisions keep the plain graph: MatMulNBits needs the MatMuls that Attention hides;
 # int8 fuses, then splits Attention's packed Q/K/V back out (token_int8)
 FUSED_PRECISIONS = ("fp32", "int8")
-WRITES = ("fp32", "fp16", "int8", "int8-accurate", "int4")  # formats.PRECISIONS names them (tests check the two)
 # Embedding tables (and Gemm weights) smaller than this stay float: the saving is not worth a dequantize.
 MIN_EMBEDDING_ELEMENTS = 1 << 20
 
@@ -51,8 +51,8 @@ def quantize(
 ) -> dict:
     """Write `src` (fp32 ONNX) at `precision` to `dst`, fused first where that helps; returns the fused ops.
     calibration: input feeds (input_ids, attention_mask) whose activations int8 calibrates on."""
-    if precision not in WRITES:
-        raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(WRITES)}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
     model = onnx.load(str(src))
     bias_names = _unique_biases(model) if precision == "int8" else {}  # before fuse() renames them
     fused: dict[str, int] = {}

@@ -451,10 +451,11 @@ class VectorStore:
             raise ValueError(f"mode {mode!r}: choose one of {', '.join(MODES)}")
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
-        if mode != "vector" and not isinstance(query, str):
-            raise ValueError(f"mode {mode!r} needs a text query")
-        if mode != "vector" and len(query) > MAX_KEYWORD_CHARS:
-            raise ValueError(f"a {mode} query of {len(query):,} characters; at most {MAX_KEYWORD_CHARS:,}")
+        if mode != "vector":
+            if not isinstance(query, str):
+                raise ValueError(f"mode {mode!r} needs a text query")
+            if len(query) > MAX_KEYWORD_CHARS:
+                raise ValueError(f"a {mode} query of {len(query):,} characters; at most {MAX_KEYWORD_CHARS:,}")
         condition, params = to_sql(filter)
         if mode == "keyword":
             return self._results(self._keyword(query, k, condition, params))
