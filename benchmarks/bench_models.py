@@ -37,6 +37,7 @@ MODELS = {
     "embedlite-small-shipped": ("shipped", "all-MiniLM-L6-v2"),  # the embedded default as shipped (int8-accurate)
     "all-MiniLM-L6-v2": ("source", None),
     "embedlite-tiny": ("recipe", "paraphrase-MiniLM-L3-v2"),
+    "embedlite-tiny-v2": ("recipe", "paraphrase-MiniLM-L3-v2"),  # distilled from EmbeddingGemma-300m
     "paraphrase-MiniLM-L3-v2": ("source", None),
     TEACHER: ("source", None),
 }

@@ -209,9 +209,21 @@ AFTER_RUNS = (
 
 
 def _runs_fingerprint(config: DistillConfig) -> str:
+    """A hash of the settings that train the runs; those at their defaults are left out, so that a setting added
+    to DistillConfig later does not disown the runs saved before it."""
     import hashlib
 
-    record = {k: v for k, v in dataclasses.asdict(config).items() if k not in AFTER_RUNS}
+    defaults = {f.name: f.default for f in dataclasses.fields(DistillConfig) if f.default is not dataclasses.MISSING}
+    defaults |= {
+        f.name: f.default_factory()
+        for f in dataclasses.fields(DistillConfig)
+        if f.default_factory is not dataclasses.MISSING
+    }
+    record = {
+        k: v
+        for k, v in dataclasses.asdict(config).items()
+        if k not in AFTER_RUNS and not (k in defaults and v == defaults[k])
+    }
     return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
