@@ -91,12 +91,3 @@ def st_gemma(gemma_dir):
     from sentence_transformers import SentenceTransformer
 
     return SentenceTransformer(str(gemma_dir), device="cpu")
-
-
-@pytest.fixture(scope="session")
-def ray_cluster():
-    """One local Ray cluster of 2 CPUs for the whole session (starting one takes a few seconds)."""
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
-    yield ray
-    ray.shutdown()

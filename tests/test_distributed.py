@@ -14,6 +14,16 @@ pq = pytest.importorskip("pyarrow.parquet")
 
 
 @pytest.fixture(scope="module")
+def ray_cluster():
+    """One local Ray cluster of 2 CPUs for this module (starting one takes a few seconds; shut down after it, as
+    its idle processes took CPU from the rest of the suite)."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
 def corpus(tmp_path_factory, data_dir):
     from embedlite.files.records import distinct_texts, read_texts
 
