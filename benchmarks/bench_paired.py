@@ -2,7 +2,7 @@
 
 The model and its peer (bench_models' pairs: embedlite-tiny and paraphrase-MiniLM-L3-v2, embedlite-small and
 all-MiniLM-L6-v2), both exported by embedlite to fp32 ONNX, embed the test texts once; or the model as an artifact
-already exported (--artifact: embedlite-small's embedded int8 one is sdk/default_model) and the peer exported at
+already exported (--artifact: the shipped ones are in sdk/shipped/NAME) and the peer exported at
 its precision. Each metric is computed again
 on resamples of its items (STS-B pairs, retrieval queries, amazon test reviews; the logistic regression is fit once
 on train), the same resample for both models, and the 95% interval of the difference is read from the resamples.

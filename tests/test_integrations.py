@@ -18,6 +18,7 @@ import pytest
 from serve_process import ServeProcess
 
 from embedlite import Embedder
+from embedlite.models import DEFAULT_MODEL
 
 TEXTS = [
     "The cat sat on the mat.",
@@ -225,29 +226,29 @@ def server(tmp_path_factory):
 def test_ollama_client_embed_matches_the_embedder(server, default_embedder):
     ollama = importorskip("ollama", "test")
     client = ollama.Client(host=server.url)
-    response = client.embed(model="embedlite-small", input=TEXTS)
-    assert response.model == "embedlite-small"
+    response = client.embed(model=DEFAULT_MODEL, input=TEXTS)
+    assert response.model == DEFAULT_MODEL
     assert cosines(response.embeddings, default_embedder.embed(TEXTS)).min() > 1 - 1e-6
     assert response.prompt_eval_count == sum(len(ids) for ids in default_embedder.tokenize(TEXTS)[0])
     assert response.total_duration > 0
     one = client.embed(model="nomic-embed-text", input=TEXTS[0], dimensions=64)  # any name, Ollama's default
     assert len(one.embeddings) == 1 and len(one.embeddings[0]) == 64
     assert cosines(one.embeddings, default_embedder.embed(TEXTS[:1], dim=64))[0] > 1 - 1e-6
-    old = client.embeddings(model="embedlite-small", prompt=TEXTS[2])  # the older route
+    old = client.embeddings(model=DEFAULT_MODEL, prompt=TEXTS[2])  # the older route
     assert cosines([old.embedding], default_embedder.embed(TEXTS[2:3]))[0] > 1 - 1e-6
-    assert [m.model for m in client.list().models] == ["embedlite-small"]
+    assert [m.model for m in client.list().models] == [DEFAULT_MODEL]
 
 
 def test_ollama_client_errors_carry_the_message(server):
     ollama = importorskip("ollama", "test")
     client = ollama.Client(host=server.url)
     with pytest.raises(ollama.ResponseError, match="supported dims: 384, 256, 128, 64") as err:
-        client.embed(model="embedlite-small", input="x", dimensions=100)
+        client.embed(model=DEFAULT_MODEL, input="x", dimensions=100)
     assert err.value.status_code == 400
     long = "word " * 400  # over the model's 256 tokens
     with pytest.raises(ollama.ResponseError, match="1 of 2 inputs are longer .* truncate is false"):
-        client.embed(model="embedlite-small", input=["short", long], truncate=False)
-    assert len(client.embed(model="embedlite-small", input=long).embeddings) == 1  # truncated, as Ollama does
+        client.embed(model=DEFAULT_MODEL, input=["short", long], truncate=False)
+    assert len(client.embed(model=DEFAULT_MODEL, input=long).embeddings) == 1  # truncated, as Ollama does
     status, _, reply = server.request("POST", "/api/embed", {"model": "m", "input": []})
     assert status == 400 and reply == {"error": "input must be a string or a non-empty list of strings"}
 
@@ -256,7 +257,7 @@ def test_langchain_ollama_embeddings_work_unchanged(server, default_embedder):
     importorskip("langchain_ollama", "test")
     from langchain_ollama import OllamaEmbeddings
 
-    embeddings = OllamaEmbeddings(model="embedlite-small", base_url=server.url, validate_model_on_init=True)
+    embeddings = OllamaEmbeddings(model=DEFAULT_MODEL, base_url=server.url, validate_model_on_init=True)
     assert cosines(embeddings.embed_documents(TEXTS), default_embedder.embed(TEXTS)).min() > 1 - 1e-6
     assert cosines([asyncio.run(embeddings.aembed_query(QUERY))], [default_embedder.embed(QUERY)])[0] > 1 - 1e-6
 
@@ -266,14 +267,14 @@ def test_any_model_name_is_answered_by_the_served_model_and_logged_once(server, 
     client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0)
     for _ in range(2):
         response = client.embeddings.create(input=TEXTS, model="text-embedding-3-small", encoding_format="float")
-        assert response.model == "embedlite-small"
+        assert response.model == DEFAULT_MODEL
         assert cosines([d.embedding for d in response.data], default_embedder.embed(TEXTS)).min() > 1 - 1e-6
     models = client.models.list().data
-    assert [(m.id, m.model_extra["aliases"]) for m in models] == [("embedlite-small", ["*"])]
+    assert [(m.id, m.model_extra["aliases"]) for m in models] == [(DEFAULT_MODEL, ["*"])]
     with pytest.raises(openai.BadRequestError, match="model must be a string"):
         client.embeddings.create(input="x", model=7)  # type: ignore[arg-type]
     log = server.log.read_text()
-    assert log.count("model 'text-embedding-3-small' requested: answered by 'embedlite-small'") == 1, log
+    assert log.count(f"model 'text-embedding-3-small' requested: answered by '{DEFAULT_MODEL}'") == 1, log
 
 
 def test_request_log_has_a_line_per_request_and_never_the_text(server):

@@ -4,9 +4,7 @@ NOTICE."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import shutil
 import subprocess
 import sys
 
@@ -18,7 +16,7 @@ from embedlite.models import SHIPPED
 STS_PAIRS = 200  # the first 200 pairs of STS-B test
 # Spearman on those pairs, measured on the artifact as shipped (CPU, onnxruntime 1.32, x86_64 AVX2 without VNNI,
 # 2026-12-03); a shipped model added without its figure fails here until it is measured and written down.
-STS_SLICE = {"embedlite-small": 0.9358}
+STS_SLICE = {"embedlite-small-v2": 0.9302, "embedlite-small": 0.9362}
 # The android bundle (TFLite int8) of the shipped default, against the shipped int8-accurate artifact on the 40
 # parity sentences. PROVISIONAL: not yet measured on this model (the export did not finish on a 2-core machine
 # shared with a training run); 0.98 is tests/test_tflite.py's TFLite int8 parity bound. Measure and tighten.
@@ -73,25 +71,20 @@ def test_shipped_default_exports_to_android_by_name_matching_the_shipped_vectors
     assert compare(shipped, bundle).min_cosine >= ANDROID_MIN_COSINE
 
 
-def test_a_shipped_gemma_derivative_exports_with_its_licence_and_notice(tmp_path, monkeypatch):
-    """A shipped model under the Gemma terms (a BERT student distilled from EmbeddingGemma) keeps them through
+def test_a_shipped_gemma_derivative_exports_with_its_licence_and_notice(tmp_path):
+    """The shipped default, a BERT student distilled from EmbeddingGemma, keeps the Gemma terms through
     `export NAME -f onnx -p int4`: the manifest's licence and the NOTICE file."""
     from embedlite import export
-    from embedlite.artifact import GEMMA_LICENSE, GEMMA_NOTICE, NOTICE, read_manifest, write_manifest
+    from embedlite.artifact import GEMMA_LICENSE, NOTICE, read_manifest
     from embedlite.models import DEFAULT_MODEL
 
-    derivative = tmp_path / "shipped"
-    shutil.copytree(SHIPPED[DEFAULT_MODEL], derivative)
-    (derivative / NOTICE).write_text(GEMMA_NOTICE, encoding="utf-8")
-    write_manifest(
-        derivative,
-        dataclasses.replace(read_manifest(derivative), name="embedlite-gemma-student", license=GEMMA_LICENSE),
-    )
-    monkeypatch.setitem(SHIPPED, "embedlite-gemma-student", derivative)
-    (result,) = export("embedlite-gemma-student", tmp_path / "int4", precisions=("int4",))
+    assert read_manifest(SHIPPED[DEFAULT_MODEL]).license == GEMMA_LICENSE
+    notice = (SHIPPED[DEFAULT_MODEL] / NOTICE).read_text(encoding="utf-8")
+    assert "Gemma Terms of Use" in notice
+    (result,) = export(DEFAULT_MODEL, tmp_path / "int4", precisions=("int4",))
     manifest = read_manifest(result.path)
-    assert (manifest.name, manifest.license, manifest.precision) == ("embedlite-gemma-student", GEMMA_LICENSE, "int4")
-    assert (result.path / NOTICE).read_text(encoding="utf-8") == GEMMA_NOTICE and NOTICE in manifest.files
+    assert (manifest.name, manifest.license, manifest.precision) == (DEFAULT_MODEL, GEMMA_LICENSE, "int4")
+    assert (result.path / NOTICE).read_text(encoding="utf-8") == notice and NOTICE in manifest.files
     assert result.parity.min_cosine >= 0.9  # int4 against the rebuilt model, as export checks every artifact
 
 
@@ -122,3 +115,18 @@ def test_matmul_nbits_weights_dequantize_as_onnxruntime_multiplies(bits):
     (product,) = session.run(None, {"a": np.eye(k, dtype=np.float32)})  # the identity: exact in int8 blocks too
     np.testing.assert_allclose(rebuilt.T, product, atol=1e-6)
     assert np.abs(rebuilt.T - weight).max() > 1e-4  # quantized: not the float weight handed back
+
+
+def test_a_store_made_with_the_former_default_keeps_its_model(tmp_path):
+    """The default changed (embedlite-small -> embedlite-small-v2) under a new name: a store made with the former
+    default reopens with that model, and the new default is refused rather than mixed into it."""
+    from embedlite import Embedder, EmbedliteError, VectorStore
+    from embedlite.models import DEFAULT_MODEL
+
+    assert DEFAULT_MODEL != "embedlite-small" and "embedlite-small" in SHIPPED
+    with VectorStore(tmp_path / "notes.db", embedder="embedlite-small") as store:
+        store.add(["cat", "car"], texts=["A cat sleeps on the sofa.", "The car needs new tyres."])
+    with VectorStore(tmp_path / "notes.db") as store:
+        assert store.model["name"] == "embedlite-small" and store.search("a sleeping kitten", k=1)[0].id == "cat"
+    with pytest.raises(EmbedliteError, match="built with model embedlite-small .* cannot be opened with model"):
+        VectorStore(tmp_path / "notes.db", embedder=Embedder())

@@ -12,14 +12,21 @@ from ..artifact import MANIFEST, NOTICE, read_manifest
 from ..errors import EmbedliteError
 from .sources import SOURCES, fetch
 
-# The default: embedlite-small (recipes/embedlite-small.toml) as an ONNX artifact with int8 weights shipped inside
-# the package (nothing to fetch or convert); it beat all-MiniLM-L6-v2 on the dev splits (MODEL_CARD.md), which is
-# still converted (fp32) on first use by name.
-DEFAULT_MODEL = "embedlite-small"
-EMBEDDED = Path(__file__).parent.parent / "default_model"
-# Every artifact shipped inside the package, by name: it loads as it is, and exports (to other formats and
-# precisions) from a sentence-transformers directory rebuilt from its weights (converters/onnx_import.py).
-SHIPPED = {DEFAULT_MODEL: EMBEDDED}
+# Every artifact shipped inside the package (embedlite/shipped/NAME), by name: it loads as it is (nothing to fetch
+# or convert), and exports to other formats and precisions from a sentence-transformers directory rebuilt from its
+# weights (converters/onnx_import.py). A shipped name stands for one set of weights for good: stores and vector
+# files record the model by name (and dim), so a new default gets a new name and the old name keeps resolving to
+# the old weights (else a store made with it would mix two models' vectors without a word).
+SHIPPED_DIR = Path(__file__).parent.parent / "shipped"
+SHIPPED = {
+    # distilled from EmbeddingGemma-300m (recipes/embedlite-small-v2.toml): a Gemma Model Derivative
+    "embedlite-small-v2": SHIPPED_DIR / "embedlite-small-v2",
+    # distilled from all-mpnet-base-v2 (recipes/embedlite-small.toml): Apache-2.0; the default until 2026-12-03
+    "embedlite-small": SHIPPED_DIR / "embedlite-small",
+}
+# The default: embedlite-small-v2 at int8 (per-token), the best student on the dev splits (MODEL_CARD.md).
+DEFAULT_MODEL = "embedlite-small-v2"
+EMBEDDED = SHIPPED[DEFAULT_MODEL]
 # The licence of a shipped artifact whose manifest predates the `license` field: the Apache-2.0 embedlite-small
 # (recipes/embedlite-small.toml: initialised from all-MiniLM-L6-v2, distilled from all-mpnet-base-v2, both Apache-2.0).
 UNSTATED_SHIPPED_LICENSE = "Apache-2.0"
