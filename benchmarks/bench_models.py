@@ -34,7 +34,7 @@ TEACHER = "all-mpnet-base-v2"
 MODELS = {
     "embedlite-small": ("recipe", "all-MiniLM-L6-v2"),
     "embedlite-small-v2": ("recipe", "all-MiniLM-L6-v2"),  # distilled from EmbeddingGemma-300m
-    "embedlite-small-shipped": ("shipped", "all-MiniLM-L6-v2"),  # the embedded default as shipped (int8-accurate)
+    "embedlite-small-shipped": ("shipped", "all-MiniLM-L6-v2"),  # the Apache-2.0 embedlite-small as shipped (int8)
     "all-MiniLM-L6-v2": ("source", None),
     "embedlite-tiny": ("recipe", "paraphrase-MiniLM-L3-v2"),
     "embedlite-tiny-v2": ("recipe", "paraphrase-MiniLM-L3-v2"),  # distilled from EmbeddingGemma-300m
@@ -168,12 +168,13 @@ def main() -> None:
     for name in args.only.split(","):
         if MODELS[name][0] == "shipped":  # the artifact in the package, evaluated as users get it
             from embedlite.artifact import read_manifest
-            from embedlite.models import default_artifact
+            from embedlite.models import SHIPPED
 
-            manifest = read_manifest(default_artifact())
+            shipped = SHIPPED[name.removesuffix("-shipped")]
+            manifest = read_manifest(shipped)
             exported = [
                 SimpleNamespace(
-                    path=default_artifact(),
+                    path=shipped,
                     manifest=manifest,
                     report={"bytes": manifest.files[manifest.model_file]["bytes"]},
                 )
