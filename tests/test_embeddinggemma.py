@@ -162,7 +162,8 @@ def test_artifact_carries_the_gemma_notice(gemma_onnx, minilm_artifact):
 )
 def test_queries_and_documents_match_sentence_transformers(gemma_exports, st_gemma, fmt, precision):
     # TFLite: grouped-query attention (3 heads, 1 KV head) is traced through converters/grouped_attention.py
-    e = Embedder(gemma_exports(fmt, (precision,) if precision not in CI_PRECISIONS[fmt] else None)[precision])
+    artifacts = gemma_exports(fmt, (precision,) if precision not in CI_PRECISIONS[fmt] else None)
+    e = Embedder(artifacts[precision], device="cpu")
     assert_close(st_gemma.encode_query(QUERIES), e.embed_query(QUERIES), precision)
     assert_close(st_gemma.encode_document(DOCS), e.embed_documents(DOCS), precision)
     titled = np.stack([st_gemma.encode(d, prompt=f"title: {t or 'none'} | text: ") for d, t in zip(DOCS, TITLES)])

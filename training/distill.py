@@ -213,17 +213,8 @@ def _runs_fingerprint(config: DistillConfig) -> str:
     to DistillConfig later does not disown the runs saved before it."""
     import hashlib
 
-    defaults = {f.name: f.default for f in dataclasses.fields(DistillConfig) if f.default is not dataclasses.MISSING}
-    defaults |= {
-        f.name: f.default_factory()
-        for f in dataclasses.fields(DistillConfig)
-        if f.default_factory is not dataclasses.MISSING
-    }
-    record = {
-        k: v
-        for k, v in dataclasses.asdict(config).items()
-        if k not in AFTER_RUNS and not (k in defaults and v == defaults[k])
-    }
+    defaults = dataclasses.asdict(DistillConfig(output=config.output))  # output: the one setting without a default
+    record = {k: v for k, v in dataclasses.asdict(config).items() if k not in AFTER_RUNS and v != defaults[k]}
     return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
