@@ -236,8 +236,22 @@ def test_merge_keeps_a_share_of_the_initial_student(minilm_dir, st_minilm, data_
     for item in out.iterdir():
         if item.name != "runs":
             shutil.rmtree(item) if item.is_dir() else item.unlink()
-    with pytest.raises(EmbedliteError, match="trained with other settings"):
+    with pytest.raises(EmbedliteError, match="trained with other settings: learning_rate"):
         distill(dataclasses.replace(config, learning_rate=2e-3), progress=False)
+    # the runs record their settings: one added to DistillConfig since (absent from the record) is fine at its
+    # default, while a recorded one must match even where only the default moved (a hash of non-defaults hid that)
+    record_path = out / "runs" / "a" / "distill_run.json"
+    record = json.loads(record_path.read_text())
+    del record["settings"]["spread_out_weight"]
+    record_path.write_text(json.dumps(record))
+    assert distill(config, progress=False) == out
+    for item in out.iterdir():
+        if item.name != "runs":
+            shutil.rmtree(item) if item.is_dir() else item.unlink()
+    record["settings"]["temperature"] = config.temperature * 2
+    record_path.write_text(json.dumps(record))
+    with pytest.raises(EmbedliteError, match="temperature"):
+        distill(config, progress=False)
 
 
 def test_short_distillation_raises_agreement(minilm_dir, st_minilm, data_dir, tmp_path):

@@ -66,7 +66,7 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
     output = Path(config.output)
     if output.exists() and any(p.name != "runs" for p in output.iterdir()):
         raise EmbedliteError(f"{output} exists and is not empty; choose a new output directory")
-    fingerprint = _runs_fingerprint(config)
+    settings = _run_settings(config)
 
     from .data import load_texts
     from .merge import merge_with_initial
@@ -96,7 +96,7 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
     for number, (mixture, group) in enumerate(zip(runs, run_texts)):
         start = time.perf_counter()
         saved = output / "runs" / mixture.name
-        reused = _saved_run(saved, fingerprint)
+        reused = _saved_run(saved, config)
         if reused is not None:  # trained by an earlier call of this recipe (killed later, or re-merged)
             model, record = reused
             phases.append(record["phase"])
@@ -126,7 +126,14 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
         if len(runs) > 1 and workers.main:
             model.save(str(saved))
             (saved / RUN_RECORD).write_text(
-                json.dumps({"fingerprint": fingerprint, "phase": phases[-1], "seconds": timings[f"run {mixture.name}"]})
+                json.dumps(
+                    {
+                        "settings": settings,
+                        "fingerprint": _runs_fingerprint(config),
+                        "phase": phases[-1],
+                        "seconds": timings[f"run {mixture.name}"],
+                    }
+                )
             )
         workers.barrier()
         models.append(model)
@@ -208,24 +215,48 @@ AFTER_RUNS = (
 )
 
 
+def _run_settings(config: DistillConfig) -> dict:
+    """The settings that train the runs, as JSON values (saved beside each run)."""
+    record = {k: v for k, v in dataclasses.asdict(config).items() if k not in AFTER_RUNS}
+    return json.loads(json.dumps(record, sort_keys=True, default=str))
+
+
 def _runs_fingerprint(config: DistillConfig) -> str:
-    """A hash of the settings that train the runs; those at their defaults are left out, so that a setting added
-    to DistillConfig later does not disown the runs saved before it."""
+    """A hash of the settings that train the runs, those at their defaults left out: how runs saved before
+    2026-12-04 (which carry no settings) are recognised."""
     import hashlib
 
-    defaults = dataclasses.asdict(DistillConfig(output=config.output))  # output: the one setting without a default
-    record = {k: v for k, v in dataclasses.asdict(config).items() if k not in AFTER_RUNS and v != defaults[k]}
+    defaults = _run_settings(DistillConfig(output=config.output))  # output: the one setting without a default
+    record = {k: v for k, v in _run_settings(config).items() if v != defaults[k]}
     return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _saved_run(folder: Path, fingerprint: str):
+def _settings_differ(saved: dict, config: DistillConfig) -> list[str]:
+    """The settings in which a saved run differs from `config`. A setting the run does not record (added to
+    DistillConfig since) must be at its default; one it records must be equal, even if only its default changed."""
+    current = _run_settings(config)
+    defaults = _run_settings(DistillConfig(output=config.output))
+    differ = []
+    for key, value in current.items():
+        before = saved.get(key, defaults[key])
+        if before != value:
+            differ.append(f"{key} (saved {before!r}, now {value!r})")
+    return differ
+
+
+def _saved_run(folder: Path, config: DistillConfig):
     """(model, record) of a run saved by this recipe's settings, else None; a run of other settings is refused."""
     if not (folder / RUN_RECORD).is_file():
         return None
     record = json.loads((folder / RUN_RECORD).read_text())
-    if record.get("fingerprint") != fingerprint:
+    if "settings" in record:
+        differ = _settings_differ(record["settings"], config)
+    else:
+        differ = [] if record.get("fingerprint") == _runs_fingerprint(config) else ["(an older run: no settings saved)"]
+    if differ:
         raise EmbedliteError(
-            f"{folder} holds a run trained with other settings; choose a new output directory or delete it"
+            f"{folder} holds a run trained with other settings: {'; '.join(differ[:5])}; "
+            "choose a new output directory or delete it"
         )
     from sentence_transformers import SentenceTransformer
 
