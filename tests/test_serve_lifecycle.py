@@ -8,6 +8,7 @@ import socket
 import sqlite3
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -61,6 +62,24 @@ def test_sigterm_finishes_requests_in_flight_and_closes_the_store(minilm_artifac
     assert not (tmp_path / "notes.db-wal").exists(), "the store was not closed"
     with VectorStore(db) as store:
         assert store.count() == 48
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="per-thread nice values are Linux's")
+def test_model_and_store_threads_run_below_the_event_loop(minilm_artifact, tmp_path):
+    """Under load the event loop gets the core first: /health stays fast (benchmarks/bench_abuse.py)."""
+    server = ServeProcess(tmp_path, "--model", str(minilm_artifact), "--store", str(tmp_path / "notes.db"))
+    try:
+        assert server.request("POST", "/v1/embeddings", {"input": ["a lamp", "a river"]})[0] == 200
+        assert server.request("POST", "/v1/stores/notes/add", {"ids": ["n1"], "texts": ["a lamp"]})[0] == 200
+        nice = {}
+        for task in Path(f"/proc/{server.proc.pid}/task").iterdir():
+            stat = (task / "stat").read_text()
+            nice[int(task.name)] = int(stat[stat.rindex(")") + 2 :].split()[16])  # field 19: nice
+        loop = nice.pop(server.proc.pid)  # uvicorn runs the event loop on the main thread
+        lowered = [n for n in nice.values() if n >= loop + 10]
+        assert len(lowered) >= 2, nice  # the model workers (one per core, at most 4) and the store's thread
+    finally:
+        server.stop()
 
 
 def test_kill_9_during_store_writes_keeps_every_acknowledged_write(minilm_artifact, tmp_path):

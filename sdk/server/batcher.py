@@ -20,6 +20,8 @@ import numpy as np
 
 from embedlite.embedder import Embedder
 
+from .priority import lower_this_thread
+
 MAX_INPUTS = 2048  # texts per request, as in OpenAI's API
 
 
@@ -60,7 +62,9 @@ class Batcher:
         self._queue: deque[_Job] = deque()
         self._queued = 0  # texts not yet taken into a batch
         self._rate = 0.0  # texts per second, a moving average
-        self._executor = ThreadPoolExecutor(len(embedders), thread_name_prefix="embedlite-model")
+        self._executor = ThreadPoolExecutor(
+            len(embedders), thread_name_prefix="embedlite-model", initializer=lower_this_thread
+        )
         self._runner: asyncio.Task | None = None
         self._arrived = asyncio.Event()
         self._full = asyncio.Event()

@@ -7,6 +7,7 @@ import math
 import os
 import socket
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 from embedlite.embedder import Embedder
 from embedlite.errors import EmbedliteError
@@ -15,6 +16,7 @@ from .app import bracketed, create_app, is_loopback
 from .batcher import Batcher
 from .config import ServeConfig
 from .connections import allow_connections, protocol_class
+from .priority import lower_this_thread
 from .stores import BatchedEmbedder, ServedStore
 
 DEFAULT_WORKERS = 4  # sessions cost memory each, and a batch of 32 texts has only a dozen lengths to spread
@@ -25,7 +27,8 @@ def serve(config: ServeConfig) -> None:
     import uvicorn
 
     sock = _bind(config.host, config.port)  # first: a taken port fails before the model loads
-    embedders = _load_workers(config)
+    with ThreadPoolExecutor(1, initializer=lower_this_thread) as loader:  # sessions' thread pools inherit its nice
+        embedders = loader.submit(_load_workers, config).result()
     batcher = Batcher(embedders, config.max_batch, config.max_queue, config.batch_window, config.timeout)
     store_embedder = BatchedEmbedder(embedders[0], batcher)
     served: dict[str, ServedStore] = {}

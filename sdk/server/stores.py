@@ -23,6 +23,7 @@ from embedlite.store import VectorStore
 
 from .access_log import count_texts
 from .batcher import Batcher, Overloaded
+from .priority import lower_this_thread
 from .protocol import ApiError, check_fields, client_errors, read_json, store_error
 
 WRITE_FIELDS = ("ids", "texts", "vectors", "metadata")
@@ -56,7 +57,9 @@ class ServedStore:
     def __init__(self, name: str, path: Path, embedder: BatchedEmbedder, max_waiting: int, timeout: float):
         self.name = name
         self.store = VectorStore(path, embedder=embedder)
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"embedlite-store-{name}")
+        self._thread = ThreadPoolExecutor(
+            1, thread_name_prefix=f"embedlite-store-{name}", initializer=lower_this_thread
+        )
         self._waiting = 0
         self._max_waiting, self._timeout = max_waiting, timeout
 
