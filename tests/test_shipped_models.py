@@ -18,9 +18,9 @@ STS_PAIRS = 200  # the first 200 pairs of STS-B test
 # 2026-12-03); a shipped model added without its figure fails here until it is measured and written down.
 STS_SLICE = {"embedlite-small-v2": 0.9302, "embedlite-small": 0.9362}
 # The android bundle (TFLite int8) of the shipped default, against the shipped int8-accurate artifact on the 40
-# parity sentences. PROVISIONAL: not yet measured on this model (the export did not finish on a 2-core machine
-# shared with a training run); 0.98 is tests/test_tflite.py's TFLite int8 parity bound. Measure and tighten.
-ANDROID_MIN_COSINE = 0.98
+# parity sentences: measured min cosine 0.9969 (mean 0.9979; 2-core EPYC, 2026-12-04). 0.99 leaves room for
+# another CPU's int8 kernels and still fails a bundle that lost its calibration or its pooling.
+ANDROID_MIN_COSINE = 0.99
 
 
 @pytest.mark.parametrize("name", list(SHIPPED))
@@ -49,10 +49,12 @@ def test_shipped_artifact_loads_without_torch_passes_checksums_and_scores_as_mea
 
 
 def test_shipped_default_exports_to_android_by_name_matching_the_shipped_vectors(tmp_path):
+    """The shipped default, a BERT student distilled from EmbeddingGemma, keeps the Gemma terms through
+    `export NAME --target android`: the manifest's licence and the NOTICE file, word for word."""
     from click.testing import CliRunner
 
     from embedlite import Embedder
-    from embedlite.artifact import NOTICE, read_manifest
+    from embedlite.artifact import GEMMA_LICENSE, NOTICE, read_manifest
     from embedlite.cli import main
     from embedlite.converters.parity import compare, default_sentences
     from embedlite.models import DEFAULT_MODEL, origin
@@ -63,29 +65,15 @@ def test_shipped_default_exports_to_android_by_name_matching_the_shipped_vectors
     known = origin(DEFAULT_MODEL)
     assert (manifest.format, manifest.precision) == ("tflite", "int8")
     assert (manifest.name, manifest.license, manifest.matryoshka_dims) == (known.name, known.license, known.dims)
-    assert (tmp_path / "app" / NOTICE).is_file() == (known.notice is not None)
+    assert manifest.license == read_manifest(SHIPPED[DEFAULT_MODEL]).license == GEMMA_LICENSE
+    notice = (SHIPPED[DEFAULT_MODEL] / NOTICE).read_text(encoding="utf-8")
+    assert "Gemma Terms of Use" in notice and known.notice is not None
+    assert (tmp_path / "app" / NOTICE).read_text(encoding="utf-8") == notice and NOTICE in manifest.files
     assert (tmp_path / "app" / "parity.json").is_file()
     texts = default_sentences()
     shipped = Embedder(DEFAULT_MODEL, device="cpu").embed(texts)
     bundle = Embedder(tmp_path / "app", device="cpu").embed(texts)
     assert compare(shipped, bundle).min_cosine >= ANDROID_MIN_COSINE
-
-
-def test_a_shipped_gemma_derivative_exports_with_its_licence_and_notice(tmp_path):
-    """The shipped default, a BERT student distilled from EmbeddingGemma, keeps the Gemma terms through
-    `export NAME -f onnx -p int4`: the manifest's licence and the NOTICE file."""
-    from embedlite import export
-    from embedlite.artifact import GEMMA_LICENSE, NOTICE, read_manifest
-    from embedlite.models import DEFAULT_MODEL
-
-    assert read_manifest(SHIPPED[DEFAULT_MODEL]).license == GEMMA_LICENSE
-    notice = (SHIPPED[DEFAULT_MODEL] / NOTICE).read_text(encoding="utf-8")
-    assert "Gemma Terms of Use" in notice
-    (result,) = export(DEFAULT_MODEL, tmp_path / "int4", precisions=("int4",))
-    manifest = read_manifest(result.path)
-    assert (manifest.name, manifest.license, manifest.precision) == (DEFAULT_MODEL, GEMMA_LICENSE, "int4")
-    assert (result.path / NOTICE).read_text(encoding="utf-8") == notice and NOTICE in manifest.files
-    assert result.parity.min_cosine >= 0.9  # int4 against the rebuilt model, as export checks every artifact
 
 
 @pytest.mark.parametrize("bits", [8, 4])
