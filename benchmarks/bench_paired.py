@@ -105,9 +105,8 @@ def main() -> None:
         "",
         f"{precision} ONNX of both, {origin}. Each set's items (STS-B test pairs, stsb-retrieval queries, "
         "amazon test reviews, the classifier fit once on train) are resampled with replacement, the same "
-        f"draw for both models, {args.resamples} times; the interval holds 95% of the differences. Amazon test "
-        "holds the train reviews too (the shared data's README), which favours a model trained on their "
-        "windows.",
+        f"draw for both models, {args.resamples} times; the interval holds 95% of the differences. Amazon: the "
+        "re-split data (train, dev and test disjoint since 2026-12-02).",
         "",
         f"| set | items | {args.model} | {peer} | difference | 95% interval | resamples with {args.model} ahead |",
         "|---|---:|---:|---:|---:|---|---:|",
