@@ -169,6 +169,21 @@ def test_export_prints_no_library_chatter(minilm_dir, tmp_path):
     assert "converting to onnx" in res.stderr and "parity: min cosine" in res.stdout
 
 
+def test_a_training_command_writes_no_library_bars_or_chatter_into_a_log(minilm_dir, tmp_path):
+    """Off a terminal, transformers' own bars ("Loading weights", "Writing model shards") wrote a \\r line per
+    model loaded or saved into a training run's log, and importing sentence-transformers (torchao) logged its
+    missing CUDA kernels on every run."""
+    from embedlite.training.student import random_bert
+
+    first = random_bert(minilm_dir, tmp_path / "a")
+    cli = str(Path(sys.executable).parent / "embedlite")
+    res = subprocess.run(
+        [cli, "merge", str(first), str(first), "-o", str(tmp_path / "m")], capture_output=True, text=True
+    )
+    assert res.returncode == 0 and "wrote" in res.stdout, res.stderr
+    assert "\r" not in res.stderr and "it/s" not in res.stderr and "Failed to load" not in res.stderr, res.stderr
+
+
 def test_two_files_of_notes_without_ids_keep_every_note(minilm_artifact, tmp_path):
     """Lines without ids were numbered from 1 in every file: the second file's notes collided with the first's,
     and --upsert then replaced them."""

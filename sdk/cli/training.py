@@ -68,9 +68,7 @@ from .options import (
 @clean_errors
 def distill(config_file, **flags):
     """Distil a compact student encoder from a teacher; the output is exportable as it is."""
-    from ..errors import require
-
-    require("torch", "train", "Distillation")
+    _import_training_libraries("Distillation")
     from click.core import ParameterSource
 
     from embedlite.training import DistillConfig, config_from_file
@@ -96,6 +94,18 @@ def distill(config_file, **flags):
 @clean_errors
 def merge(checkpoints, output):
     """Average CHECKPOINTS (sentence-transformers directories of one architecture) into OUTPUT."""
+    _import_training_libraries("Merging")
     from embedlite.training import merge as run_merge
 
     click.echo(f"wrote {run_merge(list(checkpoints), output)}")
+
+
+def _import_training_libraries(what: str) -> None:
+    """torch and sentence-transformers, or one line naming the extra; imported quietly, as export does: importing
+    them imports torchao, which logs its missing CUDA kernels and deprecations on every run."""
+    from ..converters.quiet import quiet
+    from ..errors import require
+
+    require("torch", "train", what)
+    with quiet():
+        require("sentence_transformers", "train", what)
