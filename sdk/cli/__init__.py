@@ -21,10 +21,10 @@ from .training import distill, merge
 def main():
     """embedlite: on-device text embeddings."""
     if not sys.stderr.isatty():  # embedlite's own bars are off there (tqdm disable=None); so are the libraries'
-        quiet_library_progress_bars()
+        _quiet_library_progress_bars()
 
 
-def quiet_library_progress_bars() -> None:
+def _quiet_library_progress_bars() -> None:
     """Keep transformers' and huggingface_hub's bars ("Loading weights", "Writing model shards") out of logs: they
     read HF_HUB_DISABLE_PROGRESS_BARS when imported, and are switched off directly if already imported."""
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
