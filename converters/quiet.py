@@ -9,6 +9,9 @@ import logging
 import os
 import warnings
 from collections.abc import Iterator
+from types import ModuleType
+
+from embedlite.errors import require
 
 LOGGERS = (
     "torch",
@@ -45,3 +48,11 @@ def quiet() -> Iterator[None]:
             os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
         else:
             os.environ["TF_CPP_MIN_LOG_LEVEL"] = tf_level
+
+
+def require_sentence_transformers(extra: str, purpose: str) -> ModuleType:
+    """torch and sentence-transformers, or an error naming the extra to install; imported quietly: importing
+    sentence-transformers imports torchao, which logs its missing CUDA kernels and deprecations on every run."""
+    require("torch", extra, purpose)
+    with quiet():
+        return require("sentence_transformers", extra, purpose)

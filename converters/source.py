@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from embedlite.artifact import read_manifest
-from embedlite.errors import EmbedliteError, require
+from embedlite.errors import EmbedliteError
 from embedlite.models import SHIPPED, home, is_known, source_dir
 from embedlite.models.sources import SOURCES, fetch
 
-from .quiet import quiet
+from .quiet import quiet, require_sentence_transformers
 
 POOLING_MODES = ("mean", "cls", "max")
 ARTIFACT_OUTPUT = "sentence_embedding"  # the output an embedlite ONNX artifact's graph names its vectors
@@ -119,9 +119,7 @@ def built_once(target: Path, build: Callable[[Path], object]) -> Path:
 def load_source(model: str | Path, output_dim: int | None = None) -> SourceModel:
     """Load a sentence-transformers model (a directory, a hub id or a known source name):
     Transformer -> Pooling -> Dense* -> Normalize?; output_dim slices (and re-normalises) inside the graph."""
-    require("torch", "export", "Exporting a model")
-    with quiet():  # importing it imports torchao, which logs its deprecations and missing CUDA kernels
-        st = require("sentence_transformers", "export", "Exporting a model")
+    st = require_sentence_transformers("export", "Exporting a model")
     from .encoder_graph import EncoderGraph
 
     if is_known(str(model)):

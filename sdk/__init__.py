@@ -49,9 +49,9 @@ else:
 def distill(config: DistillConfig) -> Path:
     """Distil a student encoder as `config` (an embedlite.training.DistillConfig) says; returns the student's
     sentence-transformers directory, which exports as it is (needs `pip install 'embedlite[train]'`)."""
-    from .errors import require
+    from .converters.quiet import require_sentence_transformers
 
-    require("torch", "train", "embedlite.distill")
+    require_sentence_transformers("train", "embedlite.distill")
     from embedlite.training import distill as _distill
 
     return _distill(config)

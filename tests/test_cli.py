@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -182,6 +183,26 @@ def test_a_training_command_writes_no_library_bars_or_chatter_into_a_log(minilm_
     )
     assert res.returncode == 0 and "wrote" in res.stdout, res.stderr
     assert "\r" not in res.stderr and "it/s" not in res.stderr and "Failed to load" not in res.stderr, res.stderr
+
+
+def test_the_python_distill_imports_sentence_transformers_quietly(minilm_dir, tmp_path):
+    """embedlite.distill() imported sentence-transformers (and so torchao, which logs its missing CUDA kernels)
+    without the quiet import the CLI uses: a fresh process runs a few steps on a random student."""
+    from embedlite.training.student import random_bert
+
+    student = random_bert(minilm_dir, tmp_path / "st")
+    (tmp_path / "texts.txt").write_text("".join(f"sentence number {i}\n" for i in range(8)))
+    np.save(tmp_path / "teacher.npy", np.random.default_rng(0).standard_normal((8, 16)).astype(np.float32))
+    code = (
+        "import embedlite\n"
+        "from embedlite.training import DistillConfig\n"
+        f"embedlite.distill(DistillConfig(output={str(tmp_path / 'out')!r}, student='layers', "
+        f"student_source={str(student)!r}, student_layers=(0,), train_texts=({str(tmp_path / 'texts.txt')!r},), "
+        f"teacher_embeddings={str(tmp_path / 'teacher.npy')!r}, batch_size=4, max_seq_length=16))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0 and (tmp_path / "out" / "modules.json").is_file(), res.stderr
+    assert "Failed to load" not in res.stderr and "Warning" not in res.stderr, res.stderr
 
 
 def test_two_files_of_notes_without_ids_keep_every_note(minilm_artifact, tmp_path):

@@ -101,11 +101,7 @@ def merge(checkpoints, output):
 
 
 def _import_training_libraries(what: str) -> None:
-    """torch and sentence-transformers, or one line naming the extra; imported quietly, as export does: importing
-    them imports torchao, which logs its missing CUDA kernels and deprecations on every run."""
-    from ..converters.quiet import quiet
-    from ..errors import require
+    """torch and sentence-transformers, or one line naming the extra; imported quietly, as export does."""
+    from ..converters.quiet import require_sentence_transformers
 
-    require("torch", "train", what)
-    with quiet():
-        require("sentence_transformers", "train", what)
+    require_sentence_transformers("train", what)
