@@ -1,20 +1,20 @@
 """embedlite: on-device text embeddings. Public API: embed, Embedder, VectorStore, export, distill."""
 
-from __future__ import annotations
+# no `from __future__ import annotations` and private aliases: `import embedlite` shows the public API, not
+# `annotations`, `TYPE_CHECKING` or helpers (dir(embedlite) listed them)
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
-from typing import TYPE_CHECKING
-
-from .artifact import package_version
+from .artifact import package_version as _package_version
 from .embedder import Embedder, embed
 from .errors import ArtifactError, EmbedliteError, MissingDependencyError
 from .store import Record, SearchResult, VectorStore
 
-if TYPE_CHECKING:
+if _TYPE_CHECKING:
     from pathlib import Path
 
     from .training import DistillConfig
 
-__version__ = package_version()
+__version__ = _package_version()
 __all__ = [
     "embed",
     "Embedder",
@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 
-if TYPE_CHECKING:  # type checkers and IDEs see the one signature, in embedlite.converters
+if _TYPE_CHECKING:  # type checkers and IDEs see the one signature, in embedlite.converters
     from .converters import export
 else:
 
@@ -46,7 +46,7 @@ else:
         return _export(model, out, **options)
 
 
-def distill(config: DistillConfig) -> Path:
+def distill(config: "DistillConfig") -> "Path":
     """Distil a student encoder as `config` (an embedlite.training.DistillConfig) says; returns the student's
     sentence-transformers directory, which exports as it is (needs `pip install 'embedlite[train]'`)."""
     from .converters.quiet import require_sentence_transformers

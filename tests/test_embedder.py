@@ -5,6 +5,13 @@ import embedlite
 from embedlite import Embedder
 
 
+def test_the_package_namespace_is_the_public_api():
+    """dir(embedlite) listed `annotations`, `TYPE_CHECKING` and `package_version` beside the API."""
+    public = {n for n in dir(embedlite) if not n.startswith("_")}
+    assert set(embedlite.__all__) - {"__version__"} <= public
+    assert not public & {"annotations", "TYPE_CHECKING", "package_version", "Path", "Callable"}
+
+
 def test_embed_shape_dtype_norm(embedder):
     vecs = embedder.embed(["The cat sits outside", "A man is playing guitar"], dim=256)
     assert vecs.shape == (2, 256) and vecs.dtype == np.float32
