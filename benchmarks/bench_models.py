@@ -41,6 +41,7 @@ MODELS = {
     "all-MiniLM-L6-v2": ("source", None),
     "embedlite-tiny": ("recipe", "paraphrase-MiniLM-L3-v2"),
     "embedlite-tiny-v2": ("recipe", "paraphrase-MiniLM-L3-v2"),  # distilled from EmbeddingGemma-300m
+    "embedlite-tiny-v3": ("recipe", "paraphrase-MiniLM-L3-v2"),  # an experiment: v2 with the neighbours geometry
     "paraphrase-MiniLM-L3-v2": ("source", None),
     TEACHER: ("source", None),
     GEMMA: ("source", None),  # the v2 students' teacher

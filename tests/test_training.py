@@ -42,6 +42,20 @@ def test_similarity_correlation_ignores_the_teachers_cosine_band():
     assert losses.similarity_correlation(torch.randn(8, 16), teacher) > 0.3
 
 
+def test_neighbour_distribution_ignores_the_band_and_weights_each_texts_nearest():
+    torch.manual_seed(0)
+    student = torch.nn.functional.normalize(torch.randn(8, 16), dim=-1)
+    teacher = torch.cat([student, torch.ones(8, 1)], dim=1)  # the same order in a shifted band, as above
+    assert losses.neighbour_distribution(student, teacher) == pytest.approx(0.0, abs=1e-4)
+    # pairs of near-duplicates: swapping which text each one is closest to costs far more than noise that keeps
+    # every text's nearest one in place
+    base = torch.nn.functional.normalize(torch.randn(4, 16), dim=-1)
+    teacher = torch.cat([base + 0.1 * torch.randn(4, 16), base + 0.1 * torch.randn(4, 16)])
+    kept = teacher + 0.05 * torch.randn(8, 16)
+    swapped = teacher[[4, 5, 6, 7, 1, 0, 3, 2]]  # text 0's near-duplicate is now text 5, not 4
+    assert losses.neighbour_distribution(swapped, teacher) > 10 * losses.neighbour_distribution(kept, teacher)
+
+
 def test_info_nce_by_hand():
     e = torch.eye(2)
     assert losses.info_nce(e, e, temperature=1.0) == pytest.approx(math.log(1 + math.exp(-1)))
@@ -176,6 +190,7 @@ def test_merge_is_the_average(minilm_dir, tmp_path):
         (dict(teacher=None), "exactly one of teacher"),
         (dict(qat_bits=3), "qat_bits"),
         (dict(geometry="angles"), "geometry must be one of"),
+        (dict(geometry="neighbours", geometry_temperature=0.0), "geometry_temperature must be above 0"),
         (dict(train_pairs=({"path": "pairs.csv", "window": 2},)), "takes no window"),
         (dict(train_pairs=("/no/such/pairs.csv",)), "file not found"),
         (dict(matryoshka_axes=("/no/such/texts.txt",)), "file not found"),

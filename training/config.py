@@ -14,7 +14,7 @@ from .data import TextSource
 
 STUDENT_INITS = ("layers", "random", "decoder")
 PROJECTIONS = ("learned", "pca")
-GEOMETRIES = ("cosines", "correlation")
+GEOMETRIES = ("cosines", "correlation", "neighbours")
 QAT_BITS = (8, 4)
 
 
@@ -51,7 +51,9 @@ class DistillConfig:
     matching, the contrastive loss and the spread-out regulariser; same_tower_negatives adds the other students'
     embeddings to the contrastive loss's negatives. geometry: 'cosines' matches the teacher's pairwise cosines
     as they are (MSE); 'correlation' up to an affine map (1 - Pearson r), for a teacher whose cosines sit in a
-    shifted band the spread-out regulariser would fight (EmbeddingGemma's).
+    shifted band the spread-out regulariser would fight (EmbeddingGemma's); 'neighbours' matches each text's
+    distribution over the batch's other texts (softmax of z-scored cosines at geometry_temperature, KL), so a
+    text's nearest texts count and the many unrelated pairs barely do.
     qat_bits: after training (and merging), `qat_epochs` more epochs with weights fake-quantized to these
     bit widths in turn (blocks of `qat_block` along the input, as the int8/int4 exports quantize).
     train_pairs: sentence-pair files (STS Benchmark TSV, {path, limit}; their gold scores are never read: ranked
@@ -85,6 +87,7 @@ class DistillConfig:
     temperature: float = 0.05
     geometry_weight: float = 1.0
     geometry: str = "cosines"
+    geometry_temperature: float = 0.5  # 'neighbours': softmax temperature in standard deviations of the cosines
     match_weight: float = 1.0
     nce_weight: float = 1.0
     same_tower_negatives: bool = True
@@ -170,6 +173,8 @@ class DistillConfig:
             )
         if self.geometry not in GEOMETRIES:
             raise EmbedliteError(f"geometry must be one of {', '.join(GEOMETRIES)}, got {self.geometry!r}")
+        if not self.geometry_temperature > 0:
+            raise EmbedliteError(f"geometry_temperature must be above 0, got {self.geometry_temperature}")
         if self.projection not in PROJECTIONS:
             raise EmbedliteError(f"projection must be one of {', '.join(PROJECTIONS)}, got {self.projection!r}")
         if any(b not in QAT_BITS for b in self.qat_bits):

@@ -4,6 +4,7 @@ quantization-aware phase; every step matches the teacher's embeddings and geomet
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import shutil
@@ -404,7 +405,11 @@ def _train(
                 parts["nce"] = config.nce_weight * losses.info_nce(
                     embeddings, reduced, config.temperature, config.same_tower_negatives
                 )
-            geometry = losses.similarity_correlation if config.geometry == "correlation" else losses.similarity_matching
+            geometry = {
+                "cosines": losses.similarity_matching,
+                "correlation": losses.similarity_correlation,
+                "neighbours": functools.partial(losses.neighbour_distribution, temperature=config.geometry_temperature),
+            }[config.geometry]
             for d in dims:  # Matryoshka: every prefix must keep the teacher's geometry on its own
                 parts[f"geo@{d}"] = config.geometry_weight * geometry(embeddings[:, :d], teacher)
                 parts[f"spread@{d}"] = config.spread_out_weight * losses.spread_out(embeddings[:, :d])

@@ -29,6 +29,26 @@ def similarity_correlation(student: torch.Tensor, teacher: torch.Tensor) -> torc
     return 1 - (a * b).sum() / (a.norm() * b.norm() + 1e-12)
 
 
+def neighbour_distribution(student: torch.Tensor, teacher: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
+    """Geometric distillation of each text's neighbours: every row's distribution over the other texts of the
+    batch (softmax of its cosines) should be the teacher's (KL divergence). Cosines are z-scored over the batch
+    first, so the teacher's scale and offset do not count (as for similarity_correlation), and `temperature` (in
+    standard deviations) weights a row's nearest texts: unrelated pairs, most of a batch, barely count."""
+
+    def logits(x: torch.Tensor) -> torch.Tensor:
+        x = F.normalize(x, dim=-1)
+        cos = x @ x.T
+        eye = torch.eye(len(x), dtype=torch.bool, device=x.device)
+        off = cos[~eye]
+        z = (cos - off.mean()) / (off.std() + 1e-6)
+        return (z / temperature).masked_fill(eye, float("-inf"))
+
+    target = F.softmax(logits(teacher), dim=-1)
+    log_student = F.log_softmax(logits(student), dim=-1)
+    keep = target > 0
+    return (target[keep] * (target[keep].log() - log_student[keep])).sum() / len(student)
+
+
 def info_nce(
     student: torch.Tensor, teacher: torch.Tensor, temperature: float, same_tower: bool = False
 ) -> torch.Tensor:
