@@ -1,15 +1,16 @@
 """embedlite: on-device text embeddings. Public API: embed, Embedder, VectorStore, export, distill."""
 
 # no `from __future__ import annotations` and private aliases: `import embedlite` shows the public API, not
-# `annotations`, `TYPE_CHECKING` or helpers (dir(embedlite) listed them)
-from typing import TYPE_CHECKING as _TYPE_CHECKING
+# `annotations`, `TYPE_CHECKING` or helpers (dir(embedlite) listed them); mypy reads _typing.TYPE_CHECKING as
+# TYPE_CHECKING, not an alias of the name
+import typing as _typing
 
 from .artifact import package_version as _package_version
 from .embedder import Embedder, embed
 from .errors import ArtifactError, EmbedliteError, MissingDependencyError
 from .store import Record, SearchResult, VectorStore
 
-if _TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from pathlib import Path
 
     from .training import DistillConfig
@@ -30,7 +31,7 @@ __all__ = [
 ]
 
 
-if _TYPE_CHECKING:  # type checkers and IDEs see the one signature, in embedlite.converters
+if _typing.TYPE_CHECKING:  # type checkers and IDEs see the one signature, in embedlite.converters
     from .converters import export
 else:
 

@@ -375,6 +375,7 @@ def _train(
     rng = np.random.default_rng(seed)
     pair_rng = np.random.default_rng(seed + 1)  # apart from rng: pairs leave the text batches as they were
     history: list[dict] = []
+    geometry = _geometry_loss(config)
     model.train()
     bar = tqdm(total=total, desc=f"distilling ({name})", unit="step", disable=None if progress else True)
     while len(history) < total:
@@ -405,11 +406,6 @@ def _train(
                 parts["nce"] = config.nce_weight * losses.info_nce(
                     embeddings, reduced, config.temperature, config.same_tower_negatives
                 )
-            geometry = {
-                "cosines": losses.similarity_matching,
-                "correlation": losses.similarity_correlation,
-                "neighbours": functools.partial(losses.neighbour_distribution, temperature=config.geometry_temperature),
-            }[config.geometry]
             for d in dims:  # Matryoshka: every prefix must keep the teacher's geometry on its own
                 parts[f"geo@{d}"] = config.geometry_weight * geometry(embeddings[:, :d], teacher)
                 parts[f"spread@{d}"] = config.spread_out_weight * losses.spread_out(embeddings[:, :d])
@@ -441,6 +437,15 @@ def _train(
         "last_losses": {k: round(float(np.mean([h[k] for h in tail])), 5) for k in tail[0]},
         "loss_curve": [round(sum(h.values()), 5) for h in history],
     }
+
+
+def _geometry_loss(config: DistillConfig):
+    """The loss config.geometry names: (student, teacher) -> loss."""
+    from . import losses
+
+    if config.geometry == "neighbours":
+        return functools.partial(losses.neighbour_distribution, temperature=config.geometry_temperature)
+    return losses.similarity_correlation if config.geometry == "correlation" else losses.similarity_matching
 
 
 def _pair_losses(
