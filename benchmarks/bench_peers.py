@@ -11,9 +11,9 @@ fastembed loads the same weights from a local directory (`specific_model_path`):
 (last_hidden_state, as its all-MiniLM-L6-v2 entry expects, mean-pooled and normalised by fastembed) beside the source
 model's tokenizer files. "share of sgemm peak": useful model FLOPs per second (2 x weights of the encoder's linear
 layers, plus attention, per real token; padding not counted) over numpy float32 matmul's GFLOP/s measured here with
-the same threads. Writes benchmarks/results/peers.md and peers.png.
+the same threads. Writes benchmarks/results/peers.md and peers.png (--out: another name, for another CPU).
 Usage: python benchmarks/bench_peers.py [--rounds 2] [--threads 2] [--formats onnx,tflite] [--fastembed-python PY]
-       [--artifact LABEL=DIR ...]   (other artifacts beside them, e.g. the embedded default and its predecessor)
+       [--artifact LABEL=DIR ...] [--out STEM]   (other artifacts beside them, e.g. the embedded default and its predecessor)
 """
 
 from __future__ import annotations
@@ -170,6 +170,7 @@ def main() -> None:
     parser.add_argument("--formats", default="onnx,tflite")
     parser.add_argument("--fastembed-python", default=None, help="a python with fastembed installed")
     parser.add_argument("--worker", nargs=2, metavar=("ENGINE", "TARGET"))
+    parser.add_argument("--out", default="peers", help="results/OUT.md and OUT.png (another CPU beside peers.md)")
     parser.add_argument(
         "--artifact",
         action="append",
@@ -244,6 +245,7 @@ def main() -> None:
         f"--formats {args.formats}"
         + (" --fastembed-python PY" if fe else "")
         + "".join(f" --artifact '{a}'" for a in args.artifact)
+        + (f" --out {args.out}" if args.out != "peers" else "")
         + "`",
         "",
         f"Machine: {int8_kernels()}, {os.cpu_count()} cores, {args.threads} threads per engine, Python "
@@ -266,8 +268,8 @@ def main() -> None:
             f"| {label} | {sizes[label] / 1e6:.1f} | {m['batch32']:.0f} | {m['p50_ms']:.2f} | {share:.0%} "
             f"| {m['batch32'] / st:.2f}× | {vs_fe} | {invariance} |"
         )
-    write_markdown("peers.md", lines)
-    plot(med, RESULTS / "peers.png")
+    write_markdown(f"{args.out}.md", lines)
+    plot(med, RESULTS / f"{args.out}.png")
 
 
 def _model_bytes(target: Path) -> int:
