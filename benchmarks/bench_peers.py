@@ -13,7 +13,8 @@ model's tokenizer files. "share of sgemm peak": useful model FLOPs per second (2
 layers, plus attention, per real token; padding not counted) over numpy float32 matmul's GFLOP/s measured here with
 the same threads. Writes benchmarks/results/peers.md and peers.png (--out: another name, for another CPU).
 Usage: python benchmarks/bench_peers.py [--rounds 2] [--threads 2] [--formats onnx,tflite] [--fastembed-python PY]
-       [--artifact LABEL=DIR ...] [--out STEM]   (other artifacts beside them, e.g. the embedded default and its predecessor)
+       [--artifact LABEL=DIR ...] [--out STEM]
+       (--artifact: other artifacts beside them, e.g. the embedded default and its predecessor)
 """
 
 from __future__ import annotations
