@@ -36,6 +36,7 @@ GEMMA = "embeddinggemma-300m"
 MODELS = {
     "embedlite-small": ("recipe", "all-MiniLM-L6-v2"),
     "embedlite-small-v2": ("recipe", "all-MiniLM-L6-v2"),  # distilled from EmbeddingGemma-300m
+    "embedlite-small-v3": ("recipe", "all-MiniLM-L6-v2"),  # an experiment: v2 with the neighbours geometry
     "embedlite-small-shipped": ("shipped", "all-MiniLM-L6-v2"),  # the Apache-2.0 embedlite-small as shipped (int8)
     "embedlite-small-v2-shipped": ("shipped", "all-MiniLM-L6-v2"),  # the embedded default as shipped
     "all-MiniLM-L6-v2": ("source", None),
