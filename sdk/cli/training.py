@@ -68,7 +68,9 @@ from .options import (
 @clean_errors
 def distill(config_file, **flags):
     """Distil a compact student encoder from a teacher; the output is exportable as it is."""
-    _import_training_libraries("Distillation")
+    from ..converters.quiet import require_sentence_transformers  # here: the CLI starts without the converters
+
+    require_sentence_transformers("train", "Distillation")
     from click.core import ParameterSource
 
     from embedlite.training import DistillConfig, config_from_file
@@ -94,14 +96,9 @@ def distill(config_file, **flags):
 @clean_errors
 def merge(checkpoints, output):
     """Average CHECKPOINTS (sentence-transformers directories of one architecture) into OUTPUT."""
-    _import_training_libraries("Merging")
+    from ..converters.quiet import require_sentence_transformers
+
+    require_sentence_transformers("train", "Merging")
     from embedlite.training import merge as run_merge
 
     click.echo(f"wrote {run_merge(list(checkpoints), output)}")
-
-
-def _import_training_libraries(what: str) -> None:
-    """torch and sentence-transformers, or one line naming the extra; imported quietly, as export does."""
-    from ..converters.quiet import require_sentence_transformers
-
-    require_sentence_transformers("train", what)
