@@ -40,8 +40,10 @@ else:
         one ExportResult per (format, precision). The options (formats, precisions, dims, output_dim, name,
         source_name, parity_texts, eval_data, progress) are documented on embedlite.converters.export."""
         from .errors import require
+        from .progress import keep_library_bars_off_logs
 
         require("torch", "export", "embedlite.export")
+        keep_library_bars_off_logs()
         from .converters import export as _export
 
         return _export(model, out, **options)
@@ -51,7 +53,9 @@ def distill(config: "DistillConfig") -> "Path":
     """Distil a student encoder as `config` (an embedlite.training.DistillConfig) says; returns the student's
     sentence-transformers directory, which exports as it is (needs `pip install 'embedlite[train]'`)."""
     from .converters.quiet import require_sentence_transformers
+    from .progress import keep_library_bars_off_logs
 
+    keep_library_bars_off_logs()
     require_sentence_transformers("train", "embedlite.distill")
     from embedlite.training import distill as _distill
 
