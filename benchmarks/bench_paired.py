@@ -9,8 +9,10 @@ on train), the same resample for both models, and the 95% interval of the differ
 An interval that holds 0 is a difference these test sets cannot tell from chance.
 
     python benchmarks/bench_paired.py (--models DIR | --artifact DIR) [--model embedlite-tiny] [--resamples 2000]
+        [--peer-artifact DIR]    (another artifact as the peer, e.g. the shipped default against its successor)
 
-Writes benchmarks/results/paired_<model>.md (paired_<model>_<precision>.md for an artifact not at fp32).
+Writes benchmarks/results/paired_<model>.md (paired_<model>_<precision>.md for an artifact not at fp32;
+paired_<model>_vs_<peer>.md with --peer-artifact).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ def main() -> None:
     parser.add_argument(
         "--model", default="embedlite-tiny", choices=[m for m, (kind, _) in MODELS.items() if kind == "recipe"]
     )
+    parser.add_argument("--peer-artifact", type=Path, help="the peer as an artifact directory (its manifest names it)")
     parser.add_argument("--resamples", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
@@ -47,7 +50,7 @@ def main() -> None:
     from embedlite.artifact import read_manifest
     from embedlite.evaluation import load_retrieval, load_sts, retrieval_per_query, spearman, sts_cosines
 
-    peer = MODELS[args.model][1]
+    peer = read_manifest(args.peer_artifact).name if args.peer_artifact else MODELS[args.model][1]
     work = Path(tempfile.mkdtemp(prefix="embedlite-paired-"))
     if args.artifact:
         manifest = read_manifest(args.artifact)
@@ -67,18 +70,22 @@ def main() -> None:
             progress=lambda m: print(f"[{args.model}] {m}", file=sys.stderr),
         )
         model_path = exported.path
-    (peer_artifact,) = export(
-        peer,
-        work / peer,
-        precisions=(precision,),
-        name=peer,
-        progress=lambda m: print(f"[{peer}] {m}", file=sys.stderr),
-    )
+    if args.peer_artifact:
+        peer_path = args.peer_artifact
+    else:
+        (peer_artifact,) = export(
+            peer,
+            work / peer,
+            precisions=(precision,),
+            name=peer,
+            progress=lambda m: print(f"[{peer}] {m}", file=sys.stderr),
+        )
+        peer_path = peer_artifact.path
     sts = load_sts(DATA / "stsb" / "sts-test.csv")
     retrieval = load_retrieval(DATA / "stsb-retrieval")
     reviews = amazon("test")
     items: dict[str, dict[str, np.ndarray]] = {}  # model -> set -> per-item values
-    for name, path in ((args.model, model_path), (peer, peer_artifact.path)):
+    for name, path in ((args.model, model_path), (peer, peer_path)):
         vectors = Vectors(Embedder(path, device="cpu", threads=args.threads))
         items[name] = {
             "STS-B": sts_cosines(vectors, sts),
@@ -94,9 +101,14 @@ def main() -> None:
         return spearman(a["STS-B"][i], sts.scores[i]) - spearman(b["STS-B"][i], sts.scores[i])
 
     given = f"--artifact {args.artifact}" if args.artifact else "--models DIR"
-    origin = (
-        "the model as the artifact given, the peer exported by embedlite" if args.artifact else "exported by embedlite"
-    )
+    if args.peer_artifact:
+        given += f" --peer-artifact {args.peer_artifact}"
+        peer_precision = read_manifest(args.peer_artifact).precision
+        origin = f"both as the artifacts given (the peer at {peer_precision})"
+    elif args.artifact:
+        origin = "the model as the artifact given, the peer exported by embedlite"
+    else:
+        origin = "exported by embedlite"
     lines = [
         f"# {args.model} against {peer}: paired bootstrap on the test splits",
         "",
@@ -126,7 +138,8 @@ def main() -> None:
             f"[{low:+.4f}, {high:+.4f}] | {np.mean(draws > 0):.0%} |"
         )
         print(lines[-1], file=sys.stderr, flush=True)
-    write_markdown(f"paired_{args.model}{'' if precision == 'fp32' else '_' + precision}.md", lines)
+    stem = f"paired_{args.model}{'' if precision == 'fp32' else '_' + precision}"
+    write_markdown(f"{stem}_vs_{peer}.md" if args.peer_artifact else f"{stem}.md", lines)
 
 
 if __name__ == "__main__":
