@@ -19,13 +19,16 @@ from .sources import SOURCES, fetch
 # the old weights (else a store made with it would mix two models' vectors without a word).
 SHIPPED_DIR = Path(__file__).parent.parent / "shipped"
 SHIPPED = {
-    # distilled from EmbeddingGemma-300m (recipes/embedlite-small-v2.toml): a Gemma Model Derivative
+    # distilled from EmbeddingGemma-300m (recipes/embedlite-small-v3.toml): a Gemma Model Derivative
+    "embedlite-small-v3": SHIPPED_DIR / "embedlite-small-v3",
+    # small v3's predecessor (recipes/embedlite-small-v2.toml), the default from 2026-12-03 to 2026-12-04: kept for
+    # the stores made with it; a Gemma Model Derivative
     "embedlite-small-v2": SHIPPED_DIR / "embedlite-small-v2",
     # distilled from all-mpnet-base-v2 (recipes/embedlite-small.toml): Apache-2.0; the default until 2026-12-03
     "embedlite-small": SHIPPED_DIR / "embedlite-small",
 }
-# The default: embedlite-small-v2 at int8 (per-token), the best student on the dev splits (MODEL_CARD.md).
-DEFAULT_MODEL = "embedlite-small-v2"
+# The default: embedlite-small-v3 at int8 (per-token), the best student on the dev splits (MODEL_CARD.md).
+DEFAULT_MODEL = "embedlite-small-v3"
 EMBEDDED = SHIPPED[DEFAULT_MODEL]
 # The licence of a shipped artifact whose manifest predates the `license` field: the Apache-2.0 embedlite-small
 # (recipes/embedlite-small.toml: initialised from all-MiniLM-L6-v2, distilled from all-mpnet-base-v2, both Apache-2.0).
