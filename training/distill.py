@@ -473,5 +473,7 @@ def _pair_losses(
 def _embed(model, texts: list[str], idx: np.ndarray, prompt: str, workers: Workers):
     """The embeddings of a global batch (this process embeds its share, the others' are gathered) and the rows of
     `texts` they belong to, in order, whatever the number of processes."""
-    features = model.tokenize([prompt + texts[i] for i in workers.share(idx)])
+    # sentence-transformers 6 renamed tokenize to preprocess (tokenize logs a deprecation on every run); 5 has only it
+    preprocess = getattr(model, "preprocess", None) or model.tokenize
+    features = preprocess([prompt + texts[i] for i in workers.share(idx)])
     return workers.gather(model(features)["sentence_embedding"], len(idx)), workers.gathered_order(idx)

@@ -4,6 +4,7 @@ bidirectional."""
 from __future__ import annotations
 
 import copy
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +56,9 @@ def matryoshka_axes(
 
     from .mining import mine_neighbours
 
-    vectors = model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=progress)
+    # sentence-transformers' bar is plain tqdm (on whatever stderr is); embedlite's bars show only on a terminal
+    bar = progress and sys.stderr.isatty()
+    vectors = model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=bar)
     centred = (vectors - vectors.mean(axis=0)).astype(np.float64)
     principal = np.linalg.eigh(centred.T @ centred)[1][:, ::-1].T  # all dims, also from fewer texts than dims
     x = torch.from_numpy((vectors @ principal.T).astype(np.float32))
