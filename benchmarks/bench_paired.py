@@ -50,7 +50,8 @@ def main() -> None:
     from embedlite.artifact import read_manifest
     from embedlite.evaluation import load_retrieval, load_sts, retrieval_per_query, spearman, sts_cosines
 
-    peer = read_manifest(args.peer_artifact).name if args.peer_artifact else MODELS[args.model][1]
+    peer_manifest = read_manifest(args.peer_artifact) if args.peer_artifact else None
+    peer = peer_manifest.name if peer_manifest else MODELS[args.model][1]
     work = Path(tempfile.mkdtemp(prefix="embedlite-paired-"))
     if args.artifact:
         manifest = read_manifest(args.artifact)
@@ -101,10 +102,9 @@ def main() -> None:
         return spearman(a["STS-B"][i], sts.scores[i]) - spearman(b["STS-B"][i], sts.scores[i])
 
     given = f"--artifact {args.artifact}" if args.artifact else "--models DIR"
-    if args.peer_artifact:
+    if peer_manifest:
         given += f" --peer-artifact {args.peer_artifact}"
-        peer_precision = read_manifest(args.peer_artifact).precision
-        origin = f"both as the artifacts given (the peer at {peer_precision})"
+        origin = f"both as the artifacts given (the peer at {peer_manifest.precision})"
     elif args.artifact:
         origin = "the model as the artifact given, the peer exported by embedlite"
     else:
