@@ -38,6 +38,8 @@ DEFAULT_MODELS = (
 class WithTask:
     """An Embedder that reads one task's prompt before every text (None: the model's default task)."""
 
+    tasks = ()  # none offered: its own task is fixed, so bench_models.Vectors does not choose the STS one for it
+
     def __init__(self, embedder, task: str | None):
         self.embedder, self.task = embedder, task
 
