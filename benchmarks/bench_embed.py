@@ -1,5 +1,6 @@
-"""embedlite's embedded default (embedlite-small: all-MiniLM-L6-v2's architecture and one 384x384 matrix after
-pooling) vs sentence-transformers (PyTorch fp32) running all-MiniLM-L6-v2, on the same STS-B sentences.
+"""embedlite's embedded default (embedlite-small-v3 since 2026-12-04: all-MiniLM-L6-v2's architecture and one
+384x384 matrix after pooling) vs sentence-transformers (PyTorch fp32) running all-MiniLM-L6-v2, on the same
+STS-B sentences.
 
 Each engine runs in its own subprocess (so peak RSS is its own), alternating, several rounds; the table gives
 medians. Usage: python benchmarks/bench_embed.py [--data ../shared/data] [--rounds 5] [--threads 2]
