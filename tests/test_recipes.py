@@ -43,9 +43,10 @@ def test_every_recipe_validates_and_trains_on_no_dev_or_test_split(data_dir):
             *config.student_vocabulary,
             *(s for m in config.mixtures for s in m.train_texts),
         )
-        for source in sources:
-            assert source.path.resolve().is_relative_to(data_dir.resolve()), (path.name, source.path)
-            assert "test" not in source.path.name and "dev" not in source.path.name, (path.name, source.path)
+        paths = [*(s.path for s in sources), *(p for t in config.translations for p in (t.path, t.pivot))]
+        for source in paths:
+            assert source.resolve().is_relative_to(data_dir.resolve()), (path.name, source)
+            assert "test" not in source.name and "dev" not in source.name, (path.name, source)
 
 
 def test_the_multilingual_recipe_keeps_e5s_prompt_and_the_five_test_languages(data_dir):
@@ -55,6 +56,16 @@ def test_the_multilingual_recipe_keeps_e5s_prompt_and_the_five_test_languages(da
     trained = {s.path.name for m in config.mixtures for s in m.train_texts}
     assert {f"stsb-{lang}-train.csv" for lang in ("de", "es", "fr", "ja", "zh")} <= trained
     assert len(config.student_vocabulary) == 11  # English and the ten stsb-multi-mt languages
+
+
+def test_multilingual_v2_matches_each_language_to_its_english_translation(data_dir):
+    from embedlite.training.translations import pivots
+
+    config = recipe("embedlite-multilingual-v2")
+    assert config.mixtures == recipe("embedlite-multilingual").mixtures and config.translation_weight == 1.0
+    assert {t.path.name for t in config.translations} == {f"stsb-{x}-train.csv" for x in ("de", "es", "fr", "ja", "zh")}
+    pivot_of = pivots(config.translations)
+    assert pivot_of["Ein Flugzeug hebt gerade ab."] == "A plane is taking off."  # line 1 of de and en
 
 
 def test_tiny_extends_small_with_its_own_student_and_output():

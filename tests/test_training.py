@@ -199,6 +199,11 @@ def test_merge_is_the_average(minilm_dir, tmp_path):
         (dict(merge_initial=0.3, student="random"), "random student has nothing to keep"),
         (dict(student_vocabulary=("/no/such/texts.txt",)), "file not found"),
         (dict(student_vocabulary=(__file__,), student="random"), "student_vocabulary prunes .* 'layers' student"),
+        (dict(translations=({"path": __file__},)), "a translation is {path, pivot}"),
+        (dict(train_pairs=({"path": __file__, "teacher_task": "STS"},)), "teacher_task is set on train_texts"),
+        (dict(train_texts=({"path": __file__, "tokens": 3},)), "a text source is {path, window, limit, teacher_task}"),
+        (dict(translations=({"path": __file__, "pivot": "/no/such/en.csv"},)), "file not found"),
+        (dict(translations=({"path": __file__, "pivot": __file__},), translation_weight=0), "translation_weight"),
     ],
 )
 def test_bad_config_fails_before_training(minilm_dir, data_dir, tmp_path, change, message):
@@ -369,3 +374,43 @@ def test_teacher_cache_is_kept_per_model_and_prompt(gemma_dir, tmp_path):
     np.testing.assert_array_equal(again, sts[:2])  # read back from its cache
     with pytest.raises(EmbedliteError, match="teacher_task 'Typo' is not a task of .*its tasks: query, document"):
         teacher_embeddings(texts, gemma_dir, cache_dir=tmp_path, progress=False, task="Typo")
+
+
+def test_translations_give_a_sentence_its_pivots_target(tmp_path):
+    """Line i of a translation file is matched to line i of its pivot; a text's target moves to its pivot's
+    vector by the weight (renormalised), and texts without a translation keep theirs."""
+    from embedlite.training.config import Translation
+    from embedlite.training.translations import pivots, toward_pivots
+
+    (tmp_path / "de.csv").write_text("Ein Hund rennt.,Ein Hund läuft.,4.0\nEs regnet.,Ein Hund rennt.,0.5\n")
+    (tmp_path / "en.csv").write_text("A dog runs.,A dog is running.,4.0\nIt rains.,A dog sprints.,0.5\n")
+    pivot_of = pivots([Translation(tmp_path / "de.csv", tmp_path / "en.csv")])
+    assert pivot_of == {
+        "Ein Hund rennt.": "A dog runs.",
+        "Ein Hund läuft.": "A dog is running.",
+        "Es regnet.": "It rains.",
+    }
+    texts = ["Ein Hund rennt.", "Hallo."]
+    own = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+    theirs = {"A dog runs.": np.array([0.0, 1.0], dtype=np.float32)}
+    np.testing.assert_allclose(toward_pivots(texts, own, pivot_of, theirs, 1.0), [[0, 1], [0, 1]])
+    half = toward_pivots(texts, own, pivot_of, theirs, 0.5)
+    np.testing.assert_allclose(half, [[2**-0.5, 2**-0.5], [0, 1]], rtol=1e-6)
+    (tmp_path / "en.csv").write_text("A dog runs.,A dog is running.,4.0\n")
+    with pytest.raises(EmbedliteError, match="line for line"):
+        pivots([Translation(tmp_path / "de.csv", tmp_path / "en.csv")])
+
+
+def test_a_sources_teacher_task_holds_for_its_texts_alone(tmp_path):
+    """Passages read with the document prompt, sentences with the recipe's; a text that a source without a
+    teacher_task reads too keeps the recipe's prompt (one text, one target)."""
+    from embedlite.training.data import teacher_tasks
+
+    (tmp_path / "sentences.txt").write_text("a sentence\nshared\n")
+    (tmp_path / "passages.txt").write_text("a long passage\nshared\n")
+    sources = [
+        TextSource(tmp_path / "sentences.txt"),
+        TextSource.of({"path": tmp_path / "passages.txt", "teacher_task": "document"}),
+    ]
+    assert teacher_tasks(sources, "STS") == {"a sentence": "STS", "shared": "STS", "a long passage": "document"}
+    assert teacher_tasks(sources[::-1], "STS") == {"a long passage": "document", "shared": "STS", "a sentence": "STS"}

@@ -27,6 +27,22 @@ class Mixture:
 
 
 @dataclass(frozen=True)
+class Translation:
+    """A sentence-pair file whose line i translates line i of `pivot` (a pair file in the pivot language)."""
+
+    path: Path
+    pivot: Path
+
+    @classmethod
+    def of(cls, value: Translation | dict) -> Translation:
+        if isinstance(value, Translation):
+            return value
+        if not isinstance(value, dict) or set(value) != {"path", "pivot"}:
+            raise EmbedliteError(f"a translation is {{path, pivot}}; got {value!r}")
+        return cls(Path(value["path"]), Path(value["pivot"]))
+
+
+@dataclass(frozen=True)
 class DistillConfig:
     """How to distil a student from a teacher.
 
@@ -34,7 +50,8 @@ class DistillConfig:
     'all-mpnet-base-v2'); its embeddings are computed once by its exported ONNX artifact and cached. Or
     teacher_embeddings: a .npy, one row per training text, from any model or API.
     teacher_task: a task of the teacher's manifest whose prompt the teacher reads before every text (EmbeddingGemma:
-    "STS", its sentence-similarity prompt); the cache is kept per model and prompt.
+    "STS", its sentence-similarity prompt); the cache is kept per model and prompt. A train_texts source may name
+    its own ({path, teacher_task = "document"}: passages read as documents), for texts no other source reads.
     student: 'layers' starts from `student_source` (a directory or known name; default: the teacher) keeping
     `student_layers` (empty: all), with its SentencePiece vocabulary pruned to the pieces `student_vocabulary`'s
     texts use (training/vocabulary.py; none given: all kept); 'random' builds a small BERT ('tiny'); 'decoder'
@@ -64,7 +81,11 @@ class DistillConfig:
     turned by a fixed linear layer it keeps onto axes in which each Matryoshka prefix keeps the cosines between
     each of these texts and its nearest neighbours (the principal axes, strongest first, then turned to fit those
     cosines, `matryoshka_axes_steps` Adam steps of 4096 pairs): full-dim cosines are unchanged, and each prefix
-    holds what the neighbours' cosines need instead of arbitrary coordinates."""
+    holds what the neighbours' cosines need instead of arbitrary coordinates.
+    translations: parallel pair files ({path, pivot}, STS Benchmark layout, line for line): a training text found
+    in `path` is matched to the teacher's vector of its pivot translation, blended with its own by
+    translation_weight (1: the pivot's alone, as Reimers & Gurevych 2020 make monolingual models multilingual),
+    so a sentence and its translation get one target and the pivot language's geometry."""
 
     output: Path
     train_texts: tuple[TextSource, ...] = ()
@@ -104,6 +125,8 @@ class DistillConfig:
     pair_batch_size: int = 32
     matryoshka_axes: tuple[TextSource, ...] = ()
     matryoshka_axes_steps: int = 1000
+    translations: tuple[Translation, ...] = ()
+    translation_weight: float = 1.0
     prompt: str = ""  # task prompt prepended to every training text, as the manifest will declare it
     seed: int = 0
     cache_dir: Path | None = None
@@ -111,6 +134,7 @@ class DistillConfig:
     def __post_init__(self) -> None:  # accept paths, TOML tables and a single int where tuples are meant
         for name in ("train_texts", "train_pairs", "matryoshka_axes", "student_vocabulary"):
             object.__setattr__(self, name, tuple(TextSource.of(t) for t in getattr(self, name)))
+        object.__setattr__(self, "translations", tuple(Translation.of(t) for t in self.translations))
         object.__setattr__(self, "mixtures", tuple(m if isinstance(m, Mixture) else _mixture(m) for m in self.mixtures))
         bits = self.qat_bits
         object.__setattr__(self, "qat_bits", () if bits is None else (bits,) if isinstance(bits, int) else tuple(bits))
@@ -148,10 +172,19 @@ class DistillConfig:
             raise EmbedliteError("teacher_task names a prompt of the teacher: give a teacher")
         if self.mixtures and self.teacher_embeddings is not None:
             raise EmbedliteError("teacher_embeddings (one row per text) needs a single run over train_texts")
-        sources = [s.path for m in self.runs() for s in m.train_texts]
+        sources_read = [s for m in self.runs() for s in m.train_texts]
+        sources = [s.path for s in sources_read]
         if self.train_pairs and self.teacher_embeddings is not None:
             raise EmbedliteError(
                 "train_pairs are scored by the teacher's embeddings: give a teacher, not teacher_embeddings"
+            )
+        if self.teacher_embeddings is not None and any(s.teacher_task for s in sources_read):
+            raise EmbedliteError(
+                "a source's teacher_task is a prompt of the teacher: give a teacher, not teacher_embeddings"
+            )
+        if any(s.teacher_task for s in (*self.train_pairs, *self.matryoshka_axes, *self.student_vocabulary)):
+            raise EmbedliteError(
+                "teacher_task is set on train_texts sources only (pairs read the recipe's teacher_task)"
             )
         if any(p.window for p in self.train_pairs):
             raise EmbedliteError("train_pairs are read whole: a pair file takes no window")
@@ -160,6 +193,7 @@ class DistillConfig:
         for path in (
             *sources,
             *(p.path for p in (*self.train_pairs, *self.matryoshka_axes, *self.student_vocabulary)),
+            *(p for t in self.translations for p in (t.path, t.pivot)),
             self.teacher_embeddings,
             *(self._model_paths()),
         ):
@@ -183,6 +217,11 @@ class DistillConfig:
             raise EmbedliteError("matryoshka_axes_steps must be 0 (the principal axes alone) or more")
         if self.student_vocabulary and self.student != "layers":
             raise EmbedliteError("student_vocabulary prunes the vocabulary of a 'layers' student's source")
+        if self.translations and (self.teacher_embeddings is not None or not 0 < self.translation_weight <= 1):
+            raise EmbedliteError(
+                "translations need a teacher (not teacher_embeddings) and a translation_weight above 0, at most 1; "
+                f"got {self.translation_weight}"
+            )
         if self.qat_bits and self.qat_epochs <= 0:
             raise EmbedliteError("qat_epochs must be positive when qat_bits are given")
         if self.batch_size < 2 or (self.hard_negatives and self.batch_size < 4):
@@ -257,6 +296,10 @@ def _recipe_values(path: Path, seen: tuple[Path, ...]) -> dict:
     for key in ("train_texts", "train_pairs", "matryoshka_axes", "student_vocabulary"):
         if key in values:
             values[key] = sources(values[key])
+    if "translations" in values:
+        values["translations"] = tuple(
+            {k: resolve(v) for k, v in t.items()} if isinstance(t, dict) else t for t in values["translations"]
+        )
     if "mixtures" in values:
         values["mixtures"] = tuple(
             _mixture({**m, "train_texts": sources(m.get("train_texts", ()))}) if isinstance(m, dict) else m

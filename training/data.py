@@ -17,22 +17,26 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 @dataclass(frozen=True)
 class TextSource:
     """A file of texts; window > 0 cuts each text into windows of that many sentences (long reviews become
-    sentence-length training texts); limit keeps the first texts only."""
+    sentence-length training texts); limit keeps the first texts only; teacher_task: the teacher's prompt for
+    this file's texts instead of the recipe's (passages read as documents), where no other source reads them."""
 
     path: Path
     window: int = 0
     limit: int | None = None
+    teacher_task: str | None = None
 
     @classmethod
     def of(cls, value: TextSource | Path | str | dict) -> TextSource:
-        """A source from a path, or a TOML table {path, window, limit}."""
+        """A source from a path, or a TOML table {path, window, limit, teacher_task}."""
         if isinstance(value, TextSource):
             return value
         if isinstance(value, dict):
-            unknown = sorted(set(value) - {"path", "window", "limit"})
+            unknown = sorted(set(value) - {"path", "window", "limit", "teacher_task"})
             if unknown or "path" not in value:
-                raise EmbedliteError(f"a text source is {{path, window, limit}}; got keys {sorted(value)}")
-            return cls(Path(value["path"]), int(value.get("window", 0)), value.get("limit"))
+                raise EmbedliteError(
+                    f"a text source is {{path, window, limit, teacher_task}}; got keys {sorted(value)}"
+                )
+            return cls(Path(value["path"]), int(value.get("window", 0)), value.get("limit"), value.get("teacher_task"))
         return cls(Path(value))
 
 
@@ -46,6 +50,19 @@ def load_texts(sources: Iterable[TextSource | Path | str], limit: int | None = N
     if not texts:
         raise EmbedliteError(f"no texts in {', '.join(str(s.path) for s in parsed)}")
     return texts[:limit]
+
+
+def teacher_tasks(sources: Iterable[TextSource], default: str | None) -> dict[str, str | None]:
+    """The teacher's task for each text of `sources`: its source's teacher_task, or `default` where no source
+    names one or where a source without one reads the same text too (a sentence keeps one target)."""
+    tasks: dict[str, str | None] = {}
+    for source in sources:
+        for text in load_texts([source]):
+            if source.teacher_task is None or tasks.get(text, source.teacher_task) != source.teacher_task:
+                tasks[text] = default
+            else:
+                tasks.setdefault(text, source.teacher_task)
+    return tasks
 
 
 def _windows(texts: Iterable[str], window: int) -> Iterator[str]:

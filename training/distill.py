@@ -72,7 +72,6 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
     from .data import load_texts
     from .merge import merge_with_initial
     from .parallel import from_environment
-    from .teacher import teacher_embeddings
 
     workers = from_environment()  # under torchrun: data parallel; only rank 0 writes
     progress = progress and workers.main
@@ -85,9 +84,9 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
         if workers.main == (turn == "main"):
             if config.student == "layers":
                 _model_dir(config.student_source or config.teacher or "")
-            targets = teacher_embeddings(
-                texts, config.teacher, config.teacher_embeddings, config.cache_dir, progress, task=config.teacher_task
-            )
+            targets = _teacher_targets(texts, runs, config, progress)
+            if config.translations:
+                targets = _toward_translations(texts, targets, config, progress)
         workers.barrier()
     row = {t: i for i, t in enumerate(texts)}
     pairs = _Pairs.of(first, second, targets, row) if first else None
@@ -199,6 +198,40 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
         )
     workers.barrier()  # the others return once the student is on disk
     return output
+
+
+def _teacher_targets(texts: list[str], runs, config: DistillConfig, progress: bool) -> np.ndarray:
+    """The teacher's vectors of `texts`, each read with its source's teacher_task (data.teacher_tasks)."""
+    from .data import teacher_tasks
+    from .teacher import teacher_embeddings
+
+    sources = [s for m in runs for s in m.train_texts]
+    task_of = teacher_tasks(sources, config.teacher_task) if any(s.teacher_task for s in sources) else {}
+    tasks = [task_of.get(t, config.teacher_task) for t in texts]
+    targets = None
+    for task in dict.fromkeys(tasks):
+        rows = [i for i, t in enumerate(tasks) if t == task]
+        vectors = teacher_embeddings(
+            [texts[i] for i in rows], config.teacher, config.teacher_embeddings, config.cache_dir, progress, task=task
+        )
+        if targets is None:
+            targets = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
+        targets[rows] = vectors
+    assert targets is not None
+    return targets
+
+
+def _toward_translations(texts: list[str], targets: np.ndarray, config: DistillConfig, progress: bool) -> np.ndarray:
+    """The targets of texts with a pivot translation moved towards the teacher's vector of it (translations.py)."""
+    from .teacher import teacher_embeddings
+    from .translations import pivots, toward_pivots
+
+    pivot_of = pivots(config.translations)
+    wanted = list(dict.fromkeys(pivot_of[t] for t in texts if t in pivot_of))
+    if not wanted:
+        return targets
+    vectors = teacher_embeddings(wanted, config.teacher, None, config.cache_dir, progress, task=config.teacher_task)
+    return toward_pivots(texts, targets, pivot_of, dict(zip(wanted, vectors, strict=True)), config.translation_weight)
 
 
 RUN_RECORD = "distill_run.json"  # beside each saved run: which settings trained it
