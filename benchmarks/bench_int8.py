@@ -1,11 +1,13 @@
-"""int8 (per-token activations) beside int8-accurate and fp32, on one model's fp32 ONNX artifact: STS-B test with the
-model's STS prompt (all distinct sentences), cosine to fp32, a text alone vs in a batch, file size, and sentences/s
-on inputs of 128 tokens (batch 16), each precision timed in turn in one process.
+"""int8 (per-token activations) beside int8-accurate, int4 and fp32, on one model's fp32 ONNX artifact: STS-B test
+with the model's STS prompt (all distinct sentences), cosine to fp32, a text alone vs in a batch, file size, and
+sentences/s on inputs of 128 tokens (batch 16), the precisions timed in alternating rounds in one process (medians);
+--sentence-transformers times the source model in torch on the same token ids in the same rounds.
 
-    python benchmarks/bench_int8.py [--model embeddinggemma-300m] [--threads 2]
+    python benchmarks/bench_int8.py [--model embeddinggemma-300m] [--threads 2] [--rounds 3]
+        [--sentence-transformers] [--out NAME]
 
 The model is resolved by name (converted to fp32 ONNX on first use: needs embedlite[export]); int8 calibrates on the
-built-in parity sentences, as `embedlite export` does. Writes benchmarks/results/int8_<model>.md.
+built-in parity sentences, as `embedlite export` does. Writes benchmarks/results/<out>.md (int8_<model> by default).
 """
 
 from __future__ import annotations
@@ -19,13 +21,17 @@ from pathlib import Path
 import numpy as np
 from bench_common import DATA, write_markdown
 
-PRECISIONS = ("fp32", "int8", "int8-accurate")
+PRECISIONS = ("fp32", "int8", "int8-accurate", "int4")
+ST = "sentence-transformers (torch fp32)"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="embeddinggemma-300m")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating timing rounds (median)")
+    parser.add_argument("--sentence-transformers", action="store_true", help="time the source model in torch too")
+    parser.add_argument("--out", default=None, help="results file name without .md (default int8_<model>)")
     args = parser.parse_args()
 
     import onnxruntime as ort
@@ -76,50 +82,87 @@ def main() -> None:
     for precision in PRECISIONS[1:]:
         paths[precision] = work / f"{precision}.onnx"
         quantize(artifact / "model.onnx", paths[precision], precision, manifest.architecture, calibration)
-    rows, reference = [], None
+    rows, reference, sessions = {}, None, {}
     for precision, path in paths.items():
-        s = session(path)
+        s = sessions[precision] = session(path)
         vectors = run(s, ids)
         reference = vectors if reference is None else reference
         cos = (vectors * reference).sum(1) / np.linalg.norm(vectors, axis=1) / np.linalg.norm(reference, axis=1)
         alone = np.vstack([run(s, [r], 1) for r in ids[:16]])
+        rows[precision] = [
+            path.stat().st_size / 1e6,
+            sts_score(vectors),
+            cos.min(),
+            cos.mean(),
+            float(np.abs(alone - run(s, ids[:16])).max()),
+        ]
+        print(precision, rows[precision], flush=True)
         run(s, long_ids[:16])  # warm-up
-        start = time.perf_counter()
-        run(s, long_ids)
-        speed = len(long_ids) / (time.perf_counter() - start)
-        rows.append(
-            (
-                precision,
-                path.stat().st_size / 1e6,
-                sts_score(vectors),
-                cos.min(),
-                cos.mean(),
-                float(np.abs(alone - run(s, ids[:16])).max()),
-                speed,
-            )
-        )
-        print(rows[-1], flush=True)
+    timers = {p: (lambda s=s: run(s, long_ids)) for p, s in sessions.items()}
+    if args.sentence_transformers:
+        timers[ST] = torch_runner(args.model, long_ids, tok.pad_id, args.threads)
+    speeds: dict[str, list[float]] = {name: [] for name in timers}
+    for _ in range(args.rounds):
+        for name, timed in timers.items():
+            start = time.perf_counter()
+            timed()
+            speeds[name].append(len(long_ids) / (time.perf_counter() - start))
+    for path in paths.values():
         if path.parent == work:
             path.unlink()
     work.rmdir()
+    speed = {name: float(np.median(v)) for name, v in speeds.items()}
+    base = f"int8_{args.model}"
+    flags = f" --rounds {args.rounds}" + (" --sentence-transformers" if args.sentence_transformers else "")
+    flags += f" --out {args.out}" if args.out else ""
     lines = [
-        f"# {args.model}: int8 (activations per token) beside int8-accurate and fp32",
+        f"# {args.model}: int8 (activations per token) beside int8-accurate, int4 and fp32",
         "",
-        f"Command: `python benchmarks/bench_int8.py --model {args.model} --threads {args.threads}`",
+        f"Command: `python benchmarks/bench_int8.py --model {args.model} --threads {args.threads}{flags}`",
         "",
         f"Machine: {int8_kernels()}, Python {platform.python_version()}, {args.threads} threads. STS-B test: the "
         f"{len(texts)} distinct sentences with the prompt {prompt!r}; cosine to fp32 over them; invariance: the "
         "largest |difference| between the first 16 embedded alone and as one batch; speed: 64 inputs of 128 tokens "
-        "at batch 16, one pass each, in turn.",
+        f"at batch 16, every engine in turn in each of {args.rounds} rounds, the median (ratios to int8-accurate and "
+        "to sentence-transformers where it ran, in the same rounds).",
         "",
-        "| precision | MB | STS-B test | min / mean cosine to fp32 | max \\|Δ\\| alone vs batched | 128-token sent/s |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| precision | MB | STS-B test | min / mean cosine to fp32 | max \\|Δ\\| alone vs batched | 128-token sent/s "
+        "| x int8-accurate | x sentence-transformers |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    lines += [
-        f"| {p} | {mb:.0f} | {score:.4f} | {lo:.5f} / {mean:.5f} | {delta:.1e} | {speed:.1f} |"
-        for p, mb, score, lo, mean, delta, speed in rows
-    ]
-    write_markdown(f"int8_{args.model}.md", lines)
+    st = speed.get(ST)
+    for name, value in speed.items():
+        mb, score, lo, mean, delta = rows.get(name, [None] * 5)
+        cells = "| - | - | - | - |"
+        if mb is not None:
+            cells = f"| {mb:.0f} | {score:.4f} | {lo:.5f} / {mean:.5f} | {delta:.1e} |"
+        versus = f"{value / st:.2f}x" if st else "-"
+        lines.append(f"| {name} {cells} {value:.1f} | {value / speed['int8-accurate']:.2f}x | {versus} |")
+    write_markdown(f"{args.out or base}.md", lines)
+
+
+def torch_runner(model: str, rows: list[list[int]], pad_id: int, threads: int):
+    """A callable that runs the source sentence-transformers model in torch on `rows` (batch 16, the same ids)."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from embedlite.converters.source import known_source
+    from embedlite.runtimes.tokenizer import pad_batch
+
+    torch.set_num_threads(threads)
+    st = SentenceTransformer(str(known_source(model)), device="cpu")
+    batches = []
+    for i in range(0, len(rows), 16):
+        input_ids, mask = pad_batch(rows[i : i + 16], pad_id)
+        batches.append({"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(mask)})
+
+    def run() -> None:
+        with torch.inference_mode():
+            for features in batches:
+                st(dict(features))
+
+    run()  # warm-up
+    return run
 
 
 if __name__ == "__main__":
