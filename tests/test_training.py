@@ -201,6 +201,10 @@ def test_merge_is_the_average(minilm_dir, tmp_path):
         (dict(student_vocabulary=(__file__,), student="random"), "student_vocabulary prunes .* 'layers' student"),
         (dict(translations=({"path": __file__},)), "a translation is {path, pivot}"),
         (dict(train_pairs=({"path": __file__, "teacher_task": "STS"},)), "teacher_task is set on train_texts"),
+        (
+            dict(teacher=None, teacher_embeddings=__file__, train_texts=({"path": __file__, "teacher_task": "STS"},)),
+            "teacher_task names a prompt of the teacher",
+        ),
         (dict(train_texts=({"path": __file__, "tokens": 3},)), "a text source is {path, window, limit, teacher_task}"),
         (dict(translations=({"path": __file__, "pivot": "/no/such/en.csv"},)), "file not found"),
         (dict(translations=({"path": __file__, "pivot": __file__},), translation_weight=0), "translation_weight"),

@@ -168,19 +168,14 @@ class DistillConfig:
                 "merge_initial averages the trained student with the one it started from; "
                 "a random student has nothing to keep"
             )
-        if self.teacher_task is not None and self.teacher is None:
+        text_sources = [s for m in self.runs() for s in m.train_texts]
+        if (self.teacher_task is not None or any(s.teacher_task for s in text_sources)) and self.teacher is None:
             raise EmbedliteError("teacher_task names a prompt of the teacher: give a teacher")
         if self.mixtures and self.teacher_embeddings is not None:
             raise EmbedliteError("teacher_embeddings (one row per text) needs a single run over train_texts")
-        sources_read = [s for m in self.runs() for s in m.train_texts]
-        sources = [s.path for s in sources_read]
         if self.train_pairs and self.teacher_embeddings is not None:
             raise EmbedliteError(
                 "train_pairs are scored by the teacher's embeddings: give a teacher, not teacher_embeddings"
-            )
-        if self.teacher_embeddings is not None and any(s.teacher_task for s in sources_read):
-            raise EmbedliteError(
-                "a source's teacher_task is a prompt of the teacher: give a teacher, not teacher_embeddings"
             )
         if any(s.teacher_task for s in (*self.train_pairs, *self.matryoshka_axes, *self.student_vocabulary)):
             raise EmbedliteError(
@@ -191,7 +186,7 @@ class DistillConfig:
         if self.train_pairs and self.pair_batch_size < 2:
             raise EmbedliteError("pair_batch_size must be at least 2: pairs are ranked against each other")
         for path in (
-            *sources,
+            *(s.path for s in text_sources),
             *(p.path for p in (*self.train_pairs, *self.matryoshka_axes, *self.student_vocabulary)),
             *(p for t in self.translations for p in (t.path, t.pivot)),
             self.teacher_embeddings,

@@ -57,11 +57,9 @@ def teacher_tasks(sources: Iterable[TextSource], default: str | None) -> dict[st
     names one or where a source without one reads the same text too (a sentence keeps one target)."""
     tasks: dict[str, str | None] = {}
     for source in sources:
+        task = source.teacher_task or default
         for text in load_texts([source]):
-            if source.teacher_task is None or tasks.get(text, source.teacher_task) != source.teacher_task:
-                tasks[text] = default
-            else:
-                tasks.setdefault(text, source.teacher_task)
+            tasks[text] = task if tasks.get(text, task) == task else default
     return tasks
 
 

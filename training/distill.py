@@ -15,7 +15,7 @@ import numpy as np
 
 from embedlite.errors import EmbedliteError
 
-from .config import DistillConfig
+from .config import DistillConfig, Mixture
 from .data import TextSource
 from .parallel import Workers
 
@@ -200,7 +200,7 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
     return output
 
 
-def _teacher_targets(texts: list[str], runs, config: DistillConfig, progress: bool) -> np.ndarray:
+def _teacher_targets(texts: list[str], runs: tuple[Mixture, ...], config: DistillConfig, progress: bool) -> np.ndarray:
     """The teacher's vectors of `texts`, each read with its source's teacher_task (data.teacher_tasks)."""
     from .data import teacher_tasks
     from .teacher import teacher_embeddings
