@@ -208,6 +208,19 @@ def test_merge_is_the_average(minilm_dir, tmp_path):
         (dict(train_texts=({"path": __file__, "tokens": 3},)), "a text source is {path, window, limit, teacher_task}"),
         (dict(translations=({"path": __file__, "pivot": "/no/such/en.csv"},)), "file not found"),
         (dict(translations=({"path": __file__, "pivot": __file__},), translation_weight=0), "translation_weight"),
+        (dict(translation_contrast_weight=0.5), "translation_contrast_weight .* needs translations"),
+        (
+            dict(translations=({"path": __file__, "pivot": __file__},), translation_weight=0, translation_batch_size=1),
+            "translation_weight",
+        ),
+        (
+            dict(
+                translations=({"path": __file__, "pivot": __file__},),
+                translation_contrast_weight=1,
+                translation_batch_size=1,
+            ),
+            "translation_batch_size must be at least 2",
+        ),
     ],
 )
 def test_bad_config_fails_before_training(minilm_dir, data_dir, tmp_path, change, message):
@@ -403,6 +416,54 @@ def test_translations_give_a_sentence_its_pivots_target(tmp_path):
     (tmp_path / "en.csv").write_text("A dog runs.,A dog is running.,4.0\n")
     with pytest.raises(EmbedliteError, match="line for line"):
         pivots([Translation(tmp_path / "de.csv", tmp_path / "en.csv")])
+
+
+def test_a_translation_batch_never_holds_one_pivot_twice():
+    """Two translations of one pivot in a batch would be each other's false negatives."""
+    from embedlite.training.translations import translation_batch
+
+    rows, pivot_rows = np.arange(6), np.array([10, 10, 10, 11, 12, 12])
+    for seed in range(20):
+        texts, pivots = translation_batch(rows, pivot_rows, np.random.default_rng(seed), 8)
+        assert sorted(pivots.tolist()) == [10, 11, 12] and (pivot_rows[texts] == pivots).all()
+    texts, pivots = translation_batch(rows, pivot_rows, np.random.default_rng(0), 2)
+    assert len(texts) == 2 and len(set(pivots.tolist())) == 2
+
+
+def test_translation_contrast_teaches_an_english_student_to_find_german_translations(minilm_dir, data_dir, tmp_path):
+    """all-MiniLM-L6-v2's layers, distilled on German text alone, find a held-out German sentence's English
+    translation more often with the translation contrast than without (same seed, same steps)."""
+    from sentence_transformers import SentenceTransformer
+
+    from embedlite.evaluation import load_sts
+
+    mt = data_dir / "stsb-multi-mt"
+    german = load_sts(mt / "stsb-de-dev.csv", limit=150).sentences1
+    english = load_sts(mt / "stsb-en-dev.csv", limit=150).sentences1
+
+    def found(out):
+        model = SentenceTransformer(str(out), device="cpu")
+        de, en = model.encode(german, normalize_embeddings=True), model.encode(english, normalize_embeddings=True)
+        return float(np.mean((de @ en.T).argmax(axis=1) == np.arange(len(german))))
+
+    def student(name, **change):
+        config = DistillConfig(
+            train_texts=(mt / "stsb-de-train.csv",),
+            output=tmp_path / name,
+            teacher="all-MiniLM-L6-v2",
+            max_texts=600,
+            batch_size=32,
+            max_seq_length=48,
+            learning_rate=2e-4,
+            cache_dir=tmp_path / "cache",
+            **change,
+        )
+        return found(distill(config, progress=False))
+
+    without = student("without")
+    pairs = ({"path": mt / "stsb-de-train.csv", "pivot": mt / "stsb-en-train.csv"},)
+    with_contrast = student("with", translations=pairs, translation_weight=0, translation_contrast_weight=1.0)
+    assert with_contrast > without + 0.1, (without, with_contrast)
 
 
 def test_a_sources_teacher_task_holds_for_its_texts_alone(tmp_path):

@@ -85,7 +85,11 @@ class DistillConfig:
     translations: parallel pair files ({path, pivot}, STS Benchmark layout, line for line): a training text found
     in `path` is matched to the teacher's vector of its pivot translation, blended with its own by
     translation_weight (1: the pivot's alone, as Reimers & Gurevych 2020 make monolingual models multilingual),
-    so a sentence and its translation get one target and the pivot language's geometry."""
+    so a sentence and its translation get one target and the pivot language's geometry (0: targets unchanged).
+    translation_contrast_weight: every step also embeds `translation_batch_size` of the run's translated texts and
+    their pivots (distinct pivots) and each must pick its own translation among the batch's (symmetric InfoNCE at
+    every Matryoshka dim, as LaBSE aligns bitext): the student's own two towers are pulled together, which the
+    teacher targets reach only through the student's error on each."""
 
     output: Path
     train_texts: tuple[TextSource, ...] = ()
@@ -127,6 +131,8 @@ class DistillConfig:
     matryoshka_axes_steps: int = 1000
     translations: tuple[Translation, ...] = ()
     translation_weight: float = 1.0
+    translation_contrast_weight: float = 0.0
+    translation_batch_size: int = 32
     prompt: str = ""  # task prompt prepended to every training text, as the manifest will declare it
     seed: int = 0
     cache_dir: Path | None = None
@@ -212,11 +218,19 @@ class DistillConfig:
             raise EmbedliteError("matryoshka_axes_steps must be 0 (the principal axes alone) or more")
         if self.student_vocabulary and self.student != "layers":
             raise EmbedliteError("student_vocabulary prunes the vocabulary of a 'layers' student's source")
-        if self.translations and (self.teacher_embeddings is not None or not 0 < self.translation_weight <= 1):
+        if self.translations and not (
+            0 <= self.translation_weight <= 1 and self.translation_weight + self.translation_contrast_weight > 0
+        ):
             raise EmbedliteError(
-                "translations need a teacher (not teacher_embeddings) and a translation_weight above 0, at most 1; "
-                f"got {self.translation_weight}"
+                "translations need a translation_weight from 0 to 1 and it or translation_contrast_weight above 0; "
+                f"got {self.translation_weight} and {self.translation_contrast_weight}"
             )
+        if self.translation_weight and self.translations and self.teacher_embeddings is not None:
+            raise EmbedliteError("translation_weight moves teacher targets: it needs a teacher, not teacher_embeddings")
+        if self.translation_contrast_weight < 0 or (self.translation_contrast_weight and not self.translations):
+            raise EmbedliteError("translation_contrast_weight must be 0 or more, and above 0 it needs translations")
+        if self.translation_contrast_weight and self.translation_batch_size < 2:
+            raise EmbedliteError("translation_batch_size must be at least 2: translations are told apart in a batch")
         if self.qat_bits and self.qat_epochs <= 0:
             raise EmbedliteError("qat_epochs must be positive when qat_bits are given")
         if self.batch_size < 2 or (self.hard_negatives and self.batch_size < 4):

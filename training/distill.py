@@ -85,12 +85,13 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
             if config.student == "layers":
                 _model_dir(config.student_source or config.teacher or "")
             targets = _teacher_targets(texts, runs, config, progress)
-            if config.translations:
+            if config.translations and config.translation_weight:
                 targets = _toward_translations(texts, targets, config, progress)
         workers.barrier()
     row = {t: i for i, t in enumerate(texts)}
     pairs = _Pairs.of(first, second, targets, row) if first else None
     neighbours = _neighbours(targets, config)
+    pivot_of = _pivots_to_contrast(config)
     timings = {"teacher": round(time.perf_counter() - started, 1)}
     phases, models = [], []
     for number, (mixture, group) in enumerate(zip(runs, run_texts)):
@@ -112,6 +113,7 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
                 targets[rows],
                 _subset(neighbours, rows),
                 pairs,
+                _Translated.of(group, pivot_of),
                 config,
                 workers,
                 epochs=config.epochs,
@@ -160,6 +162,7 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
                 targets,
                 neighbours,
                 pairs,
+                _Translated.of(texts, pivot_of),
                 config,
                 workers,
                 epochs=config.qat_epochs,
@@ -374,6 +377,7 @@ def _train(
     targets: np.ndarray,
     neighbours: np.ndarray | None,
     pairs: _Pairs | None,
+    translated: _Translated | None,
     config: DistillConfig,
     workers: Workers,
     *,
@@ -407,6 +411,7 @@ def _train(
     )
     rng = np.random.default_rng(seed)
     pair_rng = np.random.default_rng(seed + 1)  # apart from rng: pairs leave the text batches as they were
+    translation_rng = np.random.default_rng(seed + 2)
     history: list[dict] = []
     geometry = _geometry_loss(config)
     model.train()
@@ -446,6 +451,8 @@ def _train(
                 parts.update(
                     _pair_losses(model, pairs, pairs.batch(pair_rng, config.pair_batch_size), dims, config, workers)
                 )
+            if translated is not None:
+                parts.update(_translation_losses(model, translated, translation_rng, dims, config, workers))
             loss = sum(parts.values())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -499,6 +506,56 @@ def _pair_losses(
         f"pairs@{d}": config.pair_weight
         / len(dims)
         * losses.pair_ranking(embeddings[first, :d], embeddings[second, :d], teacher)
+        for d in dims
+    }
+
+
+def _pivots_to_contrast(config: DistillConfig) -> dict[str, str]:
+    """Each translated text -> its pivot, when the recipe contrasts translations (else empty)."""
+    if not config.translation_contrast_weight:
+        return {}
+    from .translations import pivots
+
+    return pivots(config.translations)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Translated:
+    """A run's translated texts and their pivots as rows of one list: the texts, then their distinct pivots."""
+
+    texts: list[str]
+    rows: np.ndarray  # each translated text's row
+    pivot_rows: np.ndarray  # its pivot's row
+
+    @classmethod
+    def of(cls, group: list[str], pivot_of: dict[str, str]) -> _Translated | None:
+        own = [t for t in dict.fromkeys(group) if pivot_of.get(t, t) != t]
+        if len(own) < 2:
+            return None
+        distinct = list(dict.fromkeys(pivot_of[t] for t in own))
+        at = {p: len(own) + i for i, p in enumerate(distinct)}
+        return cls([*own, *distinct], np.arange(len(own)), np.array([at[pivot_of[t]] for t in own]))
+
+
+def _translation_losses(
+    model, translated: _Translated, rng: np.random.Generator, dims: tuple[int, ...], config: DistillConfig, workers
+) -> dict:
+    """Each of a batch of translated texts must pick its own pivot among the batch's, and each pivot its own text
+    (symmetric InfoNCE, no teacher), at every Matryoshka dim."""
+    from . import losses
+    from .translations import translation_batch
+
+    texts, pivots = translation_batch(translated.rows, translated.pivot_rows, rng, config.translation_batch_size)
+    embeddings, order = _embed(model, translated.texts, np.concatenate([texts, pivots]), config.prompt, workers)
+    position = {r: i for i, r in enumerate(order.tolist())}
+    a = embeddings[[position[r] for r in texts.tolist()]]
+    b = embeddings[[position[r] for r in pivots.tolist()]]
+    t = config.temperature
+    return {
+        f"translation@{d}": config.translation_contrast_weight
+        / len(dims)
+        / 2
+        * (losses.info_nce(a[:, :d], b[:, :d], t) + losses.info_nce(b[:, :d], a[:, :d], t))
         for d in dims
     }
 

@@ -1,6 +1,7 @@
-"""Teacher targets shared across languages: a text with a translation in a pivot language is matched to the
-teacher's vector of that translation (Reimers & Gurevych 2020), so a sentence and its translation are pulled to one
-point and the student learns the pivot language's geometry, where the teacher is strongest."""
+"""Translations in training: a text with a translation in a pivot language is matched to the teacher's vector of
+that translation (Reimers & Gurevych 2020), so a sentence and its translation are pulled to one point and the
+student learns the pivot language's geometry, where the teacher is strongest; and translation batches, in which the
+student must tell each text's own translation from the others' (the contrastive loss, distill.py)."""
 
 from __future__ import annotations
 
@@ -44,3 +45,14 @@ def toward_pivots(
             vector = (1 - weight) * targets[row] + weight * pivot_vectors[pivot]
             blended[row] = vector / np.linalg.norm(vector)
     return blended
+
+
+def translation_batch(
+    rows: np.ndarray, pivot_rows: np.ndarray, rng: np.random.Generator, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Up to `size` random (text, pivot) row pairs with distinct pivots: two translations of one pivot (its German
+    and its Spanish) in one batch would each be the other's false negative."""
+    order = rng.permutation(len(rows))
+    _, first = np.unique(pivot_rows[order], return_index=True)
+    pick = order[np.sort(first)[:size]]
+    return rows[pick], pivot_rows[pick]
