@@ -496,16 +496,12 @@ def _pair_losses(
 
     from . import losses
 
-    embeddings, order = _embed(model, pairs.texts, rows, config.prompt, workers)
-    position = {r: i for i, r in enumerate(order.tolist())}
+    embeddings = _embed_rows(model, pairs.texts, rows, config.prompt, workers)
     half = len(rows) // 2
-    first = [position[r] for r in rows[:half].tolist()]
-    second = [position[r] for r in rows[half:].tolist()]
+    first, second = embeddings[:half], embeddings[half:]
     teacher = torch.from_numpy(pairs.teacher[rows[:half]])
     return {
-        f"pairs@{d}": config.pair_weight
-        / len(dims)
-        * losses.pair_ranking(embeddings[first, :d], embeddings[second, :d], teacher)
+        f"pairs@{d}": config.pair_weight / len(dims) * losses.pair_ranking(first[:, :d], second[:, :d], teacher)
         for d in dims
     }
 
@@ -524,8 +520,7 @@ class _Translated:
     """A run's translated texts and their pivots as rows of one list: the texts, then their distinct pivots."""
 
     texts: list[str]
-    rows: np.ndarray  # each translated text's row
-    pivot_rows: np.ndarray  # its pivot's row
+    pivot_rows: np.ndarray  # translated text i's pivot is texts[pivot_rows[i]]
 
     @classmethod
     def of(cls, group: list[str], pivot_of: dict[str, str]) -> _Translated | None:
@@ -534,7 +529,7 @@ class _Translated:
             return None
         distinct = list(dict.fromkeys(pivot_of[t] for t in own))
         at = {p: len(own) + i for i, p in enumerate(distinct)}
-        return cls([*own, *distinct], np.arange(len(own)), np.array([at[pivot_of[t]] for t in own]))
+        return cls([*own, *distinct], np.array([at[pivot_of[t]] for t in own]))
 
 
 def _translation_losses(
@@ -545,11 +540,10 @@ def _translation_losses(
     from . import losses
     from .translations import translation_batch
 
-    texts, pivots = translation_batch(translated.rows, translated.pivot_rows, rng, config.translation_batch_size)
-    embeddings, order = _embed(model, translated.texts, np.concatenate([texts, pivots]), config.prompt, workers)
-    position = {r: i for i, r in enumerate(order.tolist())}
-    a = embeddings[[position[r] for r in texts.tolist()]]
-    b = embeddings[[position[r] for r in pivots.tolist()]]
+    texts = translation_batch(translated.pivot_rows, rng, config.translation_batch_size)
+    rows = np.concatenate([texts, translated.pivot_rows[texts]])
+    embeddings = _embed_rows(model, translated.texts, rows, config.prompt, workers)
+    a, b = embeddings[: len(texts)], embeddings[len(texts) :]
     t = config.temperature
     return {
         f"translation@{d}": config.translation_contrast_weight
@@ -558,6 +552,13 @@ def _translation_losses(
         * (losses.info_nce(a[:, :d], b[:, :d], t) + losses.info_nce(b[:, :d], a[:, :d], t))
         for d in dims
     }
+
+
+def _embed_rows(model, texts: list[str], rows: np.ndarray, prompt: str, workers: Workers):
+    """The embeddings of texts[rows], in the order of `rows` (distinct rows), whatever the number of processes."""
+    embeddings, order = _embed(model, texts, rows, prompt, workers)
+    position = {r: i for i, r in enumerate(order.tolist())}
+    return embeddings[[position[r] for r in rows.tolist()]]
 
 
 def _embed(model, texts: list[str], idx: np.ndarray, prompt: str, workers: Workers):

@@ -47,12 +47,9 @@ def toward_pivots(
     return blended
 
 
-def translation_batch(
-    rows: np.ndarray, pivot_rows: np.ndarray, rng: np.random.Generator, size: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Up to `size` random (text, pivot) row pairs with distinct pivots: two translations of one pivot (its German
-    and its Spanish) in one batch would each be the other's false negative."""
-    order = rng.permutation(len(rows))
+def translation_batch(pivot_rows: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
+    """Up to `size` random texts (their indices into pivot_rows) with distinct pivots: two translations of one pivot
+    (its German and its Spanish) in one batch would each be the other's false negative."""
+    order = rng.permutation(len(pivot_rows))
     _, first = np.unique(pivot_rows[order], return_index=True)
-    pick = order[np.sort(first)[:size]]
-    return rows[pick], pivot_rows[pick]
+    return order[np.sort(first)[:size]]
