@@ -33,4 +33,7 @@ def load_model(directory: Path, manifest: Manifest, device: str = "auto", thread
     """Open the artifact's model file with the runtime its format needs."""
     module, name = RUNTIMES[manifest.format]
     runtime = getattr(importlib.import_module(f".{module}", __name__), name)
-    return runtime(Path(directory) / manifest.model_file, device=device, threads=threads)
+    # ONNX runs a text padded to a bucket of its length, capped at the longest the tokenizer lets through;
+    # LiteRT's lengths are the file's signatures
+    options = {"max_length": manifest.max_seq_length} if manifest.format == "onnx" else {}
+    return runtime(Path(directory) / manifest.model_file, device=device, threads=threads, **options)

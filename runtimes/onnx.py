@@ -65,11 +65,28 @@ def _check_signature(path: Path, session) -> None:
         raise ArtifactError(f"{path} has {len(outputs)} outputs {outputs}; an embedlite model has one, the embeddings")
 
 
+def bucket_length(length: int, bits: int = 3) -> int:
+    """`length` rounded up to a number of at most `bits` significant binary digits: 1-8, 10, 12, 14, 16, 20, 24,
+    28, 32, 40, ... (at most 25% more, 11% on average).
+
+    A text runs padded to its bucket, alone or beside others, so its vector still depends on nothing but the text
+    (padding is masked out; only where a row sits in the sums could move an ulp, and that is now the same in every
+    call). Why: a call holds the texts of one run length, and with exact lengths 32 random STS-B test sentences
+    made ~15 calls, with buckets ~6. Measured on the default (int8, 2 threads, medians of five alternating rounds
+    over 2,758 STS-B test sentences, against exact lengths): 32 random sentences per call 1.44x the sentences/s,
+    the whole list sorted into batches of 32 1.00x; geometric grids of ratio 1.125 / 1.25 / 1.5 gave 1.15x /
+    1.31x / 1.25x and 0.98x / 0.97x / 0.69x (padding)."""
+    shift = max(length.bit_length() - bits, 0)
+    return ((length + (1 << shift) - 1) >> shift) << shift
+
+
 class OnnxModel:
     """Runs model.onnx: (input_ids, attention_mask) -> float32 embeddings."""
 
-    def __init__(self, path: Path, device: str = "auto", threads: int | None = None):
+    def __init__(self, path: Path, device: str = "auto", threads: int | None = None, max_length: int | None = None):
         import onnxruntime as ort
+
+        self.max_length = max_length  # the longest run length (the tokenizer truncates to it); None: no cap
 
         self.device = resolve_device(device)
         options = ort.SessionOptions()
@@ -88,10 +105,12 @@ class OnnxModel:
         log.info("embedlite: onnxruntime on %s (%s)", self.device, ", ".join(providers))
 
     def run_length(self, length: int) -> int:
-        return length  # dynamic axes: a batch runs at its longest text's length
+        bucket = bucket_length(length)
+        return bucket if self.max_length is None else max(length, min(bucket, self.max_length))
 
     def embed(self, ids: list[list[int]], pad_id: int) -> np.ndarray:
-        """Embeddings of token id lists, padded to the longest."""
-        input_ids, attention_mask = pad_batch(ids, pad_id)
+        """Embeddings of token id lists, padded to the longest one's run length."""
+        width = self.run_length(max((len(row) for row in ids), default=0))
+        input_ids, attention_mask = pad_batch(ids, pad_id, width=width)
         (out,) = self._session.run(None, {"input_ids": input_ids, "attention_mask": attention_mask})
         return out.astype(np.float32, copy=False)

@@ -165,15 +165,16 @@ class Embedder:
     ) -> np.ndarray:
         """Embeddings of token id lists from tokenize(), truncated to dim.
 
-        A runtime call holds texts that run at one sequence length (ONNX: their own length, so nothing is
-        padded): padding moves onnxruntime's sums by an ulp, so this way a text's vector does not depend on the
-        texts that share its call, and embed(), a stream's windows, the server's batches and Ray's workers give
-        the same bits. A call of one row runs another kernel, so a lone row runs twice in a call of two unless
-        pair_lone is False (one query alone stays a call of one)."""
+        A runtime call holds texts of one run_length (ONNX: a bucket of the text's own length, so a text is
+        padded the same way in every call): padding to the longest would move onnxruntime's sums by an ulp, so
+        this way a text's vector does not depend on the texts that share its call, and embed(), a stream's
+        windows, the server's batches and Ray's workers give the same bits. A call of one row runs another
+        kernel, so a lone row runs twice in a call of two unless pair_lone is False (one query alone stays a call
+        of one)."""
         out = np.empty((len(ids), self.dims[0]), dtype=np.float32)  # the model's output width
         by_length: dict[int, list[int]] = {}
         for i, row in enumerate(ids):
-            by_length.setdefault(self._model.run_length(len(row)), []).append(i)
+            by_length.setdefault(self.run_length(len(row)), []).append(i)
         batches = [
             rows[start : start + batch_size]
             for _, rows in sorted(by_length.items(), reverse=True)
@@ -189,6 +190,10 @@ class Embedder:
             batch = [ids[i] for i in rows] * (2 if pair_lone and len(rows) == 1 else 1)
             out[rows] = self._run(batch)[: len(rows)]
         return self.truncate(out, self.dim if dim is None else dim)
+
+    def run_length(self, tokens: int) -> int:
+        """The sequence length a text of `tokens` tokens runs at, padded (a function of the text alone)."""
+        return self._model.run_length(tokens)
 
     def truncate(self, vectors: np.ndarray, dim: int) -> np.ndarray:
         """The first dim (Matryoshka) components of full-width vectors, re-normalised when the model normalises."""

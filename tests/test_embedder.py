@@ -159,11 +159,26 @@ def sts_texts(data_dir):
 
 
 def test_vectors_do_not_depend_on_batching(embedder, sts_texts):
-    """Batches hold texts of one token length, so a text's vector is the same bits whatever shares its batch."""
+    """Batches hold texts of one run length, each padded to it in every call, so a text's vector is the same bits
+    whatever shares its batch (texts of several token lengths share each bucket here)."""
     whole = embedder.embed(sts_texts)
     assert np.array_equal(whole, embedder.embed(sts_texts, batch_size=5))
     assert np.array_equal(whole[::-1], embedder.embed(sts_texts[::-1], batch_size=64))
     assert np.array_equal(whole[:3], embedder.embed(sts_texts[:3]))
+
+
+def test_run_lengths_are_buckets_of_the_token_length_capped_at_the_longest(embedder, sts_texts):
+    from embedlite.runtimes.onnx import bucket_length
+
+    assert [bucket_length(n) for n in (1, 8, 9, 10, 11, 16, 17, 33, 100, 129, 2047)] == [
+        1, 8, 10, 10, 12, 16, 20, 40, 112, 160, 2048,
+    ]  # fmt: skip
+    longest = embedder.manifest.max_seq_length
+    assert all(n <= embedder.run_length(n) <= min(max(n, bucket_length(n)), longest) for n in range(1, longest + 1))
+    assert embedder.run_length(longest) == longest
+    ids, _ = embedder.tokenize(sts_texts)
+    runs = {embedder.run_length(len(row)) for row in ids}
+    assert len(runs) < 0.6 * len({len(row) for row in ids})  # fewer, fuller runtime calls
 
 
 def test_embed_stream_gives_embed_vectors_window_by_window(embedder, sts_texts):

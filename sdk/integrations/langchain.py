@@ -34,7 +34,7 @@ class EmbedliteEmbeddings(Embeddings):
 
     model: an Embedder, or what Embedder takes (None: the shipped default model; a name, artifact directory or
     sentence-transformers directory). dim: a Matryoshka dim to truncate to (None: the model's full width).
-    batch_size: texts per runtime call (texts are grouped by length, so nothing is padded).
+    batch_size: texts per runtime call (texts are grouped by run length, see Embedder.run_length).
     The async methods run on a worker thread, so the event loop keeps going."""
 
     def __init__(

@@ -1,11 +1,11 @@
 """Dynamic batching: the texts of concurrent requests are merged into batches, run on the workers' model sessions.
 
 Requests wait in one FIFO queue bounded in texts (a full queue is refused with a retry time, never grown). The runner
-takes up to max_batch texts, waiting a short window for more while it has fewer; it tokenises them on a worker
-thread, groups them by length (a runtime call holds texts of one length, so nothing is padded) and spreads those
-calls over the workers, each a thread with its own session (runtimes that are not thread-safe are never shared).
-Small calls run faster side by side on one-thread sessions than one after another on a session that splits each
-matrix product over the cores. onnxruntime and the tokenizer release the GIL, so the event loop keeps answering.
+takes up to max_batch texts, waiting a short window for more while it has fewer; it tokenises them on a worker thread,
+groups them by run length (a runtime call holds texts of one run length, see Embedder.run_length) and spreads those
+calls over the workers, each a thread with its own session (runtimes that are not thread-safe are never shared). Small
+calls run faster side by side on one-thread sessions than one after another on a session that splits each matrix product
+over the cores. onnxruntime and the tokenizer release the GIL, so the event loop keeps answering.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import asyncio
 import math
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -184,7 +185,11 @@ class Batcher:
         tokens = await loop.run_in_executor(self._executor, _tokenize, first, batch)
         ids = [row for part in tokens if not isinstance(part, Exception) for row in part]
         vectors = np.empty((len(ids), self.width), dtype=np.float32)
-        busy = [(embedder, rows) for embedder, rows in zip(self.embedders, _share(ids, len(self.embedders))) if rows]
+        busy = [
+            (embedder, rows)
+            for embedder, rows in zip(self.embedders, _share(ids, len(self.embedders), self.embedders[0].run_length))
+            if rows
+        ]
         results = await asyncio.gather(
             *(
                 loop.run_in_executor(self._executor, _embed_rows, embedder, [ids[i] for i in rows], self.width)
@@ -208,12 +213,12 @@ def _tokenize(embedder: Embedder, batch) -> list:
     return tokens
 
 
-def _share(ids: list[list[int]], workers: int) -> list[list[int]]:
-    """Row indices for each worker: texts of one length stay in one call unless there are at least two per worker,
-    and calls go to the least loaded worker, largest first (cost: rows x length)."""
+def _share(ids: list[list[int]], workers: int, run_length: Callable[[int], int]) -> list[list[int]]:
+    """Row indices for each worker: texts of one run length stay in one call unless there are at least two per
+    worker, and calls go to the least loaded worker, largest first (cost: rows x length)."""
     by_length: dict[int, list[int]] = {}
     for i, row in enumerate(ids):
-        by_length.setdefault(len(row), []).append(i)
+        by_length.setdefault(run_length(len(row)), []).append(i)
     calls = []
     for length, rows in by_length.items():
         size = math.ceil(len(rows) / workers) if len(rows) >= 2 * workers else len(rows)
@@ -228,7 +233,7 @@ def _share(ids: list[list[int]], workers: int) -> list[list[int]]:
 
 
 def _embed_rows(embedder: Embedder, ids: list[list[int]], width: int) -> np.ndarray:
-    """In a worker thread: one call per length. A lone text of its length is not run twice for batch-1 bits
+    """In a worker thread: one call per run length. A lone text of its length is not run twice for batch-1 bits
     (pair_lone): a batch of concurrent requests has a dozen lengths, so that would cost a quarter of the throughput,
     for ulps."""
     return embedder.embed_tokens(ids, width, batch_size=len(ids), pair_lone=False)
