@@ -21,6 +21,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from .decoder_fusion import fuse_decoder_ops
 from .onnx_fusion import fuse
 from .precisions import PRECISIONS
 from .quiet import quiet
@@ -76,6 +77,9 @@ def quantize(
         model = _weight_only(model, bits=GEMMA_INT4["layer_bits"], ops=("MatMul",))
     elif precision == "int4":
         model = _weight_only(_gemm_as_matmul(model), bits=4, ops=("MatMul", "Gather"))
+    if precision != "fp16":  # last, so that int8's smoothing folds into the norms
+        model, decoder_ops = fuse_decoder_ops(model)
+        fused.update(decoder_ops)
     onnx.save(model, str(dst))
     return {"fused_ops": fused} if fused else {}
 

@@ -296,3 +296,72 @@ def test_int8_keeps_its_vectors_on_a_cpu_without_vnni(gemma_onnx, st_gemma, tmp_
     assert cosine_rows(avx2.astype(np.float64), here.astype(np.float64)).min() >= 0.99999
     reference = np.concatenate([st_gemma.encode_query(QUERIES), st_gemma.encode_document(DOCS)])
     assert_close(reference, avx2, "int8")
+
+
+def test_norms_and_gelus_run_as_one_op_each(gemma_onnx, gemma_dir):
+    """Every RMSNorm (6 a layer and the last) and tanh GELU (1 a layer) of the exported graph is one onnxruntime op."""
+    layers = json.loads((gemma_dir / "config.json").read_text())["num_hidden_layers"]
+    for precision, path in gemma_onnx.items():
+        fused = json.loads((path / "report.json").read_text())["fused_ops"]
+        assert fused == {"FastGelu": layers, "SimplifiedLayerNormalization": 6 * layers + 1}, precision
+
+
+@pytest.mark.parametrize("smoothed", [False, True])
+def test_fused_norm_and_gelu_compute_what_their_chains_do(smoothed):
+    """x -> RMSNorm (Pow, ReduceMean, Add, Sqrt, Reciprocal, Mul, Mul by its weight) -> tanh GELU, as the exporter
+    writes them; smoothed: a per-channel Mul after the norm (int8's smoothing), which folds into the norm's weight."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import helper, numpy_helper
+
+    from embedlite.converters.decoder_fusion import fuse_decoder_ops
+
+    rng = np.random.default_rng(0)
+    consts = {
+        "two": 2.0, "axes": np.array([-1]), "eps": 1e-6, "three": 3.0, "k": 0.044715, "c": 0.7978845608,
+        "one": 1.0, "half": 0.5, "w": rng.normal(size=8), "s": rng.uniform(0.5, 2, size=8),
+    }  # fmt: skip
+    node = helper.make_node
+    norm_out = "smoothed" if smoothed else "normed"
+    nodes = [
+        node("Pow", ["x", "two"], ["sq"]),
+        node("ReduceMean", ["sq", "axes"], ["mean"]),
+        node("Add", ["mean", "eps"], ["var"]),
+        node("Sqrt", ["var"], ["std"]),
+        node("Reciprocal", ["std"], ["inv"]),
+        node("Mul", ["x", "inv"], ["scaled"]),
+        node("Mul", ["scaled", "w"], ["normed"]),
+        *([node("Mul", ["normed", "s"], ["smoothed"])] if smoothed else []),
+        node("Pow", [norm_out, "three"], ["cube"]),
+        node("Mul", ["k", "cube"], ["kc"]),
+        node("Add", [norm_out, "kc"], ["inner"]),
+        node("Mul", ["c", "inner"], ["arg"]),
+        node("Tanh", ["arg"], ["t"]),
+        node("Add", ["t", "one"], ["t1"]),
+        node("Mul", ["t1", "half"], ["h"]),
+        node("Mul", [norm_out, "h"], ["y"]),
+    ]
+    inits = [
+        numpy_helper.from_array(np.asarray(v, np.int64 if k == "axes" else np.float32), k)
+        for k, v in consts.items()
+        if smoothed or k != "s"
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "chains",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2, 5, 8])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2, 5, 8])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    x = rng.normal(size=(2, 5, 8)).astype(np.float32) * 3
+
+    def run(m):
+        return ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+
+    before = run(model)
+    fused, counts = fuse_decoder_ops(model)
+    assert counts == {"FastGelu": 1, "SimplifiedLayerNormalization": 1}
+    assert [n.op_type for n in fused.graph.node] == ["SimplifiedLayerNormalization", "FastGelu"]
+    assert sorted(i.name for i in fused.graph.initializer) == [f"{norm_out}.rms_weight"]
+    np.testing.assert_allclose(run(fused), before, rtol=1e-5, atol=1e-6)
