@@ -17,7 +17,9 @@ AVX2 CPU without VNNI, STS-B test):
 - the row scale is a separate Mul: given to MatMulIntegerToFloat (as onnxruntime's own fusion of MatMulInteger ->
   Cast -> Mul does), a per-row scale is taken as a per-column one (min cosine 0.79 to fp32).
 - the products of one input (Q, K and V) are one GEMM, and the quantizing ops are plain ONNX: at batch 1 the ~10
-  small ops of each chain cost about as much as the integer products themselves (onnxruntime's profile).
+  small ops of each chain cost about as much as the integer products themselves (onnxruntime's profile). One GEMM
+  per product sharing the codes (no Split; the same bits) measured 1.05x on EmbeddingGemma (16 x 128 tokens) but
+  batch-1 p50 0.97x and batch 32 1.00x on embedlite-small v3 (five alternating rounds, VNNI, 2026-12-05): kept joined.
 - int8 x int8 (s8 activations) has no AVX2 kernel here: 4x slower than u8 x s8.
 - Div + Add + Cast as one per-axis QuantizeLinear on a [rows, K] view (row scales, an Expanded zero point 128):
   0.93x the sentences/s at batch 32 (446-482 vs 456-489, five alternating rounds, small v3, AVX-512 VNNI, 2
