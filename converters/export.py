@@ -29,6 +29,8 @@ log = logging.getLogger("embedlite.export")
 
 @dataclass(frozen=True)
 class ExportResult:
+    """One artifact written by export(): its directory, its manifest, and how close it came to the source."""
+
     path: Path
     manifest: Manifest
     parity: Parity
@@ -157,6 +159,7 @@ def default_dims(dim: int) -> tuple[int, ...]:
 
 
 def check_dims(dims: tuple[int, ...], full: int) -> tuple[int, ...]:
+    """The Matryoshka dims, largest first, each within the model's width `full`."""
     dims = tuple(sorted(set(int(d) for d in dims), reverse=True))
     bad = [d for d in dims if d <= 0 or d > full]
     if bad:

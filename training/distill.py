@@ -21,6 +21,8 @@ from .parallel import Workers
 
 
 def build_student(config: DistillConfig):
+    """The sentence-transformers model the recipe starts from: layers of a stronger model, a small random BERT, or
+    a causal Gemma 3 LM turned encoder (config.student)."""
     from sentence_transformers import SentenceTransformer
 
     from . import student

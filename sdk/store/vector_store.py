@@ -51,6 +51,8 @@ CREATE TRIGGER IF NOT EXISTS records_au AFTER UPDATE ON records BEGIN
 
 @dataclass(frozen=True)
 class Record:
+    """A stored record, as get() returns it."""
+
     id: str
     text: str | None
     metadata: dict | None
@@ -59,6 +61,8 @@ class Record:
 
 @dataclass(frozen=True)
 class SearchResult:
+    """One hit of search(); score: cosine (exact or HNSW), RRF (hybrid) or BM25 (keyword), higher is nearer."""
+
     id: str
     score: float
     text: str | None
@@ -187,18 +191,22 @@ class VectorStore:
     # -- properties ----------------------------------------------------------------------------------
     @property
     def dim(self) -> int | None:
+        """The vectors' dim (None until the first write sets it)."""
         return self._settings["dim"]
 
     @property
     def metric(self) -> str:
+        """How search compares vectors (one of codec.METRICS)."""
         return self._settings["metric"]
 
     @property
     def quantization(self) -> str:
+        """How vectors are stored (one of codec.QUANTIZATIONS)."""
         return self._settings["quantization"]
 
     @property
     def model(self) -> dict | None:
+        """The model this store was made with (name, dim, prompts), None if it records none."""
         return self._settings["model"]
 
     def _text_embedder(self, what: str) -> StoreEmbedder:
@@ -232,6 +240,7 @@ class VectorStore:
         return self.dim
 
     def count(self) -> int:
+        """The number of records."""
         return self._conn.execute("SELECT count(*) FROM records").fetchone()[0]
 
     def __len__(self) -> int:
