@@ -20,6 +20,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from .onnx_fusion import use_contrib_domain
+
 SQRT_2_OVER_PI, GELU_CUBIC = 0.7978845608, 0.044715
 
 
@@ -148,13 +150,16 @@ def _tanh_gelu(g: _Graph, tanh: onnx.NodeProto) -> Match | None:
     return chain, fused, []
 
 
+MATCHERS = {"ReduceMean": _rms_norm, "Tanh": _tanh_gelu}  # the op each chain is found from
+
+
 def fuse_decoder_ops(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, int]]:
     """The model with its RMSNorm and tanh-GELU chains fused, and how many of each it holds."""
     g = _Graph(model)
     dropped: list[onnx.NodeProto] = []
     in_place: dict[int, onnx.NodeProto] = {}  # a chain's last node -> its fused op (inputs are ready by then)
     for node in model.graph.node:
-        match = {"ReduceMean": _rms_norm, "Tanh": _tanh_gelu}.get(node.op_type)
+        match = MATCHERS.get(node.op_type)
         found = match(g, node) if match else None
         if found:
             chain, fused, weights = found
@@ -172,7 +177,6 @@ def fuse_decoder_ops(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str,
     kept = [init for init in model.graph.initializer if init.name not in orphans]
     del model.graph.initializer[:]
     model.graph.initializer.extend(kept)
-    if not any(o.domain == "com.microsoft" for o in model.opset_import):
-        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    use_contrib_domain(model)
     counts = Counter(fused.op_type for fused in in_place.values())
     return model, dict(sorted(counts.items()))

@@ -48,11 +48,16 @@ def fuse(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, int]]:
             opt_level=0,
             use_gpu=False,
         )
-    fused = optimized.model
-    if not any(o.domain == "com.microsoft" for o in fused.opset_import):  # the domain of the fused ops
-        fused.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    fused = use_contrib_domain(optimized.model)
     counts = Counter(node.op_type for node in fused.graph.node)
     return fused, {op: counts[op] for op in FUSED_OPS if counts[op]}
+
+
+def use_contrib_domain(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The model, importing onnxruntime's com.microsoft domain (its fused and integer ops live there)."""
+    if not any(o.domain == "com.microsoft" for o in model.opset_import):
+        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    return model
 
 
 def _single_axis_unsqueezes(model: onnx.ModelProto) -> onnx.ModelProto:

@@ -34,6 +34,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from .onnx_fusion import use_contrib_domain
+
 WEIGHT_BITS = 7
 ALPHA = 0.5  # SmoothQuant's migration strength: 0.5 measured on embedlite-small (STS-B 0.8296 = fp32)
 MIN_WEIGHT_ELEMENTS = 1 << 16  # smaller products (a 384x384 rotation after pooling: 0.6 MB) stay float
@@ -48,9 +50,7 @@ def quantize_per_token(
     """`model` (fp32, fused or not) with every large constant MatMul as a per-token int8 chain; `calibration`:
     input feeds whose activations choose the smoothing; `bias_names`: the original names of Q/K/V biases (by their
     bytes) for the split of fused Attention nodes."""
-    model = _split_attention(model, bias_names or {})
-    if not any(o.domain == "com.microsoft" for o in model.opset_import):
-        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    model = use_contrib_domain(_split_attention(model, bias_names or {}))
     inits = {i.name: i for i in model.graph.initializer}
     targets: dict[str, list[onnx.NodeProto]] = {}
     for node in model.graph.node:

@@ -87,7 +87,6 @@ class OnnxModel:
         import onnxruntime as ort
 
         self.max_length = max_length  # the longest run length (the tokenizer truncates to it); None: no cap
-
         self.device = resolve_device(device)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
