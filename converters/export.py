@@ -97,11 +97,11 @@ def export(
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".embedlite-export-", dir=out.parent))
     try:
-        converted = _convert(src.graph, plan, staging, seq_buckets, progress)
         save_tokenizer(src.st_model, staging / "tokenizer.json")
         parity.check_tokenizer(src.st_model, staging / "tokenizer.json", texts)
-        reference = src.st_model.encode(texts, batch_size=32, convert_to_numpy=True)[:, :output_dim]
         calibration = calibration_feeds(staging / "tokenizer.json", texts, src.max_seq_length)
+        converted = _convert(src.graph, plan, staging, seq_buckets, progress, calibration)
+        reference = src.st_model.encode(texts, batch_size=32, convert_to_numpy=True)[:, :output_dim]
         base = Manifest(
             name=name or (known.name if known else src.name),
             source_model=source_name or (known.source_model if known else str(model)),
@@ -191,7 +191,12 @@ def calibration_feeds(tokenizer: Path, texts: list[str], max_length: int) -> lis
 
 
 def _convert(
-    graph, plan: list[Target], staging: Path, seq_buckets: tuple[int, ...], progress: Callable[[str], object]
+    graph,
+    plan: list[Target],
+    staging: Path,
+    seq_buckets: tuple[int, ...],
+    progress: Callable[[str], object],
+    calibration: list[dict[str, np.ndarray]],
 ) -> dict[tuple[str, str], Path]:
     """Each format variant the plan needs, converted once: (format, variant) -> file."""
     converted: dict[tuple[str, str], Path] = {}
@@ -200,7 +205,7 @@ def _convert(
         if key not in converted:
             progress(f"converting to {key[0]}" + (f" ({key[1]})" if key[1] != "float" else ""))
             converted[key] = staging / f"{key[1]}.{key[0]}"
-            target.format.convert(graph, key[1], converted[key], seq_buckets)
+            target.format.convert(graph, key[1], converted[key], seq_buckets, calibration)
     return converted
 
 

@@ -24,7 +24,9 @@ class OnnxFormat:
     def variant(self, precision: str) -> str:
         return "float"
 
-    def convert(self, graph: nn.Module, variant: str, path: Path, seq_buckets: tuple[int, ...]) -> None:
+    def convert(
+        self, graph: nn.Module, variant: str, path: Path, seq_buckets: tuple[int, ...], calibration: list
+    ) -> None:
         from .onnx_export import export_onnx
         from .onnx_fusion import mark_fusable
 
@@ -47,18 +49,26 @@ class TfliteFormat:
     name = "tflite"
 
     def variant(self, precision: str) -> str:
-        return "packed-embeddings" if precision == "int4" else "float"
+        return {"int4": "packed-embeddings", "int8": "row-int8-embeddings"}.get(precision, "float")
 
-    def convert(self, graph: nn.Module, variant: str, path: Path, seq_buckets: tuple[int, ...]) -> None:
-        from .packed_embedding import with_packed_embeddings
+    def convert(
+        self, graph: nn.Module, variant: str, path: Path, seq_buckets: tuple[int, ...], calibration: list
+    ) -> None:
+        from .packed_embedding import RowInt8Embedding, with_packed_embeddings
         from .tflite_export import export_tflite
+        from .tflite_smoothing import smoothed
 
-        export_tflite(with_packed_embeddings(graph) if variant == "packed-embeddings" else graph, path, seq_buckets)
+        if variant == "packed-embeddings":
+            graph = with_packed_embeddings(graph)
+        elif variant == "row-int8-embeddings":  # and BERT's products smoothed for per-token int8
+            graph = smoothed(with_packed_embeddings(graph, RowInt8Embedding), calibration)
+        export_tflite(graph, path, seq_buckets)
 
     def finish(
         self, converted: Path, precision: str, path: Path, architecture: str = "", calibration: list | None = None
     ) -> dict:
-        """calibration: unused (LiteRT's dynamic-range int8 takes its activation scales at run time)."""
+        """calibration: unused here (LiteRT's dynamic-range int8 takes its activation scales at run time; the
+        smoothing, chosen on it, is in the converted graph)."""
         from .tflite_export import quantize_tflite
 
         if precision == "fp32":

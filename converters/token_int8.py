@@ -44,6 +44,15 @@ INT8, SCALE, SMOOTH = ".int8", ".scale", ".smooth"  # initializer suffixes of a 
 CHAIN_PARTS = (INT8, SCALE, SMOOTH, ".split_sizes")
 
 
+def smoothing(activation_absmax: np.ndarray, weight_absmax: np.ndarray) -> np.ndarray:
+    """SmoothQuant's per-input-channel factor s: x / s and W * s (rows of W) give the same product, with the
+    activations' outlier channels moved into the weights (activation_absmax: per channel over calibration texts;
+    weight_absmax: per input row of W, the largest over the products that share the input)."""
+    return np.clip(
+        np.maximum(activation_absmax, 1e-5) ** ALPHA / np.maximum(weight_absmax, 1e-5) ** (1 - ALPHA), 1e-4, 1e4
+    )
+
+
 def quantize_per_token(
     model: onnx.ModelProto, calibration: list[dict[str, np.ndarray]], bias_names: dict[bytes, str] | None = None
 ) -> onnx.ModelProto:
@@ -71,7 +80,7 @@ def quantize_per_token(
     for x, consumers in targets.items():
         weights = [numpy_helper.to_array(inits[n.input[1]]).astype(np.float32) for n in consumers]
         w_max = np.max([np.abs(w).max(axis=1) for w in weights], axis=0)
-        smooth = np.clip(np.maximum(amax[x], 1e-5) ** ALPHA / np.maximum(w_max, 1e-5) ** (1 - ALPHA), 1e-4, 1e4)
+        smooth = smoothing(amax[x], w_max)
         first = consumers[0].input[1]
         new_inits.append(numpy_helper.from_array((1 / smooth).astype(np.float32), first + SMOOTH))
         p = first + ".token"

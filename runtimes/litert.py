@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +58,8 @@ class LiteRTModel:
         for name in signatures:
             self._names[parse_signature(name)] = name
         self._loaded: dict[tuple[int, int], tuple] = {}  # -> (runner, input names): tensors allocated once
+        # an interpreter is not thread-safe (onnxruntime's sessions are): one call at a time, from any thread
+        self._lock = threading.Lock()
         if not self._names:
             raise ArtifactError(f"{path} has no (batch, sequence) signatures")
         self.seq_buckets = sorted({s for _, s in self._names})
@@ -79,6 +82,10 @@ class LiteRTModel:
         return next(s for s in self.seq_buckets if s >= length)  # the tokenizer truncates to the largest
 
     def embed(self, ids: list[list[int]], pad_id: int) -> np.ndarray:
+        with self._lock:
+            return self._embed(ids, pad_id)
+
+    def _embed(self, ids: list[list[int]], pad_id: int) -> np.ndarray:
         seq = self.run_length(max(len(row) for row in ids))
         outputs = []
         for start in range(0, len(ids), self.batch_buckets[-1]):

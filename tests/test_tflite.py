@@ -28,6 +28,22 @@ def test_parity(tflite_artifacts, precision):
     assert results[precision].parity.min_cosine >= MIN_COSINE[precision]
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_int8_gives_a_text_one_vector_whatever_its_batch(tflite_artifacts, sts_slice, threads):
+    """XNNPACK's dynamic-range int8 quantizes each row (token) of a product's input with that row's own scale: alone,
+    in a batch of 32 texts of mixed lengths and in the reversed batch, a text gets the same vector."""
+    _, results = tflite_artifacts
+    model = Embedder(results["int8"].path, threads=threads)
+    texts = [t for pair in zip(sts_slice.sentences1, sts_slice.sentences2) for t in pair][:30]
+    texts += ["word " * 20, "word " * 40]  # the 32 and 64 buckets too
+    batched = model.embed(texts, batch_size=32)
+    alone = np.vstack([model.embed([t]) for t in texts])
+    reversed_ = model.embed(texts[::-1], batch_size=32)[::-1]
+    assert len({len(t.split()) for t in texts}) > 5  # mixed lengths: padding and batch buckets differ between calls
+    np.testing.assert_allclose(alone, batched, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(reversed_, batched, atol=1e-6, rtol=0)
+
+
 def test_signatures_and_bucket_choice(tflite_artifacts):
     from sentence_transformers import SentenceTransformer
 
@@ -122,3 +138,26 @@ def test_fixed_dim_tflite(minilm_dir, tmp_path):
     assert e.dims == (32,) and v.shape == (2, 32)
     np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)  # re-normalised inside the graph
     assert fixed.parity.min_cosine >= 0.9999
+
+
+def test_smoothing_keeps_the_float_function_and_flattens_the_products_inputs(tflite_artifacts):
+    """SmoothQuant for LiteRT's int8: the smoothed BERT graph computes what the original computes, and the inputs of
+    its products have a smaller spread of per-channel ranges (what a token's one int8 scale must cover)."""
+    import torch
+
+    from embedlite.converters.export import calibration_feeds
+    from embedlite.converters.source import load_source
+    from embedlite.converters.tflite_smoothing import _input_absmax, bert_layers, smoothed
+
+    src, results = tflite_artifacts
+    source = load_source(src)
+    texts = [f"the {i}th sentence about tokens and their ranges" for i in range(16)]
+    feeds = calibration_feeds(results["fp32"].path / "tokenizer.json", texts, source.max_seq_length)
+    graph = smoothed(source.graph, feeds)
+    ids, mask = (torch.from_numpy(feeds[0][k]).long() for k in ("input_ids", "attention_mask"))
+    with torch.no_grad():
+        torch.testing.assert_close(graph(ids, mask), source.graph(ids, mask), atol=1e-5, rtol=0)
+    before = _input_absmax(source.graph, [bert_layers(source.graph)[0].intermediate], feeds)
+    after = _input_absmax(graph, [bert_layers(graph)[0].intermediate.dense], feeds)
+    spread = [float(a.max() / a.median()) for a in (*before.values(), *after.values())]
+    assert spread[1] < spread[0]
