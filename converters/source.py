@@ -11,7 +11,7 @@ from typing import Any
 
 from embedlite.artifact import read_manifest
 from embedlite.errors import EmbedliteError
-from embedlite.models import SHIPPED, home, is_known, source_dir
+from embedlite.models import SAME_WEIGHTS, SHIPPED, home, is_known, source_dir
 from embedlite.models.sources import SOURCES, fetch
 
 from .quiet import quiet, require_sentence_transformers
@@ -73,7 +73,7 @@ def known_source(name: str) -> Path:
 def shipped_source(name: str) -> Path:
     """A shipped artifact as a sentence-transformers directory, rebuilt once into the user cache; the folder is named
     by the model file's sha256, so a new embedlite that ships new weights under the same name rebuilds it."""
-    artifact = SHIPPED[name]
+    artifact = SHIPPED[SAME_WEIGHTS.get(name, name)]
     manifest = read_manifest(artifact)  # checks the sha256 of each file
     model_file = artifact / manifest.model_file
     if manifest.format != "onnx" or manifest.architecture != "bert":

@@ -50,3 +50,27 @@ def has_vnni(flags: frozenset[str] | None = None) -> bool:
     """Whether u8 x s8 products are summed in 32 bits here (VNNI or AMX) rather than in saturating 16-bit pairs."""
     flags = cpu_flags() if flags is None else flags
     return bool(flags & {"amx_int8", "avx512_vnni", "avx_vnni"})
+
+
+@cache
+def default_threads() -> int:
+    """The threads a runtime gets when the caller names none: one per physical core this process may run on, as
+    onnxruntime chooses for itself (LiteRT would run on one)."""
+    import os
+
+    try:
+        allowed = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        allowed = os.cpu_count() or 1
+    cores: set[tuple[str, str]] = set()
+    physical = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "physical id":
+                physical = value.strip()
+            elif key.strip() == "core id":
+                cores.add((physical, value.strip()))
+    except OSError:
+        pass
+    return max(1, min(allowed, len(cores) or allowed))

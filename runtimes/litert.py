@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import numpy as np
 from embedlite.artifact import parse_signature
 from embedlite.errors import ArtifactError, EmbedliteError, MissingDependencyError
 
+from .cpu import default_threads
 from .tokenizer import pad_batch
 
 log = logging.getLogger("embedlite")
@@ -29,7 +32,9 @@ def interpreter_class():
                 from tensorflow.lite import Interpreter
             except ImportError:
                 raise MissingDependencyError(
-                    "TFLite artifacts need a LiteRT interpreter: pip install 'embedlite[litert]'"
+                    "TFLite artifacts (the default embedlite-small-v3-litert among them) need a LiteRT interpreter: "
+                    "pip install ai-edge-litert; where it does not install (Intel Macs), the same weights run on "
+                    "onnxruntime as Embedder('embedlite-small-v3')"
                 ) from None
     return Interpreter
 
@@ -44,10 +49,11 @@ class LiteRTModel:
         if device not in DEVICES:
             raise ValueError(f"unknown device {device!r} for a TFLite artifact; choose one of: {', '.join(DEVICES)}")
         self.device = "cpu" if device == "auto" else device
+        self.threads = threads or default_threads()  # the interpreter's own default is one thread
         if self.device == "cpu":
             Interpreter = interpreter_class()
             try:
-                self._engine = Interpreter(model_path=str(path), num_threads=threads)
+                self._engine = Interpreter(model_path=str(path), num_threads=self.threads)
                 signatures = self._engine.get_signature_list()
             except (ValueError, RuntimeError) as exc:
                 raise ArtifactError(f"{path} could not be loaded by the LiteRT interpreter: {exc}") from None
@@ -65,6 +71,9 @@ class LiteRTModel:
         self.seq_buckets = sorted({s for _, s in self._names})
         self.batch_buckets = sorted({b for b, _ in self._names})
         log.info("embedlite: LiteRT on %s, buckets %s", self.device, self.seq_buckets)
+        if self.device == "cpu":  # LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate" on a process's
+            with _native_stderr_silenced():  # first call, into every CLI command's output: made here, unseen
+                self._embed([[0]], 0)
 
     def _runner(self, batch: int, seq: int):
         if (batch, seq) not in self._loaded:
@@ -96,6 +105,19 @@ class LiteRTModel:
             (out,) = runner(**{names[0]: input_ids.astype(np.int32), names[1]: mask.astype(np.int32)}).values()
             outputs.append(out[: len(chunk)])
         return np.concatenate(outputs).astype(np.float32, copy=False)
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """File descriptor 2 pointed at the null device inside the block (native code writes there, not to sys.stderr)."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def compiled_model(path: Path, device: str):

@@ -21,19 +21,29 @@ def card_figure() -> float:
     return float(match.group(1))
 
 
-def test_embedded_default_is_an_int8_onnx_artifact_that_passes_its_checksums():
+def test_embedded_default_is_an_int8_litert_artifact_that_passes_its_checksums():
     from embedlite.artifact import read_manifest
     from embedlite.models import DEFAULT_MODEL, EMBEDDED, resolve
 
     assert resolve(None) == resolve(DEFAULT_MODEL) == EMBEDDED != resolve("all-MiniLM-L6-v2")  # the peer: fp32
     manifest = read_manifest(EMBEDDED, verify=True)  # size and sha256 of every file
-    assert manifest.name == DEFAULT_MODEL and manifest.format == "onnx" and manifest.precision == "int8"
+    assert manifest.name == DEFAULT_MODEL and manifest.format == "tflite" and manifest.precision == "int8"
     assert sum(f.stat().st_size for f in EMBEDDED.iterdir()) <= 30e6
 
 
+def test_embedded_default_runs_on_a_thread_per_core_unless_told():
+    """LiteRT's interpreter runs on one thread when not told (onnxruntime takes one per physical core): the default
+    would have run at half speed on two cores."""
+    from embedlite import Embedder
+    from embedlite.runtimes.cpu import default_threads
+
+    assert Embedder()._model.threads == default_threads() >= 1
+    assert Embedder(threads=1)._model.threads == 1
+
+
 def test_embedded_default_gives_a_text_the_same_vector_whatever_its_batch(sts_slice):
-    """int8 with per-token activation scales: a text's vector does not depend on the texts embedded with it (the
-    old per-tensor scales moved it by up to 0.07)."""
+    """int8 with per-token activation scales (LiteRT's XNNPACK kernels): a text's vector does not depend on the
+    texts embedded with it (the old per-tensor scales moved it by up to 0.07)."""
     import numpy as np
 
     import embedlite
@@ -68,12 +78,13 @@ def test_a_damaged_embedded_model_is_named(tmp_path):
     import shutil
 
     from embedlite import Embedder
+    from embedlite.artifact import read_manifest
     from embedlite.errors import ArtifactError
     from embedlite.models import EMBEDDED
 
     copy = tmp_path / "default"
     shutil.copytree(EMBEDDED, copy)
-    model = next(p for p in copy.iterdir() if p.suffix == ".onnx")
+    model = copy / read_manifest(copy, verify=False).model_file
     data = bytearray(model.read_bytes())
     data[len(data) // 2] ^= 0xFF
     model.write_bytes(bytes(data))

@@ -60,6 +60,9 @@ def info(artifact, as_json):
         click.echo(f"{key:<13}{value}")
 
 
+SHORT_STATUS = {"shipped (default)": "default", "fetched on first use": "not fetched"}
+
+
 @click.command("models")
 @JSON_OPTION
 @clean_errors
@@ -71,7 +74,9 @@ def models_command(as_json):
     if as_json:
         click.echo(json.dumps(rows))
         return
-    click.echo(f"{'name':<24}{'dims':<16}{'license':<19}{'lang':<6}status")
-    for row in rows:
+    width = max(len(row["name"]) for row in rows) + 1
+    click.echo(f"{'name':<{width}}{'dims':<16}{'license':<19}{'lang':<5}status")
+    for row in rows:  # in 80 columns: two statuses said shorter here (--json says them whole)
         dims = ",".join(map(str, row["dims"])) if row["dims"] else "-"
-        click.echo(f"{row['name']:<24}{dims:<16}{row['license']:<19}{row['languages']:<6}{row['status']}")
+        status = SHORT_STATUS.get(row["status"], row["status"])
+        click.echo(f"{row['name']:<{width}}{dims:<16}{row['license']:<19}{row['languages']:<5}{status}")

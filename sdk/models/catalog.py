@@ -19,7 +19,11 @@ from .sources import SOURCES, fetch
 # the old weights (else a store made with it would mix two models' vectors without a word).
 SHIPPED_DIR = Path(__file__).parent.parent / "shipped"
 SHIPPED = {
-    # distilled from EmbeddingGemma-300m (recipes/embedlite-small-v3.toml): a Gemma Model Derivative
+    # small v3's weights as a LiteRT (TFLite) int8 artifact: per-token int8 through XNNPACK, 1.2x the ONNX int8's
+    # sentences/s at batch 32 and 0.7x its batch-1 latency (benchmarks/results/peers_vnni_litert.md)
+    "embedlite-small-v3-litert": SHIPPED_DIR / "embedlite-small-v3-litert",
+    # distilled from EmbeddingGemma-300m (recipes/embedlite-small-v3.toml): a Gemma Model Derivative; the default
+    # from 2026-12-04 to 2026-12-05 (ONNX int8): kept for the stores made with it and where LiteRT does not install
     "embedlite-small-v3": SHIPPED_DIR / "embedlite-small-v3",
     # small v3's predecessor (recipes/embedlite-small-v2.toml), the default from 2026-12-03 to 2026-12-04: kept for
     # the stores made with it; a Gemma Model Derivative
@@ -27,8 +31,11 @@ SHIPPED = {
     # distilled from all-mpnet-base-v2 (recipes/embedlite-small.toml): Apache-2.0; the default until 2026-12-03
     "embedlite-small": SHIPPED_DIR / "embedlite-small",
 }
-# The default: embedlite-small-v3 at int8 (per-token), the best student on the dev splits (MODEL_CARD.md).
-DEFAULT_MODEL = "embedlite-small-v3"
+# Shipped artifacts of the same weights in another format: exports of the first are made from the second's weights.
+SAME_WEIGHTS = {"embedlite-small-v3-litert": "embedlite-small-v3"}
+# The default: embedlite-small-v3's weights at per-token int8 on LiteRT, the best student on the dev splits
+# (MODEL_CARD.md).
+DEFAULT_MODEL = "embedlite-small-v3-litert"
 EMBEDDED = SHIPPED[DEFAULT_MODEL]
 # The licence of a shipped artifact whose manifest predates the `license` field: the Apache-2.0 embedlite-small
 # (recipes/embedlite-small.toml: initialised from all-MiniLM-L6-v2, distilled from all-mpnet-base-v2, both Apache-2.0).
