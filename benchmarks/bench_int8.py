@@ -1,10 +1,11 @@
 """int8 (per-token activations) beside int8-accurate, int4 and fp32, on one model's fp32 ONNX artifact: STS-B test
 with the model's STS prompt (all distinct sentences), cosine to fp32, a text alone vs in a batch, file size, and
 sentences/s on inputs of 128 tokens (batch 16), the precisions timed in alternating rounds in one process (medians);
---sentence-transformers times the source model in torch on the same token ids in the same rounds.
+--sentence-transformers times the source model in torch on the same token ids in the same rounds; --tflite DIR does
+the same for an embedlite TFLite artifact of the model (LiteRT, batch 8: its largest signature).
 
     python benchmarks/bench_int8.py [--model embeddinggemma-300m] [--threads 2] [--rounds 3]
-        [--sentence-transformers] [--out NAME]
+        [--sentence-transformers] [--tflite DIR] [--out NAME]
 
 The model is resolved by name (converted to fp32 ONNX on first use: needs embedlite[export]); int8 calibrates on the
 built-in parity sentences, as `embedlite export` does. Writes benchmarks/results/<out>.md (int8_<model> by default).
@@ -32,6 +33,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating timing rounds (median)")
     parser.add_argument("--sentence-transformers", action="store_true", help="time the source model in torch too")
     parser.add_argument("--out", default=None, help="results file name without .md (default int8_<model>)")
+    parser.add_argument("--tflite", type=Path, default=None, help="a TFLite artifact of the model to time beside")
     args = parser.parse_args()
 
     import onnxruntime as ort
@@ -99,6 +101,10 @@ def main() -> None:
         print(precision, rows[precision], flush=True)
         run(s, long_ids[:16])  # warm-up
     timers = {p: (lambda s=s: run(s, long_ids)) for p, s in sessions.items()}
+    if args.tflite is not None:
+        name, rows[name], timers[name] = litert_engine(args.tflite, args.threads, ids, long_ids, tok.pad_id, reference)
+        rows[name][1] = sts_score(rows[name][1])
+        print(name, rows[name], flush=True)
     if args.sentence_transformers:
         timers[ST] = torch_runner(args.model, long_ids, tok.pad_id, args.threads)
     speeds: dict[str, list[float]] = {name: [] for name in timers}
@@ -114,6 +120,7 @@ def main() -> None:
     speed = {name: float(np.median(v)) for name, v in speeds.items()}
     base = f"int8_{args.model}"
     flags = f" --rounds {args.rounds}" + (" --sentence-transformers" if args.sentence_transformers else "")
+    flags += f" --tflite {args.tflite}" if args.tflite else ""
     flags += f" --out {args.out}" if args.out else ""
     lines = [
         f"# {args.model}: int8 (activations per token) beside int8-accurate, int4 and fp32",
@@ -130,7 +137,12 @@ def main() -> None:
         "| x int8-accurate | x sentence-transformers |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    st = speed.get(ST)
+    write_markdown(f"{args.out or base}.md", lines + table(speed, rows))
+
+
+def table(speed: dict[str, float], rows: dict[str, list]) -> list[str]:
+    """One line per engine: size, quality and invariance where measured, speed and its ratios."""
+    lines, st = [], speed.get(ST)
     for name, value in speed.items():
         mb, score, lo, mean, delta = rows.get(name, [None] * 5)
         cells = "| - | - | - | - |"
@@ -138,7 +150,36 @@ def main() -> None:
             cells = f"| {mb:.0f} | {score:.4f} | {lo:.5f} / {mean:.5f} | {delta:.1e} |"
         versus = f"{value / st:.2f}x" if st else "-"
         lines.append(f"| {name} {cells} {value:.1f} | {value / speed['int8-accurate']:.2f}x | {versus} |")
-    write_markdown(f"{args.out or base}.md", lines)
+    return lines
+
+
+def litert_engine(path: Path, threads: int, ids: list, long_ids: list, pad_id: int, reference: np.ndarray):
+    """(label, [MB, its vectors of `ids` (scored by the caller), min and mean cosine to `reference`, invariance],
+    timer) for an embedlite TFLite artifact run by LiteRT."""
+    from embedlite.artifact import read_manifest
+    from embedlite.runtimes.litert import LiteRTModel
+
+    manifest = read_manifest(path)
+    model = LiteRTModel(path / manifest.model_file, threads=threads)
+    vectors = _litert_run(model, ids, pad_id)
+    cos = (vectors * reference).sum(1) / np.linalg.norm(vectors, axis=1) / np.linalg.norm(reference, axis=1)
+    alone = np.vstack([_litert_run(model, [r], pad_id) for r in ids[:16]])
+    delta = float(np.abs(alone - _litert_run(model, ids[:16], pad_id)).max())
+    size = (path / manifest.model_file).stat().st_size / 1e6
+    row = [size, vectors, cos.min(), cos.mean(), delta]
+    return f"LiteRT {manifest.precision} ({path.name})", row, lambda: _litert_run(model, long_ids, pad_id)
+
+
+def _litert_run(model, rows: list[list[int]], pad_id: int) -> np.ndarray:
+    """The LiteRT runtime on `rows`, each call holding rows of one sequence bucket (as the Embedder groups them)."""
+    out: list[np.ndarray | None] = [None] * len(rows)
+    groups: dict[int, list[int]] = {}
+    for i, row in enumerate(rows):
+        groups.setdefault(model.run_length(len(row)), []).append(i)
+    for members in groups.values():
+        for j, vector in zip(members, model.embed([rows[i] for i in members], pad_id)):
+            out[j] = vector
+    return np.stack(out)
 
 
 def torch_runner(model: str, rows: list[list[int]], pad_id: int, threads: int):
