@@ -23,13 +23,15 @@ def gemma_replica() -> ModuleType:
 
 
 def default_model_label() -> str:
-    """What embed() runs with no model named, e.g. "all-MiniLM-L6-v2 ONNX int8" (tables name it, not assume it)."""
+    """What embed() runs with no model named, e.g. "embedlite-small-v3-litert TFLite int8 on LiteRT" (tables name
+    it, not assume it)."""
     import json
 
     from embedlite.models import default_artifact
 
     manifest = json.loads((default_artifact() / "manifest.json").read_text(encoding="utf-8"))
-    return f"{manifest['name']} {manifest['format'].upper()} {manifest['precision']}"
+    kind, runtime = {"onnx": ("ONNX", "onnxruntime"), "tflite": ("TFLite", "LiteRT")}[manifest["format"]]
+    return f"{manifest['name']} {kind} {manifest['precision']} on {runtime}"
 
 
 def write_markdown(name: str, lines: list[str]) -> None:

@@ -116,7 +116,7 @@ def main() -> None:
         "",
         "| engine | batch 1 sent/s | batch 32 sent/s | peak RSS MB |",
         "|---|---:|---:|---:|",
-        f"| embedlite default ({label}, onnxruntime) | {el['batch1']:.1f} ({elm['batch1']:.1f}) "
+        f"| embedlite default ({label}) | {el['batch1']:.1f} ({elm['batch1']:.1f}) "
         f"| {el['batch32']:.1f} ({elm['batch32']:.1f}) | {elm['rss_mb']:.0f} |",
         f"| sentence-transformers (PyTorch fp32) | {st['batch1']:.1f} ({stm['batch1']:.1f}) "
         f"| {st['batch32']:.1f} ({stm['batch32']:.1f}) | {stm['rss_mb']:.0f} |",
