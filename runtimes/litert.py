@@ -90,16 +90,27 @@ class LiteRTModel:
     def run_length(self, length: int) -> int:
         return next(s for s in self.seq_buckets if s >= length)  # the tokenizer truncates to the largest
 
+    def _batch_for(self, rows: int) -> tuple[int, int]:
+        """(signature batch, rows it takes) for the next call: a padding row costs what a text costs, so a bucket
+        less than 3/4 full gives way to calls of a smaller one (default, one thread, 16 tokens: 3 texts in the 8-row
+        signature 8.9 ms, in three 1-row calls 4.0 ms; 7 texts 8.7 against 9.1)."""
+        fit = next((b for b in self.batch_buckets if b >= rows), self.batch_buckets[-1])
+        if rows < fit and rows < 0.75 * fit:
+            smaller = max(b for b in self.batch_buckets if b <= rows)
+            return smaller, smaller
+        return fit, min(rows, fit)
+
     def embed(self, ids: list[list[int]], pad_id: int) -> np.ndarray:
         with self._lock:
             return self._embed(ids, pad_id)
 
     def _embed(self, ids: list[list[int]], pad_id: int) -> np.ndarray:
         seq = self.run_length(max(len(row) for row in ids))
-        outputs = []
-        for start in range(0, len(ids), self.batch_buckets[-1]):
-            chunk = ids[start : start + self.batch_buckets[-1]]
-            batch = next(b for b in self.batch_buckets if b >= len(chunk))
+        outputs, start = [], 0
+        while start < len(ids):
+            batch, take = self._batch_for(len(ids) - start)
+            chunk = ids[start : start + take]
+            start += take
             input_ids, mask = pad_batch(chunk + [[pad_id]] * (batch - len(chunk)), pad_id, width=seq)
             runner, names = self._runner(batch, seq)
             (out,) = runner(**{names[0]: input_ids.astype(np.int32), names[1]: mask.astype(np.int32)}).values()

@@ -51,7 +51,7 @@ def test_signatures_and_bucket_choice(tflite_artifacts):
     m = read_manifest(results["fp32"].path)
     assert m.format == "tflite" and m.sequence_buckets == (16, 32, 64) and m.batch_buckets == (1, 8)
     e = Embedder(results["fp32"].path)
-    # 11 texts: a batch of 8 and a padded batch of 3; a 52-token text needs the 64 bucket.
+    # 11 texts: a batch of 8 and three of 1 (a bucket under 3/4 full gives way); a 52-token text needs the 64 bucket.
     texts = [f"sentence number {i}" for i in range(10)] + ["word " * 50]
     ref = SentenceTransformer(str(src), device="cpu").encode(texts)
     ours = e.embed(texts, batch_size=11)
