@@ -30,7 +30,10 @@ def bert_layers(graph: nn.Module) -> list[nn.Module]:
 
 
 def smoothed(graph: nn.Module, calibration: list[dict[str, np.ndarray]]) -> nn.Module:
-    """A copy of `graph` with every product of its BERT layers smoothed on the calibration feeds' activations."""
+    """A copy of `graph` with every product of its BERT layers smoothed on the calibration feeds' activations;
+    `graph` itself where it has none (no copy of EmbeddingGemma's 308M weights, no calibration pass over them)."""
+    if not bert_layers(graph):
+        return graph
     graph = copy.deepcopy(graph).eval()
     layers = bert_layers(graph)
     points = [
