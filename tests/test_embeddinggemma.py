@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from embedlite import Embedder, EmbedliteError, export
-from embedlite.artifact import NOTICE, read_manifest
+from embedlite.artifact import NOTICE, parse_signature, read_manifest, signature_name
 from embedlite.converters.parity import cosine_rows
 from embedlite.runtimes.tokenizer import TextTokenizer
 from fixtures.embeddinggemma import PROMPTS, config_json, gemma_tokenizer_json
@@ -261,6 +261,58 @@ def test_mobile_bundle_parity_applies_prompts_as_python(gemma_exports, st_gemma,
     assert documents["ids"][1] == tokenizer.encode([PROMPTS["document"] + texts[1]])[0][0]
     assert_close(st_gemma.encode_query(texts[: queries["count"]]), np.array(queries["embeddings"]), "int8")
     assert [case["top10"] for case in parity["store_ties"]] == [["a", "c", "b", "d"]] * 2
+
+
+def tflite_operators(path) -> dict[str, list[tuple[str, list[list[int]], list[str]]]]:
+    """signature -> its operators as (builtin name, input shapes, input types), read from the flatbuffer."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.Model.GetRootAsModel(path.read_bytes(), 0)
+    op_names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    type_names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    out = {}
+    for i in range(model.SignatureDefsLength()):
+        signature = model.SignatureDefs(i)
+        graph = model.Subgraphs(signature.SubgraphIndex())
+        ops = []
+        for j in range(graph.OperatorsLength()):
+            op = graph.Operators(j)
+            code = model.OperatorCodes(op.OpcodeIndex())
+            inputs = [graph.Tensors(op.Inputs(k)) for k in range(op.InputsLength()) if op.Inputs(k) >= 0]
+            ops.append(
+                (
+                    op_names[max(code.BuiltinCode(), code.DeprecatedBuiltinCode())],
+                    [t.ShapeAsNumpy().tolist() if t.ShapeLength() else [] for t in inputs],
+                    [type_names[t.Type()] for t in inputs],
+                )
+            )
+        out[signature.SignatureKey().decode()] = ops
+    return out
+
+
+def test_tflite_int8_gives_a_text_one_vector_whatever_its_batch(gemma_exports, sts_slice):
+    """A float op that rounds differently in the batch-1 graph than in the batch-8 graph moves int8 roundings after
+    it: on the real weights a text's vector moved by up to 8.1e-3 between the two (converters/grouped_attention.py
+    says which ops, and how every signature now traces alike). The attention products are BATCH_MATMULs of the
+    same (s, d) shapes in every signature, no FULLY_CONNECTED takes float weights, and a text alone, in a batch and
+    in the reversed batch gets the same bits."""
+    artifact = gemma_exports("tflite")["int8"]
+    products = {}
+    for name, ops in tflite_operators(artifact / "model.tflite").items():
+        assert not [o for o in ops if o[0] == "FULLY_CONNECTED" and o[2][1] == "FLOAT32"], name
+        products[name] = [shapes for kind, shapes, _ in ops if kind == "BATCH_MATMUL"]
+    for name, shapes in products.items():
+        batch, seq = parse_signature(name)
+        assert shapes and all(a[0] == b[0] and a[0] % batch == 0 for a, b in shapes), name
+        one = products[signature_name(1, seq)]
+        assert [[a[1:], b[1:]] for a, b in shapes] == [[a[1:], b[1:]] for a, b in one], name
+    model = Embedder(artifact, device="cpu", threads=2)
+    texts = [t for pair in zip(sts_slice.sentences1, sts_slice.sentences2) for t in pair][:14] + ["word " * 40]
+    batched = model.embed_query(texts, batch_size=32)
+    alone = np.vstack([model.embed_query([t]) for t in texts])
+    reversed_ = model.embed_query(texts[::-1], batch_size=32)[::-1]
+    np.testing.assert_array_equal(alone, batched)
+    np.testing.assert_array_equal(reversed_, batched)
 
 
 AVX2_SCRIPT = """
