@@ -15,6 +15,8 @@ class RuntimeModel(Protocol):
     """A loaded model file: token ids in, one float32 vector per text out."""
 
     device: str
+    # whether a call of one row runs other kernels than a call of several (the Embedder then runs a lone row twice)
+    lone_row_differs: bool
 
     def run_length(self, length: int) -> int:
         """The sequence length a text of `length` tokens runs at (a batch runs at its longest text's)."""

@@ -45,6 +45,8 @@ class LiteRTModel:
     CPU runs through the Interpreter (XNNPACK); 'gpu' and 'npu' through LiteRT's CompiledModel with that
     accelerator. The buckets are read from the file's signatures, so they always match the model that runs."""
 
+    lone_row_differs = False  # the batch-1 and batch-8 signatures give a row the same bits (tests/test_tflite.py)
+
     def __init__(self, path: Path, device: str = "auto", threads: int | None = None):
         if device not in DEVICES:
             raise ValueError(f"unknown device {device!r} for a TFLite artifact; choose one of: {', '.join(DEVICES)}")

@@ -83,6 +83,8 @@ def bucket_length(length: int, bits: int = 3) -> int:
 class OnnxModel:
     """Runs model.onnx: (input_ids, attention_mask) -> float32 embeddings."""
 
+    lone_row_differs = True  # onnxruntime's products run as GEMV for one row: other sums than in a batch
+
     def __init__(self, path: Path, device: str = "auto", threads: int | None = None, max_length: int | None = None):
         import onnxruntime as ort
 

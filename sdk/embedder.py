@@ -169,8 +169,8 @@ class Embedder:
         padded the same way in every call): padding to the longest would move onnxruntime's sums by an ulp, so
         this way a text's vector does not depend on the texts that share its call, and embed(), a stream's
         windows, the server's batches and Ray's workers give the same bits. A call of one row runs another
-        kernel, so a lone row runs twice in a call of two unless pair_lone is False (one query alone stays a call
-        of one)."""
+        kernel on onnxruntime, so there a lone row runs twice in a call of two unless pair_lone is False (one query
+        alone stays a call of one); LiteRT's signatures need no pairing."""
         out = np.empty((len(ids), self.dims[0]), dtype=np.float32)  # the model's output width
         by_length: dict[int, list[int]] = {}
         for i, row in enumerate(ids):
@@ -187,7 +187,8 @@ class Embedder:
 
             batches = tqdm(batches, desc="embedding", unit="batch")
         for rows in batches:
-            batch = [ids[i] for i in rows] * (2 if pair_lone and len(rows) == 1 else 1)
+            paired = pair_lone and len(rows) == 1 and self._model.lone_row_differs
+            batch = [ids[i] for i in rows] * (2 if paired else 1)
             out[rows] = self._run(batch)[: len(rows)]
         return self.truncate(out, self.dim if dim is None else dim)
 

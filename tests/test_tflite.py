@@ -161,3 +161,15 @@ def test_smoothing_keeps_the_float_function_and_flattens_the_products_inputs(tfl
     after = _input_absmax(graph, [bert_layers(graph)[0].intermediate.dense], feeds)
     spread = [float(a.max() / a.median()) for a in (*before.values(), *after.values())]
     assert spread[1] < spread[0]
+
+
+def test_a_lone_row_runs_once_on_litert_and_paired_on_onnxruntime(tflite_artifacts, minilm_artifact):
+    """onnxruntime runs a call of one row with other kernels, so the Embedder pairs a lone row with itself there;
+    LiteRT's signatures give a row the same bits in a call of 1 or 8 (above), so it runs once."""
+    _, results = tflite_artifacts
+    for path, rows_per_call in ((results["int8"].path, 1), (minilm_artifact, 2)):
+        model = Embedder(path)
+        calls, run = [], model._model.embed
+        model._model.embed = lambda ids, pad_id: (calls.append(len(ids)), run(ids, pad_id))[1]
+        vectors = model.embed(["a short text", "word " * 40])  # two run lengths: each text alone in its call
+        assert calls == [rows_per_call, rows_per_call] and vectors.shape[0] == 2, path
