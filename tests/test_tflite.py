@@ -49,7 +49,7 @@ def test_signatures_and_bucket_choice(tflite_artifacts):
 
     src, results = tflite_artifacts
     m = read_manifest(results["fp32"].path)
-    assert m.format == "tflite" and m.sequence_buckets == (16, 32, 64) and m.batch_buckets == (1, 8)
+    assert m.format == "tflite" and m.sequence_buckets == (16, 24, 32, 48, 64) and m.batch_buckets == (1, 8)
     e = Embedder(results["fp32"].path)
     # 11 texts: a batch of 8 and three of 1 (a bucket under 3/4 full gives way); a 52-token text needs the 64 bucket.
     texts = [f"sentence number {i}" for i in range(10)] + ["word " * 50]
@@ -61,11 +61,12 @@ def test_signatures_and_bucket_choice(tflite_artifacts):
 def test_sizes_shrink(tflite_artifacts):
     _, results = tflite_artifacts
     sizes = {p: r.report["bytes"] for p, r in results.items()}
-    # each of the 14 signatures keeps a few float constants of its own, a visible share of this tiny model
+    # each of the 10 signatures keeps a few float constants of its own, a visible share of this tiny model
     assert sizes["fp16"] < sizes["fp32"] * 0.6 and sizes["int8"] < sizes["fp32"] * 0.6
     assert sizes["int4"] < sizes["int8"]
-    # the vocabulary table (90% of this tiny model) is packed to 4 bits too; at 8 bits this would be ~1/3.3
-    assert sizes["int4"] <= sizes["fp32"] / 4.4
+    # the vocabulary table (90% of this tiny model's floats) is packed to 4 bits too: 1/3.9 of fp32 measured with
+    # 10 signatures; with the table at 8 bits it would be about 1/2.9
+    assert sizes["int4"] <= sizes["fp32"] / 3.7
 
 
 def test_packed_embedding_is_blockwise_int4():
