@@ -49,6 +49,7 @@ def export(
     source_name: str | None = None,
     parity_texts: list[str] | None = None,
     eval_data: Path | None = None,
+    sequence_buckets: tuple[int, ...] | None = None,
     progress: Callable[[str], object] | None = None,
 ) -> list[ExportResult]:
     """Export a sentence-transformers encoder to embedlite artifacts (needs `pip install 'embedlite[export]'`;
@@ -67,6 +68,8 @@ def export(
     parity_texts: texts to compare the artifact with the source model on, and that int8 calibrates its smoothing
         on (default: built-in sentences).
     eval_data: a folder with stsb/ and stsb-retrieval/: adds STS-B, nDCG@10 and speed to each report.
+    sequence_buckets: TFLite: the token counts it has signatures for (default 16 ... 512); the max length is always
+        added. Fewer make a smaller file and a faster export; a text runs padded to the next bucket up.
     progress: called with one line per step (default: the steps are logged at INFO on 'embedlite.export').
     Returns one ExportResult (path, manifest, parity, report) per artifact.
     """
@@ -93,7 +96,7 @@ def export(
     from .tflite_export import buckets_for
 
     texts = parity_texts or parity.default_sentences()
-    seq_buckets = buckets_for(src.max_seq_length)
+    seq_buckets = buckets_for(src.max_seq_length, sequence_buckets)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".embedlite-export-", dir=out.parent))
     try:

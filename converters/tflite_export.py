@@ -29,9 +29,16 @@ RECIPES = {
 }
 
 
-def buckets_for(max_seq_length: int) -> tuple[int, ...]:
-    """Sequence buckets up to the model's max length, which is always the last."""
-    return (*(b for b in SEQUENCE_BUCKETS if b < max_seq_length), max_seq_length)
+def buckets_for(max_seq_length: int, wanted: tuple[int, ...] | None = None) -> tuple[int, ...]:
+    """Sequence buckets (`wanted`, default SEQUENCE_BUCKETS) below the model's max length, which is always the
+    last, so every text has one."""
+    from embedlite.errors import EmbedliteError
+
+    wanted = SEQUENCE_BUCKETS if wanted is None else tuple(wanted)
+    bad = [b for b in wanted if not isinstance(b, int) or isinstance(b, bool) or b < 1]
+    if bad:
+        raise EmbedliteError(f"sequence_buckets must be positive token counts; got {bad[0]!r}")
+    return (*sorted({b for b in wanted if b < max_seq_length}), max_seq_length)
 
 
 def export_tflite(
