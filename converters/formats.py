@@ -78,9 +78,9 @@ class TfliteFormat:
         return {}
 
     def manifest_fields(self, seq_buckets: tuple[int, ...]) -> dict:
-        from .tflite_export import BATCH_BUCKETS
+        from .tflite_export import batch_buckets
 
-        return {"sequence_buckets": seq_buckets, "batch_buckets": BATCH_BUCKETS}
+        return {"sequence_buckets": seq_buckets, "batch_buckets": batch_buckets(seq_buckets)}
 
 
 FORMATS = {f.name: f for f in (OnnxFormat(), TfliteFormat())}

@@ -71,7 +71,8 @@ class LiteRTModel:
         if not self._names:
             raise ArtifactError(f"{path} has no (batch, sequence) signatures")
         self.seq_buckets = sorted({s for _, s in self._names})
-        self.batch_buckets = sorted({b for b, _ in self._names})
+        # the batch sizes each length has (the largest batch is kept for short sequences only)
+        self._batches = {seq: sorted(b for b, s in self._names if s == seq) for seq in self.seq_buckets}
         log.info("embedlite: LiteRT on %s, buckets %s", self.device, self.seq_buckets)
         if self.device == "cpu":  # LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate" on a process's
             with _native_stderr_silenced():  # first call, into every CLI command's output: made here, unseen
@@ -92,14 +93,15 @@ class LiteRTModel:
     def run_length(self, length: int) -> int:
         return next(s for s in self.seq_buckets if s >= length)  # the tokenizer truncates to the largest
 
-    def _batch_for(self, rows: int) -> tuple[int, int]:
-        """(signature batch, rows it takes) for the next call: a padding row costs what a text costs, so a bucket
-        less than 3/4 full gives way to calls of a smaller one (default, one thread, 16 tokens: 3 texts in the 8-row
-        signature 8.9 ms, in three 1-row calls 4.0 ms; 7 texts 8.7 against 9.1)."""
-        fit = next((b for b in self.batch_buckets if b >= rows), self.batch_buckets[-1])
+    def _batch_for(self, rows: int, seq: int) -> tuple[int, int]:
+        """(signature batch, rows it takes) for the next call at length seq: a padding row costs what a text
+        costs, so a bucket less than 3/4 full gives way to calls of a smaller one (default, one thread, 16 tokens:
+        3 texts in the 8-row signature 8.9 ms, in three 1-row calls 4.0 ms; 7 texts 8.7 against 9.1)."""
+        batches = self._batches[seq]
+        fit = next((b for b in batches if b >= rows), batches[-1])
         if rows < fit and rows < 0.75 * fit:
-            smaller = max(b for b in self.batch_buckets if b <= rows)
-            return smaller, smaller
+            smaller = max((b for b in batches if b <= rows), default=batches[0])
+            return smaller, min(rows, smaller)
         return fit, min(rows, fit)
 
     def embed(self, ids: list[list[int]], pad_id: int) -> np.ndarray:
@@ -110,7 +112,7 @@ class LiteRTModel:
         seq = self.run_length(max(len(row) for row in ids))
         outputs, start = [], 0
         while start < len(ids):
-            batch, take = self._batch_for(len(ids) - start)
+            batch, take = self._batch_for(len(ids) - start, seq)
             chunk = ids[start : start + take]
             start += take
             input_ids, mask = pad_batch(chunk + [[pad_id]] * (batch - len(chunk)), pad_id, width=seq)

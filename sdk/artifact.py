@@ -50,8 +50,8 @@ class Manifest:
     prompts: dict[str, str] = field(default_factory=dict)
     default_task: str | None = None
     output_dim: int | None = None  # a fixed-dim artifact slices inside the graph
-    sequence_buckets: tuple[int, ...] = ()  # static-shape formats (TFLite): one signature per
-    batch_buckets: tuple[int, ...] = ()  # (batch, sequence) pair, named b{batch}_s{sequence}
+    sequence_buckets: tuple[int, ...] = ()  # static-shape formats (TFLite): signatures b{batch}_s{sequence}, the
+    batch_buckets: tuple[int, ...] = ()  # file's list is the truth (the largest batch only for short sequences)
     files: dict[str, dict] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     created_by: str = ""

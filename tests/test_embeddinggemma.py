@@ -299,8 +299,10 @@ def test_tflite_int8_gives_a_text_one_vector_whatever_its_batch(gemma_exports, s
     it: on the real weights a text's vector moved by up to 8.1e-3 between the two (converters/grouped_attention.py
     says which ops, and how every signature now traces alike). The attention products are BATCH_MATMULs of the
     same (s, d) shapes in every signature, no FULLY_CONNECTED takes float weights, and a text alone, in a batch and
-    in the reversed batch gets the same bits."""
+    in the reversed batch gets the same bits (32 short texts in the 32-row signature, which short lengths only
+    have; the long ones in calls of 8 and 1)."""
     artifact = gemma_exports("tflite")["int8"]
+    assert read_manifest(artifact).batch_buckets == (1, 8, 32)
     products = {}
     for name, ops in tflite_operators(artifact / "model.tflite").items():
         assert not [o for o in ops if o[0] == "FULLY_CONNECTED" and o[2][1] == "FLOAT32"], name
@@ -310,8 +312,11 @@ def test_tflite_int8_gives_a_text_one_vector_whatever_its_batch(gemma_exports, s
         assert shapes and all(a[0] == b[0] and a[0] % batch == 0 for a, b in shapes), name
         one = products[signature_name(1, seq)]
         assert [[a[1:], b[1:]] for a, b in shapes] == [[a[1:], b[1:]] for a, b in one], name
+    assert {name for name in products if name.startswith("b32_")} == {"b32_s32"}
     model = Embedder(artifact, device="cpu", threads=2)
-    texts = [t for pair in zip(sts_slice.sentences1, sts_slice.sentences2) for t in pair][:14] + ["word " * 40]
+    texts = [t for pair in zip(sts_slice.sentences1, sts_slice.sentences2) for t in pair][:40]
+    texts += ["word " * n for n in (40, 50, 60, 70)]
+    assert sum(model.run_length(len(ids)) == 32 for ids in model.tokenize(texts, model.query_prompt)[0]) >= 24
     batched = model.embed_query(texts, batch_size=32)
     alone = np.vstack([model.embed_query([t]) for t in texts])
     reversed_ = model.embed_query(texts[::-1], batch_size=32)[::-1]

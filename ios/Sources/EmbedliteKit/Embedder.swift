@@ -88,13 +88,15 @@ public final class Embedder {
         var out = [[Float]](repeating: [], count: prompted.count)
         // similar lengths share a batch, so little compute goes to padding
         let order = ids.indices.sorted { (ids[$0].count, $0) < (ids[$1].count, $1) }
-        for start in stride(from: 0, to: order.count, by: maxBatch) {
-            let chunk = Array(order[start..<min(start + maxBatch, order.count)])
-            let rows = chunk.map { ids[$0] }
-            let longest = rows.map(\.count).max() ?? 0
-            guard let bucket = Bucket.choose(backend.buckets, count: rows.count, longest: longest) else {
-                throw EmbedliteError.runtime("no signature holds \(rows.count) x \(longest) tokens")
+        var start = 0
+        while start < order.count {
+            let lengths = order[start..<min(start + maxBatch, order.count)].map { ids[$0].count }
+            guard let (bucket, take) = Bucket.next(backend.buckets, lengths: lengths) else {
+                throw EmbedliteError.runtime("no signature holds a text of \(lengths[0]) tokens")
             }
+            let chunk = Array(order[start..<start + take])
+            start += take
+            let rows = chunk.map { ids[$0] }
             let vectors = try backend.run(PaddedBatch(rows, padId: tokenizer.padId, bucket: bucket))
             for (j, i) in chunk.enumerated() {
                 guard j < vectors.count, vectors[j].count == outputDim else {

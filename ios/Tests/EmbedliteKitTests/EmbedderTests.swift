@@ -31,7 +31,9 @@ final class EmbedderTests: XCTestCase {
         let texts = ["one two three four", "hi", String(repeating: "word ", count: 100), ""]
         let out = try embedder.embed(texts)
         XCTAssertEqual(out.map { $0[0] }, texts.map { Float(artifact.tokenizer.encode($0).count) })
-        XCTAssertEqual(backend.used, [Bucket(batch: 8, seq: 256)])  // four texts fit one batch of 8
+        // four texts fill less than 3/4 of a batch of 8: calls of one, each in the smallest length that holds it
+        XCTAssertEqual(backend.used, [Bucket(batch: 1, seq: 32), Bucket(batch: 1, seq: 32), Bucket(batch: 1, seq: 32),
+                                      Bucket(batch: 1, seq: 256)])
         let short = try XCTUnwrap(embedder.embed(["hi"], dim: 64).first)
         XCTAssertEqual(backend.used.last, Bucket(batch: 1, seq: 32))
         XCTAssertEqual(short.count, 64)
@@ -104,6 +106,15 @@ final class EmbedderTests: XCTestCase {
         XCTAssertEqual(Bucket.choose(buckets, count: 3, longest: 32), Bucket(batch: 8, seq: 32))
         XCTAssertEqual(Bucket.choose(buckets, count: 8, longest: 33), Bucket(batch: 8, seq: 128))
         XCTAssertNil(Bucket.choose(buckets, count: 9, longest: 10))
+        // the next call, as Python's runtime makes it: 32 rows only where a short signature holds them
+        let sparse = buckets + [Bucket(batch: 32, seq: 32)]
+        func next(_ lengths: [Int]) -> String { Bucket.next(sparse, lengths: lengths).map { "\($0.bucket) \($0.take)" } ?? "nil" }
+        XCTAssertEqual(next(Array(repeating: 10, count: 32)), "b32_s32 32")
+        XCTAssertEqual(next(Array(repeating: 10, count: 31) + [100]), "b8_s32 8")
+        XCTAssertEqual(next(Array(repeating: 10, count: 7)), "b8_s32 7")  // 3/4 full: one call
+        XCTAssertEqual(next(Array(repeating: 10, count: 4)), "b1_s32 1")  // less: calls of one
+        XCTAssertEqual(next(Array(repeating: 100, count: 12)), "b8_s128 8")
+        XCTAssertEqual(next([300]), "nil")
         let batch = try PaddedBatch([[101, 7, 102]], padId: 0, bucket: Bucket(batch: 2, seq: 8))
         XCTAssertEqual(batch.inputIds, [101, 7, 102, 0, 0, 0, 0, 0] + [Int32](repeating: 0, count: 8))
         XCTAssertEqual(batch.attentionMask, [1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0])  // filler rows stay valid

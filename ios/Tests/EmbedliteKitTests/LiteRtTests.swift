@@ -15,6 +15,7 @@ final class LiteRtTests: XCTestCase {
         let backend = try LiteRtBackend(model: artifact.modelURL, accelerator: .cpu, library: library())
         XCTAssertEqual(backend.buckets.map(\.signature).sorted(),
                        ["b1_s128", "b1_s16", "b1_s24", "b1_s256", "b1_s32", "b1_s48", "b1_s64",
+                        "b32_s16", "b32_s24", "b32_s32", "b32_s48", "b32_s64",
                         "b8_s128", "b8_s16", "b8_s24", "b8_s256", "b8_s32", "b8_s48", "b8_s64"])
         let embedder = try Embedder(artifact: artifact, backend: backend)
         XCTAssertEqual(embedder.device, "LiteRT CPU (XNNPACK)")

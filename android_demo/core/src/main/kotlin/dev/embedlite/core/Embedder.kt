@@ -61,13 +61,18 @@ class Embedder(val manifest: Manifest, val tokenizer: Tokenizer, private val bac
         require(dim == null || dim in dims) { "dim $dim is not supported by ${manifest.name}; supported dims: ${dims.joinToString()}" }
         val width = manifest.outputDim ?: manifest.dim
         val ids = prompted.map { tokenizer.encode(it) }
-        val maxBatch = backend.buckets.maxOf { it.batch }
         val out = arrayOfNulls<FloatArray>(prompted.size)
         // similar lengths share a batch, so little compute goes to padding
-        for (chunk in ids.indices.sortedBy { ids[it].size }.chunked(maxBatch)) {
+        val order = ids.indices.sortedBy { ids[it].size }
+        val maxBatch = backend.buckets.maxOf { it.batch }
+        var start = 0
+        while (start < order.size) {
+            val lengths = order.subList(start, minOf(order.size, start + maxBatch)).map { ids[it].size }
+            val (bucket, take) = Bucket.next(backend.buckets, lengths)
+                ?: throw IllegalStateException("no signature holds a text of ${lengths.first()} tokens")
+            val chunk = order.subList(start, start + take)
+            start += take
             val rows = chunk.map { ids[it] }
-            val bucket = Bucket.choose(backend.buckets, rows.size, rows.maxOf { it.size })
-                ?: throw IllegalStateException("no signature holds ${rows.size} x ${rows.maxOf { it.size }} tokens")
             val vectors = backend.run(bucket, PaddedBatch.of(rows, tokenizer.padId, bucket.seq, bucket.batch))
             check(vectors.size >= rows.size && vectors.all { it.size == width }) {
                 "the model returned ${vectors.size} rows of ${vectors.firstOrNull()?.size} values; expected ${bucket.batch} of $width"

@@ -377,6 +377,14 @@ class UnitTests {
             assertEquals(Bucket(8, 32), Bucket.choose(buckets, 3, 32))
             assertEquals(Bucket(8, 128), Bucket.choose(buckets, 8, 33))
             assertEquals(null, Bucket.choose(buckets, 9, 10))
+            // the next call, as Python's runtime makes it: 32 rows only where a short signature holds them
+            val sparse = buckets + Bucket(32, 32)
+            assertEquals(Bucket(32, 32) to 32, Bucket.next(sparse, List(32) { 10 }))
+            assertEquals(Bucket(8, 32) to 8, Bucket.next(sparse, List(31) { 10 } + 100))
+            assertEquals(Bucket(8, 32) to 7, Bucket.next(sparse, List(7) { 10 }))  // 3/4 full: one call
+            assertEquals(Bucket(1, 32) to 1, Bucket.next(sparse, List(4) { 10 }))  // less: calls of one
+            assertEquals(Bucket(8, 128) to 8, Bucket.next(sparse, List(12) { 100 }))
+            assertEquals(null, Bucket.next(sparse, listOf(300)))
             val batch = PaddedBatch.of(listOf(intArrayOf(101, 7, 102)), padId = 0, width = 8, batch = 2)
             assertEquals(listOf(101, 7, 102, 0, 0, 0, 0, 0), batch.inputIds[0].toList())
             assertEquals(listOf(1, 1, 1, 0, 0, 0, 0, 0), batch.attentionMask[0].toList())
@@ -405,7 +413,8 @@ class UnitTests {
             val embedder = Embedder(manifest, tokenizer, backend)
             val texts = listOf("one two three four", "hi", "word ".repeat(40))
             assertEquals(listOf(18f, 2f, 200f), embedder.embed(texts).map { it[0] })
-            assertEquals(listOf(Bucket(8, 256)), used)  // three texts fit one batch of 8
+            // three texts fill less than 3/4 of a batch of 8: calls of one, each in the smallest length that holds it
+            assertEquals(listOf(Bucket(1, 32), Bucket(1, 32), Bucket(1, 256)), used)
             assertEquals(listOf(5f), embedder.embedQuery(listOf("hi")).map { it[0] })  // "q: hi"
             assertEquals("title: Paris | text: hi", Embedder.withPrompt(manifest.documentPrompt, "hi", "Paris"))
             assertEquals("title: none | text: hi", Embedder.withPrompt(manifest.documentPrompt, "hi", null))
