@@ -7,9 +7,9 @@ truncated dims, store top-10s, all from Python's LiteRT runtime), then runs the 
 section of parity.json) on it: token ids equal, cosine >= 0.9999 to Python, the same store top-10s. Not CI (the
 fetch and a 308M export); CI runs the same tests on the random-weight replica.
 
-    python benchmarks/phones_embeddinggemma.py [--precisions int8,int4] [--work DIR] [--no-swift]
+    python benchmarks/phones_embeddinggemma.py [--precisions int8,int4] [--work DIR] [--no-swift] [--out NAME]
 
-Writes benchmarks/results/embeddinggemma_phones.md.
+Writes benchmarks/results/embeddinggemma_phones.md (or NAME.md).
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ def main() -> None:
     parser.add_argument("--precisions", default="int8", help="comma separated TFLite precisions: int8, int4, fp32")
     parser.add_argument("--work", type=Path, default=None, help="keep the bundles here (default: a temporary folder)")
     parser.add_argument("--no-swift", action="store_true", help="the Kotlin core only")
+    parser.add_argument("--out", default="embeddinggemma_phones", help="results/OUT.md")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="gemma-phones-"))
     texts = DATA / "stsb" / "sts-test.csv"
@@ -114,12 +115,13 @@ def main() -> None:
         sections += lines
 
     write_markdown(
-        "embeddinggemma_phones.md",
+        f"{args.out}.md",
         [
             "# EmbeddingGemma-300m (real weights) through the Kotlin and Swift cores",
             "",
             f"Command: `python benchmarks/phones_embeddinggemma.py --precisions {args.precisions}"
-            f"{' --no-swift' if args.no_swift else ''}`",
+            f"{' --no-swift' if args.no_swift else ''}"
+            f"{f' --out {args.out}' if args.out != 'embeddinggemma_phones' else ''}`",
             "",
             f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, CPU only. "
             f"`embedlite export {MODEL} --target android` with every STS-B test sentence as parity texts; each core "
