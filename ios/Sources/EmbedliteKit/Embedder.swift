@@ -86,25 +86,36 @@ public final class Embedder {
         let maxBatch = backend.buckets.map(\.batch).max() ?? 1
         let outputDim = manifest.outputDim ?? manifest.dim
         var out = [[Float]](repeating: [], count: prompted.count)
-        // similar lengths share a batch, so little compute goes to padding
-        let order = ids.indices.sorted { (ids[$0].count, $0) < (ids[$1].count, $1) }
-        var start = 0
-        while start < order.count {
-            let lengths = order[start..<min(start + maxBatch, order.count)].map { ids[$0].count }
-            guard let (bucket, take) = Bucket.next(backend.buckets, lengths: lengths) else {
-                throw EmbedliteError.runtime("no signature holds a text of \(lengths[0]) tokens")
+        // A call holds texts of one run length (the smallest signature length that holds the text), as in Python:
+        // a text padded to another length can get other bits (EmbeddingGemma int8 at 48 vs 64 tokens: cosine
+        // 0.9976 on XNNPACK), so a text's vector must not depend on the texts beside it.
+        let seqs = Array(Set(backend.buckets.map(\.seq))).sorted()
+        var groups: [Int: [Int]] = [:]
+        for i in ids.indices {
+            guard let seq = seqs.first(where: { $0 >= ids[i].count }) else {
+                throw EmbedliteError.runtime("no signature holds a text of \(ids[i].count) tokens")
             }
-            let chunk = Array(order[start..<start + take])
-            start += take
-            let rows = chunk.map { ids[$0] }
-            let vectors = try backend.run(PaddedBatch(rows, padId: tokenizer.padId, bucket: bucket))
-            for (j, i) in chunk.enumerated() {
-                guard j < vectors.count, vectors[j].count == outputDim else {
-                    throw EmbedliteError.runtime(
-                        "the model returned \(vectors.count) rows of \(vectors.first?.count ?? 0) values; "
-                            + "expected \(bucket.batch) of \(outputDim)")
+            groups[seq, default: []].append(i)
+        }
+        for (seq, group) in groups.sorted(by: { $0.key < $1.key }) {
+            let atSeq = backend.buckets.filter { $0.seq == seq }
+            var start = 0
+            while start < group.count {
+                let lengths = group[start..<min(start + maxBatch, group.count)].map { ids[$0].count }.sorted()
+                guard let (bucket, take) = Bucket.next(atSeq, lengths: lengths) else {
+                    throw EmbedliteError.runtime("no signature holds a text of \(lengths.last ?? 0) tokens")
                 }
-                out[i] = try truncate(vectors[j], to: dim)
+                let chunk = Array(group[start..<start + take])
+                start += take
+                let vectors = try backend.run(PaddedBatch(chunk.map { ids[$0] }, padId: tokenizer.padId, bucket: bucket))
+                for (j, i) in chunk.enumerated() {
+                    guard j < vectors.count, vectors[j].count == outputDim else {
+                        throw EmbedliteError.runtime(
+                            "the model returned \(vectors.count) rows of \(vectors.first?.count ?? 0) values; "
+                                + "expected \(bucket.batch) of \(outputDim)")
+                    }
+                    out[i] = try truncate(vectors[j], to: dim)
+                }
             }
         }
         return out

@@ -34,6 +34,10 @@ final class EmbedderTests: XCTestCase {
         // four texts fill less than 3/4 of a batch of 8: calls of one, each in the smallest length that holds it
         XCTAssertEqual(backend.used, [Bucket(batch: 1, seq: 32), Bucket(batch: 1, seq: 32), Bucket(batch: 1, seq: 32),
                                       Bucket(batch: 1, seq: 256)])
+        backend.used = []  // six short texts and a long one: the short ones are not padded to the long one's length
+        let mixed = Array(repeating: "hi", count: 6) + [String(repeating: "word ", count: 100)]
+        XCTAssertEqual(try embedder.embed(mixed).map { $0[0] }, mixed.map { Float(artifact.tokenizer.encode($0).count) })
+        XCTAssertEqual(backend.used, [Bucket(batch: 8, seq: 32), Bucket(batch: 1, seq: 256)])
         let short = try XCTUnwrap(embedder.embed(["hi"], dim: 64).first)
         XCTAssertEqual(backend.used.last, Bucket(batch: 1, seq: 32))
         XCTAssertEqual(short.count, 64)

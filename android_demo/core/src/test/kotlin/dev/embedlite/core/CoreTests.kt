@@ -415,6 +415,9 @@ class UnitTests {
             assertEquals(listOf(18f, 2f, 200f), embedder.embed(texts).map { it[0] })
             // three texts fill less than 3/4 of a batch of 8: calls of one, each in the smallest length that holds it
             assertEquals(listOf(Bucket(1, 32), Bucket(1, 32), Bucket(1, 256)), used)
+            used.clear()  // six short texts and a long one: the short ones are not padded to the long one's length
+            assertEquals(listOf(2f, 2f, 2f, 2f, 2f, 2f, 200f), embedder.embed(List(6) { "hi" } + "word ".repeat(40)).map { it[0] })
+            assertEquals(listOf(Bucket(8, 32), Bucket(1, 256)), used)
             assertEquals(listOf(5f), embedder.embedQuery(listOf("hi")).map { it[0] })  // "q: hi"
             assertEquals("title: Paris | text: hi", Embedder.withPrompt(manifest.documentPrompt, "hi", "Paris"))
             assertEquals("title: none | text: hi", Embedder.withPrompt(manifest.documentPrompt, "hi", null))
