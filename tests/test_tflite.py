@@ -72,6 +72,25 @@ def test_sizes_shrink(tflite_artifacts):
     assert sizes["int4"] <= sizes["fp32"] / 4.4
 
 
+def test_signatures_share_one_copy_of_each_weights_scales(tflite_artifacts):
+    """ai-edge-quantizer writes a weight's per-channel scales into every signature's copy of the tensor;
+    converters/tflite_flatbuffer.py writes them once and the signatures point at the one copy (int4's blockwise
+    scales are tensors of their own, shared already)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.Model.GetRootAsModel((tflite_artifacts[1]["int8"].path / "model.tflite").read_bytes(), 0)
+    tables: dict[int, set[int]] = {}
+    for g in range(model.SubgraphsLength()):
+        graph = model.Subgraphs(g)
+        for t in range(graph.TensorsLength()):
+            tensor = graph.Tensors(t)
+            q = tensor.Quantization()
+            if tensor.Buffer() and q is not None and q.ScaleLength() > 1:  # a weight, quantized per channel
+                tables.setdefault(tensor.Buffer(), set()).add(q._tab.Pos)
+    assert tables and all(len(positions) == 1 for positions in tables.values())
+    assert model.SubgraphsLength() == 6
+
+
 def test_packed_embedding_is_blockwise_int4():
     import torch
 
