@@ -38,7 +38,8 @@ else:
     def export(model, out, **options):
         """Export a sentence-transformers encoder to embedlite artifacts (needs `pip install 'embedlite[export]'`):
         one ExportResult per (format, precision). The options (formats, precisions, dims, output_dim, name,
-        source_name, parity_texts, eval_data, progress) are documented on embedlite.converters.export."""
+        source_name, parity_texts, eval_data, sequence_buckets, progress) are documented on
+        embedlite.converters.export."""
         from .errors import require
         from .progress import keep_library_bars_off_logs
 
