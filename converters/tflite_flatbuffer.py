@@ -28,14 +28,14 @@ def share_quantization(path: Path) -> int:
     for graph in model.subgraphs or []:
         for tensor in graph.tensors or []:
             q = tensor.quantization
-            if q is None:
+            if q is None or q.details is not None:  # blockwise (int4) scales are tensors, shared already
                 continue
             key = (*(_bytes(v) for v in (q.scale, q.zeroPoint, q.min, q.max)), q.quantizedDimension, q.detailsType)
-            if q.details is None and key in first:
+            if key in first:
                 tensor.quantization = first[key]
                 shared += 1
             else:
-                first.setdefault(key, q)
+                first[key] = q
     if not shared:
         return 0
     # Buffers stored after the flatbuffer (offset/size) keep their bytes and alignment; only their offsets move.
@@ -80,7 +80,7 @@ def _pack(model, schema, flatbuffers) -> bytes:
             b.StartVector(1, len(payload), ALIGNMENT)
             b.head -= len(payload)
             b.Bytes[b.head : b.head + len(payload)] = payload
-            data = b.EndVector(len(payload)) if _end_takes_length(b) else b.EndVector()
+            data = b.EndVector()
         schema.BufferStart(b)
         if data is not None:
             schema.BufferAddData(b, data)
@@ -94,9 +94,3 @@ def _pack(model, schema, flatbuffers) -> bytes:
     finally:
         schema.QuantizationParametersT.Pack, schema.BufferT.Pack = pack_quantization, pack_buffer
     return bytes(builder.Output())
-
-
-def _end_takes_length(builder) -> bool:
-    import inspect
-
-    return len(inspect.signature(builder.EndVector).parameters) > 0

@@ -27,23 +27,16 @@ public struct Bucket: Hashable, Sendable, CustomStringConvertible {
         buckets.filter { $0.batch >= count && $0.seq >= longest }.min { ($0.seq, $0.batch) < ($1.seq, $1.batch) }
     }
 
-    /// The next call for texts of `lengths` tokens (ascending): its bucket and how many texts it takes, as the
-    /// Python runtime calls: a padding row costs what a text costs, so a batch less than 3/4 full gives way to
-    /// calls of a smaller one; the largest batch has signatures for short sequences only. Nil: none fits.
-    public static func next(_ buckets: [Bucket], lengths: [Int]) -> (bucket: Bucket, take: Int)? {
-        var batches = Array(Set(buckets.map(\.batch))).sorted()
-        while let largest = batches.last, !lengths.isEmpty {
-            let rows = lengths.count
-            let fit = batches.first { $0 >= rows } ?? largest
-            let batch = rows < fit && Double(rows) < 0.75 * Double(fit)
-                ? (batches.last { $0 <= rows } ?? batches[0]) : fit
-            let take = min(rows, batch)
-            if let bucket = choose(buckets, count: take, longest: lengths[take - 1]) {
-                return (bucket, take)
-            }
-            batches = batches.filter { $0 < batch }
+    /// The next call at one sequence length with `rows` texts left: (signature batch, texts it takes), as the
+    /// Python runtime chooses: a padding row costs what a text costs, so a batch less than 3/4 full gives way to
+    /// calls of a smaller one. `batches`: the batch sizes that length has, ascending (not empty).
+    public static func batchFor(_ batches: [Int], rows: Int) -> (batch: Int, take: Int) {
+        let fit = batches.first { $0 >= rows } ?? batches[batches.count - 1]
+        if rows < fit && Double(rows) < 0.75 * Double(fit) {
+            let smaller = batches.last { $0 <= rows } ?? batches[0]
+            return (smaller, min(rows, smaller))
         }
-        return nil
+        return (fit, min(rows, fit))
     }
 }
 

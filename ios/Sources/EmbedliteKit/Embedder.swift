@@ -83,7 +83,6 @@ public final class Embedder {
     private func run(_ prompted: [String], dim: Int?) throws -> [[Float]] {
         let dim = try checkDim(dim)
         let ids = prompted.map { tokenizer.encode($0) }
-        let maxBatch = backend.buckets.map(\.batch).max() ?? 1
         let outputDim = manifest.outputDim ?? manifest.dim
         var out = [[Float]](repeating: [], count: prompted.count)
         // A call holds texts of one run length (the smallest signature length that holds the text), as in Python:
@@ -98,13 +97,11 @@ public final class Embedder {
             groups[seq, default: []].append(i)
         }
         for (seq, group) in groups.sorted(by: { $0.key < $1.key }) {
-            let atSeq = backend.buckets.filter { $0.seq == seq }
+            let batches = backend.buckets.filter { $0.seq == seq }.map(\.batch).sorted()
             var start = 0
             while start < group.count {
-                let lengths = group[start..<min(start + maxBatch, group.count)].map { ids[$0].count }.sorted()
-                guard let (bucket, take) = Bucket.next(atSeq, lengths: lengths) else {
-                    throw EmbedliteError.runtime("no signature holds a text of \(lengths.last ?? 0) tokens")
-                }
+                let (batch, take) = Bucket.batchFor(batches, rows: group.count - start)
+                let bucket = Bucket(batch: batch, seq: seq)
                 let chunk = Array(group[start..<start + take])
                 start += take
                 let vectors = try backend.run(PaddedBatch(chunk.map { ids[$0] }, padId: tokenizer.padId, bucket: bucket))

@@ -5,8 +5,8 @@ import XCTest
 /// A backend that reports, for each row, how many real tokens it got: enough to check order, buckets and padding.
 final class EchoBackend: InferenceBackend {
     let device = "echo"
-    let buckets = [Bucket(batch: 1, seq: 32), Bucket(batch: 8, seq: 32), Bucket(batch: 1, seq: 256),
-                   Bucket(batch: 8, seq: 256)]
+    let buckets = [Bucket(batch: 1, seq: 32), Bucket(batch: 8, seq: 32), Bucket(batch: 32, seq: 32),
+                   Bucket(batch: 1, seq: 256), Bucket(batch: 8, seq: 256)]
     let dim: Int
     var used: [Bucket] = []
 
@@ -38,6 +38,9 @@ final class EmbedderTests: XCTestCase {
         let mixed = Array(repeating: "hi", count: 6) + [String(repeating: "word ", count: 100)]
         XCTAssertEqual(try embedder.embed(mixed).map { $0[0] }, mixed.map { Float(artifact.tokenizer.encode($0).count) })
         XCTAssertEqual(backend.used, [Bucket(batch: 8, seq: 32), Bucket(batch: 1, seq: 256)])
+        backend.used = []  // the 32-row signature only where the length has one
+        XCTAssertEqual(try embedder.embed(Array(repeating: "hi", count: 33) + [String(repeating: "word ", count: 100)]).count, 34)
+        XCTAssertEqual(backend.used, [Bucket(batch: 32, seq: 32), Bucket(batch: 1, seq: 32), Bucket(batch: 1, seq: 256)])
         let short = try XCTUnwrap(embedder.embed(["hi"], dim: 64).first)
         XCTAssertEqual(backend.used.last, Bucket(batch: 1, seq: 32))
         XCTAssertEqual(short.count, 64)
@@ -110,15 +113,13 @@ final class EmbedderTests: XCTestCase {
         XCTAssertEqual(Bucket.choose(buckets, count: 3, longest: 32), Bucket(batch: 8, seq: 32))
         XCTAssertEqual(Bucket.choose(buckets, count: 8, longest: 33), Bucket(batch: 8, seq: 128))
         XCTAssertNil(Bucket.choose(buckets, count: 9, longest: 10))
-        // the next call, as Python's runtime makes it: 32 rows only where a short signature holds them
-        let sparse = buckets + [Bucket(batch: 32, seq: 32)]
-        func next(_ lengths: [Int]) -> String { Bucket.next(sparse, lengths: lengths).map { "\($0.bucket) \($0.take)" } ?? "nil" }
-        XCTAssertEqual(next(Array(repeating: 10, count: 32)), "b32_s32 32")
-        XCTAssertEqual(next(Array(repeating: 10, count: 31) + [100]), "b8_s32 8")
-        XCTAssertEqual(next(Array(repeating: 10, count: 7)), "b8_s32 7")  // 3/4 full: one call
-        XCTAssertEqual(next(Array(repeating: 10, count: 4)), "b1_s32 1")  // less: calls of one
-        XCTAssertEqual(next(Array(repeating: 100, count: 12)), "b8_s128 8")
-        XCTAssertEqual(next([300]), "nil")
+        // the next call at one length, as Python's runtime makes it: (batch, texts it takes)
+        func batchFor(_ batches: [Int], _ rows: Int) -> [Int] { let c = Bucket.batchFor(batches, rows: rows); return [c.batch, c.take] }
+        XCTAssertEqual(batchFor([1, 8, 32], 40), [32, 32])
+        XCTAssertEqual(batchFor([1, 8, 32], 20), [8, 8])  // under 3/4 of 32: calls of 8
+        XCTAssertEqual(batchFor([1, 8], 7), [8, 7])  // 3/4 full: one call
+        XCTAssertEqual(batchFor([1, 8], 4), [1, 1])  // less: calls of one
+        XCTAssertEqual(batchFor([8], 1), [8, 1])  // no smaller batch: one padded call
         let batch = try PaddedBatch([[101, 7, 102]], padId: 0, bucket: Bucket(batch: 2, seq: 8))
         XCTAssertEqual(batch.inputIds, [101, 7, 102, 0, 0, 0, 0, 0] + [Int32](repeating: 0, count: 8))
         XCTAssertEqual(batch.attentionMask, [1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0])  // filler rows stay valid

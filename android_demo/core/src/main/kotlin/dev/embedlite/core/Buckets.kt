@@ -15,21 +15,17 @@ data class Bucket(val batch: Int, val seq: Int) {
             buckets.filter { it.batch >= count && it.seq >= longest }.minWithOrNull(compareBy({ it.seq }, { it.batch }))
 
         /**
-         * The next call for texts of `lengths` tokens (ascending): its bucket and how many texts it takes, as the
-         * Python runtime calls: a padding row costs what a text costs, so a batch less than 3/4 full gives way to
-         * calls of a smaller one; the largest batch has signatures for short sequences only. Null: none fits.
+         * The next call at one sequence length with `rows` texts left: (signature batch, texts it takes), as the
+         * Python runtime chooses: a padding row costs what a text costs, so a batch less than 3/4 full gives way to
+         * calls of a smaller one. `batches`: the batch sizes that length has, ascending.
          */
-        fun next(buckets: Collection<Bucket>, lengths: List<Int>): Pair<Bucket, Int>? {
-            var batches = buckets.map { it.batch }.distinct().sorted()
-            while (batches.isNotEmpty() && lengths.isNotEmpty()) {
-                val rows = lengths.size
-                val fit = batches.firstOrNull { it >= rows } ?: batches.last()
-                val batch = if (rows < fit && rows < 0.75 * fit) batches.lastOrNull { it <= rows } ?: batches.first() else fit
-                val take = minOf(rows, batch)
-                choose(buckets, take, lengths[take - 1])?.let { return it to take }
-                batches = batches.filter { it < batch }
+        fun batchFor(batches: List<Int>, rows: Int): Pair<Int, Int> {
+            val fit = batches.firstOrNull { it >= rows } ?: batches.last()
+            if (rows < fit && rows < 0.75 * fit) {
+                val smaller = batches.lastOrNull { it <= rows } ?: batches.first()
+                return smaller to minOf(rows, smaller)
             }
-            return null
+            return fit to minOf(rows, fit)
         }
     }
 }

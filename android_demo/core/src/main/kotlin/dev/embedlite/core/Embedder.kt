@@ -66,21 +66,17 @@ class Embedder(val manifest: Manifest, val tokenizer: Tokenizer, private val bac
         // a text padded to another length can get other bits (EmbeddingGemma int8 at 48 vs 64 tokens: cosine
         // 0.9976 on XNNPACK), so a text's vector must not depend on the texts beside it.
         val seqs = backend.buckets.map { it.seq }.distinct().sorted()
-        val maxBatch = backend.buckets.maxOf { it.batch }
         val groups = ids.indices.groupBy { i ->
             seqs.firstOrNull { it >= ids[i].size }
                 ?: throw IllegalStateException("no signature holds a text of ${ids[i].size} tokens")
         }
         for ((seq, group) in groups.toSortedMap()) {
-            val atSeq = backend.buckets.filter { it.seq == seq }
+            val batches = backend.buckets.filter { it.seq == seq }.map { it.batch }.sorted()
             var start = 0
             while (start < group.size) {
-                val lengths = group.subList(start, minOf(group.size, start + maxBatch)).map { ids[it].size }
-                val (bucket, take) = Bucket.next(atSeq, lengths.sorted())
-                    ?: throw IllegalStateException("no signature holds a text of ${lengths.max()} tokens")
-                val chunk = group.subList(start, start + take)
+                val (batch, take) = Bucket.batchFor(batches, group.size - start)
+                runChunk(group.subList(start, start + take), ids, Bucket(batch, seq), width, dim, out)
                 start += take
-                runChunk(chunk, ids, bucket, width, dim, out)
             }
         }
         return out.map { it!! }

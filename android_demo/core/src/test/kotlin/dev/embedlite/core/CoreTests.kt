@@ -377,14 +377,12 @@ class UnitTests {
             assertEquals(Bucket(8, 32), Bucket.choose(buckets, 3, 32))
             assertEquals(Bucket(8, 128), Bucket.choose(buckets, 8, 33))
             assertEquals(null, Bucket.choose(buckets, 9, 10))
-            // the next call, as Python's runtime makes it: 32 rows only where a short signature holds them
-            val sparse = buckets + Bucket(32, 32)
-            assertEquals(Bucket(32, 32) to 32, Bucket.next(sparse, List(32) { 10 }))
-            assertEquals(Bucket(8, 32) to 8, Bucket.next(sparse, List(31) { 10 } + 100))
-            assertEquals(Bucket(8, 32) to 7, Bucket.next(sparse, List(7) { 10 }))  // 3/4 full: one call
-            assertEquals(Bucket(1, 32) to 1, Bucket.next(sparse, List(4) { 10 }))  // less: calls of one
-            assertEquals(Bucket(8, 128) to 8, Bucket.next(sparse, List(12) { 100 }))
-            assertEquals(null, Bucket.next(sparse, listOf(300)))
+            // the next call at one length, as Python's runtime makes it: (batch, texts it takes)
+            assertEquals(32 to 32, Bucket.batchFor(listOf(1, 8, 32), 40))
+            assertEquals(8 to 8, Bucket.batchFor(listOf(1, 8, 32), 20))  // under 3/4 of 32: calls of 8
+            assertEquals(8 to 7, Bucket.batchFor(listOf(1, 8), 7))  // 3/4 full: one call
+            assertEquals(1 to 1, Bucket.batchFor(listOf(1, 8), 4))  // less: calls of one
+            assertEquals(8 to 1, Bucket.batchFor(listOf(8), 1))  // no smaller batch: one padded call
             val batch = PaddedBatch.of(listOf(intArrayOf(101, 7, 102)), padId = 0, width = 8, batch = 2)
             assertEquals(listOf(101, 7, 102, 0, 0, 0, 0, 0), batch.inputIds[0].toList())
             assertEquals(listOf(1, 1, 1, 0, 0, 0, 0, 0), batch.attentionMask[0].toList())
@@ -402,7 +400,7 @@ class UnitTests {
             val used = ArrayList<Bucket>()
             val backend = object : InferenceBackend {
                 override val device = "echo"
-                override val buckets = listOf(Bucket(1, 32), Bucket(8, 32), Bucket(1, 256), Bucket(8, 256))
+                override val buckets = listOf(Bucket(1, 32), Bucket(8, 32), Bucket(32, 32), Bucket(1, 256), Bucket(8, 256))
                 // each row's vector is (number of real tokens, 1, 0, 0): enough to check order and padding
                 override fun run(bucket: Bucket, batch: PaddedBatch): Array<FloatArray> {
                     used.add(bucket)
@@ -418,6 +416,9 @@ class UnitTests {
             used.clear()  // six short texts and a long one: the short ones are not padded to the long one's length
             assertEquals(listOf(2f, 2f, 2f, 2f, 2f, 2f, 200f), embedder.embed(List(6) { "hi" } + "word ".repeat(40)).map { it[0] })
             assertEquals(listOf(Bucket(8, 32), Bucket(1, 256)), used)
+            used.clear()  // the 32-row signature only where the length has one
+            assertEquals(34, embedder.embed(List(33) { "hi" } + "word ".repeat(40)).size)
+            assertEquals(listOf(Bucket(32, 32), Bucket(1, 32), Bucket(1, 256)), used)
             assertEquals(listOf(5f), embedder.embedQuery(listOf("hi")).map { it[0] })  // "q: hi"
             assertEquals("title: Paris | text: hi", Embedder.withPrompt(manifest.documentPrompt, "hi", "Paris"))
             assertEquals("title: none | text: hi", Embedder.withPrompt(manifest.documentPrompt, "hi", null))
