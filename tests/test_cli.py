@@ -170,6 +170,23 @@ def test_export_prints_no_library_chatter(minilm_dir, tmp_path):
     assert "converting to onnx" in res.stderr and "parity: min cosine" in res.stdout
 
 
+def test_export_checks_and_calibrates_on_the_parity_texts_given(minilm_dir, tmp_path):
+    """--parity-texts reaches the export itself (without --target it was read by nothing): the parity check runs
+    on those texts, so a multilingual student is calibrated and checked on its languages, not on the built-in
+    English sentences."""
+    from embedlite.training.student import random_bert
+
+    src = random_bert(minilm_dir, tmp_path / "st")
+    texts = tmp_path / "texts.txt"
+    texts.write_text("Ein Mädchen bürstet sich die Haare.\n東京は日本の首都です。\nUn homme joue.\n", encoding="utf-8")
+    res = run(
+        "export", str(src), "--precision", "int8", "--parity-texts", str(texts), "-o", str(tmp_path / "o"), "--json"
+    )
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.output.strip().splitlines()[-1])[0]
+    assert report["parity"]["sentences"] == 3
+
+
 def test_a_training_command_writes_no_library_bars_or_chatter_into_a_log(minilm_dir, tmp_path):
     """Off a terminal, transformers' own bars ("Loading weights", "Writing model shards") wrote a \\r line per
     model loaded or saved into a training run's log, and importing sentence-transformers (torchao) logged its

@@ -46,7 +46,8 @@ from .options import (
     "--parity-texts",
     type=click.Path(exists=True, path_type=Path),
     default=None,
-    help="Texts for parity.json (STS-B/SST-2 TSV, JSONL {text} or lines); default: built-in sentences.",
+    help="Texts (STS-B/SST-2 TSV, JSONL {text} or lines) the export is checked against the source on, int8 "
+    "calibrates on, and --target writes into parity.json; default: built-in English sentences.",
 )
 @JSON_OPTION
 @clean_errors
@@ -60,8 +61,10 @@ def export(model, output, formats, precisions, dims, output_dim, name, eval_data
     from embedlite.converters import summary_table
 
     from .. import export as run_export
+    from ..files.records import distinct_texts, read_texts
 
     precisions = precisions or ("int8" if target else "fp32")
+    texts = distinct_texts(read_texts(parity_texts)) if parity_texts else None
     if target:
         formats = "tflite"
         if len(split_csv(precisions)) != 1:
@@ -75,15 +78,14 @@ def export(model, output, formats, precisions, dims, output_dim, name, eval_data
         output_dim=output_dim,
         name=name,
         eval_data=eval_data,
+        parity_texts=texts,
         progress=lambda msg: click.echo(msg, err=True),
     )
     if target:
         from embedlite.converters.mobile_bundle import write_parity
         from embedlite.converters.parity import default_sentences
 
-        from ..files.records import distinct_texts, read_texts
-
-        texts = distinct_texts(read_texts(parity_texts)) if parity_texts else default_sentences()
+        texts = texts or default_sentences()
         app_assets = {"android": "android_demo/app/src/main/assets/embedlite/", "ios": "ios/DemoApp/embedlite/"}
         click.echo(
             f"wrote {write_parity(results[0].path, texts)} ({len(texts)} texts); copy {results[0].path} "
