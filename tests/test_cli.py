@@ -341,6 +341,35 @@ def test_models_by_name_and_near_misses(minilm_artifact):
     assert res.exit_code == 1 and "did you mean embeddinggemma-300m?" in res.output and "Traceback" not in res.output
 
 
+def test_a_recipes_model_is_listed_and_resolves_by_name_once_built(minilm_artifact, tmp_path, monkeypatch):
+    """embedlite-multilingual is not shipped: `models` lists it with its licence and languages and how to build it;
+    by name it is an error that gives the recipe's commands, until an artifact is in $EMBEDLITE_HOME/models."""
+    import shutil
+
+    from embedlite import Embedder
+    from embedlite.models import RECIPES, resolve
+
+    repo = Path(__file__).resolve().parents[1]
+    monkeypatch.setenv("EMBEDLITE_HOME", str(tmp_path))
+    recipe = RECIPES["embedlite-multilingual"]
+    assert (repo / recipe.recipe).is_file() and (repo / recipe.parity_texts).is_file()
+    rows = {r["name"]: r for r in json.loads(run("models", "--json").output)}
+    row = rows["embedlite-multilingual"]
+    assert (row["status"], row["license"], row["dims"]) == ("recipe", "Gemma Terms of Use; MIT", [384, 256, 128, 64])
+    assert f"embedlite distill --config {recipe.recipe}" in row["source"]
+    assert max(map(len, run("models").output.splitlines())) <= 80
+    with pytest.raises(EmbedliteError, match="not shipped and not built here.*embedlite-multilingual.toml"):
+        Embedder("embedlite-multilingual")
+    res = run("info", "embedlite-multilingual")
+    assert res.exit_code == 1 and "embedlite distill --config" in res.output and "Traceback" not in res.output
+    shutil.copytree(minilm_artifact, tmp_path / "models" / "embedlite-multilingual")
+    assert resolve("embedlite-multilingual") == tmp_path / "models" / "embedlite-multilingual"
+    assert Embedder("embedlite-multilingual").embed(["hallo"]).shape == (1, 384)
+    assert {r["name"]: r for r in json.loads(run("models", "--json").output)}["embedlite-multilingual"][
+        "status"
+    ] == "built"
+
+
 def test_export_without_torch_is_one_line_naming_the_extra(tmp_path):
     """On the light install `embedlite export` ended in a 25-line ModuleNotFoundError traceback."""
     script = "import sys; sys.modules['torch'] = None; from embedlite.cli import main; main()"  # as if not installed

@@ -23,11 +23,13 @@ def info(artifact, as_json):
     from embedlite.runtimes.cpu import int8_kernels
 
     from ..artifact import MANIFEST, read_manifest
-    from ..models import SHIPPED, home, known_names, shipped_artifact, suggestion
+    from ..models import RECIPES, SHIPPED, built_artifact, home, known_names, shipped_artifact, suggestion
 
     path = Path(artifact)
     if artifact in SHIPPED:
         path = shipped_artifact(artifact)
+    elif artifact in RECIPES and not (path / MANIFEST).is_file():
+        path = built_artifact(artifact)
     elif artifact in known_names() and not (path / MANIFEST).is_file():
         path = home() / "models" / artifact
         if not (path / MANIFEST).is_file():
@@ -61,13 +63,15 @@ def info(artifact, as_json):
 
 
 SHORT_STATUS = {"shipped (default)": "default", "fetched on first use": "not fetched"}
+SHORT_LICENSE = {"Gemma Terms of Use; MIT": "Gemma ToU; MIT"}
 
 
 @click.command("models")
 @JSON_OPTION
 @clean_errors
 def models_command(as_json):
-    """List the models known by name: the shipped default and those fetched and converted on first use."""
+    """List the models known by name: the shipped default, those fetched and converted on first use, and those a
+    recipe of the repository builds."""
     from ..models import catalog
 
     rows = catalog()
@@ -76,7 +80,8 @@ def models_command(as_json):
         return
     width = max(len(row["name"]) for row in rows) + 1
     click.echo(f"{'name':<{width}}{'dims':<16}{'license':<19}{'lang':<5}status")
-    for row in rows:  # in 80 columns: two statuses said shorter here (--json says them whole)
+    for row in rows:  # in 80 columns: two statuses and a licence said shorter here (--json says them whole)
         dims = ",".join(map(str, row["dims"])) if row["dims"] else "-"
         status = SHORT_STATUS.get(row["status"], row["status"])
-        click.echo(f"{row['name']:<{width}}{dims:<16}{row['license']:<19}{row['languages']:<5}{status}")
+        licence = SHORT_LICENSE.get(row["license"], row["license"])
+        click.echo(f"{row['name']:<{width}}{dims:<16}{licence:<19}{row['languages']:<5}{status}")

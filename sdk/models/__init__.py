@@ -1,5 +1,6 @@
-"""Where a model comes from: the names embedlite knows (the shipped default, the source models in `sources`),
-resolving a name or path to an artifact, and fetching and converting sources into the user cache on first use.
+"""Where a model comes from: the names embedlite knows (the shipped default, the source models in `sources`, the
+models a recipe builds), resolving a name or path to an artifact, and fetching and converting sources into the user
+cache on first use.
 
 Loading a source as a torch module for export or distillation is the converters' part
 (`embedlite.converters.source.known_source`); this package stays free of torch."""
@@ -8,9 +9,12 @@ from .catalog import (
     DEFAULT_MODEL,
     EMBEDDED,
     HUB_IDS,
+    RECIPES,
     SAME_WEIGHTS,
     SHIPPED,
     Origin,
+    Recipe,
+    built_artifact,
     cached_export,
     catalog,
     default_artifact,
@@ -28,9 +32,12 @@ __all__ = [
     "DEFAULT_MODEL",
     "EMBEDDED",
     "HUB_IDS",
+    "RECIPES",
     "SAME_WEIGHTS",
     "SHIPPED",
     "Origin",
+    "Recipe",
+    "built_artifact",
     "cached_export",
     "catalog",
     "default_artifact",

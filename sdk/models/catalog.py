@@ -44,6 +44,38 @@ HUB_IDS = {s.hub_id: s.name for s in SOURCES.values()}
 
 
 @dataclass(frozen=True)
+class Recipe:
+    """A model embedlite does not ship (it misses a bar its issue sets, or is too large for the package) but that
+    its repository's recipe builds: known by name once built and exported into $EMBEDLITE_HOME/models/NAME."""
+
+    recipe: str  # the TOML file in the embedlite repository
+    license: str
+    languages: str
+    dims: tuple[int, ...]
+    parity_texts: str  # what its export calibrates and is checked on
+
+    def build_commands(self, name: str) -> str:
+        output = f"build/models/{name}"
+        return (
+            f"embedlite distill --config {self.recipe} && embedlite export {output} --precision int8 "
+            f"--parity-texts {self.parity_texts} --name {name} -o {home() / 'models' / name}"
+        )
+
+
+RECIPES = {
+    # EmbeddingGemma's student on multilingual-e5-small (MIT): STS in de/es/fr/ja/zh and cross-lingual retrieval
+    # between e5's and EmbeddingGemma's; 56 MB at int8 (MODEL_CARD.md, "embedlite-multilingual")
+    "embedlite-multilingual": Recipe(
+        "recipes/embedlite-multilingual.toml",
+        "Gemma Terms of Use; MIT",
+        "11",
+        (384, 256, 128, 64),
+        "recipes/parity-multilingual.txt",
+    ),
+}
+
+
+@dataclass(frozen=True)
 class Origin:
     """Where a model known by name comes from: what an export of it says in its manifest and carries beside it."""
 
@@ -100,6 +132,8 @@ def resolve(model: str | Path | None) -> Path:
     name = HUB_IDS.get(str(model), str(model))
     if name in SOURCES:
         return cached_export(name, name)
+    if name in RECIPES:
+        return built_artifact(name)
     path = Path(model).expanduser()
     if (path / MANIFEST).is_file():
         return path
@@ -140,6 +174,17 @@ def cached_export(source: str, slug: str) -> Path:
     return target
 
 
+def built_artifact(name: str) -> Path:
+    """A recipe's model, built and exported into $EMBEDLITE_HOME/models/NAME; else an error that says how."""
+    target = home() / "models" / name
+    if (target / MANIFEST).is_file():
+        return target
+    raise EmbedliteError(
+        f"{name} is not shipped and not built here: in a checkout of the embedlite repository, with "
+        f"embedlite[train], build it with `{RECIPES[name].build_commands(name)}` (about 75 minutes on 2 CPU cores)"
+    )
+
+
 def default_artifact() -> Path:
     """The default model's artifact, embedded in the package: nothing to fetch or convert."""
     return shipped_artifact(DEFAULT_MODEL)
@@ -164,13 +209,14 @@ def source_dir(name: str) -> Path:
 
 
 def is_known(name: str) -> bool:
-    """A model known by name: a shipped artifact or a source model (embedlite.models.sources)."""
-    return name in SHIPPED or name in SOURCES
+    """A model known by name: a shipped artifact, a source model (embedlite.models.sources) or a recipe's."""
+    return name in SHIPPED or name in SOURCES or name in RECIPES
 
 
 def known_names() -> list[str]:
-    """Every model known by name: the shipped ones (the default first), then the sources converted on first use."""
-    return [*SHIPPED, *SOURCES]
+    """Every model known by name: the shipped ones (the default first), the sources converted on first use, then
+    the recipes' models."""
+    return [*SHIPPED, *SOURCES, *RECIPES]
 
 
 def suggestion(name: str) -> str:
@@ -217,6 +263,21 @@ def catalog() -> list[dict]:
                 "mb": round(source.size / 1e6, 1) if source.size else None,
                 "languages": source.languages,
                 "precision": "fp32",
+            }
+        )
+    for name, recipe in RECIPES.items():
+        built = home() / "models" / name / MANIFEST
+        made = json.loads(built.read_text(encoding="utf-8")) if built.is_file() else None
+        rows.append(
+            {
+                "name": name,
+                "dims": list(recipe.dims),
+                "license": recipe.license,
+                "source": f"built by {recipe.recipe}: {recipe.build_commands(name)}",
+                "status": "built" if made else "recipe",
+                "mb": round(sum(f["bytes"] for f in made["files"].values()) / 1e6, 1) if made else None,
+                "languages": recipe.languages,
+                "precision": made["precision"] if made else "int8",
             }
         )
     return rows
