@@ -140,16 +140,32 @@ struct UnigramTokenizer: TextTokenizer {
 }
 
 /// The Metaspace pre-tokenizer: spaces become the replacement (▁), which is put before the text (always; or for
-/// "first" only before the text's start), and each replacement begins a word (split, MergedWithNext).
+/// "first" only before the text's start), and each replacement begins a word (split, MergedWithNext). After
+/// WhitespaceSplit (a Sequence of the two, as transformers writes XLM-R's tokenizer.json when it saves one), the text
+/// is first cut at every run of Unicode White_Space, which is dropped, and each piece is a text of its own.
 struct Metaspace: Sendable {
     private let replacement: [UInt8]
     private let prepend: String
     private let split: Bool
+    private var whitespaceSplit = false
 
     /// nil when the tokenizer.json has no pre-tokenizer; another type is refused by name.
     init?(_ value: JSONTree?, _ spec: TokenizerSpec) throws {
         guard let value, !value.isNull else { return nil }
         let type = try spec.string(value["type"], "pre_tokenizer.type")
+        if type == "Sequence" {
+            let steps = value["pretokenizers"]?.array ?? []
+            let types = steps.map { $0["type"]?.string ?? "?" }
+            guard types == ["WhitespaceSplit", "Metaspace"], let metaspace = try Metaspace(steps[1], spec) else {
+                throw spec.fail("pre-tokenizer Sequence \(types): only [WhitespaceSplit, Metaspace] is supported with Unigram")
+            }
+            guard metaspace.prepend != "first" else {
+                throw spec.fail("Metaspace: prepend_scheme first after WhitespaceSplit is not supported")
+            }
+            self = metaspace
+            whitespaceSplit = true
+            return
+        }
         guard type == "Metaspace" else { throw spec.fail("pre-tokenizer \(type): only Metaspace is supported with Unigram") }
         let replacement = value["replacement"]?.string ?? "\u{2581}"
         guard replacement.unicodeScalars.count == 1 else { throw spec.fail("Metaspace: replacement should be one character") }
@@ -163,6 +179,33 @@ struct Metaspace: Sendable {
     }
 
     func words(_ text: [UInt8], atStart: Bool) -> [[UInt8]] {
+        guard whitespaceSplit else { return metaspace(text, atStart: atStart) }
+        return Metaspace.whitespaceSplit(text).flatMap { metaspace($0, atStart: atStart) }
+    }
+
+    /// Rust's char::is_whitespace (the White_Space property), which tokenizers' WhitespaceSplit cuts at.
+    private static func isWhiteSpace(_ c: Unicode.Scalar) -> Bool {
+        switch c.value {
+        case 0x09...0x0D, 0x20, 0x85, 0xA0, 0x1680, 0x2000...0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000: true
+        default: false
+        }
+    }
+
+    private static func whitespaceSplit(_ text: [UInt8]) -> [[UInt8]] {
+        var words: [[UInt8]] = []
+        var word = ""
+        for c in String(decoding: text, as: UTF8.self).unicodeScalars {
+            if isWhiteSpace(c) {
+                if !word.isEmpty { words.append(Array(word.utf8)); word = "" }
+            } else {
+                word.unicodeScalars.append(c)
+            }
+        }
+        if !word.isEmpty { words.append(Array(word.utf8)) }
+        return words
+    }
+
+    private func metaspace(_ text: [UInt8], atStart: Bool) -> [[UInt8]] {
         var s = Normalizer.replace([0x20], with: replacement, in: text)
         if prepend == "always" || (prepend == "first" && atStart), !s.starts(with: replacement) { s = replacement + s }
         guard split else { return [s] }

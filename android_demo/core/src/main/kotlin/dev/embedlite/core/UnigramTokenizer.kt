@@ -123,10 +123,20 @@ class UnigramTokenizer private constructor(
 
 /**
  * The Metaspace pre-tokenizer: spaces become the replacement (▁), which is put before the text (always; or for
- * "first" only before the text's start), and each replacement begins a word (split, MergedWithNext).
+ * "first" only before the text's start), and each replacement begins a word (split, MergedWithNext). After
+ * WhitespaceSplit (a Sequence of the two, as transformers writes XLM-R's tokenizer.json when it saves one), the text
+ * is first cut at every run of Unicode White_Space, which is dropped, and each piece is a text of its own.
  */
-internal class Metaspace(private val replacement: String, private val prepend: String, private val split: Boolean) {
-    fun words(text: String, atStart: Boolean): List<String> {
+internal class Metaspace(
+    private val replacement: String,
+    private val prepend: String,
+    private val split: Boolean,
+    private val whitespaceSplit: Boolean = false,
+) {
+    fun words(text: String, atStart: Boolean): List<String> =
+        if (whitespaceSplit) whitespaceSplit(text).flatMap { metaspace(it, atStart) } else metaspace(text, atStart)
+
+    private fun metaspace(text: String, atStart: Boolean): List<String> {
         var s = text.replace(" ", replacement)
         if ((prepend == "always" || prepend == "first" && atStart) && !s.startsWith(replacement)) s = replacement + s
         if (!split) return listOf(s)
@@ -143,9 +153,37 @@ internal class Metaspace(private val replacement: String, private val prepend: S
     }
 
     companion object {
-        /** A Metaspace pre-tokenizer or none; another type is refused by name. */
+        /** Rust's char::is_whitespace (the White_Space property), which tokenizers' WhitespaceSplit cuts at. */
+        private fun isWhiteSpace(c: Char): Boolean = c in '\u0009'..'\u000d' || c == ' ' || c == '\u0085' ||
+            c == '\u00a0' || c == '\u1680' || c in '\u2000'..'\u200a' || c == '\u2028' || c == '\u2029' ||
+            c == '\u202f' || c == '\u205f' || c == '\u3000'
+
+        private fun whitespaceSplit(text: String): List<String> {
+            val words = ArrayList<String>()
+            var begin = -1
+            for (i in text.indices) {
+                if (isWhiteSpace(text[i])) {
+                    if (begin >= 0) { words.add(text.substring(begin, i)); begin = -1 }
+                } else if (begin < 0) begin = i
+            }
+            if (begin >= 0) words.add(text.substring(begin))
+            return words
+        }
+
+        /** A Metaspace pre-tokenizer, alone or after WhitespaceSplit, or none; another type is refused by name. */
         fun of(spec: Map<String, Any?>?): Metaspace? {
             if (spec == null) return null
+            if (spec["type"] == "Sequence") {
+                val steps = spec["pretokenizers"].asList("pre_tokenizer.pretokenizers").mapIndexed { i, step ->
+                    step.asObject("pre_tokenizer.pretokenizers[$i]")
+                }
+                require(steps.size == 2 && steps[0]["type"] == "WhitespaceSplit" && steps[1]["type"] == "Metaspace") {
+                    "pre-tokenizer Sequence ${steps.map { it["type"] }}: only [WhitespaceSplit, Metaspace] is supported with Unigram"
+                }
+                val metaspace = of(steps[1])!!
+                require(metaspace.prepend != "first") { "Metaspace: prepend_scheme first after WhitespaceSplit is not supported" }
+                return Metaspace(metaspace.replacement, metaspace.prepend, metaspace.split, whitespaceSplit = true)
+            }
             require(spec["type"] == "Metaspace") { "pre-tokenizer ${spec["type"]}: only Metaspace is supported with Unigram" }
             val replacement = spec["replacement"] as? String ?: "\u2581"
             require(replacement.codePointCount(0, replacement.length) == 1) { "Metaspace: replacement should be one character" }
