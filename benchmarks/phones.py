@@ -76,7 +76,8 @@ def main() -> None:
     parser.add_argument("--no-swift", action="store_true", help="the Kotlin core only")
     parser.add_argument("--out", default="embeddinggemma_phones", help="results/OUT.md")
     args = parser.parse_args()
-    work = args.work or Path(tempfile.mkdtemp(prefix="gemma-phones-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="phones-"))
+    work.mkdir(parents=True, exist_ok=True)
     texts = parity_file(args.parity_texts, work)
     litert = subprocess.run(
         [sys.executable, "-c", "import ai_edge_litert, pathlib; print(pathlib.Path(ai_edge_litert.__file__).parent)"],
