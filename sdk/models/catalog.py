@@ -181,7 +181,7 @@ def built_artifact(name: str) -> Path:
         return target
     raise EmbedliteError(
         f"{name} is not shipped and not built here: in a checkout of the embedlite repository, with "
-        f"embedlite[train], build it with `{RECIPES[name].build_commands(name)}` (about 75 minutes on 2 CPU cores)"
+        f"embedlite[train], build it with `{RECIPES[name].build_commands(name)}` (about an hour on 2 CPU cores)"
     )
 
 
