@@ -183,19 +183,11 @@ struct Metaspace: Sendable {
         return Metaspace.whitespaceSplit(text).flatMap { metaspace($0, atStart: atStart) }
     }
 
-    /// Rust's char::is_whitespace (the White_Space property), which tokenizers' WhitespaceSplit cuts at.
-    private static func isWhiteSpace(_ c: Unicode.Scalar) -> Bool {
-        switch c.value {
-        case 0x09...0x0D, 0x20, 0x85, 0xA0, 0x1680, 0x2000...0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000: true
-        default: false
-        }
-    }
-
     private static func whitespaceSplit(_ text: [UInt8]) -> [[UInt8]] {
         var words: [[UInt8]] = []
         var word = ""
         for c in String(decoding: text, as: UTF8.self).unicodeScalars {
-            if isWhiteSpace(c) {
+            if WordPieceTokenizer.isWhitespace(c) {  // Rust's char::is_whitespace, as WhitespaceSplit
                 if !word.isEmpty { words.append(Array(word.utf8)); word = "" }
             } else {
                 word.unicodeScalars.append(c)

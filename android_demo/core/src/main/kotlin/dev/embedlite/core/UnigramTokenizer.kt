@@ -153,16 +153,11 @@ internal class Metaspace(
     }
 
     companion object {
-        /** Rust's char::is_whitespace (the White_Space property), which tokenizers' WhitespaceSplit cuts at. */
-        private fun isWhiteSpace(c: Char): Boolean = c in '\u0009'..'\u000d' || c == ' ' || c == '\u0085' ||
-            c == '\u00a0' || c == '\u1680' || c in '\u2000'..'\u200a' || c == '\u2028' || c == '\u2029' ||
-            c == '\u202f' || c == '\u205f' || c == '\u3000'
-
         private fun whitespaceSplit(text: String): List<String> {
             val words = ArrayList<String>()
             var begin = -1
             for (i in text.indices) {
-                if (isWhiteSpace(text[i])) {
+                if (WordPieceTokenizer.isWhitespace(text[i].code)) {  // Rust's char::is_whitespace, as WhitespaceSplit
                     if (begin >= 0) { words.add(text.substring(begin, i)); begin = -1 }
                 } else if (begin < 0) begin = i
             }
