@@ -243,7 +243,7 @@ def catalog() -> list[dict]:
                 "license": shipped.get("license") or UNSTATED_SHIPPED_LICENSE,
                 "source": f"shipped in the package ({shipped['source_model']})",
                 "status": "shipped (default)" if name == DEFAULT_MODEL else "shipped",
-                "mb": round(sum(f["bytes"] for f in shipped["files"].values()) / 1e6, 1),
+                "mb": _megabytes(shipped),
                 "languages": "en",
                 "precision": shipped["precision"],
             }
@@ -275,9 +275,14 @@ def catalog() -> list[dict]:
                 "license": recipe.license,
                 "source": f"built by {recipe.recipe}: {recipe.build_commands(name)}",
                 "status": "built" if made else "recipe",
-                "mb": round(sum(f["bytes"] for f in made["files"].values()) / 1e6, 1) if made else None,
+                "mb": _megabytes(made) if made else None,
                 "languages": recipe.languages,
                 "precision": made["precision"] if made else "int8",
             }
         )
     return rows
+
+
+def _megabytes(manifest: dict) -> float:
+    """An artifact's size from its manifest's files, in MB to one decimal."""
+    return round(sum(f["bytes"] for f in manifest["files"].values()) / 1e6, 1)
