@@ -70,11 +70,13 @@ class TfliteFormat:
         """calibration: unused here (LiteRT's dynamic-range int8 takes its activation scales at run time; the
         smoothing, chosen on it, is in the converted graph)."""
         from .tflite_export import quantize_tflite
+        from .tflite_flatbuffer import compact
 
         if precision == "fp32":
             shutil.copyfile(converted, path)
         else:
             quantize_tflite(converted, path, precision)
+        compact(path)  # one copy of each weight's scales; no names inside the graphs
         return {}
 
     def manifest_fields(self, seq_buckets: tuple[int, ...]) -> dict:

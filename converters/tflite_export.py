@@ -118,6 +118,3 @@ def quantize_tflite(src: Path, dst: Path, precision: str) -> None:
     with quiet():
         result = q.quantize()
     result.export_model(str(dst), overwrite=True)
-    from .tflite_flatbuffer import share_quantization
-
-    share_quantization(dst)  # one copy of each weight's scales for all signatures
