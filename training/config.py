@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from embedlite.errors import EmbedliteError
+from embedlite.models import SHIPPED
 from embedlite.models.sources import SOURCES
 
 from .data import TextSource
@@ -46,8 +47,9 @@ class Translation:
 class DistillConfig:
     """How to distil a student from a teacher.
 
-    teacher: a sentence-transformers directory or a known source name (embedlite.models.sources, e.g.
-    'all-mpnet-base-v2'); its embeddings are computed once by its exported ONNX artifact and cached. Or
+    teacher: a sentence-transformers directory, a known source name (embedlite.models.sources, e.g.
+    'all-mpnet-base-v2') or a shipped model's name (a student teaching a smaller one); its embeddings are computed
+    once by its artifact (a source's exported ONNX) and cached. Or
     teacher_embeddings: a .npy, one row per training text, from any model or API.
     teacher_task: a task of the teacher's manifest whose prompt the teacher reads before every text (EmbeddingGemma:
     "STS", its sentence-similarity prompt); the cache is kept per model and prompt. A train_texts source may name
@@ -244,7 +246,7 @@ class DistillConfig:
         return [
             Path(p)
             for p in (self.teacher, self.student_source)
-            if p is not None and str(p) not in SOURCES and self.student != "decoder"
+            if p is not None and str(p) not in SOURCES and str(p) not in SHIPPED and self.student != "decoder"
         ]
 
 
@@ -291,7 +293,7 @@ def _recipe_values(path: Path, seen: tuple[Path, ...]) -> dict:  # noqa: C901 (o
     base = path.parent
 
     def resolve(p):
-        return p if str(p) in SOURCES or Path(p).is_absolute() else base / p
+        return p if str(p) in SOURCES or str(p) in SHIPPED or Path(p).is_absolute() else base / p
 
     def sources(texts):
         texts = [texts] if isinstance(texts, (str, dict)) else texts
