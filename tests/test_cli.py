@@ -342,24 +342,31 @@ def test_models_by_name_and_near_misses(minilm_artifact):
 
 
 def test_a_recipes_model_is_listed_and_resolves_by_name_once_built(minilm_artifact, tmp_path, monkeypatch):
-    """embedlite-multilingual is not shipped: `models` lists it with its licence and languages and how to build it;
-    by name it is an error that gives the recipe's commands, until an artifact is in $EMBEDLITE_HOME/models."""
+    """embedlite-multilingual and embedlite-tiny-v2 are not shipped: `models` lists each with its licence, languages
+    and how to build it; by name it is an error that gives the recipe's commands and build time, until an artifact
+    is in $EMBEDLITE_HOME/models."""
     import shutil
 
     from embedlite import Embedder
     from embedlite.models import RECIPES, resolve
+    from embedlite.training import config_from_file
 
     repo = Path(__file__).resolve().parents[1]
     monkeypatch.setenv("EMBEDLITE_HOME", str(tmp_path))
-    recipe = RECIPES["embedlite-multilingual"]
-    assert (repo / recipe.recipe).is_file() and (repo / recipe.parity_texts).is_file()
     rows = {r["name"]: r for r in json.loads(run("models", "--json").output)}
+    for name, recipe in RECIPES.items():  # each builds where its commands say: its output is build/models/NAME
+        assert recipe.parity_texts is None or (repo / recipe.parity_texts).is_file()
+        assert Path(config_from_file(repo / recipe.recipe).output).resolve() == repo / "build" / "models" / name
+        assert rows[name]["status"] == "recipe"
+        assert f"embedlite distill --config {recipe.recipe}" in rows[name]["source"]
     row = rows["embedlite-multilingual"]
-    assert (row["status"], row["license"], row["dims"]) == ("recipe", "Gemma Terms of Use; MIT", [384, 256, 128, 64])
-    assert f"embedlite distill --config {recipe.recipe}" in row["source"]
+    assert (row["license"], row["dims"]) == ("Gemma Terms of Use; MIT", [384, 256, 128, 64])
+    assert rows["embedlite-tiny-v2"]["license"] == "Gemma Terms of Use; Apache-2.0"
     assert max(map(len, run("models").output.splitlines())) <= 80
     with pytest.raises(EmbedliteError, match="not shipped and not built here.*embedlite-multilingual.toml"):
         Embedder("embedlite-multilingual")
+    with pytest.raises(EmbedliteError, match="embedlite-tiny-v2.toml && embedlite export .*about 29 minutes"):
+        Embedder("embedlite-tiny-v2")
     res = run("info", "embedlite-multilingual")
     assert res.exit_code == 1 and "embedlite distill --config" in res.output and "Traceback" not in res.output
     shutil.copytree(minilm_artifact, tmp_path / "models" / "embedlite-multilingual")

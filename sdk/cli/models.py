@@ -63,7 +63,7 @@ def info(artifact, as_json):
 
 
 SHORT_STATUS = {"shipped (default)": "default", "fetched on first use": "not fetched"}
-SHORT_LICENSE = {"Gemma Terms of Use; MIT": "Gemma ToU; MIT"}
+SHORT_LICENSE = {"Gemma Terms of Use; MIT": "Gemma ToU; MIT", "Gemma Terms of Use; Apache-2.0": "Gemma ToU; Apache"}
 
 
 @click.command("models")
