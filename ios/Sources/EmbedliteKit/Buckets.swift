@@ -1,5 +1,5 @@
-/// TFLite signatures have static shapes, one per (batch, sequence) bucket, named `b{batch}_s{seq}`; a batch runs
-/// in the smallest bucket that holds it.
+/// TFLite signatures have static shapes, one per (batch, sequence) bucket, named `b{batch}_s{seq}`; texts are
+/// grouped by length and `batchFor` picks each call's batch at that length.
 public struct Bucket: Hashable, Sendable, CustomStringConvertible {
     public let batch: Int
     public let seq: Int
@@ -20,11 +20,6 @@ public struct Bucket: Hashable, Sendable, CustomStringConvertible {
             return nil
         }
         self.init(batch: batch, seq: seq)
-    }
-
-    /// The smallest bucket (sequence first, then batch) holding `count` rows of at most `longest` tokens.
-    public static func choose(_ buckets: [Bucket], count: Int, longest: Int) -> Bucket? {
-        buckets.filter { $0.batch >= count && $0.seq >= longest }.min { ($0.seq, $0.batch) < ($1.seq, $1.batch) }
     }
 
     /// The next call at one sequence length with `rows` texts left: (signature batch, texts it takes), as the

@@ -105,14 +105,11 @@ final class EmbedderTests: XCTestCase {
         }
     }
 
-    func testBucketsParseAndChooseTheSmallestThatHolds() throws {
+    func testBucketsParseAndEachCallsBatchIsPythons() throws {
         let buckets = ["b1_s32", "b8_s32", "b1_s128", "b8_s128", "serving_default", "b0_s8"]
             .compactMap(Bucket.init(signature:))
-        XCTAssertEqual(buckets.count, 4)
-        XCTAssertEqual(Bucket.choose(buckets, count: 1, longest: 20), Bucket(batch: 1, seq: 32))
-        XCTAssertEqual(Bucket.choose(buckets, count: 3, longest: 32), Bucket(batch: 8, seq: 32))
-        XCTAssertEqual(Bucket.choose(buckets, count: 8, longest: 33), Bucket(batch: 8, seq: 128))
-        XCTAssertNil(Bucket.choose(buckets, count: 9, longest: 10))
+        XCTAssertEqual(buckets, [Bucket(batch: 1, seq: 32), Bucket(batch: 8, seq: 32), Bucket(batch: 1, seq: 128),
+                                 Bucket(batch: 8, seq: 128)])
         // the next call at one length, as Python's runtime makes it: (batch, texts it takes)
         func batchFor(_ batches: [Int], _ rows: Int) -> [Int] { let c = Bucket.batchFor(batches, rows: rows); return [c.batch, c.take] }
         XCTAssertEqual(batchFor([1, 8, 32], 40), [32, 32])

@@ -1,6 +1,7 @@
 package dev.embedlite.core
 
-/** TFLite signatures have static shapes: `b{batch}_s{seq}`; a batch runs in the smallest one that fits it. */
+/** TFLite signatures have static shapes: `b{batch}_s{seq}`; texts are grouped by length and `batchFor` picks each
+ * call's batch at that length. */
 data class Bucket(val batch: Int, val seq: Int) {
     val signature: String get() = "b${batch}_s$seq"
 
@@ -9,10 +10,6 @@ data class Bucket(val batch: Int, val seq: Int) {
             val m = Regex("b(\\d+)_s(\\d+)").matchEntire(signature) ?: return null
             return Bucket(m.groupValues[1].toInt(), m.groupValues[2].toInt())
         }
-
-        /** The smallest (batch, seq) bucket holding `count` texts of at most `longest` tokens, or null. */
-        fun choose(buckets: Collection<Bucket>, count: Int, longest: Int): Bucket? =
-            buckets.filter { it.batch >= count && it.seq >= longest }.minWithOrNull(compareBy({ it.seq }, { it.batch }))
 
         /**
          * The next call at one sequence length with `rows` texts left: (signature batch, texts it takes), as the

@@ -370,13 +370,9 @@ class UnitTests {
             }
         }
 
-        test("buckets: the smallest signature that holds the batch") {
+        test("buckets: signatures parsed, each call's batch as Python's runtime picks it") {
             val buckets = listOf("b1_s32", "b8_s32", "b1_s128", "b8_s128", "serving_default").mapNotNull(Bucket::parse)
-            assertEquals(4, buckets.size)
-            assertEquals(Bucket(1, 32), Bucket.choose(buckets, 1, 20))
-            assertEquals(Bucket(8, 32), Bucket.choose(buckets, 3, 32))
-            assertEquals(Bucket(8, 128), Bucket.choose(buckets, 8, 33))
-            assertEquals(null, Bucket.choose(buckets, 9, 10))
+            assertEquals(listOf(Bucket(1, 32), Bucket(8, 32), Bucket(1, 128), Bucket(8, 128)), buckets)
             // the next call at one length, as Python's runtime makes it: (batch, texts it takes)
             assertEquals(32 to 32, Bucket.batchFor(listOf(1, 8, 32), 40))
             assertEquals(8 to 8, Bucket.batchFor(listOf(1, 8, 32), 20))  // under 3/4 of 32: calls of 8
