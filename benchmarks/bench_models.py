@@ -353,7 +353,8 @@ def plot(rows: list[dict], name: str) -> None:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))
     markers = {"fp32": "o", "int8": "s", "int4": "^"}
-    colors = dict(zip(MODELS, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]  # 10 colours, more models: this run's, in order
+    colors = {m: cycle[i % len(cycle)] for i, m in enumerate(dict.fromkeys(r["model"] for r in rows))}
     for r in rows:
         ax.scatter(
             r["sent_per_s"],
