@@ -79,13 +79,20 @@ def test_tiny_extends_small_with_its_own_student_and_output():
     ]
 
 
-def test_a_shipped_student_teaches_by_its_name():
-    """A shipped model's name is a teacher's name, not a path beside the recipe (it was read as
-    recipes/embedlite-small-v3: "file not found")."""
+def test_a_shipped_student_teaches_and_starts_a_student_by_its_name():
+    """A shipped model's name is a teacher's or a student source's name, not a path beside the recipe (it was read
+    as recipes/embedlite-small-v3: "file not found")."""
     config = recipe("embedlite-tiny-v5")
     config.validate()
     assert config.teacher == "embedlite-small-v3" and config.teacher_task is None
     assert config.student_source == "paraphrase-MiniLM-L3-v2" and config.qat_bits == ()
+    config = recipe("embedlite-tiny-v6")
+    config.validate()
+    assert (config.teacher, config.student_source, config.student_layers) == (
+        "embedlite-small-v3",
+        "embedlite-small-v3",
+        (1, 3, 5),
+    )
 
 
 def test_recipes_that_extend_each_other_in_a_loop_fail(tmp_path):

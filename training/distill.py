@@ -56,11 +56,13 @@ def build_student(config: DistillConfig):
 
 
 def _model_dir(model: Path | str) -> Path:
-    """A sentence-transformers directory for a path or a known source name."""
+    """A sentence-transformers directory for a path, a known source name or a shipped model's name (rebuilt from its
+    dequantized weights)."""
     from embedlite.converters.source import known_source
+    from embedlite.models import SHIPPED
     from embedlite.models.sources import SOURCES
 
-    return known_source(str(model)) if str(model) in SOURCES else Path(model)
+    return known_source(str(model)) if str(model) in SOURCES or str(model) in SHIPPED else Path(model)
 
 
 def distill(config: DistillConfig, progress: bool = True) -> Path:
