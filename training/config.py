@@ -19,6 +19,11 @@ GEOMETRIES = ("cosines", "correlation", "neighbours")
 QAT_BITS = (8, 4)
 
 
+def is_model_name(p: Path | str) -> bool:
+    """A source model's or shipped model's name (converters.source.known_source builds either), not a path."""
+    return str(p) in SOURCES or str(p) in SHIPPED
+
+
 @dataclass(frozen=True)
 class Mixture:
     """One training run's data: runs on different mixtures start from the same student and are merged."""
@@ -246,7 +251,7 @@ class DistillConfig:
         return [
             Path(p)
             for p in (self.teacher, self.student_source)
-            if p is not None and str(p) not in SOURCES and str(p) not in SHIPPED and self.student != "decoder"
+            if p is not None and not is_model_name(p) and self.student != "decoder"
         ]
 
 
@@ -293,7 +298,7 @@ def _recipe_values(path: Path, seen: tuple[Path, ...]) -> dict:  # noqa: C901 (o
     base = path.parent
 
     def resolve(p):
-        return p if str(p) in SOURCES or str(p) in SHIPPED or Path(p).is_absolute() else base / p
+        return p if is_model_name(p) or Path(p).is_absolute() else base / p
 
     def sources(texts):
         texts = [texts] if isinstance(texts, (str, dict)) else texts

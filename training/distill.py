@@ -15,7 +15,7 @@ import numpy as np
 
 from embedlite.errors import EmbedliteError
 
-from .config import DistillConfig, Mixture
+from .config import DistillConfig, Mixture, is_model_name
 from .data import TextSource
 from .parallel import Workers
 
@@ -59,10 +59,8 @@ def _model_dir(model: Path | str) -> Path:
     """A sentence-transformers directory for a path, a known source name or a shipped model's name (rebuilt from its
     dequantized weights)."""
     from embedlite.converters.source import known_source
-    from embedlite.models import SHIPPED
-    from embedlite.models.sources import SOURCES
 
-    return known_source(str(model)) if str(model) in SOURCES or str(model) in SHIPPED else Path(model)
+    return known_source(str(model)) if is_model_name(model) else Path(model)
 
 
 def distill(config: DistillConfig, progress: bool = True) -> Path:
