@@ -1,7 +1,8 @@
 """Our own models beside the stock models of their size and the teacher, every model evaluated by the same code.
 
 For embedlite-small, embedlite-tiny and their v2 (trained here from recipes/, or reused with --models DIR),
-all-MiniLM-L6-v2, paraphrase-MiniLM-L3-v2 (each exported to ONNX fp32 / int8 / int4), the shipped artifacts as they
+all-MiniLM-L6-v2, paraphrase-MiniLM-L3-v2 (each exported to ONNX fp32 / int8 / int4; --formats tflite adds
+LiteRT rows, NAME-litert), the shipped artifacts as they
 are, all-mpnet-base-v2 (fp32) and EmbeddingGemma-300m (fp32, int4; STS prompt for STS-B): STS-B Spearman,
 stsb-retrieval nDCG@10 and Recall@100, amazon logistic-regression accuracy (four domains), at every Matryoshka
 dim, and CPU sentences/s; plus each recipe's training time. --split dev evaluates on the dev splits instead
@@ -9,16 +10,15 @@ dim, and CPU sentences/s; plus each recipe's training time. --split dev evaluate
 splits that choose between models.
 
     python benchmarks/bench_models.py --threads 2 [--models DIR] [--split dev] [--only M,M] [--precisions P,P]
-        [--no-speed] [--out STEM]
-    python benchmarks/bench_models.py --speed-only --work DIR    (the artifacts of a run, timed side by side;
-        models.png plots them against results/models.json)
+        [--formats onnx,tflite] [--no-speed] [--out STEM]
+    python benchmarks/bench_models.py --speed-only --work DIR [--only M,M] [--out STEM]   (the artifacts of a
+        run and the shipped ones --only names, timed side by side; STEM.png plots them against results/STEM.json)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -57,6 +57,7 @@ PRECISIONS_OF = {TEACHER: ("fp32",), GEMMA: ("fp32", "int4")}
 # EmbeddingGemma embeds 1.5 amazon reviews/s on 2 cores (measured 2026-12-04): the 6,643 train and test reviews
 # would take 72 min per precision, so its amazon columns are left empty (nan) on a CPU
 NO_AMAZON = {GEMMA}
+SUFFIX = {"onnx": "", "tflite": "-litert"}  # a model's row name in each export format
 
 
 class Vectors:
@@ -156,6 +157,9 @@ def main() -> None:
     parser.add_argument("--split", choices=("test", "dev"), default="test")
     parser.add_argument("--only", default=",".join(MODELS), help="comma-separated model names")
     parser.add_argument("--precisions", default=",".join(PRECISIONS), help="comma-separated ONNX precisions")
+    parser.add_argument(
+        "--formats", default="onnx", help="comma-separated: onnx, tflite (rows NAME-litert, as the LiteRT default)"
+    )
     parser.add_argument("--no-speed", action="store_true", help="quality only (for runs beside other work)")
     parser.add_argument(
         "--speed-only",
@@ -201,18 +205,23 @@ def main() -> None:
         else:
             source = source_for(name, args.models, work, training)
             precisions = PRECISIONS_OF.get(name, tuple(args.precisions.split(",")))
-            exported = export(
-                source,
-                work / "artifacts" / name,
-                precisions=precisions,
-                name=name,
-                progress=lambda m: print(f"[{name}] {m}", file=sys.stderr),
-            )
+            exported = [
+                result
+                for fmt in args.formats.split(",")
+                for result in export(
+                    source,
+                    work / "artifacts" / (name + SUFFIX[fmt]),
+                    formats=(fmt,),
+                    precisions=precisions,
+                    name=name + SUFFIX[fmt],  # the TFLite one named as the LiteRT default is: NAME-litert
+                    progress=lambda m: print(f"[{name}] {m}", file=sys.stderr),
+                )
+            ]
         for result in exported:
             embedder = Embedder(result.path, device="cpu", threads=args.threads)
             full = Vectors(embedder)
             row = {
-                "model": name,
+                "model": result.manifest.name if MODELS[name][0] != "shipped" else name,
                 "precision": result.manifest.precision,
                 "mb": result.report["bytes"] / 1e6,
                 "sent_per_s": float("nan") if args.no_speed else speed(embedder, speed_texts),
@@ -227,33 +236,39 @@ def main() -> None:
                     "recall@100": scores["recall@100"],
                     **{d: float("nan") if name in NO_AMAZON else classification(vectors, reviews[d]) for d in DOMAINS},
                 }
-                print(name, row["precision"], dim, json.dumps(row["dims"][dim]), file=sys.stderr)
+                print(row["model"], row["precision"], dim, json.dumps(row["dims"][dim]), file=sys.stderr)
             rows.append(row)
     report(rows, training, args)
 
 
 def speed_table(work: Path, args, rounds: int = 3) -> None:
-    """Every artifact under work/artifacts, in alternating rounds (best round kept), beside all-MiniLM-L6-v2 at
-    the same precision."""
+    """Every artifact under work/artifacts, and the shipped ones `--only` names, in alternating rounds (best round
+    kept), beside all-MiniLM-L6-v2 at the same precision."""
     from embedlite import Embedder
     from embedlite.artifact import read_manifest
     from embedlite.evaluation import load_sts
+    from embedlite.models import SHIPPED
+    from embedlite.runtimes.cpu import int8_kernels
 
     texts = load_sts(DATA / "stsb" / "sts-test.csv")
     texts = texts.sentences1 + texts.sentences2
     found = sorted(p.parent for p in (work / "artifacts").glob("**/manifest.json"))
-    models = {p: Embedder(p, device="cpu", threads=args.threads) for p in found}
-    best = dict.fromkeys(found, 0.0)
+    shipped = {SHIPPED[n.removesuffix("-shipped")]: n for n in args.only.split(",") if MODELS[n][0] == "shipped"}
+    models = {p: Embedder(p, device="cpu", threads=args.threads) for p in [*found, *shipped]}
+    best = dict.fromkeys(models, 0.0)
     for _ in range(rounds):
         for path, embedder in models.items():
             best[path] = max(best[path], speed(embedder, texts))
-    rows = {(read_manifest(p).name, read_manifest(p).precision): v for p, v in best.items()}
+    rows = {(shipped.get(p, read_manifest(p).name), read_manifest(p).precision): v for p, v in best.items()}
+    stem = args.out or "models"
     lines = [
-        "# Sentences/s of each model's ONNX artifacts, side by side",
+        "# Sentences/s of each model's artifacts, side by side",
         "",
-        f"Command: `python benchmarks/bench_models.py --speed-only --work DIR --threads {args.threads}` (DIR: "
-        "the artifacts of the quality run). Batch 32 over the 2758 STS-B test sentences, each artifact in "
-        f"{rounds} alternating rounds, best kept; this process alone on the machine.",
+        f"Command: `python benchmarks/bench_models.py --speed-only --work DIR --threads {args.threads}"
+        f"{'' if args.only == ','.join(MODELS) else ' --only ' + args.only}{' --out ' + args.out if args.out else ''}`"
+        " (DIR: the artifacts of the quality run; the shipped ones `--only` names are read from the package). "
+        f"Machine: {int8_kernels()}. Batch 32 over the 2758 STS-B test sentences, each "
+        f"artifact in {rounds} alternating rounds, best kept; this process alone on the machine.",
         "",
         "| model | precision | sent/s | × all-MiniLM-L6-v2 (same precision) |",
         "|---|---|---:|---:|",
@@ -265,17 +280,19 @@ def speed_table(work: Path, args, rounds: int = 3) -> None:
             if base
             else f"| {name} | {precision} | {value:.0f} | |"
         )
-    write_markdown("models_speed.md", lines)
-    quality = RESULTS / "models.json"  # the quality run these artifacts came from: plot it against these speeds
+    write_markdown(f"{stem}_speed.md", lines)
+    quality = RESULTS / f"{stem}.json"  # the quality run these artifacts came from: plot it against these speeds
     if quality.is_file():
         runs = [r for r in json.loads(quality.read_text())["rows"] if (r["model"], r["precision"]) in rows]
         for r in runs:
             r["sent_per_s"] = rows[(r["model"], r["precision"])]
             r["dims"] = {int(d): v for d, v in r["dims"].items()}
-        plot(runs, "models.png")
+        plot(runs, f"{stem}.png")
 
 
 def report(rows: list[dict], training: dict, args) -> None:
+    from embedlite.runtimes.cpu import int8_kernels
+
     split = args.split
     stem = args.out or ("models" if split == "test" else "models_dev")
     (RESULTS / f"{stem}.json").write_text(
@@ -288,9 +305,12 @@ def report(rows: list[dict], training: dict, args) -> None:
         f"{' --split dev' if split == 'dev' else ''}{' --models DIR' if args.models else ''}"
         f"{'' if args.only == ','.join(MODELS) else ' --only ' + args.only}"
         f"{'' if args.precisions == ','.join(PRECISIONS) else ' --precisions ' + args.precisions}"
+        f"{'' if args.formats == 'onnx' else ' --formats ' + args.formats}{' --work DIR' if args.work else ''}"
         f"{' --no-speed' if args.no_speed else ''}{' --out ' + args.out if args.out else ''}`",
-        f"Machine: {platform.machine()}, {args.threads} threads, CPU only. Every model is exported by embedlite "
-        "to ONNX (all-mpnet-base-v2 at fp32 only, EmbeddingGemma at fp32 and int4, its amazon columns not run: "
+        f"Machine: {int8_kernels()}, {args.threads} threads, CPU only. Every model is exported by embedlite "
+        "to ONNX (TFLite: the `-litert` rows), or read as shipped (`-shipped`: the package's own file, TFLite "
+        "for the LiteRT default) (all-mpnet-base-v2 at fp32 only, EmbeddingGemma at fp32 and int4, its amazon "
+        "columns not run: "
         "1.5 reviews/s here, 72 min per precision) and evaluated by the same code in this one run. STS-B: Spearman of "
         f"cosine (sts-{split}.csv). Retrieval: nDCG@10 and Recall@100 ("
         + ("stsb-retrieval" if split == "test" else "derived from sts-dev.csv as stsb-retrieval is from test")

@@ -26,6 +26,8 @@ import numpy as np
 from bench_common import DATA, write_markdown
 from bench_models import DOMAINS, MODELS, Vectors, amazon, correct
 
+_FORMAT = {"onnx": "ONNX", "tflite": "TFLite"}
+
 
 def bootstrap(statistic, n: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
     """statistic(indices) over `resamples` draws of n item indices with replacement."""
@@ -38,7 +40,12 @@ def main() -> None:
     source.add_argument("--models", type=Path, help="folder holding the trained model (as bench_models)")
     source.add_argument("--artifact", type=Path, help="the model as an exported artifact directory")
     parser.add_argument(
-        "--model", default="embedlite-tiny", choices=[m for m, (kind, _) in MODELS.items() if kind == "recipe"]
+        "--model",
+        default="embedlite-tiny",
+        choices=list(
+            dict.fromkeys(m.removesuffix("-shipped") for m, (k, _) in MODELS.items() if k in ("recipe", "shipped"))
+        ),
+        help="a recipe's model, or a shipped one's name (with --artifact)",
     )
     parser.add_argument("--peer-artifact", type=Path, help="the peer as an artifact directory (its manifest names it)")
     parser.add_argument("--resamples", type=int, default=2000)
@@ -51,18 +58,18 @@ def main() -> None:
     from embedlite.evaluation import load_retrieval, load_sts, retrieval_per_query, spearman, sts_cosines
 
     peer_manifest = read_manifest(args.peer_artifact) if args.peer_artifact else None
-    peer = peer_manifest.name if peer_manifest else MODELS[args.model][1]
+    peer = peer_manifest.name if peer_manifest else MODELS.get(args.model, MODELS.get(f"{args.model}-shipped"))[1]
     work = Path(tempfile.mkdtemp(prefix="embedlite-paired-"))
     if args.artifact:
         manifest = read_manifest(args.artifact)
         if manifest.name != args.model:
             sys.exit(f"{args.artifact} holds {manifest.name}, not {args.model} (--model)")
-        precision, model_path = manifest.precision, args.artifact
+        precision, model_path, fmt = manifest.precision, args.artifact, manifest.format
     else:
         trained = args.models / args.model
         if not (trained / "modules.json").is_file():
             sys.exit(f"{trained} is not a trained sentence-transformers directory (bench_models.py --models DIR)")
-        precision = "fp32"
+        precision, fmt = "fp32", "onnx"
         (exported,) = export(
             trained,
             work / args.model,
@@ -109,13 +116,19 @@ def main() -> None:
         origin = "the model as the artifact given, the peer exported by embedlite"
     else:
         origin = "exported by embedlite"
+    peer_format = peer_manifest.format if peer_manifest else "onnx"
+    formats = (
+        f"{_FORMAT[fmt]} of both"
+        if fmt == peer_format
+        else f"{_FORMAT[fmt]} (the model), {_FORMAT[peer_format]} (the peer)"
+    )
     lines = [
         f"# {args.model} against {peer}: paired bootstrap on the test splits",
         "",
         f"Command: `python benchmarks/bench_paired.py {given} --model {args.model} --resamples {args.resamples} "
         f"--seed {args.seed}`",
         "",
-        f"{precision} ONNX of both, {origin}. Each set's items (STS-B test pairs, stsb-retrieval queries, "
+        f"{precision} {formats}, {origin}. Each set's items (STS-B test pairs, stsb-retrieval queries, "
         "amazon test reviews, the classifier fit once on train) are resampled with replacement, the same "
         f"draw for both models, {args.resamples} times; the interval holds 95% of the differences. Amazon: the "
         "re-split data (train, dev and test disjoint since 2026-12-02).",
