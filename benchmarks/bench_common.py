@@ -10,6 +10,7 @@ from types import ModuleType
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared/data beside the clone
+FORMATS = {"onnx": ("ONNX", "onnxruntime"), "tflite": ("TFLite", "LiteRT")}  # a manifest's format: its name, runtime
 
 
 def gemma_replica() -> ModuleType:
@@ -30,7 +31,7 @@ def default_model_label() -> str:
     from embedlite.models import default_artifact
 
     manifest = json.loads((default_artifact() / "manifest.json").read_text(encoding="utf-8"))
-    kind, runtime = {"onnx": ("ONNX", "onnxruntime"), "tflite": ("TFLite", "LiteRT")}[manifest["format"]]
+    kind, runtime = FORMATS[manifest["format"]]
     return f"{manifest['name']} {kind} {manifest['precision']} on {runtime}"
 
 

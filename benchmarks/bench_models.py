@@ -259,7 +259,8 @@ def speed_table(work: Path, args, rounds: int = 3) -> None:
     for _ in range(rounds):
         for path, embedder in models.items():
             best[path] = max(best[path], speed(embedder, texts))
-    rows = {(shipped.get(p, read_manifest(p).name), read_manifest(p).precision): v for p, v in best.items()}
+    manifests = {p: read_manifest(p) for p in best}
+    rows = {(shipped.get(p, m.name), m.precision): best[p] for p, m in manifests.items()}
     stem = args.out or "models"
     lines = [
         "# Sentences/s of each model's artifacts, side by side",

@@ -23,10 +23,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from bench_common import DATA, write_markdown
+from bench_common import DATA, FORMATS, write_markdown
 from bench_models import DOMAINS, MODELS, Vectors, amazon, correct
-
-_FORMAT = {"onnx": "ONNX", "tflite": "TFLite"}
 
 
 def bootstrap(statistic, n: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
@@ -118,9 +116,9 @@ def main() -> None:
         origin = "exported by embedlite"
     peer_format = peer_manifest.format if peer_manifest else "onnx"
     formats = (
-        f"{_FORMAT[fmt]} of both"
+        f"{FORMATS[fmt][0]} of both"
         if fmt == peer_format
-        else f"{_FORMAT[fmt]} (the model), {_FORMAT[peer_format]} (the peer)"
+        else f"{FORMATS[fmt][0]} (the model), {FORMATS[peer_format][0]} (the peer)"
     )
     lines = [
         f"# {args.model} against {peer}: paired bootstrap on the test splits",
