@@ -55,7 +55,7 @@ MODELS = {
 # EmbeddingGemma at fp32 and int4 (its small on-device form)
 PRECISIONS_OF = {TEACHER: ("fp32",), GEMMA: ("fp32", "int4")}
 # EmbeddingGemma embeds 1.5 amazon reviews/s on 2 cores (measured 2026-12-04): the 6,643 train and test reviews
-# would take 72 min per precision, so its amazon columns are left empty (nan) on a CPU
+# take 72 min per precision, so its amazon columns are left empty (nan) unless --gemma-amazon asks for them
 NO_AMAZON = {GEMMA}
 SUFFIX = {"onnx": "", "tflite": "-litert"}  # a model's row name in each export format
 
@@ -71,11 +71,11 @@ class Vectors:
     def at(self, dim: int) -> Vectors:
         return Vectors(self.embedder, dim, self._cache)
 
-    def embed(self, texts, batch_size=32, **_):
-        # a model with task prompts (EmbeddingGemma) and no default task embeds STS-B with its STS prompt, as
-        # its model card's figure; the students have none
-        task = "STS" if "STS" in self.embedder.tasks else None
-        return self._cached("text", texts, lambda xs: self.embedder.embed(xs, task=task, batch_size=batch_size))
+    def embed(self, texts, batch_size=32, task: str = "STS", **_):
+        # a model with task prompts (EmbeddingGemma) and no default task embeds each set with the prompt of its
+        # model card's figure: STS for STS-B, Classification for amazon; the students have none
+        task = task if task in self.embedder.tasks else None
+        return self._cached(task or "text", texts, lambda xs: self.embedder.embed(xs, task=task, batch_size=batch_size))
 
     def embed_query(self, texts, batch_size=32, **_):
         return self._cached("query", texts, lambda xs: self.embedder.embed_query(xs, batch_size=batch_size))
@@ -112,8 +112,8 @@ def correct(vectors: Vectors, data: tuple) -> np.ndarray:
     from sklearn.linear_model import LogisticRegression
 
     train_x, train_y, test_x, test_y = data
-    model = LogisticRegression(max_iter=1000).fit(vectors.embed(train_x), train_y)
-    return model.predict(vectors.embed(test_x)) == test_y
+    model = LogisticRegression(max_iter=1000).fit(vectors.embed(train_x, task="Classification"), train_y)
+    return model.predict(vectors.embed(test_x, task="Classification")) == test_y
 
 
 def speed(embedder, texts: list[str]) -> float:
@@ -156,7 +156,16 @@ def main() -> None:
     )
     parser.add_argument("--split", choices=("test", "dev"), default="test")
     parser.add_argument("--only", default=",".join(MODELS), help="comma-separated model names")
-    parser.add_argument("--precisions", default=",".join(PRECISIONS), help="comma-separated ONNX precisions")
+    parser.add_argument(
+        "--precisions",
+        default=None,
+        help=f"comma-separated ONNX precisions (default {','.join(PRECISIONS)}; references keep theirs unless named)",
+    )
+    parser.add_argument(
+        "--gemma-amazon",
+        action="store_true",
+        help="EmbeddingGemma's amazon columns too (its Classification prompt; 72 min per precision on 2 cores)",
+    )
     parser.add_argument(
         "--formats", default="onnx", help="comma-separated: onnx, tflite (rows NAME-litert, as the LiteRT default)"
     )
@@ -188,6 +197,8 @@ def main() -> None:
     speed_texts = load_sts(DATA / "stsb" / "sts-test.csv")
     speed_texts = speed_texts.sentences1 + speed_texts.sentences2
     rows, training = [], {}
+    requested = tuple((args.precisions or ",".join(PRECISIONS)).split(","))
+    no_amazon = set() if args.gemma_amazon else NO_AMAZON
     for name in args.only.split(","):
         if MODELS[name][0] == "shipped":  # the artifact in the package, evaluated as users get it
             from embedlite.artifact import read_manifest
@@ -204,7 +215,9 @@ def main() -> None:
             ]
         else:
             source = source_for(name, args.models, work, training)
-            precisions = PRECISIONS_OF.get(name, tuple(args.precisions.split(",")))
+            precisions = PRECISIONS_OF.get(name, requested)
+            if args.precisions:  # named: a reference model runs at those of its own it is asked for
+                precisions = tuple(p for p in precisions if p in requested) or precisions
             exported = [
                 result
                 for fmt in args.formats.split(",")
@@ -234,7 +247,7 @@ def main() -> None:
                     "sts": sts_spearman(vectors, sts),
                     "ndcg@10": scores["ndcg@10"],
                     "recall@100": scores["recall@100"],
-                    **{d: float("nan") if name in NO_AMAZON else classification(vectors, reviews[d]) for d in DOMAINS},
+                    **{d: float("nan") if name in no_amazon else classification(vectors, reviews[d]) for d in DOMAINS},
                 }
                 print(row["model"], row["precision"], dim, json.dumps(row["dims"][dim]), file=sys.stderr)
             rows.append(row)
@@ -305,14 +318,19 @@ def report(rows: list[dict], training: dict, args) -> None:
         f"Command: `python benchmarks/bench_models.py --threads {args.threads}"
         f"{' --split dev' if split == 'dev' else ''}{' --models DIR' if args.models else ''}"
         f"{'' if args.only == ','.join(MODELS) else ' --only ' + args.only}"
-        f"{'' if args.precisions == ','.join(PRECISIONS) else ' --precisions ' + args.precisions}"
+        f"{' --precisions ' + args.precisions if args.precisions else ''}"
+        f"{' --gemma-amazon' if args.gemma_amazon else ''}"
         f"{'' if args.formats == 'onnx' else ' --formats ' + args.formats}{' --work DIR' if args.work else ''}"
         f"{' --no-speed' if args.no_speed else ''}{' --out ' + args.out if args.out else ''}`",
         f"Machine: {int8_kernels()}, {args.threads} threads, CPU only. Every model is exported by embedlite "
         "to ONNX (TFLite: the `-litert` rows), or read as shipped (`-shipped`: the package's own file, TFLite "
-        "for the LiteRT default) (all-mpnet-base-v2 at fp32 only, EmbeddingGemma at fp32 and int4, its amazon "
-        "columns not run: "
-        "1.5 reviews/s here, 72 min per precision) and evaluated by the same code in this one run. STS-B: Spearman of "
+        "for the LiteRT default) (all-mpnet-base-v2 at fp32 only, EmbeddingGemma at fp32 and int4, "
+        + (
+            "its amazon columns with its Classification prompt"
+            if args.gemma_amazon
+            else "its amazon columns not run: 1.5 reviews/s here, 72 min per precision"
+        )
+        + ") and evaluated by the same code in this one run. STS-B: Spearman of "
         f"cosine (sts-{split}.csv). Retrieval: nDCG@10 and Recall@100 ("
         + ("stsb-retrieval" if split == "test" else "derived from sts-dev.csv as stsb-retrieval is from test")
         + "). Amazon: logistic regression fit on each domain's train embeddings, accuracy on "
