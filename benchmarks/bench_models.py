@@ -47,6 +47,7 @@ MODELS = {
     "embedlite-tiny-v2": ("recipe", "paraphrase-MiniLM-L3-v2"),  # distilled from EmbeddingGemma-300m
     "embedlite-tiny-v3": ("recipe", "paraphrase-MiniLM-L3-v2"),  # an experiment: v2 with the neighbours geometry
     "embedlite-tiny-v4": ("recipe", "paraphrase-MiniLM-L3-v2"),  # an experiment: v3 with 20,000 SST-2 sentences
+    "embedlite-tiny-v7": ("recipe", "paraphrase-MiniLM-L3-v2"),  # an experiment: v2, reviews read for Classification
     "paraphrase-MiniLM-L3-v2": ("source", None),
     TEACHER: ("source", None),
     GEMMA: ("source", None),  # the v2 students' teacher
