@@ -5,8 +5,9 @@ each weight, exported to fp32 ONNX (before Matryoshka axes and QAT) and scored o
 derived from it and amazon dev, as bench_models.py --split dev scores. Weight 1 is the initial student itself.
 --languages scores what bench_languages.py --split dev does instead (STS dev in English and the five test
 languages, cross-lingual accuracy@1), for the multilingual recipe. Writes benchmarks/results/merge_<recipe>_dev.md.
+A negative w extrapolates: w = -1 adds every run's change to the initial student in full (task arithmetic).
 Usage: python benchmarks/bench_merge.py --recipe embedlite-tiny --trained DIR [--weights 0,0.25,0.5,0.65,0.8,1]
-    [--languages]
+    [--languages] [--out STEM]
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def main() -> None:
     parser.add_argument("--trained", type=Path, required=True, help="the recipe's output (with its runs/)")
     parser.add_argument("--weights", default="0,0.25,0.5,0.65,0.8,1")
     parser.add_argument("--languages", action="store_true", help="multilingual dev scores (bench_languages)")
+    parser.add_argument("--out", default=None, help="results file stem (default: merge_<recipe>_dev)")
     args = parser.parse_args()
 
     from sentence_transformers import SentenceTransformer
@@ -44,8 +46,9 @@ def main() -> None:
     lines = [
         f"# {args.recipe}: its runs merged with its initial student, dev splits",
         "",
-        f"Command: `python benchmarks/bench_merge.py --recipe {args.recipe} --trained DIR --weights {args.weights}"
-        + (" --languages`" if args.languages else "`"),
+        f"Command: `python benchmarks/bench_merge.py --recipe {args.recipe} --trained DIR --weights={args.weights}"
+        + (" --languages" if args.languages else "")
+        + (f" --out {args.out}`" if args.out else "`"),
         "",
         "fp32 ONNX of the merge (before Matryoshka axes and QAT); STS-B dev Spearman, nDCG@10 on the retrieval "
         "set derived from sts-dev, amazon dev accuracy (logistic regression on train); the runs share 1 - w.",
@@ -90,7 +93,7 @@ def main() -> None:
         ]
         lines.append(f"| {weight:g} | " + " | ".join(f"{v:.4f}" for v in scores) + " |")
         print(lines[-1], file=sys.stderr, flush=True)
-    write_markdown(f"merge_{args.recipe}_dev.md", lines)
+    write_markdown(f"{args.out or f'merge_{args.recipe}_dev'}.md", lines)
 
 
 if __name__ == "__main__":
