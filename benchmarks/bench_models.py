@@ -55,8 +55,9 @@ MODELS = {
 # the references are not artifacts to ship: mpnet at fp32 only (its int8/int4 would cost a third of the run),
 # EmbeddingGemma at fp32 and int4 (its small on-device form)
 PRECISIONS_OF = {TEACHER: ("fp32",), GEMMA: ("fp32", "int4")}
-# EmbeddingGemma embeds 1.5 amazon reviews/s on 2 cores (measured 2026-12-04): the 6,643 train and test reviews
-# take 72 min per precision, so its amazon columns are left empty (nan) unless --gemma-amazon asks for them
+# EmbeddingGemma's amazon columns (6,643 train and test reviews) were sized at 72 min per precision on 2 cores
+# (1.5 reviews/s, 2026-12-04, another CPU); the whole fp32 run took 35 min on an Intel Xeon with AMX (2026-12-06).
+# They are left empty (nan) unless --gemma-amazon asks for them
 NO_AMAZON = {GEMMA}
 SUFFIX = {"onnx": "", "tflite": "-litert"}  # a model's row name in each export format
 
@@ -165,7 +166,7 @@ def main() -> None:
     parser.add_argument(
         "--gemma-amazon",
         action="store_true",
-        help="EmbeddingGemma's amazon columns too (its Classification prompt; 72 min per precision on 2 cores)",
+        help="EmbeddingGemma's amazon columns too (its Classification prompt; 30 to 70 min per precision, 2 cores)",
     )
     parser.add_argument(
         "--formats", default="onnx", help="comma-separated: onnx, tflite (rows NAME-litert, as the LiteRT default)"
@@ -329,7 +330,7 @@ def report(rows: list[dict], training: dict, args) -> None:
         + (
             "its amazon columns with its Classification prompt"
             if args.gemma_amazon
-            else "its amazon columns not run: 1.5 reviews/s here, 72 min per precision"
+            else "its amazon columns not run: 30 to 70 min per precision on 2 cores"
         )
         + ") and evaluated by the same code in this one run. STS-B: Spearman of "
         f"cosine (sts-{split}.csv). Retrieval: nDCG@10 and Recall@100 ("
