@@ -38,6 +38,7 @@ MODELS = {
     "embedlite-small-v2": ("recipe", "all-MiniLM-L6-v2"),  # distilled from EmbeddingGemma-300m
     "embedlite-small-v3": ("recipe", "all-MiniLM-L6-v2"),  # v2 with the neighbours geometry: the default
     "embedlite-small-v4": ("recipe", "all-MiniLM-L6-v2"),  # an experiment: v3 with 20,000 SST-2 sentences
+    "embedlite-small-v6": ("recipe", "all-MiniLM-L6-v2"),  # an experiment: v3, reviews read for Classification
     "embedlite-small-shipped": ("shipped", "all-MiniLM-L6-v2"),  # the Apache-2.0 embedlite-small as shipped (int8)
     "embedlite-small-v3-litert-shipped": ("shipped", "all-MiniLM-L6-v2"),  # the embedded default as shipped (LiteRT)
     "embedlite-small-v3-shipped": ("shipped", "all-MiniLM-L6-v2"),  # the default of 2026-12-04 as shipped
