@@ -167,7 +167,7 @@ def main() -> None:
     parser.add_argument(
         "--gemma-amazon",
         action="store_true",
-        help="EmbeddingGemma's amazon columns too (its Classification prompt; 30 to 70 min per precision, 2 cores)",
+        help="EmbeddingGemma's amazon columns too (its Classification prompt; 30 to 72 min per precision, 2 cores)",
     )
     parser.add_argument(
         "--formats", default="onnx", help="comma-separated: onnx, tflite (rows NAME-litert, as the LiteRT default)"
@@ -331,7 +331,7 @@ def report(rows: list[dict], training: dict, args) -> None:
         + (
             "its amazon columns with its Classification prompt"
             if args.gemma_amazon
-            else "its amazon columns not run: 30 to 70 min per precision on 2 cores"
+            else "its amazon columns not run: 30 to 72 min per precision on 2 cores"
         )
         + ") and evaluated by the same code in this one run. STS-B: Spearman of "
         f"cosine (sts-{split}.csv). Retrieval: nDCG@10 and Recall@100 ("
