@@ -1,8 +1,9 @@
 """How much of its initial student a recipe's merge should keep, read on the dev splits.
 
 A recipe's output keeps its per-mixture runs (runs/); they are averaged again with the recipe's initial student at
-each weight, exported to fp32 ONNX (before Matryoshka axes and QAT) and scored on STS-B dev, the retrieval set
-derived from it and amazon dev, as bench_models.py --split dev scores. Weight 1 is the initial student itself.
+each weight (its languages then made neutral and its output centred, where the recipe does so), exported to fp32
+ONNX (before Matryoshka axes and QAT) and scored on STS-B dev, the retrieval set derived from it and amazon dev, as
+bench_models.py --split dev scores. Weight 1 is the initial student itself.
 --languages scores what bench_languages.py --split dev does instead (STS dev in English and the five test
 languages, cross-lingual accuracy@1), for the multilingual recipe. Writes benchmarks/results/merge_<recipe>_dev.md.
 A negative w extrapolates: w = -1 adds every run's change to the initial student in full (task arithmetic).
@@ -35,8 +36,10 @@ def main() -> None:
     from embedlite import Embedder, export
     from embedlite.evaluation import load_sts, retrieval_from_sts, retrieval_scores, sts_spearman
     from embedlite.training import config_from_file
+    from embedlite.training.data import load_texts
     from embedlite.training.distill import build_student
     from embedlite.training.merge import merge_with_initial
+    from embedlite.training.student import centre_output, neutralise_languages
 
     config = config_from_file(RECIPES / f"{args.recipe}.toml", {"output": args.trained})
     runs = [args.trained / "runs" / m.name for m in config.runs()]
@@ -77,6 +80,10 @@ def main() -> None:
             model = merge_with_initial(
                 [SentenceTransformer(str(p), device="cpu") for p in runs], [str(p) for p in runs], initial, weight
             )
+        if config.language_neutral:  # the recipe's steps between the merge and the axes
+            model = neutralise_languages(model, config.language_neutral)
+        if config.centre:
+            model = centre_output(model, load_texts(config.centre))
         model.save(str(work / f"w{weight}"))
         (artifact,) = export(work / f"w{weight}", work / f"w{weight}-onnx", precisions=("fp32",))
         vectors = Vectors(Embedder(artifact.path, device="cpu", threads=2))

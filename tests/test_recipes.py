@@ -40,6 +40,8 @@ def test_every_recipe_validates_and_trains_on_no_dev_or_test_split(data_dir):
             *config.train_texts,
             *config.train_pairs,
             *config.matryoshka_axes,
+            *config.language_neutral,
+            *config.centre,
             *config.student_vocabulary,
             *(s for m in config.mixtures for s in m.train_texts),
         )

@@ -11,9 +11,12 @@ from embedlite import EmbedliteError
 from embedlite.training import DistillConfig, distill, losses, merge, qat
 from embedlite.training.data import TextSource
 from embedlite.training.student import (
+    centre_output,
     decoder_to_encoder,
     from_teacher_layers,
+    language_directions,
     matryoshka_axes,
+    project_out,
     random_bert,
     rotate_output,
 )
@@ -136,6 +139,47 @@ def test_matryoshka_axes_keep_cosines_and_the_prefixes_keep_neighbours(st_minilm
     assert prefix_agreement(after) > prefix_agreement(before) + 0.008  # measured: 0.983 vs 0.970
 
 
+def test_project_out_leaves_nothing_of_the_language_and_the_axes_fold_into_it(st_minilm, data_dir):
+    from embedlite.evaluation import load_sts
+
+    english = load_sts(data_dir / "stsb" / "sts-train.csv", 120).sentences1
+    german = load_sts(data_dir / "stsb-multi-mt" / "stsb-de-train.csv", 120).sentences1
+    spanish = load_sts(data_dir / "stsb-multi-mt" / "stsb-es-train.csv", 120).sentences1
+    directions = language_directions(st_minilm, [english, german, spanish])
+    assert directions.shape == (2, 384) and np.allclose(directions @ directions.T, np.eye(2), atol=1e-5)
+    before = [st_minilm.encode(texts) for texts in (english, german)]
+    assert np.abs(before[1] @ directions.T).mean() > 0.1  # an English model: German texts sit apart
+    neutral = project_out(copy.deepcopy(st_minilm), directions)
+    after = [neutral.encode(texts) for texts in (english, german)]
+    assert np.abs(np.concatenate(after) @ directions.T).max() < 1e-5  # nothing left along them
+    assert np.allclose(np.linalg.norm(after[1], axis=1), 1, atol=1e-5)
+    axes = matryoshka_axes(neutral, english + german, (384, 64), steps=0)
+    rotated = rotate_output(copy.deepcopy(neutral), axes)
+    assert [type(m).__name__ for m in rotated] == ["Transformer", "Pooling", "Dense", "Normalize"]  # one layer
+    assert np.allclose(rotated.encode(german), after[1] @ axes.T, atol=1e-5)
+
+
+def test_centre_output_takes_the_shared_direction_off_and_composes(st_minilm, data_dir):
+    from sentence_transformers import SentenceTransformer
+
+    from embedlite.evaluation import load_sts
+
+    texts = load_sts(data_dir / "stsb" / "sts-train.csv", 200).sentences1
+
+    def raw(model):  # the embeddings before the normalisation
+        return SentenceTransformer(modules=list(model)[:-1], device="cpu").encode(texts)
+
+    before = raw(st_minilm)
+    assert np.linalg.norm(before.mean(axis=0)) > 0.2  # measured: 0.44 (embeddings of norm 1)
+    centred = centre_output(copy.deepcopy(st_minilm), texts)
+    assert np.allclose(raw(centred), before - before.mean(axis=0), atol=1e-5)
+    axes = matryoshka_axes(centred, texts, (384, 64), steps=0)
+    rotated = rotate_output(centred, axes)  # the turn applies to the centred output, bias included
+    assert [type(m).__name__ for m in rotated] == ["Transformer", "Pooling", "Dense", "Normalize"]
+    assert np.allclose(raw(rotated), (before - before.mean(axis=0)) @ axes.T, atol=1e-5)
+    assert not any(p.requires_grad for p in rotated[2].parameters())
+
+
 def test_decoder_to_encoder_copies_weights_and_is_bidirectional(minilm_dir, tmp_path):
     from sentence_transformers import SentenceTransformer
     from transformers import Gemma3ForCausalLM, Gemma3TextConfig
@@ -195,6 +239,8 @@ def test_merge_is_the_average(minilm_dir, tmp_path):
         (dict(train_pairs=("/no/such/pairs.csv",)), "file not found"),
         (dict(matryoshka_axes=("/no/such/texts.txt",)), "file not found"),
         (dict(matryoshka_axes=(__file__,), matryoshka_axes_steps=-1), "matryoshka_axes_steps"),
+        (dict(language_neutral=(__file__,)), "one text file per language, two languages or more"),
+        (dict(language_neutral=(__file__, "/no/such/texts.txt")), "file not found"),
         (dict(merge_initial=1.0), "merge_initial.*below 1"),
         (dict(merge_initial=0.3, student="random"), "random student has nothing to keep"),
         (dict(student_vocabulary=("/no/such/texts.txt",)), "file not found"),

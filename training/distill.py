@@ -143,6 +143,16 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
         models.append(model)
     initial = build_student(config) if config.merge_initial else None
     model = merge_with_initial(models, [m.name for m in runs], initial, config.merge_initial)
+    if config.language_neutral:
+        from .student import neutralise_languages
+
+        start = time.perf_counter()
+        model = neutralise_languages(model, config.language_neutral)
+        timings["language directions"] = round(time.perf_counter() - start, 1)
+    if config.centre:
+        from .student import centre_output
+
+        model = centre_output(model, load_texts(config.centre))
     if config.matryoshka_axes:
         from .student import matryoshka_axes, rotate_output
 
@@ -247,6 +257,8 @@ AFTER_RUNS = (
     "merge_initial",
     "matryoshka_axes",
     "matryoshka_axes_steps",
+    "language_neutral",
+    "centre",
     "qat_bits",
     "qat_epochs",
     "qat_learning_rate",

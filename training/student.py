@@ -92,20 +92,79 @@ def matryoshka_axes(
     return (turn.weight.detach().numpy().astype(np.float64) @ principal).astype(np.float32)
 
 
+def language_directions(model, texts_by_language: list[list[str]]) -> np.ndarray:
+    """Orthonormal rows spanning the directions in which the mean embeddings of `texts_by_language` (one list per
+    language) differ: at most one fewer than the languages. What an embedding says about its language alone."""
+    means = np.stack(
+        [model.encode(texts, batch_size=64, normalize_embeddings=True).mean(axis=0) for texts in texts_by_language]
+    ).astype(np.float64)
+    _, strengths, rows = np.linalg.svd(means - means.mean(axis=0), full_matrices=False)
+    return rows[strengths > 1e-6 * strengths.max()].astype(np.float32)
+
+
+def neutralise_languages(model, sources) -> object:
+    """`model` (changed in place) with the directions its embeddings of each source's texts (one language per
+    source: TextSources, as a recipe's language_neutral) differ in on average projected out."""
+    from .data import load_texts
+
+    return project_out(model, language_directions(model, [load_texts((source,)) for source in sources]))
+
+
+def project_out(model, directions: np.ndarray):
+    """`model` (changed in place) with its embeddings projected onto the complement of the orthonormal rows
+    `directions` before its normalisation: nothing along them is left."""
+    return rotate_output(model, np.eye(directions.shape[1], dtype=np.float32) - directions.T @ directions)
+
+
 def rotate_output(model, axes: np.ndarray):
-    """`model` (changed in place) with a fixed bias-free linear layer before its normalisation that turns its
-    embeddings onto the orthonormal `axes`: full-dim cosines stay as they were, and every prefix keeps the
-    strongest directions."""
+    """`model` (changed in place) with its embeddings turned onto the orthonormal `axes` before its normalisation:
+    full-dim cosines stay as they were, and every prefix keeps the strongest directions."""
+    import torch
+
+    layer = output_layer(model)
+    with torch.no_grad():
+        turn = torch.from_numpy(np.asarray(axes, dtype=np.float32))
+        layer.linear.weight.copy_(turn @ layer.linear.weight)
+        layer.linear.bias.copy_(turn @ layer.linear.bias)
+    return model
+
+
+def centre_output(model, texts: list[str]):
+    """`model` (changed in place) with the mean of its embeddings of `texts` (before its normalisation) taken off
+    every embedding: the direction all texts share, which raises every cosine alike."""
+    import torch
+
+    layer = output_layer(model)
+    outputs: list[torch.Tensor] = []
+    hook = layer.register_forward_hook(lambda _m, _i, out: outputs.append(out["sentence_embedding"].detach()))
+    try:
+        model.encode(texts, batch_size=64)
+    finally:
+        hook.remove()
+    with torch.no_grad():
+        layer.linear.bias.sub_(torch.cat(outputs).double().mean(dim=0).float())
+    return model
+
+
+def output_layer(model):
+    """The fixed affine layer (x -> Wx + b) just before `model`'s normalisation, which rotate_output, project_out
+    and centre_output compose into: inserted as the identity where there is none. It stays fixed in training."""
     import torch
     from sentence_transformers.sentence_transformer.modules import Dense, Normalize
 
-    dense = Dense(axes.shape[1], axes.shape[0], bias=False, activation_function=nn.Identity())
-    with torch.no_grad():
-        dense.linear.weight.copy_(torch.from_numpy(axes))
-    dense.linear.weight.requires_grad_(False)  # stays a rotation through later training
     modules = list(model)
-    model.insert(next((i for i, m in enumerate(modules) if isinstance(m, Normalize)), len(modules)), dense)
-    return model
+    at = next((i for i, m in enumerate(modules) if isinstance(m, Normalize)), len(modules))
+    before = modules[at - 1]
+    if isinstance(before, Dense) and before.linear.bias is not None and not before.linear.weight.requires_grad:
+        return before
+    dim = model.get_embedding_dimension()
+    layer = Dense(dim, dim, bias=True, activation_function=nn.Identity())
+    with torch.no_grad():
+        layer.linear.weight.copy_(torch.eye(dim))
+        layer.linear.bias.zero_()
+    layer.requires_grad_(False)
+    model.insert(at, layer)
+    return layer
 
 
 def random_bert(
