@@ -36,10 +36,8 @@ def main() -> None:
     from embedlite import Embedder, export
     from embedlite.evaluation import load_sts, retrieval_from_sts, retrieval_scores, sts_spearman
     from embedlite.training import config_from_file
-    from embedlite.training.data import load_texts
-    from embedlite.training.distill import build_student
+    from embedlite.training.distill import build_student, fixed_output_steps
     from embedlite.training.merge import merge_with_initial
-    from embedlite.training.student import centre_output, neutralise_languages
 
     config = config_from_file(RECIPES / f"{args.recipe}.toml", {"output": args.trained})
     runs = [args.trained / "runs" / m.name for m in config.runs()]
@@ -80,10 +78,7 @@ def main() -> None:
             model = merge_with_initial(
                 [SentenceTransformer(str(p), device="cpu") for p in runs], [str(p) for p in runs], initial, weight
             )
-        if config.language_neutral:  # the recipe's steps between the merge and the axes
-            model = neutralise_languages(model, config.language_neutral)
-        if config.centre:
-            model = centre_output(model, load_texts(config.centre))
+        model = fixed_output_steps(model, config)  # the recipe's steps between the merge and the axes
         model.save(str(work / f"w{weight}"))
         (artifact,) = export(work / f"w{weight}", work / f"w{weight}-onnx", precisions=("fp32",))
         vectors = Vectors(Embedder(artifact.path, device="cpu", threads=2))

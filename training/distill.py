@@ -55,6 +55,19 @@ def build_student(config: DistillConfig):
     return model
 
 
+def fixed_output_steps(model, config: DistillConfig):
+    """`model` (changed in place) after the recipe's steps between the merge and the axes: its languages made
+    neutral, then its output centred (where the recipe asks); bench_merge scores merges through this too."""
+    from .data import load_texts
+    from .student import centre_output, neutralise_languages
+
+    if config.language_neutral:
+        model = neutralise_languages(model, config.language_neutral)
+    if config.centre:
+        model = centre_output(model, load_texts(config.centre))
+    return model
+
+
 def _model_dir(model: Path | str) -> Path:
     """A sentence-transformers directory for a path, a known source name or a shipped model's name (rebuilt from its
     dequantized weights)."""
@@ -143,16 +156,10 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
         models.append(model)
     initial = build_student(config) if config.merge_initial else None
     model = merge_with_initial(models, [m.name for m in runs], initial, config.merge_initial)
-    if config.language_neutral:
-        from .student import neutralise_languages
-
+    if config.language_neutral or config.centre:
         start = time.perf_counter()
-        model = neutralise_languages(model, config.language_neutral)
-        timings["language directions"] = round(time.perf_counter() - start, 1)
-    if config.centre:
-        from .student import centre_output
-
-        model = centre_output(model, load_texts(config.centre))
+        model = fixed_output_steps(model, config)
+        timings["fixed output steps"] = round(time.perf_counter() - start, 1)
     if config.matryoshka_axes:
         from .student import matryoshka_axes, rotate_output
 

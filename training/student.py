@@ -102,7 +102,7 @@ def language_directions(model, texts_by_language: list[list[str]]) -> np.ndarray
     return rows[strengths > 1e-6 * strengths.max()].astype(np.float32)
 
 
-def neutralise_languages(model, sources) -> object:
+def neutralise_languages(model, sources):
     """`model` (changed in place) with the directions its embeddings of each source's texts (one language per
     source: TextSources, as a recipe's language_neutral) differ in on average projected out."""
     from .data import load_texts
