@@ -39,8 +39,11 @@ MODELS = {
     "embedlite-small-v3": ("recipe", "all-MiniLM-L6-v2"),  # v2 with the neighbours geometry: the default
     "embedlite-small-v4": ("recipe", "all-MiniLM-L6-v2"),  # an experiment: v3 with 20,000 SST-2 sentences
     "embedlite-small-v6": ("recipe", "all-MiniLM-L6-v2"),  # an experiment: v3, reviews read for Classification
+    "embedlite-small-v7": ("recipe", "all-MiniLM-L6-v2"),  # v3 with its output centred, 0.3 of the start kept
     "embedlite-small-shipped": ("shipped", "all-MiniLM-L6-v2"),  # the Apache-2.0 embedlite-small as shipped (int8)
-    "embedlite-small-v3-litert-shipped": ("shipped", "all-MiniLM-L6-v2"),  # the embedded default as shipped (LiteRT)
+    "embedlite-small-v7-litert-shipped": ("shipped", "all-MiniLM-L6-v2"),  # the embedded default as shipped (LiteRT)
+    "embedlite-small-v7-shipped": ("shipped", "all-MiniLM-L6-v2"),  # the same weights as shipped on ONNX
+    "embedlite-small-v3-litert-shipped": ("shipped", "all-MiniLM-L6-v2"),  # the default of 2026-12-05 as shipped
     "embedlite-small-v3-shipped": ("shipped", "all-MiniLM-L6-v2"),  # the default of 2026-12-04 as shipped
     "embedlite-small-v2-shipped": ("shipped", "all-MiniLM-L6-v2"),  # the default of 2026-12-03 as shipped
     "all-MiniLM-L6-v2": ("source", None),
@@ -49,6 +52,7 @@ MODELS = {
     "embedlite-tiny-v3": ("recipe", "paraphrase-MiniLM-L3-v2"),  # an experiment: v2 with the neighbours geometry
     "embedlite-tiny-v4": ("recipe", "paraphrase-MiniLM-L3-v2"),  # an experiment: v3 with 20,000 SST-2 sentences
     "embedlite-tiny-v7": ("recipe", "paraphrase-MiniLM-L3-v2"),  # an experiment: v2, reviews read for Classification
+    "embedlite-tiny-v8": ("recipe", "paraphrase-MiniLM-L3-v2"),  # v2 with its output centred, 0.5 of the start kept
     "paraphrase-MiniLM-L3-v2": ("source", None),
     TEACHER: ("source", None),
     GEMMA: ("source", None),  # the v2 students' teacher
