@@ -19,8 +19,15 @@ from .sources import SOURCES, fetch
 # the old weights (else a store made with it would mix two models' vectors without a word).
 SHIPPED_DIR = Path(__file__).parent.parent / "shipped"
 SHIPPED = {
+    # small v7's weights (recipes/embedlite-small-v7.toml: small v3's recipe with its output centred) as a LiteRT
+    # int8 artifact, as small v3's below: the default since 2026-12-06 (STS-B test 0.8483 vs v3's 0.8411)
+    "embedlite-small-v7-litert": SHIPPED_DIR / "embedlite-small-v7-litert",
+    # the same weights as an ONNX int8 artifact: where LiteRT does not install, and what exports of the default
+    # are made from
+    "embedlite-small-v7": SHIPPED_DIR / "embedlite-small-v7",
     # small v3's weights as a LiteRT (TFLite) int8 artifact: per-token int8 through XNNPACK, 1.2x the ONNX int8's
-    # sentences/s at batch 32 and 0.7x its batch-1 latency (benchmarks/results/peers_vnni_litert.md)
+    # sentences/s at batch 32 and 0.7x its batch-1 latency (benchmarks/results/peers_vnni_litert.md); the default
+    # from 2026-12-05 to 2026-12-06: kept for the stores made with it
     "embedlite-small-v3-litert": SHIPPED_DIR / "embedlite-small-v3-litert",
     # distilled from EmbeddingGemma-300m (recipes/embedlite-small-v3.toml): a Gemma Model Derivative; the default
     # from 2026-12-04 to 2026-12-05 (ONNX int8): kept for the stores made with it and where LiteRT does not install
@@ -32,10 +39,10 @@ SHIPPED = {
     "embedlite-small": SHIPPED_DIR / "embedlite-small",
 }
 # Shipped artifacts of the same weights in another format: exports of the first are made from the second's weights.
-SAME_WEIGHTS = {"embedlite-small-v3-litert": "embedlite-small-v3"}
-# The default: embedlite-small-v3's weights at per-token int8 on LiteRT, the best student on the dev splits
+SAME_WEIGHTS = {"embedlite-small-v7-litert": "embedlite-small-v7", "embedlite-small-v3-litert": "embedlite-small-v3"}
+# The default: embedlite-small-v7's weights at per-token int8 on LiteRT, the best student on the dev splits
 # (MODEL_CARD.md).
-DEFAULT_MODEL = "embedlite-small-v3-litert"
+DEFAULT_MODEL = "embedlite-small-v7-litert"
 EMBEDDED = SHIPPED[DEFAULT_MODEL]
 # The licence of a shipped artifact whose manifest predates the `license` field: the Apache-2.0 embedlite-small
 # (recipes/embedlite-small.toml: initialised from all-MiniLM-L6-v2, distilled from all-mpnet-base-v2, both Apache-2.0).
