@@ -17,8 +17,10 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 @dataclass(frozen=True)
 class TextSource:
     """A file of texts; window > 0 cuts each text into windows of that many sentences (long reviews become
-    sentence-length training texts); limit keeps the first texts only; teacher_task: the teacher's prompt for
-    this file's texts instead of the recipe's (passages read as documents), where no other source reads them."""
+    sentence-length training texts); limit keeps the first texts only, which is not a sample where a file is
+    ordered (STS-B train by genre; each shared amazon train file lists its ~410 negative reviews first, so the
+    recipes' `window = 2, limit = 600` reads reviews 0-151 only); teacher_task: the teacher's prompt for this
+    file's texts instead of the recipe's (passages read as documents), where no other source reads them."""
 
     path: Path
     window: int = 0
