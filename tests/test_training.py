@@ -1,6 +1,7 @@
 """Distillation parts on hand-checked inputs and tiny real models; a short end-to-end run with the real teacher."""
 
 import copy
+import json
 import math
 
 import numpy as np
@@ -251,7 +252,13 @@ def test_merge_is_the_average(minilm_dir, tmp_path):
             dict(teacher=None, teacher_embeddings=__file__, train_texts=({"path": __file__, "teacher_task": "STS"},)),
             "teacher_task names a prompt of the teacher",
         ),
-        (dict(train_texts=({"path": __file__, "tokens": 3},)), "a text source is {path, window, limit, teacher_task}"),
+        (
+            dict(train_texts=({"path": __file__, "tokens": 3},)),
+            "a text source is {path, window, limit, spread, teacher_task}",
+        ),
+        (dict(train_texts=({"path": __file__, "spread": True},)), "spread takes a limit's texts .* set a limit"),
+        (dict(train_texts=({"path": __file__, "limit": 3, "spread": "yes"},)), "spread is true or false"),
+        (dict(train_pairs=({"path": __file__, "limit": 3, "spread": True},)), "pair file takes no window or spread"),
         (dict(translations=({"path": __file__, "pivot": "/no/such/en.csv"},)), "file not found"),
         (dict(translations=({"path": __file__, "pivot": __file__},), translation_weight=0), "translation_weight"),
         (dict(translation_contrast_weight=0.5), "translation_contrast_weight .* needs translations"),
@@ -525,3 +532,18 @@ def test_a_sources_teacher_task_holds_for_its_texts_alone(tmp_path):
     ]
     assert teacher_tasks(sources, "STS") == {"a sentence": "STS", "shared": "STS", "a long passage": "document"}
     assert teacher_tasks(sources[::-1], "STS") == {"a long passage": "document", "shared": "STS", "a sentence": "STS"}
+
+
+def test_spread_takes_a_limit_across_an_ordered_file(data_dir):
+    """The shared amazon train files list their negative reviews first: the first 150 reviews of books are all
+    negative, 150 spread across the file hold both labels, and the same ones on every call."""
+    from embedlite.training.data import load_texts
+
+    path = data_dir / "amazon-reviews" / "books" / "train.jsonl"
+    label = {(r := json.loads(line))["text"].strip(): r["label"] for line in path.read_text().splitlines() if line}
+    first = load_texts([TextSource.of({"path": path, "limit": 150})])
+    spread = load_texts([TextSource.of({"path": path, "limit": 150, "spread": True})])
+    assert len(first) == len(spread) == 150
+    assert {label[t.strip()] for t in first} == {0}
+    assert 60 < sum(label[t.strip()] for t in spread) < 90
+    assert spread == load_texts([TextSource.of({"path": path, "limit": 150, "spread": True})])

@@ -217,8 +217,8 @@ class DistillConfig:
             raise EmbedliteError(
                 "teacher_task is set on train_texts sources only (pairs read the recipe's teacher_task)"
             )
-        if any(p.window for p in self.train_pairs):
-            raise EmbedliteError("train_pairs are read whole: a pair file takes no window")
+        if any(p.window or p.spread for p in self.train_pairs):
+            raise EmbedliteError("train_pairs are read in file order: a pair file takes no window or spread")
         if self.train_pairs and self.pair_batch_size < 2:
             raise EmbedliteError("pair_batch_size must be at least 2: pairs are ranked against each other")
         for path in (

@@ -19,27 +19,48 @@ class TextSource:
     """A file of texts; window > 0 cuts each text into windows of that many sentences (long reviews become
     sentence-length training texts); limit keeps the first texts only, which is not a sample where a file is
     ordered (STS-B train by genre; each shared amazon train file lists its ~410 negative reviews first, so the
-    recipes' `window = 2, limit = 600` reads reviews 0-151 only); teacher_task: the teacher's prompt for this
+    recipes' `window = 2, limit = 600` reads reviews 0-151 only); spread = true takes limit's texts evenly across
+    the file instead (every k-th; the same texts on every call); teacher_task: the teacher's prompt for this
     file's texts instead of the recipe's (passages read as documents), where no other source reads them."""
 
     path: Path
     window: int = 0
     limit: int | None = None
     teacher_task: str | None = None
+    spread: bool = False
 
     @classmethod
     def of(cls, value: TextSource | Path | str | dict) -> TextSource:
-        """A source from a path, or a TOML table {path, window, limit, teacher_task}."""
+        """A source from a path, or a TOML table {path, window, limit, spread, teacher_task}."""
         if isinstance(value, TextSource):
             return value
         if isinstance(value, dict):
-            unknown = sorted(set(value) - {"path", "window", "limit", "teacher_task"})
+            unknown = sorted(set(value) - {"path", "window", "limit", "spread", "teacher_task"})
             if unknown or "path" not in value:
                 raise EmbedliteError(
-                    f"a text source is {{path, window, limit, teacher_task}}; got keys {sorted(value)}"
+                    f"a text source is {{path, window, limit, spread, teacher_task}}; got keys {sorted(value)}"
                 )
-            return cls(Path(value["path"]), int(value.get("window", 0)), value.get("limit"), value.get("teacher_task"))
+            spread = value.get("spread", False)
+            if not isinstance(spread, bool):
+                raise EmbedliteError(f"{value['path']}: spread is true or false; got {spread!r}")
+            if spread and value.get("limit") is None:
+                raise EmbedliteError(f"{value['path']}: spread takes a limit's texts across the file; set a limit")
+            return cls(
+                Path(value["path"]),
+                int(value.get("window", 0)),
+                value.get("limit"),
+                value.get("teacher_task"),
+                spread,
+            )
         return cls(Path(value))
+
+    def pick(self, texts: list[str]) -> list[str]:
+        """This source's share of its file's distinct texts (windows): the first `limit`, or `limit` spread evenly."""
+        if self.limit is None or self.limit >= len(texts):
+            return texts
+        if not self.spread:
+            return texts[: self.limit]
+        return [texts[i * len(texts) // self.limit] for i in range(self.limit)]
 
 
 def load_texts(sources: Iterable[TextSource | Path | str], limit: int | None = None) -> list[str]:
@@ -47,7 +68,7 @@ def load_texts(sources: Iterable[TextSource | Path | str], limit: int | None = N
     parsed = [TextSource.of(s) for s in sources]
     texts: list[str] = []
     for source in parsed:
-        texts += distinct_texts(_windows(read_texts(source.path), source.window))[: source.limit]
+        texts += source.pick(distinct_texts(_windows(read_texts(source.path), source.window)))
     texts = distinct_texts(texts)
     if not texts:
         raise EmbedliteError(f"no texts in {', '.join(str(s.path) for s in parsed)}")

@@ -275,8 +275,25 @@ AFTER_RUNS = (
 
 def _run_settings(config: DistillConfig) -> dict:
     """The settings that train the runs, as JSON values (saved beside each run)."""
-    record = {k: v for k, v in dataclasses.asdict(config).items() if k not in AFTER_RUNS}
+    record = {k: _without_added_defaults(v) for k, v in dataclasses.asdict(config).items() if k not in AFTER_RUNS}
     return json.loads(json.dumps(record, sort_keys=True, default=str))
+
+
+# text source keys added since runs were first saved, at the value that reads a file as before: left out of the
+# record, so a run saved earlier still matches its recipe (small v7's, saved 2026-12-06, had no `spread`)
+_ADDED_SOURCE_KEYS = {"spread": False}
+
+
+def _without_added_defaults(value):
+    if isinstance(value, dict):
+        return {
+            k: _without_added_defaults(v)
+            for k, v in value.items()
+            if not (k in _ADDED_SOURCE_KEYS and v == _ADDED_SOURCE_KEYS[k] and "path" in value)
+        }
+    if isinstance(value, (list, tuple)):
+        return [_without_added_defaults(v) for v in value]
+    return value
 
 
 def _runs_fingerprint(config: DistillConfig) -> str:
