@@ -328,6 +328,18 @@ def test_merge_keeps_a_share_of_the_initial_student(minilm_dir, st_minilm, data_
             shutil.rmtree(item) if item.is_dir() else item.unlink()
     with pytest.raises(EmbedliteError, match="trained with other settings: learning_rate"):
         distill(dataclasses.replace(config, learning_rate=2e-3), progress=False)
+    # ... and reused where the same files are named another way (a recipe read through `extends` names them by
+    # absolute paths, the same recipe read directly relative to the working directory)
+    import os
+    from pathlib import Path
+
+    relative = Path(os.path.relpath(texts))
+    assert not relative.is_absolute()
+    mixtures = ({"name": "a", "train_texts": [relative]}, {"name": "b", "train_texts": [relative]})
+    assert distill(dataclasses.replace(config, mixtures=mixtures), progress=False) == out
+    for item in out.iterdir():
+        if item.name != "runs":
+            shutil.rmtree(item) if item.is_dir() else item.unlink()
     # the runs record their settings: one added to DistillConfig since (absent from the record) is fine at its
     # default, while a recorded one must match even where only the default moved (a hash of non-defaults hid that)
     record_path = out / "runs" / "a" / "distill_run.json"

@@ -314,9 +314,22 @@ def _settings_differ(saved: dict, config: DistillConfig) -> list[str]:
     differ = []
     for key, value in current.items():
         before = saved.get(key, defaults[key])
-        if before != value:
+        if _same_files(before) != _same_files(value):
             differ.append(f"{key} (saved {before!r}, now {value!r})")
     return differ
+
+
+def _same_files(value):
+    """`value` with every path of an existing file resolved: a recipe read through `extends` names its files by
+    absolute paths, the same recipe read directly by paths relative to the working directory (multilingual v3's
+    runs, saved by its own recipe, are v5's)."""
+    if isinstance(value, dict):
+        return {k: _same_files(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_same_files(v) for v in value]
+    if isinstance(value, str) and "/" in value and Path(value).exists():
+        return str(Path(value).resolve())
+    return value
 
 
 def _saved_run(folder: Path, config: DistillConfig):
