@@ -258,7 +258,7 @@ def test_merge_is_the_average(minilm_dir, tmp_path):
         ),
         (dict(train_texts=({"path": __file__, "spread": True},)), "spread takes a limit's texts .* set a limit"),
         (dict(train_texts=({"path": __file__, "limit": 3, "spread": "yes"},)), "spread is true or false"),
-        (dict(train_pairs=({"path": __file__, "limit": 3, "spread": True},)), "pair file takes no window or spread"),
+        (dict(train_pairs=({"path": __file__, "window": 2},)), "pair file takes no window"),
         (dict(translations=({"path": __file__, "pivot": "/no/such/en.csv"},)), "file not found"),
         (dict(translations=({"path": __file__, "pivot": __file__},), translation_weight=0), "translation_weight"),
         (dict(translation_contrast_weight=0.5), "translation_contrast_weight .* needs translations"),
@@ -559,3 +559,21 @@ def test_spread_takes_a_limit_across_an_ordered_file(data_dir):
     assert {label[t.strip()] for t in first} == {0}
     assert 60 < sum(label[t.strip()] for t in spread) < 90
     assert spread == load_texts([TextSource.of({"path": path, "limit": 150, "spread": True})])
+
+
+def test_spread_takes_pairs_across_an_ordered_file(data_dir):
+    """STS-B train lists its 2,000 caption pairs first: 150 pairs spread across it reach the forum and news pairs,
+    each pair whole."""
+    from embedlite.evaluation import load_sts
+    from embedlite.training.distill import _load_pairs
+
+    path = data_dir / "stsb" / "sts-train.csv"
+    genre = {(c := line.split("\t"))[5]: c[0] for line in path.read_text().splitlines()}
+    data = load_sts(path)
+    pairs = set(zip(data.sentences1, data.sentences2))
+    first, _ = _load_pairs((TextSource.of({"path": path, "limit": 150}),))
+    spread, second = _load_pairs((TextSource.of({"path": path, "limit": 150, "spread": True}),))
+    assert len(first) == len(spread) == len(second) == 150
+    assert {genre[t] for t in first} == {"main-captions"}
+    assert {genre[t] for t in spread} == {"main-captions", "main-forum", "main-news"}
+    assert set(zip(spread, second)) <= pairs

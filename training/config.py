@@ -89,7 +89,7 @@ class DistillConfig:
     text's nearest texts count and the many unrelated pairs barely do.
     qat_bits: after training (and merging), `qat_epochs` more epochs with weights fake-quantized to these
     bit widths in turn (blocks of `qat_block` along the input, as the int8/int4 exports quantize).
-    train_pairs: sentence-pair files (STS Benchmark TSV, {path, limit}; their gold scores are never read: ranked
+    train_pairs: sentence-pair files (STS Benchmark TSV, {path, limit, spread}; their gold scores are never read: ranked
     by them instead, all-MiniLM-L6-v2 lost 1.3 points of STS-B dev here, by the teacher it gained): every step embeds
     `pair_batch_size` pairs and ranks them as the teacher's cosines rank them (pair_weight), across the whole range
     from unrelated to paraphrase, which random batches and mined neighbours rarely show.
@@ -217,8 +217,8 @@ class DistillConfig:
             raise EmbedliteError(
                 "teacher_task is set on train_texts sources only (pairs read the recipe's teacher_task)"
             )
-        if any(p.window or p.spread for p in self.train_pairs):
-            raise EmbedliteError("train_pairs are read in file order: a pair file takes no window or spread")
+        if any(p.window for p in self.train_pairs):
+            raise EmbedliteError("train_pairs are read pair by pair: a pair file takes no window")
         if self.train_pairs and self.pair_batch_size < 2:
             raise EmbedliteError("pair_batch_size must be at least 2: pairs are ranked against each other")
         for path in (

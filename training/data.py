@@ -7,9 +7,12 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from embedlite.errors import EmbedliteError
 from embedlite.files.records import distinct_texts, read_texts
+
+T = TypeVar("T")
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
@@ -54,8 +57,9 @@ class TextSource:
             )
         return cls(Path(value))
 
-    def pick(self, texts: list[str]) -> list[str]:
-        """This source's share of its file's distinct texts (windows): the first `limit`, or `limit` spread evenly."""
+    def pick(self, texts: list[T]) -> list[T]:
+        """This source's share of its file's distinct texts (windows) or pairs: the first `limit`, or `limit`
+        spread evenly."""
         if self.limit is None or self.limit >= len(texts):
             return texts
         if not self.spread:

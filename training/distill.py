@@ -357,9 +357,10 @@ def _load_pairs(sources: tuple[TextSource, ...]) -> tuple[list[str], list[str]]:
     first: list[str] = []
     second: list[str] = []
     for source in sources:
-        data = load_sts(source.path, source.limit)
-        first += data.sentences1
-        second += data.sentences2
+        data = load_sts(source.path, None if source.spread else source.limit)
+        rows = source.pick(list(zip(data.sentences1, data.sentences2)))
+        first += [a for a, _ in rows]
+        second += [b for _, b in rows]
     return first, second
 
 
