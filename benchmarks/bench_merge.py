@@ -36,11 +36,11 @@ def main() -> None:
     from embedlite import Embedder, export
     from embedlite.evaluation import load_sts, retrieval_from_sts, retrieval_scores, sts_spearman
     from embedlite.training import config_from_file
-    from embedlite.training.distill import build_student, fixed_output_steps
+    from embedlite.training.distill import build_student, fixed_output_steps, seeded_runs
     from embedlite.training.merge import merge_with_initial
 
     config = config_from_file(RECIPES / f"{args.recipe}.toml", {"output": args.trained})
-    runs = [args.trained / "runs" / m.name for m in config.runs()]
+    runs = [args.trained / "runs" / name for name, _, _ in seeded_runs(config)]
     sts = load_sts(DATA / "stsb" / "sts-dev.csv")
     retrieval, reviews = retrieval_from_sts(sts), amazon("dev")
     work = Path(tempfile.mkdtemp(prefix="embedlite-merge-"))

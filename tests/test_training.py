@@ -356,6 +356,44 @@ def test_merge_keeps_a_share_of_the_initial_student(minilm_dir, st_minilm, data_
         distill(config, progress=False)
 
 
+def test_seeds_train_each_run_again_and_soup_them(minilm_dir, st_minilm, data_dir, tmp_path):
+    """seeds = 2: the mixture is trained twice from other seeds (runs/a, runs/a-seed1) and the two are averaged;
+    a recipe with more seeds reuses the runs it shares."""
+    import dataclasses
+    import json
+    import shutil
+
+    from sentence_transformers import SentenceTransformer
+
+    config = DistillConfig(
+        mixtures=({"name": "a", "train_texts": [data_dir / "stsb" / "sts-train.csv"]},),
+        seeds=2,
+        output=tmp_path / "student",
+        teacher="all-MiniLM-L6-v2",
+        student_layers=(0,),
+        max_texts=64,
+        batch_size=32,
+        max_seq_length=32,
+        learning_rate=1e-3,
+        cache_dir=tmp_path / "cache",
+    )
+    out = distill(config, progress=False)
+    paths = (out, out / "runs" / "a", out / "runs" / "a-seed1")
+    merged, first, second = (SentenceTransformer(str(p), device="cpu").state_dict() for p in paths)
+    key = next(k for k in merged if k.endswith("layer.0.attention.self.query.weight"))
+    assert not torch.allclose(first[key], second[key], atol=1e-4)  # another seed: another run
+    assert torch.allclose(merged[key], 0.5 * first[key] + 0.5 * second[key], atol=1e-6)
+
+    for item in out.iterdir():
+        if item.name != "runs":
+            shutil.rmtree(item) if item.is_dir() else item.unlink()
+    out = distill(dataclasses.replace(config, seeds=3), progress=False)
+    seconds = json.loads((out / "distill.json").read_text())["seconds"]
+    assert {"run a (saved)", "run a-seed1 (saved)", "run a-seed2"} <= set(seconds)
+    with pytest.raises(EmbedliteError, match="seeds is how many times"):
+        DistillConfig(output=tmp_path / "x", train_texts=(data_dir / "stsb" / "sts-train.csv",), seeds=0).validate()
+
+
 def test_short_distillation_raises_agreement(minilm_dir, st_minilm, data_dir, tmp_path):
     from sentence_transformers import SentenceTransformer
 

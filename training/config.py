@@ -73,6 +73,8 @@ class DistillConfig:
     texts use (training/vocabulary.py; none given: all kept); 'random' builds a small BERT ('tiny'); 'decoder'
     turns the causal Gemma 3 LM at `student_source` into a bidirectional encoder.
     train_texts: one run over these texts; or mixtures: one run per mixture, then the runs are averaged.
+    seeds: each run is trained this many times, the k-th time from seed + 1000k (saved as runs/<name>-seed<k>),
+    and every one enters the average with an equal share (a seed soup; EmbeddingGemma souped its runs).
     merge_initial: the initial student's share in that average (weight-space ensembling, as WiSE-FT does: the
     student keeps more of what it knew and the training data does not show); the runs share the rest.
     projection: how a student narrower than the teacher is matched: a 'learned' linear map, or 'pca' (the
@@ -121,6 +123,7 @@ class DistillConfig:
     train_texts: tuple[TextSource, ...] = ()
     mixtures: tuple[Mixture, ...] = ()
     merge_initial: float = 0.0
+    seeds: int = 1
     teacher: Path | str | None = None
     teacher_embeddings: Path | None = None
     teacher_task: str | None = None  # the teacher's task prompt for every text (EmbeddingGemma: "STS")
@@ -179,6 +182,8 @@ class DistillConfig:
 
     def validate(self) -> None:  # noqa: C901 (a flat list of independent checks, one per setting)
         """Refuse a recipe whose settings cannot run together, naming the setting."""
+        if not isinstance(self.seeds, int) or isinstance(self.seeds, bool) or self.seeds < 1:
+            raise EmbedliteError(f"seeds is how many times each run is trained: 1 or more; got {self.seeds!r}")
         if self.student not in STUDENT_INITS:
             raise EmbedliteError(f"unknown student init {self.student!r}; choose from {', '.join(STUDENT_INITS)}")
         if self.student == "random" and self.student_size not in ("tiny",):

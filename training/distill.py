@@ -109,14 +109,16 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
     pivot_of = _pivots_to_contrast(config)
     timings = {"teacher": round(time.perf_counter() - started, 1)}
     phases, models = [], []
-    for number, (mixture, group) in enumerate(zip(runs, run_texts)):
+    seeded = seeded_runs(config)
+    for name, number, seed in seeded:
+        group = run_texts[number]
         start = time.perf_counter()
-        saved = output / "runs" / mixture.name
+        saved = output / "runs" / name
         reused = _saved_run(saved, config)
         if reused is not None:  # trained by an earlier call of this recipe (killed later, or re-merged)
             model, record = reused
             phases.append(record["phase"])
-            timings[f"run {mixture.name} (saved)"] = record["seconds"]
+            timings[f"run {name} (saved)"] = record["seconds"]
             models.append(model)
             continue
         model = build_student(config)
@@ -133,14 +135,14 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
                 workers,
                 epochs=config.epochs,
                 learning_rate=config.learning_rate,
-                seed=config.seed + number,
+                seed=seed,
                 qat_bits=(),
                 progress=progress,
-                name=mixture.name,
+                name=name,
             )
         )
-        timings[f"run {mixture.name}"] = round(time.perf_counter() - start, 1)
-        if len(runs) > 1 and workers.main:
+        timings[f"run {name}"] = round(time.perf_counter() - start, 1)
+        if len(seeded) > 1 and workers.main:
             model.save(str(saved))
             (saved / RUN_RECORD).write_text(
                 json.dumps(
@@ -148,14 +150,14 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
                         "settings": settings,
                         "fingerprint": _runs_fingerprint(config),
                         "phase": phases[-1],
-                        "seconds": timings[f"run {mixture.name}"],
+                        "seconds": timings[f"run {name}"],
                     }
                 )
             )
         workers.barrier()
         models.append(model)
     initial = build_student(config) if config.merge_initial else None
-    model = merge_with_initial(models, [m.name for m in runs], initial, config.merge_initial)
+    model = merge_with_initial(models, [name for name, _, _ in seeded], initial, config.merge_initial)
     if config.language_neutral or config.centre:
         start = time.perf_counter()
         model = fixed_output_steps(model, config)
@@ -222,6 +224,17 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
     return output
 
 
+def seeded_runs(config: DistillConfig) -> list[tuple[str, int, int]]:
+    """(name, mixture index, seed) of every run a recipe trains and merges: each mixture once per seed, the k-th
+    time (k >= 1) named <mixture>-seed<k>; a run's folder under runs/ is its name."""
+    runs = config.runs()
+    return [
+        (mixture.name if k == 0 else f"{mixture.name}-seed{k}", number, config.seed + number + 1000 * k)
+        for k in range(config.seeds)
+        for number, mixture in enumerate(runs)
+    ]
+
+
 def _teacher_targets(texts: list[str], runs: tuple[Mixture, ...], config: DistillConfig, progress: bool) -> np.ndarray:
     """The teacher's vectors of `texts`, each read with its source's teacher_task (data.teacher_tasks)."""
     from .data import teacher_tasks
@@ -262,6 +275,7 @@ AFTER_RUNS = (
     "output",
     "cache_dir",
     "merge_initial",
+    "seeds",  # a run's training does not depend on how many seeds there are: its own is in its folder's name
     "matryoshka_axes",
     "matryoshka_axes_steps",
     "language_neutral",
