@@ -41,6 +41,7 @@ MODELS = {
     "embedlite-small-v6": ("recipe", "all-MiniLM-L6-v2"),  # an experiment: v3, reviews read for Classification
     "embedlite-small-v7": ("recipe", "all-MiniLM-L6-v2"),  # v3 with its output centred, 0.3 of the start kept
     "embedlite-small-v8": ("recipe", "all-MiniLM-L6-v2"),  # an experiment: v7, review windows spread across files
+    "embedlite-small-v9": ("recipe", "all-MiniLM-L6-v2"),  # an experiment: v7 with two seeds of each run, souped
     "embedlite-small-shipped": ("shipped", "all-MiniLM-L6-v2"),  # the Apache-2.0 embedlite-small as shipped (int8)
     "embedlite-small-v7-litert-shipped": ("shipped", "all-MiniLM-L6-v2"),  # the embedded default as shipped (LiteRT)
     "embedlite-small-v7-shipped": ("shipped", "all-MiniLM-L6-v2"),  # the same weights as shipped on ONNX
