@@ -283,13 +283,10 @@ def test_bad_config_fails_before_training(minilm_dir, data_dir, tmp_path, change
     assert not (tmp_path / "out").exists()
 
 
-def test_merge_keeps_a_share_of_the_initial_student(minilm_dir, st_minilm, data_dir, tmp_path):
-    """Two mixture runs and the student they started from, averaged with weights (1 - w) / 2, (1 - w) / 2, w."""
-    from sentence_transformers import SentenceTransformer
-
-    texts = data_dir / "stsb" / "sts-train.csv"
-    config = DistillConfig(
-        mixtures=({"name": "a", "train_texts": [texts]}, {"name": "b", "train_texts": [texts]}),
+def _mixture_config(tmp_path, mixtures, **settings) -> DistillConfig:
+    """A one-layer MiniLM student taught by all-MiniLM-L6-v2 on 64 texts a run: seconds per run."""
+    return DistillConfig(
+        mixtures=mixtures,
         output=tmp_path / "student",
         teacher="all-MiniLM-L6-v2",
         student_layers=(0,),
@@ -297,8 +294,27 @@ def test_merge_keeps_a_share_of_the_initial_student(minilm_dir, st_minilm, data_
         batch_size=32,
         max_seq_length=32,
         learning_rate=1e-3,
-        merge_initial=0.6,
         cache_dir=tmp_path / "cache",
+        **settings,
+    )
+
+
+def _keep_only_runs(out) -> None:
+    """Empty a recipe's output but for its saved runs, as a rerun into it needs."""
+    import shutil
+
+    for item in out.iterdir():
+        if item.name != "runs":
+            shutil.rmtree(item) if item.is_dir() else item.unlink()
+
+
+def test_merge_keeps_a_share_of_the_initial_student(minilm_dir, st_minilm, data_dir, tmp_path):
+    """Two mixture runs and the student they started from, averaged with weights (1 - w) / 2, (1 - w) / 2, w."""
+    from sentence_transformers import SentenceTransformer
+
+    texts = data_dir / "stsb" / "sts-train.csv"
+    config = _mixture_config(
+        tmp_path, ({"name": "a", "train_texts": [texts]}, {"name": "b", "train_texts": [texts]}), merge_initial=0.6
     )
     out = distill(config, progress=False)
     states = [
@@ -313,19 +329,14 @@ def test_merge_keeps_a_share_of_the_initial_student(minilm_dir, st_minilm, data_
     # the saved runs are reused by the same recipe with another merge share (the runs are the slow part) ...
     import dataclasses
     import json
-    import shutil
 
-    for item in out.iterdir():
-        if item.name != "runs":
-            shutil.rmtree(item) if item.is_dir() else item.unlink()
+    _keep_only_runs(out)
     out = distill(dataclasses.replace(config, merge_initial=0.3), progress=False)
     remerged = SentenceTransformer(str(out), device="cpu").state_dict()[key]
     assert torch.allclose(remerged, 0.35 * a + 0.35 * b + 0.3 * initial[key], atol=1e-6)
     assert "run a (saved)" in json.loads((out / "distill.json").read_text())["seconds"]
     # ... and refused to a recipe that would have trained them otherwise
-    for item in out.iterdir():
-        if item.name != "runs":
-            shutil.rmtree(item) if item.is_dir() else item.unlink()
+    _keep_only_runs(out)
     with pytest.raises(EmbedliteError, match="trained with other settings: learning_rate"):
         distill(dataclasses.replace(config, learning_rate=2e-3), progress=False)
     # ... and reused where the same files are named another way (a recipe read through `extends` names them by
@@ -337,9 +348,7 @@ def test_merge_keeps_a_share_of_the_initial_student(minilm_dir, st_minilm, data_
     assert not relative.is_absolute()
     mixtures = ({"name": "a", "train_texts": [relative]}, {"name": "b", "train_texts": [relative]})
     assert distill(dataclasses.replace(config, mixtures=mixtures), progress=False) == out
-    for item in out.iterdir():
-        if item.name != "runs":
-            shutil.rmtree(item) if item.is_dir() else item.unlink()
+    _keep_only_runs(out)
     # the runs record their settings: one added to DistillConfig since (absent from the record) is fine at its
     # default, while a recorded one must match even where only the default moved (a hash of non-defaults hid that)
     record_path = out / "runs" / "a" / "distill_run.json"
@@ -347,9 +356,7 @@ def test_merge_keeps_a_share_of_the_initial_student(minilm_dir, st_minilm, data_
     del record["settings"]["spread_out_weight"]
     record_path.write_text(json.dumps(record))
     assert distill(config, progress=False) == out
-    for item in out.iterdir():
-        if item.name != "runs":
-            shutil.rmtree(item) if item.is_dir() else item.unlink()
+    _keep_only_runs(out)
     record["settings"]["temperature"] = config.temperature * 2
     record_path.write_text(json.dumps(record))
     with pytest.raises(EmbedliteError, match="temperature"):
@@ -360,23 +367,10 @@ def test_seeds_train_each_run_again_and_soup_them(minilm_dir, st_minilm, data_di
     """seeds = 2: the mixture is trained twice from other seeds (runs/a, runs/a-seed1) and the two are averaged;
     a recipe with more seeds reuses the runs it shares."""
     import dataclasses
-    import json
-    import shutil
 
     from sentence_transformers import SentenceTransformer
 
-    config = DistillConfig(
-        mixtures=({"name": "a", "train_texts": [data_dir / "stsb" / "sts-train.csv"]},),
-        seeds=2,
-        output=tmp_path / "student",
-        teacher="all-MiniLM-L6-v2",
-        student_layers=(0,),
-        max_texts=64,
-        batch_size=32,
-        max_seq_length=32,
-        learning_rate=1e-3,
-        cache_dir=tmp_path / "cache",
-    )
+    config = _mixture_config(tmp_path, ({"name": "a", "train_texts": [data_dir / "stsb" / "sts-train.csv"]},), seeds=2)
     out = distill(config, progress=False)
     paths = (out, out / "runs" / "a", out / "runs" / "a-seed1")
     merged, first, second = (SentenceTransformer(str(p), device="cpu").state_dict() for p in paths)
@@ -384,9 +378,7 @@ def test_seeds_train_each_run_again_and_soup_them(minilm_dir, st_minilm, data_di
     assert not torch.allclose(first[key], second[key], atol=1e-4)  # another seed: another run
     assert torch.allclose(merged[key], 0.5 * first[key] + 0.5 * second[key], atol=1e-6)
 
-    for item in out.iterdir():
-        if item.name != "runs":
-            shutil.rmtree(item) if item.is_dir() else item.unlink()
+    _keep_only_runs(out)
     out = distill(dataclasses.replace(config, seeds=3), progress=False)
     seconds = json.loads((out / "distill.json").read_text())["seconds"]
     assert {"run a (saved)", "run a-seed1 (saved)", "run a-seed2"} <= set(seconds)

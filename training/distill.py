@@ -371,8 +371,8 @@ def _load_pairs(sources: tuple[TextSource, ...]) -> tuple[list[str], list[str]]:
     first: list[str] = []
     second: list[str] = []
     for source in sources:
-        data = load_sts(source.path, None if source.spread else source.limit)
-        rows = source.pick(list(zip(data.sentences1, data.sentences2)))
+        data = load_sts(source.path)
+        rows = source.pick(list(zip(data.sentences1, data.sentences2)))  # the limit, as a text file takes it
         first += [a for a, _ in rows]
         second += [b for _, b in rows]
     return first, second
