@@ -87,8 +87,9 @@ RECIPES = {
     # as a shipped default gets one, so a model built under the old name keeps its weights
     # v5 with every training limit spread across its file (the runs had read image captions only): on test STS
     # mean(5) 0.7934 vs 0.7854, above e5 in every language, cross-lingual 0.894 vs 0.896 (MODEL_CARD.md); built
-    # in 107 min with v1's teacher vectors cached, about 135 from nothing (28,000 more texts at ~17/s)
-    "embedlite-multilingual-v6": replace(_MULTILINGUAL, recipe="recipes/embedlite-multilingual-v6.toml", minutes=135),
+    # in 107 min with 20,799 of its 37,555 teacher texts cached; about 120 from nothing (that run's teacher pass
+    # read 27.6 texts/s: all of them take 23 min, not 10)
+    "embedlite-multilingual-v6": replace(_MULTILINGUAL, recipe="recipes/embedlite-multilingual-v6.toml", minutes=120),
     "embedlite-multilingual-v5": replace(_MULTILINGUAL, recipe="recipes/embedlite-multilingual-v5.toml", minutes=85),
     "embedlite-multilingual": _MULTILINGUAL,
     # EmbeddingGemma's 3-layer student on paraphrase-MiniLM-L3-v2 (Apache-2.0): STS-B test 0.8328 at int8, short of
