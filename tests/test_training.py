@@ -274,6 +274,10 @@ def test_merge_is_the_average(minilm_dir, tmp_path):
             ),
             "translation_batch_size must be at least 2",
         ),
+        (
+            dict(translations=({"path": __file__, "pivot": __file__},), translation_hard_negatives=2),
+            "translation_hard_negatives .* needs translation_contrast_weight",
+        ),
     ],
 )
 def test_bad_config_fails_before_training(minilm_dir, data_dir, tmp_path, change, message):
@@ -523,6 +527,25 @@ def test_a_translation_batch_never_holds_one_pivot_twice():
         assert sorted(pivot_rows[texts].tolist()) == [10, 11, 12] and len(set(texts.tolist())) == 3
     texts = translation_batch(pivot_rows, np.random.default_rng(0), 2)
     assert len(texts) == 2 and len(set(pivot_rows[texts].tolist())) == 2
+
+
+def test_translation_hard_negatives_put_near_paraphrases_of_other_pivots_in_one_batch():
+    """A translated text's neighbours are the teacher's nearest texts of another pivot (its own pivot's other
+    translation and near-duplicates skipped); a batch follows each random text with one of them."""
+    from embedlite.training.translations import translation_batch, translation_neighbours
+
+    # texts 0 and 1 translate pivot 6 (German, Spanish); 2 paraphrases them, 3 duplicates 2; 4 and 5 are far away
+    vectors = np.array([[1, 0, 0], [0.99, 0.14, 0], [0.8, 0, 0.6], [0.8, 0.001, 0.6], [0, 1, 0], [0, -1, 0]])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    pivot_rows = np.array([6, 6, 7, 8, 9, 10])
+    found = translation_neighbours(vectors, pivot_rows, 1, duplicate_cosine=0.999)
+    assert found[0, 0] == 2 and found[1, 0] in (2, 3) and found[2:4, 0].tolist() == [0, 0]
+    for seed in range(10):
+        batch = translation_batch(pivot_rows, np.random.default_rng(seed), 4, found).tolist()
+        assert len(set(pivot_rows[batch].tolist())) == len(batch) == 4
+        assert batch[1] == found[batch[0], 0], (seed, batch)  # the first random text, then its neighbour
+    everyone = translation_neighbours(vectors, pivot_rows, 5, duplicate_cosine=0.999)[0].tolist()
+    assert everyone[:2] == [2, 3] and sorted(everyone[2:]) == [-1, 4, 5]  # never 1: it translates 0's pivot
 
 
 def test_translation_contrast_teaches_an_english_student_to_find_german_translations(minilm_dir, data_dir, tmp_path):

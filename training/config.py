@@ -117,7 +117,10 @@ class DistillConfig:
     translation_contrast_weight: every step also embeds `translation_batch_size` of the run's translated texts and
     their pivots (distinct pivots) and each must pick its own translation among the batch's (symmetric InfoNCE at
     every Matryoshka dim, as LaBSE aligns bitext): the student's own two towers are pulled together, which the
-    teacher targets reach only through the student's error on each."""
+    teacher targets reach only through the student's error on each. translation_hard_negatives: each translated
+    text's nearest other translated texts by the teacher (another pivot; near-duplicates above duplicate_cosine
+    skipped) are mined, and each translation batch is half random texts, each followed by one of its neighbours:
+    the translations of near-paraphrases, which cross-lingual retrieval confuses and random batches rarely hold."""
 
     output: Path
     train_texts: tuple[TextSource, ...] = ()
@@ -164,6 +167,7 @@ class DistillConfig:
     translation_weight: float = 1.0
     translation_contrast_weight: float = 0.0
     translation_batch_size: int = 32
+    translation_hard_negatives: int = 0
     prompt: str = ""  # task prompt prepended to every training text, as the manifest will declare it
     seed: int = 0
     cache_dir: Path | None = None
@@ -266,6 +270,11 @@ class DistillConfig:
             raise EmbedliteError("translation_weight moves teacher targets: it needs a teacher, not teacher_embeddings")
         if self.translation_contrast_weight < 0 or (self.translation_contrast_weight and not self.translations):
             raise EmbedliteError("translation_contrast_weight must be 0 or more, and above 0 it needs translations")
+        hard = self.translation_hard_negatives
+        if hard < 0 or (hard and not self.translation_contrast_weight):
+            raise EmbedliteError(
+                "translation_hard_negatives must be 0 or more, and above 0 it needs translation_contrast_weight"
+            )
         if self.translation_contrast_weight and self.translation_batch_size < 2:
             raise EmbedliteError("translation_batch_size must be at least 2: translations are told apart in a batch")
         if self.qat_bits and self.qat_epochs <= 0:

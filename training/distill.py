@@ -130,7 +130,7 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
                 targets[rows],
                 _subset(neighbours, rows),
                 pairs,
-                _Translated.of(group, pivot_of),
+                _Translated.of(group, pivot_of, targets[rows], config),
                 config,
                 workers,
                 epochs=config.epochs,
@@ -183,7 +183,7 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
                 targets,
                 neighbours,
                 pairs,
-                _Translated.of(texts, pivot_of),
+                _Translated.of(texts, pivot_of, targets, config),
                 config,
                 workers,
                 epochs=config.qat_epochs,
@@ -583,19 +583,36 @@ def _pivots_to_contrast(config: DistillConfig) -> dict[str, str]:
 
 @dataclasses.dataclass(frozen=True)
 class _Translated:
-    """A run's translated texts and their pivots as rows of one list: the texts, then their distinct pivots."""
+    """A run's translated texts and their pivots as rows of one list: the texts, then their distinct pivots; and,
+    with translation_hard_negatives, each translated text's mined neighbours (rows of other translated texts)."""
 
     texts: list[str]
     pivot_rows: np.ndarray  # translated text i's pivot is texts[pivot_rows[i]]
+    neighbours: np.ndarray | None = None
 
     @classmethod
-    def of(cls, group: list[str], pivot_of: dict[str, str]) -> _Translated | None:
-        own = [t for t in dict.fromkeys(group) if pivot_of.get(t, t) != t]
+    def of(
+        cls, group: list[str], pivot_of: dict[str, str], targets: np.ndarray, config: DistillConfig
+    ) -> _Translated | None:
+        """`targets`: the teacher's vectors of `group`, row for row."""
+        first: dict[str, int] = {}
+        for i, t in enumerate(group):
+            first.setdefault(t, i)
+        own = [t for t in first if pivot_of.get(t, t) != t]
         if len(own) < 2:
             return None
         distinct = list(dict.fromkeys(pivot_of[t] for t in own))
         at = {p: len(own) + i for i, p in enumerate(distinct)}
-        return cls([*own, *distinct], np.array([at[pivot_of[t]] for t in own]))
+        pivot_rows = np.array([at[pivot_of[t]] for t in own])
+        neighbours = None
+        if config.translation_hard_negatives:
+            from .translations import translation_neighbours
+
+            own_targets = targets[[first[t] for t in own]]
+            neighbours = translation_neighbours(
+                own_targets, pivot_rows, config.translation_hard_negatives, config.duplicate_cosine
+            )
+        return cls([*own, *distinct], pivot_rows, neighbours)
 
 
 def _translation_losses(
@@ -606,7 +623,7 @@ def _translation_losses(
     from . import losses
     from .translations import translation_batch
 
-    texts = translation_batch(translated.pivot_rows, rng, config.translation_batch_size)
+    texts = translation_batch(translated.pivot_rows, rng, config.translation_batch_size, translated.neighbours)
     rows = np.concatenate([texts, translated.pivot_rows[texts]])
     embeddings = _embed_rows(model, translated.texts, rows, config.prompt, workers)
     a, b = embeddings[: len(texts)], embeddings[len(texts) :]

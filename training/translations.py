@@ -47,9 +47,30 @@ def toward_pivots(
     return blended
 
 
-def translation_batch(pivot_rows: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
+def translation_batch(
+    pivot_rows: np.ndarray, rng: np.random.Generator, size: int, neighbours: np.ndarray | None = None
+) -> np.ndarray:
     """Up to `size` random texts (their indices into pivot_rows) with distinct pivots: two translations of one pivot
-    (its German and its Spanish) in one batch would each be the other's false negative."""
+    (its German and its Spanish) in one batch would each be the other's false negative. With neighbours (rows of
+    other texts, -1 for none), each random text is followed by one of its neighbours picked at random: about half
+    the batch, then, is the near-paraphrases the random half must be told from."""
     order = rng.permutation(len(pivot_rows))
+    if neighbours is not None and neighbours.shape[1]:
+        picks = neighbours[order, rng.integers(0, neighbours.shape[1], len(order))]
+        order = np.stack([order, picks], axis=1).ravel()
+        order = order[order >= 0]
     _, first = np.unique(pivot_rows[order], return_index=True)
     return order[np.sort(first)[:size]]
+
+
+def translation_neighbours(targets: np.ndarray, pivot_rows: np.ndarray, k: int, duplicate_cosine: float) -> np.ndarray:
+    """(n, k) rows of each translated text's k nearest other texts by the teacher (`targets`, unit rows) that
+    translate another pivot, near-duplicates (cosine above duplicate_cosine) skipped; -1 where fewer."""
+    from .mining import mine_neighbours
+
+    # a pivot's other translations are near it too: mine past them, then drop them
+    extra = int(np.unique(pivot_rows, return_counts=True)[1].max()) - 1
+    found = mine_neighbours(targets, k + extra, duplicate_cosine)
+    found[(found >= 0) & (pivot_rows[np.maximum(found, 0)] == pivot_rows[:, None])] = -1
+    kept = np.argsort(found < 0, axis=1, kind="stable")[:, :k]  # the valid ones first, nearest first
+    return np.take_along_axis(found, kept, axis=1)
