@@ -82,18 +82,18 @@ _MULTILINGUAL = Recipe(
     parity_texts="recipes/parity-multilingual.txt",
 )
 RECIPES = {
-    # embedlite-multilingual's runs (as v3 trains them) with the languages' mean directions and the mean taken off
-    # its output: on test, cross-lingual accuracy@1 0.896 vs 0.884, STS level (MODEL_CARD.md); a new name,
-    # as a shipped default gets one, so a model built under the old name keeps its weights
-    # v5 with every training limit spread across its file (the runs had read image captions only): on test STS
-    # mean(5) 0.7934 vs 0.7854, above e5 in every language, cross-lingual 0.894 vs 0.896 (MODEL_CARD.md); built
-    # in 107 min with 20,799 of its 37,555 teacher texts cached; about 120 from nothing (that run's teacher pass
-    # read 27.6 texts/s: all of them take 23 min, not 10)
     # v6 with hard negatives in the translation contrast and 0.3 of e5 in the merge: on test cross-lingual
     # accuracy@1 0.902 vs 0.894, STS mean(5) 0.795 vs 0.793 (MODEL_CARD.md); 90 min with v6's teacher vectors
     # cached, no new teacher texts, so about v6's 120 from nothing
     "embedlite-multilingual-v7": replace(_MULTILINGUAL, recipe="recipes/embedlite-multilingual-v7.toml", minutes=120),
+    # v5 with every training limit spread across its file (the runs had read image captions only): on test STS
+    # mean(5) 0.7934 vs 0.7854, above e5 in every language, cross-lingual 0.894 vs 0.896 (MODEL_CARD.md); built
+    # in 107 min with 20,799 of its 37,555 teacher texts cached; about 120 from nothing (that run's teacher pass
+    # read 27.6 texts/s: all of them take 23 min, not 10)
     "embedlite-multilingual-v6": replace(_MULTILINGUAL, recipe="recipes/embedlite-multilingual-v6.toml", minutes=120),
+    # embedlite-multilingual's runs (as v3 trains them) with the languages' mean directions and the mean taken off
+    # its output: on test, cross-lingual accuracy@1 0.896 vs 0.884, STS level (MODEL_CARD.md); a new name,
+    # as a shipped default gets one, so a model built under the old name keeps its weights
     "embedlite-multilingual-v5": replace(_MULTILINGUAL, recipe="recipes/embedlite-multilingual-v5.toml", minutes=85),
     "embedlite-multilingual": _MULTILINGUAL,
     # EmbeddingGemma's 3-layer student on paraphrase-MiniLM-L3-v2 (Apache-2.0): STS-B test 0.8328 at int8, short of
