@@ -65,6 +65,21 @@ def test_info_nce_by_hand():
     assert losses.info_nce(e, e, temperature=1.0) == pytest.approx(math.log(1 + math.exp(-1)))
     # SamToNe adds the other student embedding (dot 0) as a negative: -log(e / (e + 1 + 1)).
     assert losses.info_nce(e, e, temperature=1.0, same_tower=True) == pytest.approx(math.log(math.e + 2) - 1)
+    # the margin takes 0.5 off the own pair's cosine: -log(e^0.5 / (e^0.5 + 1))
+    assert losses.info_nce(e, e, temperature=1.0, margin=0.5) == pytest.approx(math.log(1 + math.exp(-0.5)))
+
+
+def test_a_translation_ahead_by_less_than_the_margin_still_loses():
+    # a shared direction (cosine 0.9 between any two texts) and each text's own one: a text's own translation
+    # at cosine 0.95, the other's at 0.9, ahead but not by a margin of 0.1
+    shared, own = math.sqrt(0.9), math.sqrt(0.1)
+    a = torch.tensor([[shared, own, 0, 0, 0], [shared, 0, own, 0, 0]])
+    sin = math.sqrt(0.75)  # the translation's own direction turned 60 degrees from the text's: cosine 0.5
+    b = torch.tensor([[shared, own * 0.5, 0, own * sin, 0], [shared, 0, own * 0.5, 0, own * sin]])
+    assert (a @ b.T).flatten().tolist() == pytest.approx([0.95, 0.9, 0.9, 0.95])
+    plain = losses.info_nce(a, b, temperature=0.05)
+    with_margin = losses.info_nce(a, b, temperature=0.05, margin=0.1)
+    assert plain < math.log(2) < with_margin
 
 
 def test_spread_out_by_hand():
@@ -277,6 +292,18 @@ def test_merge_is_the_average(minilm_dir, tmp_path):
         (
             dict(translations=({"path": __file__, "pivot": __file__},), translation_hard_negatives=2),
             "translation_hard_negatives .* needs translation_contrast_weight",
+        ),
+        (
+            dict(translations=({"path": __file__, "pivot": __file__},), translation_margin=0.2),
+            "translation_margin .* needs translation_contrast_weight",
+        ),
+        (
+            dict(
+                translations=({"path": __file__, "pivot": __file__},),
+                translation_contrast_weight=1,
+                translation_margin=1.5,
+            ),
+            "translation_margin must be from 0 to below 1",
         ),
     ],
 )

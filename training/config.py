@@ -120,7 +120,10 @@ class DistillConfig:
     teacher targets reach only through the student's error on each. translation_hard_negatives: each translated
     text's nearest other translated texts by the teacher (another pivot; near-duplicates above duplicate_cosine
     skipped) are mined, and each translation batch is half random texts, each followed by one of its neighbours:
-    the translations of near-paraphrases, which cross-lingual retrieval confuses and random batches rarely hold."""
+    the translations of near-paraphrases, which cross-lingual retrieval confuses and random batches rarely hold.
+    translation_margin: an additive margin on the cosine of each text and its own translation in that contrast
+    (LaBSE's additive margin softmax, Feng et al. 2022): the loss keeps pulling until the translation is ahead of
+    every other text of the batch by the margin, not merely ahead."""
 
     output: Path
     train_texts: tuple[TextSource, ...] = ()
@@ -168,6 +171,7 @@ class DistillConfig:
     translation_contrast_weight: float = 0.0
     translation_batch_size: int = 32
     translation_hard_negatives: int = 0
+    translation_margin: float = 0.0
     prompt: str = ""  # task prompt prepended to every training text, as the manifest will declare it
     seed: int = 0
     cache_dir: Path | None = None
@@ -274,6 +278,11 @@ class DistillConfig:
         if hard < 0 or (hard and not self.translation_contrast_weight):
             raise EmbedliteError(
                 "translation_hard_negatives must be 0 or more, and above 0 it needs translation_contrast_weight"
+            )
+        if not 0 <= self.translation_margin < 1 or (self.translation_margin and not self.translation_contrast_weight):
+            raise EmbedliteError(
+                "translation_margin must be from 0 to below 1 (a cosine), "
+                "and above 0 it needs translation_contrast_weight"
             )
         if self.translation_contrast_weight and self.translation_batch_size < 2:
             raise EmbedliteError("translation_batch_size must be at least 2: translations are told apart in a batch")

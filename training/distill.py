@@ -627,12 +627,12 @@ def _translation_losses(
     rows = np.concatenate([texts, translated.pivot_rows[texts]])
     embeddings = _embed_rows(model, translated.texts, rows, config.prompt, workers)
     a, b = embeddings[: len(texts)], embeddings[len(texts) :]
-    t = config.temperature
+    t, m = config.temperature, config.translation_margin
     return {
         f"translation@{d}": config.translation_contrast_weight
         / len(dims)
         / 2
-        * (losses.info_nce(a[:, :d], b[:, :d], t) + losses.info_nce(b[:, :d], a[:, :d], t))
+        * (losses.info_nce(a[:, :d], b[:, :d], t, margin=m) + losses.info_nce(b[:, :d], a[:, :d], t, margin=m))
         for d in dims
     }
 

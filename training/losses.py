@@ -50,12 +50,16 @@ def neighbour_distribution(student: torch.Tensor, teacher: torch.Tensor, tempera
 
 
 def info_nce(
-    student: torch.Tensor, teacher: torch.Tensor, temperature: float, same_tower: bool = False
+    student: torch.Tensor, teacher: torch.Tensor, temperature: float, same_tower: bool = False, margin: float = 0.0
 ) -> torch.Tensor:
     """Each student embedding must pick its own teacher embedding among the batch's (in-batch negatives);
-    with same_tower, the other student embeddings are negatives too (SamToNe)."""
+    with same_tower, the other student embeddings are negatives too (SamToNe); with a margin, its own counts
+    `margin` of cosine less (additive margin softmax)."""
     s, t = F.normalize(student, dim=-1), F.normalize(teacher, dim=-1)
-    logits = s @ t.T / temperature
+    cos = s @ t.T
+    if margin:
+        cos = cos - margin * torch.eye(len(s), dtype=cos.dtype, device=cos.device)
+    logits = cos / temperature
     if same_tower:
         own = s @ s.T / temperature
         own = own.masked_fill(torch.eye(len(s), dtype=torch.bool, device=s.device), float("-inf"))
