@@ -116,6 +116,11 @@ def main() -> None:
     plot(rows, stem)
 
 
+def uses_default(specs: list[str] | None) -> bool:
+    """Whether a row ran embed()'s default model (a spec with no model named), so the header names it."""
+    return any(parse_model(spec)[1] is None for spec in specs or DEFAULT_MODELS)
+
+
 def report(rows: list[dict], args, stem: str, seconds: float) -> None:
     from embedlite.runtimes.cpu import int8_kernels
 
@@ -126,8 +131,8 @@ def report(rows: list[dict], args, stem: str, seconds: float) -> None:
         f"`python benchmarks/bench_languages.py --threads {args.threads}"
         + "".join(f" --model '{m}'" for m in args.model or ())
         + (f" --split {split}" if split != "test" else "")
-        + f"` on {int8_kernels()}, {args.threads} threads; {seconds / 60:.0f} "
-        f"min in all. embedlite default: {default_model_label()}.",
+        + f"` on {int8_kernels()}, {args.threads} threads; {seconds / 60:.0f} min in all."
+        + (f" embedlite default: {default_model_label()}." if uses_default(args.model) else ""),
         "",
         "STS: Spearman of cosine vs gold on stsb-multi-mt's "
         + ("test (de, es, fr, ja, zh; DeepL translations) and the English STS-B test" if split == "test" else "dev")
