@@ -42,8 +42,11 @@ MODELS = {
     "embedlite-small-v7": ("recipe", "all-MiniLM-L6-v2"),  # v3 with its output centred, 0.3 of the start kept
     "embedlite-small-v8": ("recipe", "all-MiniLM-L6-v2"),  # an experiment: v7, review windows spread across files
     "embedlite-small-v9": ("recipe", "all-MiniLM-L6-v2"),  # an experiment: v7 with two seeds of each run, souped
+    "embedlite-small-v10": ("recipe", "all-MiniLM-L6-v2"),  # v7 trained for two epochs
     "embedlite-small-shipped": ("shipped", "all-MiniLM-L6-v2"),  # the Apache-2.0 embedlite-small as shipped (int8)
-    "embedlite-small-v7-litert-shipped": ("shipped", "all-MiniLM-L6-v2"),  # the embedded default as shipped (LiteRT)
+    "embedlite-small-v10-litert-shipped": ("shipped", "all-MiniLM-L6-v2"),  # the embedded default as shipped (LiteRT)
+    "embedlite-small-v10-shipped": ("shipped", "all-MiniLM-L6-v2"),  # the same weights as shipped on ONNX
+    "embedlite-small-v7-litert-shipped": ("shipped", "all-MiniLM-L6-v2"),  # the default of 2026-12-06 as shipped
     "embedlite-small-v7-shipped": ("shipped", "all-MiniLM-L6-v2"),  # the same weights as shipped on ONNX
     "embedlite-small-v3-litert-shipped": ("shipped", "all-MiniLM-L6-v2"),  # the default of 2026-12-05 as shipped
     "embedlite-small-v3-shipped": ("shipped", "all-MiniLM-L6-v2"),  # the default of 2026-12-04 as shipped
@@ -55,6 +58,7 @@ MODELS = {
     "embedlite-tiny-v4": ("recipe", "paraphrase-MiniLM-L3-v2"),  # an experiment: v3 with 20,000 SST-2 sentences
     "embedlite-tiny-v7": ("recipe", "paraphrase-MiniLM-L3-v2"),  # an experiment: v2, reviews read for Classification
     "embedlite-tiny-v8": ("recipe", "paraphrase-MiniLM-L3-v2"),  # v2 with its output centred, 0.5 of the start kept
+    "embedlite-tiny-v9": ("recipe", "paraphrase-MiniLM-L3-v2"),  # v8 trained for two epochs
     "paraphrase-MiniLM-L3-v2": ("source", None),
     TEACHER: ("source", None),
     GEMMA: ("source", None),  # the v2 students' teacher

@@ -32,9 +32,9 @@ def interpreter_class():
                 from tensorflow.lite import Interpreter
             except ImportError:
                 raise MissingDependencyError(
-                    "TFLite artifacts (the default embedlite-small-v7-litert among them) need a LiteRT interpreter: "
+                    "TFLite artifacts (the default embedlite-small-v10-litert among them) need a LiteRT interpreter: "
                     "pip install ai-edge-litert; where it does not install (Intel Macs), the same weights run on "
-                    "onnxruntime as Embedder('embedlite-small-v7')"
+                    "onnxruntime as Embedder('embedlite-small-v10')"
                 ) from None
     return Interpreter
 
