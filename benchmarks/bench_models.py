@@ -59,6 +59,7 @@ MODELS = {
     "embedlite-tiny-v7": ("recipe", "paraphrase-MiniLM-L3-v2"),  # an experiment: v2, reviews read for Classification
     "embedlite-tiny-v8": ("recipe", "paraphrase-MiniLM-L3-v2"),  # v2 with its output centred, 0.5 of the start kept
     "embedlite-tiny-v9": ("recipe", "paraphrase-MiniLM-L3-v2"),  # v8 trained for two epochs
+    "embedlite-tiny-v10": ("recipe", "paraphrase-MiniLM-L3-v2"),  # v9 trained for three epochs
     "paraphrase-MiniLM-L3-v2": ("source", None),
     TEACHER: ("source", None),
     GEMMA: ("source", None),  # the v2 students' teacher
