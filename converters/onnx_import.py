@@ -119,14 +119,19 @@ def bert_from_onnx(
 
 
 def _biases(product: str, consumers: dict, prefix: str) -> list[str]:
-    """The bias added to a product: by an Add, or inside the fused BiasGelu."""
-    return [
-        i
-        for c in consumers.get(product, [])
-        if c.op_type in ("Add", "BiasGelu")
-        for i in c.input
-        if i.startswith(prefix) and i.endswith(".bias")
-    ]
+    """The bias added to a product: by an Add, inside the fused BiasGelu, or as a SkipLayerNormalization's bias (its
+    fifth input; the fourth is the norm's own beta). The fusions leave that last one in the int8 graphs of 3-layer
+    students (paraphrase-MiniLM-L3-v2's and embedlite-tiny's), not in the 6-layer ones'."""
+    found = []
+    for c in consumers.get(product, []):
+        if c.op_type in ("Add", "BiasGelu"):
+            inputs = list(c.input)
+        elif c.op_type == "SkipLayerNormalization":
+            inputs = list(c.input[4:5])
+        else:
+            continue
+        found += [i for i in inputs if i.startswith(prefix) and i.endswith(".bias")]
+    return found
 
 
 def _linear_weight(node, inits: dict[str, np.ndarray]) -> np.ndarray | None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from embedlite.artifact import read_manifest
 from embedlite.errors import EmbedliteError
-from embedlite.models import SAME_WEIGHTS, SHIPPED, home, is_known, source_dir
+from embedlite.models import RECIPES, SAME_WEIGHTS, SHIPPED, built_artifact, home, is_known, source_dir
 from embedlite.models.sources import SOURCES, fetch
 
 from .quiet import quiet, require_sentence_transformers
@@ -38,10 +38,12 @@ class SourceModel:
 
 def known_source(name: str) -> Path:
     """A model known by name as a sentence-transformers directory: a source model (embedlite.models.sources), one that
-    ships as ONNX only or packed (E5S1) rebuilt once from its weights, or a shipped artifact rebuilt once from its
-    dequantized weights (each checked against its ONNX file)."""
+    ships as ONNX only or packed (E5S1) rebuilt once from its weights, or a shipped artifact or a recipe's built one
+    rebuilt once from its dequantized weights (each checked against its ONNX file)."""
     if name in SHIPPED:
-        return shipped_source(name)
+        return artifact_source(name, SHIPPED[SAME_WEIGHTS.get(name, name)])
+    if name in RECIPES:
+        return artifact_source(name, built_artifact(name))  # not built: the error says how to build it
     source = SOURCES[name]
     if source.kind == "zip":
         return source_dir(name)
@@ -70,15 +72,15 @@ def known_source(name: str) -> Path:
     )
 
 
-def shipped_source(name: str) -> Path:
-    """A shipped artifact as a sentence-transformers directory, rebuilt once into the user cache; the folder is named
-    by the model file's sha256, so a new embedlite that ships new weights under the same name rebuilds it."""
-    artifact = SHIPPED[SAME_WEIGHTS.get(name, name)]
+def artifact_source(name: str, artifact: Path) -> Path:
+    """An artifact known by name (shipped, or a recipe's built one) as a sentence-transformers directory, rebuilt once
+    into the user cache; the folder is named by the model file's sha256, so new weights under the same name (a new
+    embedlite's, a recipe built again) are rebuilt."""
     manifest = read_manifest(artifact)  # checks the sha256 of each file
     model_file = artifact / manifest.model_file
     if manifest.format != "onnx" or manifest.architecture != "bert":
         raise EmbedliteError(
-            f"{name}: only a shipped ONNX BERT artifact can be rebuilt as an export source "
+            f"{name}: only an ONNX BERT artifact can be rebuilt as an export source "
             f"(this one is {manifest.format} {manifest.architecture})"
         )
     from .onnx_import import bert_from_onnx

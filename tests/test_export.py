@@ -144,3 +144,29 @@ def test_a_student_of_gemma_carries_its_terms_into_every_export(minilm_dir, tmp_
     (artifact,) = export(student, tmp_path / "out")
     assert artifact.manifest.license == "Gemma Terms of Use; MIT"
     assert (artifact.path / "NOTICE").read_text() == notice and "NOTICE" in artifact.manifest.files
+
+
+def test_a_built_recipe_model_exports_by_name_with_its_terms(tmp_path, monkeypatch):
+    """A recipe's model (embedlite-tiny-v10: not shipped) is an error by name until it is built; once its int8
+    artifact is in $EMBEDLITE_HOME/models, `export NAME` rebuilds it from that file (a 3-layer int8 graph, whose
+    fusions fold a bias into SkipLayerNormalization) and keeps its name, licence and NOTICE."""
+    import shutil
+
+    from embedlite.converters.source import known_source
+    from embedlite.models.catalog import derived_terms
+
+    student = shutil.copytree(known_source("paraphrase-MiniLM-L3-v2"), tmp_path / "student")
+    licence, notice = derived_terms("embeddinggemma-300m")
+    (student / "distill.json").write_text(json.dumps({"license": licence}))
+    (student / "NOTICE").write_text(notice)
+    (built,) = export(student, tmp_path / "built", precisions=("int8",), name="embedlite-tiny-v10")
+    monkeypatch.setenv("EMBEDLITE_HOME", str(tmp_path / "home"))
+    with pytest.raises(EmbedliteError, match="not shipped and not built here.*embedlite-tiny-v10.toml"):
+        export("embedlite-tiny-v10", tmp_path / "early")
+    shutil.copytree(built.path, tmp_path / "home" / "models" / "embedlite-tiny-v10")
+    (again,) = export("embedlite-tiny-v10", tmp_path / "again", precisions=("int8",))
+    assert (again.manifest.name, again.manifest.license) == ("embedlite-tiny-v10", "Gemma Terms of Use")
+    assert (again.path / "NOTICE").read_text() == notice
+    texts = ["a cat sits on the mat", "the stock market fell sharply today"]
+    ours, theirs = Embedder(again.path, device="cpu").embed(texts), Embedder(built.path, device="cpu").embed(texts)
+    assert (ours * theirs).sum(axis=1).min() >= 0.99

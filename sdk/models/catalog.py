@@ -146,14 +146,18 @@ class Origin:
 
 
 def origin(name: str) -> Origin | None:
-    """The origin of a shipped artifact or a known source model, by its name; None for anything else."""
-    if name in SHIPPED:
-        manifest = read_manifest(SHIPPED[name], verify=False)
-        notice = SHIPPED[name] / NOTICE
+    """The origin of a shipped artifact, a recipe's built one or a known source model, by its name; None for
+    anything else (a recipe's model not built here included)."""
+    artifact = SHIPPED.get(name)
+    if artifact is None and name in RECIPES and (home() / "models" / name / MANIFEST).is_file():
+        artifact = home() / "models" / name
+    if artifact is not None:
+        manifest = read_manifest(artifact, verify=False)
+        notice = artifact / NOTICE
         return Origin(
             manifest.name,
             manifest.source_model,
-            manifest.license or UNSTATED_SHIPPED_LICENSE,
+            manifest.license or (UNSTATED_SHIPPED_LICENSE if name in SHIPPED else RECIPES[name].license),
             manifest.matryoshka_dims,
             notice.read_text(encoding="utf-8") if notice.is_file() else None,
         )
