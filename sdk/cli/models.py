@@ -23,7 +23,7 @@ def info(artifact, as_json):
     from embedlite.runtimes.cpu import int8_kernels
 
     from ..artifact import MANIFEST, read_manifest
-    from ..models import RECIPES, SHIPPED, built_artifact, home, known_names, shipped_artifact, suggestion
+    from ..models import RECIPES, SHIPPED, built_artifact, in_home, known_names, shipped_artifact, suggestion
 
     path = Path(artifact)
     if artifact in SHIPPED:
@@ -31,12 +31,13 @@ def info(artifact, as_json):
     elif artifact in RECIPES and not (path / MANIFEST).is_file():
         path = built_artifact(artifact)
     elif artifact in known_names() and not (path / MANIFEST).is_file():
-        path = home() / "models" / artifact
-        if not (path / MANIFEST).is_file():
+        converted = in_home(artifact)
+        if converted is None:
             raise EmbedliteError(
                 f"{artifact} is known but not converted yet: it is fetched and converted on first "
                 f"use (embedlite embed -m {artifact} x, with embedlite[export])"
             )
+        path = converted
     elif not path.exists():
         raise EmbedliteError(f"{artifact}: no such artifact directory{suggestion(artifact)}")
     manifest = read_manifest(path)

@@ -92,6 +92,15 @@ _MULTILINGUAL = Recipe(
     minutes=58,
     parity_texts="recipes/parity-multilingual.txt",
 )
+# EmbeddingGemma's 3-layer student on paraphrase-MiniLM-L3-v2 (Apache-2.0): STS-B test 0.8328 at int8, short of
+# issue 28's 0.835, so not shipped; 1.9x a 6-layer student's sentences/s (MODEL_CARD.md, "embedlite-tiny-v2")
+_TINY = Recipe(
+    "recipes/embedlite-tiny-v2.toml",
+    "Gemma Terms of Use; Apache-2.0",
+    "en",
+    (384, 256, 128, 64),
+    minutes=29,
+)
 RECIPES = {
     # v7 with an additive margin of 0.1 in the translation contrast: on test cross-lingual accuracy@1 0.909 vs
     # 0.902, STS mean(5) 0.795 vs 0.795 (MODEL_CARD.md); 94 min with v6's teacher vectors cached, about 125 from
@@ -115,22 +124,8 @@ RECIPES = {
     # within the test sets' noise on retrieval and one amazon domain, 1.89x the default's sentences/s; not
     # shipped: the package is already past PyPI's 100 MB (MODEL_CARD.md, "embedlite-tiny-v10"); 53 min with the
     # teacher vectors cached, about 66 from nothing (their pass: 13 min)
-    "embedlite-tiny-v10": Recipe(
-        "recipes/embedlite-tiny-v10.toml",
-        "Gemma Terms of Use; Apache-2.0",
-        "en",
-        (384, 256, 128, 64),
-        minutes=66,
-    ),
-    # EmbeddingGemma's 3-layer student on paraphrase-MiniLM-L3-v2 (Apache-2.0): STS-B test 0.8328 at int8, short of
-    # issue 28's 0.835, so not shipped; 1.9x a 6-layer student's sentences/s (MODEL_CARD.md, "embedlite-tiny-v2")
-    "embedlite-tiny-v2": Recipe(
-        "recipes/embedlite-tiny-v2.toml",
-        "Gemma Terms of Use; Apache-2.0",
-        "en",
-        (384, 256, 128, 64),
-        minutes=29,
-    ),
+    "embedlite-tiny-v10": replace(_TINY, recipe="recipes/embedlite-tiny-v10.toml", minutes=66),
+    "embedlite-tiny-v2": _TINY,
 }
 
 
@@ -148,9 +143,7 @@ class Origin:
 def origin(name: str) -> Origin | None:
     """The origin of a shipped artifact, a recipe's built one or a known source model, by its name; None for
     anything else (a recipe's model not built here included)."""
-    artifact = SHIPPED.get(name)
-    if artifact is None and name in RECIPES and (home() / "models" / name / MANIFEST).is_file():
-        artifact = home() / "models" / name
+    artifact = SHIPPED.get(name) or (in_home(name) if name in RECIPES else None)
     if artifact is not None:
         manifest = read_manifest(artifact, verify=False)
         notice = artifact / NOTICE
@@ -237,10 +230,17 @@ def cached_export(source: str, slug: str) -> Path:
     return target
 
 
+def in_home(name: str) -> Path | None:
+    """The artifact at $EMBEDLITE_HOME/models/NAME (a recipe's model built and exported there, a source converted
+    there); None where there is none."""
+    target = home() / "models" / name
+    return target if (target / MANIFEST).is_file() else None
+
+
 def built_artifact(name: str) -> Path:
     """A recipe's model, built and exported into $EMBEDLITE_HOME/models/NAME; else an error that says how."""
-    target = home() / "models" / name
-    if (target / MANIFEST).is_file():
+    target = in_home(name)
+    if target is not None:
         return target
     recipe = RECIPES[name]
     raise EmbedliteError(
@@ -314,7 +314,7 @@ def catalog() -> list[dict]:
             }
         )
     for name, source in SOURCES.items():
-        converted = (home() / "models" / name / MANIFEST).is_file()
+        converted = in_home(name) is not None
         fetched = (home() / "sources" / name).is_dir()
         rows.append(
             {
@@ -331,8 +331,8 @@ def catalog() -> list[dict]:
             }
         )
     for name, recipe in RECIPES.items():
-        built = home() / "models" / name / MANIFEST
-        made = json.loads(built.read_text(encoding="utf-8")) if built.is_file() else None
+        built = in_home(name)
+        made = json.loads((built / MANIFEST).read_text(encoding="utf-8")) if built else None
         rows.append(
             {
                 "name": name,
