@@ -170,6 +170,20 @@ def test_export_prints_no_library_chatter(minilm_dir, tmp_path):
     assert "converting to onnx" in res.stderr and "parity: min cosine" in res.stdout
 
 
+def test_export_options_are_checked_before_any_work(tmp_path):
+    """A bad --sequence-buckets or --dims value, or buckets for an ONNX-only export, is a usage error naming the
+    option, before a model is loaded."""
+    out = tmp_path / "o"
+    for args, says in [
+        (["--format", "tflite", "--sequence-buckets", "16,3a"], "Invalid value for --sequence-buckets: comma"),
+        (["--dims", "256,x"], "Invalid value for --dims: comma separated whole numbers, got '256,x'"),
+        (["--sequence-buckets", "32"], "--sequence-buckets shapes TFLite signatures: add --format tflite"),
+    ]:
+        res = run("export", str(tmp_path / "no-such-model"), "-o", str(out), *args)
+        assert res.exit_code == 2 and says in res.output, res.output
+    assert not out.exists()
+
+
 def test_export_checks_and_calibrates_on_the_parity_texts_given(minilm_dir, tmp_path):
     """--parity-texts reaches the export itself (without --target it was read by nothing): the parity check runs
     on those texts, so a multilingual student is calibrated and checked on its languages, not on the built-in

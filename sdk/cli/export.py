@@ -10,6 +10,7 @@ import click
 from .options import (
     JSON_OPTION,
     clean_errors,
+    int_csv,
     split_csv,
 )
 
@@ -49,9 +50,28 @@ from .options import (
     help="Texts (STS-B/SST-2 TSV, JSONL {text} or lines) the export is checked against the source on, int8 "
     "calibrates on, and --target writes into parity.json; default: built-in English sentences.",
 )
+@click.option(
+    "--sequence-buckets",
+    default=None,
+    help="TFLite: the token counts it has signatures for, comma separated (default 16,24,32,48,64,128,256,512; "
+    "the max length is always added). Fewer: a faster export and a smaller file.",
+)
 @JSON_OPTION
 @clean_errors
-def export(model, output, formats, precisions, dims, output_dim, name, eval_data, target, parity_texts, as_json):
+def export(
+    model,
+    output,
+    formats,
+    precisions,
+    dims,
+    output_dim,
+    name,
+    eval_data,
+    target,
+    parity_texts,
+    sequence_buckets,
+    as_json,
+):
     """Export a sentence-transformers MODEL (a directory, a hub id, or a known name: a shipped model such as
     embedlite-small, or all-MiniLM-L6-v2, all-mpnet-base-v2, paraphrase-MiniLM-L3-v2, embeddinggemma-300m) to
     embedlite artifacts."""
@@ -69,16 +89,19 @@ def export(model, output, formats, precisions, dims, output_dim, name, eval_data
         formats = "tflite"
         if len(split_csv(precisions)) != 1:
             raise click.UsageError(f"--target {target} makes one artifact: give one --precision")
+    if sequence_buckets and "tflite" not in split_csv(formats):
+        raise click.UsageError("--sequence-buckets shapes TFLite signatures: add --format tflite (or --target)")
     results = run_export(
         model,
         output,
         formats=split_csv(formats),
         precisions=split_csv(precisions),
-        dims=tuple(int(d) for d in split_csv(dims)) if dims else None,
+        dims=int_csv(dims, "--dims") if dims else None,
         output_dim=output_dim,
         name=name,
         eval_data=eval_data,
         parity_texts=texts,
+        sequence_buckets=int_csv(sequence_buckets, "--sequence-buckets") if sequence_buckets else None,
         progress=lambda msg: click.echo(msg, err=True),
     )
     if target:

@@ -70,6 +70,14 @@ def split_csv(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
+def int_csv(value: str, option: str) -> tuple[int, ...]:
+    """Comma separated whole numbers; anything else is a usage error naming the option and the value."""
+    try:
+        return tuple(int(v) for v in split_csv(value))
+    except ValueError:
+        raise click.BadParameter(f"comma separated whole numbers, got {value!r}", param_hint=option) from None
+
+
 def short(text: str, width: int) -> str:
     text = text.replace("\n", " ")
     return text if len(text) <= width else text[: width - 1] + "…"
