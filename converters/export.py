@@ -7,7 +7,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -98,7 +100,7 @@ def export(
     texts = parity_texts or parity.default_sentences()
     seq_buckets = buckets_for(src.max_seq_length, sequence_buckets)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".embedlite-export-", dir=out.parent))
+    staging = _staging(out.parent)
     try:
         save_tokenizer(src.st_model, staging / "tokenizer.json")
         parity.check_tokenizer(src.st_model, staging / "tokenizer.json", texts)
@@ -191,6 +193,29 @@ def calibration_feeds(tokenizer: Path, texts: list[str], max_length: int) -> lis
         input_ids, mask = pad_batch(ids[i : i + 8], tok.pad_id)
         feeds.append({"input_ids": input_ids, "attention_mask": mask})
     return feeds
+
+
+def _staging(parent: Path) -> Path:
+    """A new staging folder in `parent`, named by this process; those of exports whose process is gone are removed
+    first (an export killed mid-way left its folder behind for good: 32 MB of an EmbeddingGemma export stopped by
+    a SIGTERM, over a GB at its end)."""
+    for old in parent.glob(".embedlite-export-*-*"):
+        pid = old.name.split("-")[2]  # .embedlite-export-{pid}-{random}
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f".embedlite-export-{os.getpid()}-", dir=parent))
+
+
+def _running(pid: int) -> bool:
+    if sys.platform == "win32":  # os.kill(pid, 0) sends CTRL_C_EVENT there: keep every folder
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _convert(
