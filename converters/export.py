@@ -4,14 +4,13 @@ report, then move the artifacts into place."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
-import os
 import shutil
-import sys
-import tempfile
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,6 +19,7 @@ import numpy as np
 
 from embedlite.artifact import GEMMA_LICENSE, MODEL_FILES, NOTICE, Manifest, package_version, write_manifest
 from embedlite.errors import EmbedliteError
+from embedlite.files.lock import exclusive
 from embedlite.models import origin
 
 from .formats import Target, targets
@@ -100,8 +100,7 @@ def export(
     texts = parity_texts or parity.default_sentences()
     seq_buckets = buckets_for(src.max_seq_length, sequence_buckets)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = _staging(out.parent)
-    try:
+    with _staging(out.parent) as staging:
         save_tokenizer(src.st_model, staging / "tokenizer.json")
         parity.check_tokenizer(src.st_model, staging / "tokenizer.json", texts)
         calibration = calibration_feeds(staging / "tokenizer.json", texts, src.max_seq_length)
@@ -144,9 +143,6 @@ def export(
         for path in converted.values():
             path.unlink()
         return _move_into_place(results, staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def distilled_terms(directory: Path) -> SimpleNamespace:
@@ -195,27 +191,24 @@ def calibration_feeds(tokenizer: Path, texts: list[str], max_length: int) -> lis
     return feeds
 
 
-def _staging(parent: Path) -> Path:
-    """A new staging folder in `parent`, named by this process; those of exports whose process is gone are removed
-    first (an export killed mid-way left its folder behind for good: 32 MB of an EmbeddingGemma export stopped by
-    a SIGTERM, over a GB at its end)."""
-    for old in parent.glob(".embedlite-export-*-*"):
-        pid = old.name.split("-")[2]  # .embedlite-export-{pid}-{random}
-        if pid.isdigit() and not _running(int(pid)):
-            shutil.rmtree(old, ignore_errors=True)
-    return Path(tempfile.mkdtemp(prefix=f".embedlite-export-{os.getpid()}-", dir=parent))
-
-
-def _running(pid: int) -> bool:
-    if sys.platform == "win32":  # os.kill(pid, 0) sends CTRL_C_EVENT there: keep every folder
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
+@contextlib.contextmanager
+def _staging(parent: Path) -> Iterator[Path]:
+    """A new staging folder in `parent`, locked for the block (embedlite.files.lock: the OS drops the lock when
+    its process ends, kill -9 included). Folders whose lock nobody holds any more are removed first: an export
+    killed mid-way left its folder for good (32 MB of an EmbeddingGemma export stopped by a SIGTERM, over a GB
+    at its end)."""
+    for old in parent.glob(".embedlite-export-*"):
+        if old.is_dir():
+            with contextlib.suppress(EmbedliteError), exclusive(old, "an export"):  # held: that export runs
+                shutil.rmtree(old, ignore_errors=True)
+    staging = parent / f".embedlite-export-{uuid.uuid4().hex}"
+    with exclusive(staging, "an export"):  # taken before the folder exists: no scan sees it unlocked
+        staging.mkdir()
+        try:
+            yield staging
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
 
 
 def _convert(

@@ -174,18 +174,15 @@ def test_a_built_recipe_model_exports_by_name_with_its_terms(tmp_path, monkeypat
 
 def test_a_killed_exports_staging_folder_is_removed_by_the_next(minilm_dir, tmp_path):
     """An export killed mid-way leaves its staging folder beside the output; the next export into that folder
-    removes the ones whose process is gone and keeps a running one's."""
-    import os
-    import subprocess
-    import sys
+    removes the ones whose lock nobody holds and keeps a running one's (its lock held here)."""
+    from embedlite.files.lock import exclusive
 
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    stale = tmp_path / f".embedlite-export-{int(gone.stdout)}-x1"
-    running = tmp_path / f".embedlite-export-{os.getppid()}-x2"
+    stale, running = tmp_path / ".embedlite-export-killed", tmp_path / ".embedlite-export-running"
     for folder in (stale, running):
         folder.mkdir()
         (folder / "model.onnx").write_bytes(b"half written")
     src = tiny_bert_st(minilm_dir, tmp_path / "st", pooling="mean", dense_dim=None)
-    export(src, tmp_path / "out")
+    with exclusive(running, "another export"):
+        export(src, tmp_path / "out")
     assert not stale.exists() and running.is_dir()
     assert sorted(p.name for p in tmp_path.glob(".embedlite-export-*")) == [running.name]
