@@ -4,13 +4,11 @@ report, then move the artifacts into place."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
 import shutil
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -19,7 +17,7 @@ import numpy as np
 
 from embedlite.artifact import GEMMA_LICENSE, MODEL_FILES, NOTICE, Manifest, package_version, write_manifest
 from embedlite.errors import EmbedliteError
-from embedlite.files.lock import exclusive
+from embedlite.files.staging import staging_folder
 from embedlite.models import origin
 
 from .formats import Target, targets
@@ -100,7 +98,7 @@ def export(
     texts = parity_texts or parity.default_sentences()
     seq_buckets = buckets_for(src.max_seq_length, sequence_buckets)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with _staging(out.parent) as staging:
+    with staging_folder(out.parent, ".embedlite-export-", "an export") as staging:
         save_tokenizer(src.st_model, staging / "tokenizer.json")
         parity.check_tokenizer(src.st_model, staging / "tokenizer.json", texts)
         calibration = calibration_feeds(staging / "tokenizer.json", texts, src.max_seq_length)
@@ -191,26 +189,6 @@ def calibration_feeds(tokenizer: Path, texts: list[str], max_length: int) -> lis
     return feeds
 
 
-@contextlib.contextmanager
-def _staging(parent: Path) -> Iterator[Path]:
-    """A new staging folder in `parent`, locked for the block (embedlite.files.lock: the OS drops the lock when
-    its process ends, kill -9 included). Folders whose lock nobody holds any more are removed first: an export
-    killed mid-way left its folder for good (32 MB of an EmbeddingGemma export stopped by a SIGTERM, over a GB
-    at its end)."""
-    for old in parent.glob(".embedlite-export-*"):
-        if old.is_dir():
-            with contextlib.suppress(EmbedliteError), exclusive(old, "an export"):  # held: that export runs
-                shutil.rmtree(old, ignore_errors=True)
-    staging = parent / f".embedlite-export-{uuid.uuid4().hex}"
-    with exclusive(staging, "an export"):  # taken before the folder exists: no scan sees it unlocked
-        staging.mkdir()
-        try:
-            yield staging
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-
-
 def _convert(
     graph,
     plan: list[Target],
@@ -288,8 +266,7 @@ def _move_into_place(results: list[ExportResult], staging: Path, out: Path) -> l
     if out.exists():
         out.rmdir()  # empty: checked before the export
     if len(results) == 1:
-        results[0].path.rename(out)
-        shutil.rmtree(staging)
+        results[0].path.rename(out)  # the staging folder goes at the end of its block
         return [dataclasses.replace(results[0], path=out)]
     for leftover in staging.iterdir():
         if not leftover.is_dir():

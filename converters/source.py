@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +9,7 @@ from typing import Any
 
 from embedlite.artifact import read_manifest
 from embedlite.errors import EmbedliteError
+from embedlite.files.staging import staging_folder
 from embedlite.models import RECIPES, SAME_WEIGHTS, SHIPPED, built_artifact, home, is_known, source_dir
 from embedlite.models.sources import SOURCES, fetch
 
@@ -103,18 +102,16 @@ def artifact_source(name: str, artifact: Path) -> Path:
 
 def built_once(target: Path, build: Callable[[Path], object]) -> Path:
     """`target` (a sentence-transformers directory), built by build(staging) where it is missing, then moved into
-    place: an interrupted or failed build leaves nothing at `target`."""
+    place: an interrupted or failed build leaves nothing at `target`, and a killed one's staging folder is removed
+    by the next build (embedlite.files.staging)."""
     if (target / "modules.json").is_file():
         return target
-    staging = target.with_name(f".{target.name}-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.parent.mkdir(parents=True, exist_ok=True)
-    try:
+    with staging_folder(target.parent, f".{target.name}-build-", "a model build") as staging:
+        built = staging / target.name  # the build's own scratch (a transformers folder) stays in the staging too
         with quiet():  # transformers' load report (an unused pooler "MISSING") and progress bars
-            build(staging)
-        staging.rename(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+            build(built)
+        if not (target / "modules.json").is_file():  # else another process built it meanwhile
+            built.rename(target)
     return target
 
 

@@ -186,3 +186,45 @@ def test_a_killed_exports_staging_folder_is_removed_by_the_next(minilm_dir, tmp_
         export(src, tmp_path / "out")
     assert not stale.exists() and running.is_dir()
     assert sorted(p.name for p in tmp_path.glob(".embedlite-export-*")) == [running.name]
+
+
+_BUILD_THEN_HANG = """
+import sys, time
+from pathlib import Path
+from embedlite.converters.source import built_once
+
+def build(out):
+    out.mkdir()
+    (out / "model.safetensors").write_bytes(b"half written")
+    print("building", file=sys.__stdout__, flush=True)  # sys.stdout goes nowhere: the build runs quietly
+    time.sleep(600)
+
+built_once(Path(sys.argv[1]), build)
+"""
+
+
+def test_a_killed_model_builds_staging_folder_is_removed_by_the_next(tmp_path):
+    """A known model rebuilt as a sentence-transformers folder (built_once) and killed with -9 mid-build leaves
+    its staging folder; the next build of it removes that folder and puts the model in place."""
+    import signal
+    import subprocess
+    import sys
+
+    from embedlite.converters.source import built_once
+
+    target = tmp_path / "sources" / "some-model-st"
+    hung = subprocess.Popen([sys.executable, "-c", _BUILD_THEN_HANG, str(target)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert hung.stdout.readline().strip() == "building"
+    finally:
+        hung.send_signal(signal.SIGKILL)
+        hung.wait()
+    assert not target.exists() and len([p for p in target.parent.rglob("model.safetensors")]) == 1
+
+    def build(out):
+        out.mkdir()
+        (out / "modules.json").write_text("[]")
+
+    assert built_once(target, build) == target
+    assert (target / "modules.json").read_text() == "[]"
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
