@@ -1,5 +1,6 @@
-"""Keep the converters' chatter (progress prints, deprecation warnings, log lines) off the user's terminal,
-and leave the process as it was found: logger levels and environment are restored afterwards."""
+"""Keep the converters' chatter (progress prints, deprecation warnings, log lines, native libraries' stderr) off the
+user's terminal, and leave the process as it was found: logger levels, environment and file descriptors are restored
+afterwards."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import contextlib
 import io
 import logging
 import os
+import sys
+import tempfile
 import warnings
 from collections.abc import Iterator
 from types import ModuleType
@@ -27,7 +30,8 @@ LOGGERS = (
 
 @contextlib.contextmanager
 def quiet() -> Iterator[None]:
-    """Silence stdout, stderr, warnings and the converters' loggers inside the block."""
+    """Silence stdout, stderr, warnings and the converters' loggers inside the block; what native code wrote on
+    the process's stderr is shown only if the block fails."""
     levels = {name: logging.getLogger(name).level for name in LOGGERS}
     tf_level = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
@@ -38,6 +42,7 @@ def quiet() -> Iterator[None]:
             warnings.catch_warnings(),
             contextlib.redirect_stdout(io.StringIO()),
             contextlib.redirect_stderr(io.StringIO()),
+            _native_stderr_held(),
         ):
             warnings.simplefilter("ignore")
             yield
@@ -48,6 +53,32 @@ def quiet() -> Iterator[None]:
             os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
         else:
             os.environ["TF_CPP_MIN_LOG_LEVEL"] = tf_level
+
+
+@contextlib.contextmanager
+def _native_stderr_held() -> Iterator[None]:
+    """File descriptor 2 into a temporary file for the block, replayed there if the block raises. The TFLite
+    converter's C++ logging (absl) writes straight to it: "WARNING: All log messages before absl::InitializeLog()
+    is called are written to STDERR" and "Estimated count of arithmetic ops" on every export."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr to hold (a windowed process)
+        yield
+        return
+    if sys.__stderr__ is not None:
+        sys.__stderr__.flush()
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            os.write(2, held.read())
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def require_sentence_transformers(extra: str, purpose: str) -> ModuleType:
