@@ -97,7 +97,6 @@ def export(
 
     texts = parity_texts or parity.default_sentences()
     seq_buckets = buckets_for(src.max_seq_length, sequence_buckets)
-    out.parent.mkdir(parents=True, exist_ok=True)
     with staging_folder(out.parent, ".embedlite-export-", "an export") as staging:
         save_tokenizer(src.st_model, staging / "tokenizer.json")
         parity.check_tokenizer(src.st_model, staging / "tokenizer.json", texts)

@@ -8,13 +8,12 @@ import contextlib
 import io
 import logging
 import os
-import sys
-import tempfile
 import warnings
 from collections.abc import Iterator
 from types import ModuleType
 
 from embedlite.errors import require
+from embedlite.runtimes.native_stderr import native_stderr_held
 
 LOGGERS = (
     "torch",
@@ -42,7 +41,7 @@ def quiet() -> Iterator[None]:
             warnings.catch_warnings(),
             contextlib.redirect_stdout(io.StringIO()),
             contextlib.redirect_stderr(io.StringIO()),
-            _native_stderr_held(),
+            native_stderr_held(),  # the TFLite converter's absl lines ("Estimated count of arithmetic ops")
         ):
             warnings.simplefilter("ignore")
             yield
@@ -53,32 +52,6 @@ def quiet() -> Iterator[None]:
             os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
         else:
             os.environ["TF_CPP_MIN_LOG_LEVEL"] = tf_level
-
-
-@contextlib.contextmanager
-def _native_stderr_held() -> Iterator[None]:
-    """File descriptor 2 into a temporary file for the block, replayed there if the block raises. The TFLite
-    converter's C++ logging (absl) writes straight to it: "WARNING: All log messages before absl::InitializeLog()
-    is called are written to STDERR" and "Estimated count of arithmetic ops" on every export."""
-    try:
-        saved = os.dup(2)
-    except OSError:  # no stderr to hold (a windowed process)
-        yield
-        return
-    if sys.__stderr__ is not None:
-        sys.__stderr__.flush()
-    with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), 2)
-        try:
-            yield
-        except BaseException:
-            os.dup2(saved, 2)
-            held.seek(0)
-            os.write(2, held.read())
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
 
 
 def require_sentence_transformers(extra: str, purpose: str) -> ModuleType:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import threading
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from embedlite.artifact import parse_signature
 from embedlite.errors import ArtifactError, EmbedliteError, MissingDependencyError
 
 from .cpu import default_threads
+from .native_stderr import native_stderr_held
 from .tokenizer import pad_batch
 
 log = logging.getLogger("embedlite")
@@ -75,7 +74,7 @@ class LiteRTModel:
         self._batches = {seq: sorted(b for b, s in self._names if s == seq) for seq in self.seq_buckets}
         log.info("embedlite: LiteRT on %s, buckets %s", self.device, self.seq_buckets)
         if self.device == "cpu":  # LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate" on a process's
-            with _native_stderr_silenced():  # first call, into every CLI command's output: made here, unseen
+            with native_stderr_held():  # first call, into every CLI command's output: made here, unseen
                 self._embed([[0]], 0)
 
     def _runner(self, batch: int, seq: int):
@@ -120,19 +119,6 @@ class LiteRTModel:
             (out,) = runner(**{names[0]: input_ids.astype(np.int32), names[1]: mask.astype(np.int32)}).values()
             outputs.append(out[: len(chunk)])
         return np.concatenate(outputs).astype(np.float32, copy=False)
-
-
-@contextlib.contextmanager
-def _native_stderr_silenced():
-    """File descriptor 2 pointed at the null device inside the block (native code writes there, not to sys.stderr)."""
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def compiled_model(path: Path, device: str):
